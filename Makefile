@@ -1,0 +1,77 @@
+# mq: a transactional message broker inside PostgreSQL (PGXS build)
+#
+# The two commands a user needs are `make demo` and `make test`; both run
+# scripts in test/scripts that install their own dependencies.  Everything
+# else is a normal PGXS build: make, make install, make installcheck.
+
+EXTENSION	= mq
+MODULE_big	= mq
+OBJS		= src/mq.o src/shmem.o src/worker.o
+DATA		= mq--0.1.sql
+PGFILEDESC	= "mq - transactional message broker"
+# -Wextra's unused-parameter warnings come from PostgreSQL's own headers.
+PG_CPPFLAGS	= -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter
+
+# pg_regress: sql/ and expected/ at the top, one throwaway instance with the
+# library preloaded.
+REGRESS		= create_extension guc worker shmem
+REGRESS_OPTS	= --temp-instance=./tmp_check \
+		  --temp-config=$(srcdir)/test/mq_test.conf
+
+# Isolation specs live in test/specs with their output in test/expected.
+ISOLATION	= extension_lifecycle
+ISOLATION_OPTS	= --inputdir=$(srcdir)/test --temp-instance=./tmp_check_iso \
+		  --temp-config=$(srcdir)/test/mq_test.conf
+
+TAP_TESTS	= 1
+PROVE_TESTS	= test/t/*.pl
+
+EXTRA_CLEAN	= src/*.bc tmp_check_iso output_iso
+
+SCRIPT_GOALS	= demo test deps
+
+PG_CONFIG ?= pg_config
+
+# demo, test and deps install PostgreSQL's build files themselves, so they
+# must not need them to parse this Makefile.
+ifeq ($(filter-out $(SCRIPT_GOALS),$(MAKECMDGOALS)),)
+ifneq ($(MAKECMDGOALS),)
+SKIP_PGXS = 1
+endif
+endif
+
+ifndef SKIP_PGXS
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+endif
+
+.PHONY: demo test deps installcheck-regress installcheck-isolation \
+	installcheck-tap format format-check
+
+demo:
+	test/scripts/demo.sh
+
+test:
+	test/scripts/test.sh
+
+deps:
+	test/scripts/deps.sh
+
+# One target per suite, so that a failing suite does not hide the others
+# (PGXS's installcheck stops at the first failure).
+installcheck-regress:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+installcheck-isolation:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+
+installcheck-tap:
+	$(prove_installcheck)
+
+# pgindent-style formatting with pg_bsd_indent; typedefs come from the
+# debug information of the objects, as PostgreSQL's own list does.
+format: $(OBJS)
+	tools/pgindent $(OBJS:.o=.c) $(wildcard src/*.h)
+
+format-check: $(OBJS)
+	tools/pgindent --check $(OBJS:.o=.c) $(wildcard src/*.h)

@@ -1,0 +1,349 @@
+/*-------------------------------------------------------------------------
+ *
+ * mq.c
+ *	  Module entry point: settings, hooks and the transaction callback.
+ *
+ * mq needs shared memory and a background launcher, so it only works when
+ * loaded through shared_preload_libraries; loading it any other way (which
+ * is what CREATE EXTENSION does without preload) fails with an error that
+ * says so.  _PG_init defines the mq.* settings, reserves the prefix,
+ * installs the hooks below and registers the launcher.
+ *
+ * The hooks only detect events and hand them to the subsystem concerned:
+ *
+ *	- shmem_request/shmem_startup: shmem.c;
+ *	- object_access_hook: the extension created or dropped, a database
+ *	  created (worker.c needs to know);
+ *	- ProcessUtility_hook: commands that need a database without other
+ *	  connections pause that database's worker first (worker.c);
+ *	- the transaction callback, the only one mq registers: PRE_PREPARE
+ *	  refuses transactions holding mq state, COMMIT and ABORT let each
+ *	  subsystem settle its bookkeeping (which must not fail).
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/mq.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+
+#include "mq.h"
+#include "shmem.h"
+#include "worker.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Settings; see docs/install.md for what each one does. */
+int			mq_max_databases = 16;
+int			mq_max_topics = 1024;
+int			mq_max_partitions = 8192;
+int			mq_max_groups = 1024;
+int			mq_worker_naptime = 1000;
+int			mq_launcher_naptime = 30000;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void mq_shmem_request_hook(void);
+static void mq_shmem_startup_hook(void);
+static void mq_object_access(ObjectAccessType access, Oid classId,
+							 Oid objectId, int subId, void *arg);
+static void mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							  bool readOnlyTree,
+							  ProcessUtilityContext context,
+							  ParamListInfo params,
+							  QueryEnvironment *queryEnv,
+							  DestReceiver *dest, QueryCompletion *qc);
+static void mq_xact_callback(XactEvent event, void *arg);
+
+/*
+ * define_settings
+ *		Define every mq.* setting and reserve the prefix, so that a typo
+ *		such as mq.max_topic is refused instead of silently ignored.
+ */
+static void
+define_settings(void)
+{
+	DefineCustomIntVariable("mq.max_databases",
+							"Maximum number of databases in which mq can be installed.",
+							"Each such database has a worker, which also needs a slot in max_worker_processes.",
+							&mq_max_databases,
+							16, 1, 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.max_topics",
+							"Maximum number of topics, over all databases.",
+							NULL,
+							&mq_max_topics,
+							1024, 1, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.max_partitions",
+							"Maximum number of partitions, over all topics and databases.",
+							NULL,
+							&mq_max_partitions,
+							8192, 1, 10000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.max_groups",
+							"Maximum number of consumer groups, over all databases.",
+							NULL,
+							&mq_max_groups,
+							1024, 1, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.worker_naptime",
+							"Longest time a database worker sleeps when no timed work is due.",
+							NULL,
+							&mq_worker_naptime,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.launcher_naptime",
+							"Time between two scans of pg_database by the mq launcher.",
+							"CREATE DATABASE and CREATE EXTENSION wake the launcher at once; the scan catches databases that appear otherwise.",
+							&mq_launcher_naptime,
+							30000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved(MQ_EXTENSION_NAME);
+}
+
+/*
+ * _PG_init
+ *		Module load.  Refuses to load other than at server start.
+ */
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mq must be loaded via shared_preload_libraries"),
+				 errhint("Add mq to shared_preload_libraries in postgresql.conf and restart the server.")));
+
+	define_settings();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = mq_shmem_request_hook;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = mq_shmem_startup_hook;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = mq_object_access;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = mq_ProcessUtility;
+
+	RegisterXactCallback(mq_xact_callback, NULL);
+
+	/* pg_upgrade's server must not have workers connecting to databases */
+	if (!IsBinaryUpgrade)
+		mq_worker_register_launcher();
+}
+
+static void
+mq_shmem_request_hook(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	mq_shmem_request();
+}
+
+static void
+mq_shmem_startup_hook(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	mq_shmem_startup();
+}
+
+/*
+ * extension_is_mq
+ *		Whether extension extoid is mq.  The pg_extension row of an
+ *		extension being created is not visible to catalog snapshots until
+ *		the next command counter increment, so it is read with SnapshotSelf.
+ */
+static bool
+extension_is_mq(Oid extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		result = false;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true,
+							  SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		result = strcmp(NameStr(((Form_pg_extension) GETSTRUCT(tup))->extname),
+						MQ_EXTENSION_NAME) == 0;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	return result;
+}
+
+/*
+ * mq_object_access
+ *		Report the creation and drop of the mq extension, and the creation
+ *		of databases, whatever command caused them (CREATE EXTENSION ...
+ *		CASCADE and DROP SCHEMA ... CASCADE included).
+ */
+static void
+mq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (classId == ExtensionRelationId)
+	{
+		if (access == OAT_POST_CREATE && extension_is_mq(objectId))
+			mq_worker_extension_created();
+		else if (access == OAT_DROP && extension_is_mq(objectId))
+			mq_worker_extension_dropped();
+	}
+	else if (classId == DatabaseRelationId && access == OAT_POST_CREATE)
+		mq_worker_database_created();
+}
+
+/*
+ * database_needing_sole_access
+ *		The database that a utility statement requires nobody else to be
+ *		connected to, or NULL.
+ */
+static const char *
+database_needing_sole_access(Node *parsetree)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_DropdbStmt:
+			return ((DropdbStmt *) parsetree)->dbname;
+
+		case T_RenameStmt:
+			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+				return ((RenameStmt *) parsetree)->subname;
+			break;
+
+		case T_AlterDatabaseStmt:
+			foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
+			{
+				if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
+					return ((AlterDatabaseStmt *) parsetree)->dbname;
+			}
+			break;
+
+		case T_CreatedbStmt:
+			foreach(lc, ((CreatedbStmt *) parsetree)->options)
+			{
+				DefElem    *opt = lfirst(lc);
+
+				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+					return defGetString(opt);
+			}
+			break;
+
+		default:
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * mq_ProcessUtility
+ *		Pause the mq worker of a database before a command that needs the
+ *		database to itself (DROP DATABASE, ALTER DATABASE RENAME or SET
+ *		TABLESPACE, CREATE DATABASE ... TEMPLATE), so that the worker never
+ *		makes such a command fail or hang.  Only the database's owner (or a
+ *		superuser) can pause it, as only they can run those commands.
+ */
+static void
+mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	const char *dbname = database_needing_sole_access(pstmt->utilityStmt);
+
+	if (dbname != NULL)
+	{
+		Oid			dboid = get_database_oid(dbname, true);
+
+		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
+			mq_worker_pause(dboid);
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
+ * mq_xact_callback
+ *		mq's single transaction callback.  PRE_PREPARE may fail; COMMIT and
+ *		ABORT run after the outcome is decided and must not.
+ */
+static void
+mq_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (mq_worker_xact_pending())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has created or dropped the mq extension or paused an mq worker")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			mq_worker_xact_end(true);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			mq_worker_xact_end(false);
+			break;
+		default:
+			break;
+	}
+}

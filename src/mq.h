@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * mq.h
+ *	  Settings and entry points shared by every mq subsystem.
+ *
+ * mq.c owns the module's life cycle: _PG_init, the mq.* settings, and the
+ * hooks that PostgreSQL calls back (shared memory, utility commands, object
+ * access, transaction end).  Subsystems declare their own interfaces in
+ * their own headers; this one holds only what all of them read.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/mq.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_H
+#define MQ_H
+
+/* Name of the extension, its library and its schema. */
+#define MQ_EXTENSION_NAME	"mq"
+
+/* Sizing settings (PGC_POSTMASTER): they size shared memory. */
+extern int	mq_max_databases;
+extern int	mq_max_topics;
+extern int	mq_max_partitions;
+extern int	mq_max_groups;
+
+/* Worker cadence settings (PGC_SIGHUP). */
+extern int	mq_worker_naptime;
+extern int	mq_launcher_naptime;
+
+#endif							/* MQ_H */

@@ -1,0 +1,1018 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The mq launcher and the per-database workers that do mq's timed work.
+ *
+ * The launcher is a static background worker, registered in _PG_init and
+ * restarted by the postmaster if it exits.  It connects to no database and
+ * reads pg_database, a shared catalog.  It cannot see pg_extension of other
+ * databases, so it learns where mq is installed in two ways:
+ *
+ *	- a CREATE EXTENSION mq that commits requests a worker for its database
+ *	  (mq.c's object access hook and transaction callback);
+ *	- a database the launcher has not seen before (after its own start, or
+ *	  a CREATE DATABASE, which may copy a template that has mq) is probed:
+ *	  a worker is started there, and exits for good if it does not find the
+ *	  extension.  At most MQ_MAX_STARTING workers start at once, so probing
+ *	  many databases does not use up max_worker_processes.
+ *
+ * Per-database workers are dynamic background workers that never restart
+ * by themselves (BGW_NEVER_RESTART): the launcher watches them through
+ * their handles and restarts one that exited unexpectedly after
+ * MQ_RESTART_DELAY_MS.  After a crash the postmaster re-initialises shared
+ * memory and restarts the launcher, which starts over.
+ *
+ * Commands that need a database without other connections (DROP DATABASE,
+ * ALTER DATABASE RENAME or SET TABLESPACE, CREATE DATABASE ... TEMPLATE)
+ * pause its worker first: mq_worker_pause() makes the launcher leave the
+ * database alone, terminates the worker and waits for it to exit.  The
+ * pause ends with the command's transaction.
+ *
+ * Every loop here waits on its latch with WL_EXIT_ON_PM_DEATH and calls
+ * CHECK_FOR_INTERRUPTS() each time round, so SIGTERM (die), query cancel
+ * and ProcSignalBarriers (which DROP DATABASE waits for) are always
+ * absorbed promptly.  SIGUSR1 is left to PostgreSQL's handler.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "mq.h"
+#include "shmem.h"
+#include "worker.h"
+
+/* How long the launcher waits before restarting a worker that died. */
+#define MQ_RESTART_DELAY_MS		1000
+
+/* Workers that may be starting at once (probes included). */
+#define MQ_MAX_STARTING			2
+
+/* How long a utility command waits for a paused worker to exit. */
+#define MQ_PAUSE_TIMEOUT_MS		30000
+
+/*
+ * The launcher's private record of a database.  Only the launcher has the
+ * worker handles, so they live here rather than in shared memory.
+ */
+typedef struct LauncherDb
+{
+	Oid			dboid;			/* hash key */
+	bool		probed;			/* has had a directory entry at some point */
+	bool		in_catalog;		/* seen by the latest pg_database scan */
+	bool		warned;			/* complained about this database already */
+	TimestampTz restart_at;		/* no (re)start before this time */
+	BackgroundWorkerHandle *handle; /* the worker we started, if any */
+} LauncherDb;
+
+/* Launcher state, private to the launcher process. */
+static HTAB *launcher_dbs = NULL;
+static MemoryContext launcher_context = NULL;
+
+/* Worker state, private to a database worker. */
+static MqDatabase *my_db = NULL;
+static NameData my_dbname;		/* for log messages */
+
+/*
+ * Events of the current transaction in an ordinary backend, acted upon at
+ * its end by mq_worker_xact_end().
+ */
+static bool xact_pinned = false;	/* pinned MyDatabaseId's entry */
+static bool xact_wake_worker = false;	/* mq dropped here */
+static bool xact_rescan = false;	/* a database was created */
+static List *xact_paused = NIL; /* OIDs of databases paused, in
+								 * TopMemoryContext */
+
+PG_FUNCTION_INFO_V1(mq_worker_status);
+
+static void launcher_detach(int code, Datum arg);
+static void worker_detach(int code, Datum arg);
+
+/*
+ * wake_launcher
+ *		Set the launcher's latch, if it is running.  Caller holds dir_lock.
+ */
+static void
+wake_launcher(void)
+{
+	if (MqState->launcher_latch != NULL)
+		SetLatch(MqState->launcher_latch);
+}
+
+/*
+ * mq_worker_register_launcher
+ *		Register the launcher as a static background worker.  Called from
+ *		_PG_init in the postmaster.
+ */
+void
+mq_worker_register_launcher(void)
+{
+	BackgroundWorker bgw = {0};
+
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 1;
+	strlcpy(bgw.bgw_library_name, MQ_EXTENSION_NAME, BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "mq_launcher_main", BGW_MAXLEN);
+	strlcpy(bgw.bgw_name, "mq launcher", BGW_MAXLEN);
+	strlcpy(bgw.bgw_type, "mq launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&bgw);
+}
+
+/*
+ * start_worker
+ *		Ask the postmaster for a worker for dboid.  Returns its handle, or
+ *		NULL when no background worker slot is free.  Launcher only.
+ */
+static BackgroundWorkerHandle *
+start_worker(Oid dboid)
+{
+	BackgroundWorker bgw = {0};
+	BackgroundWorkerHandle *handle;
+	MemoryContext oldcxt;
+	bool		ok;
+
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(bgw.bgw_library_name, MQ_EXTENSION_NAME, BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "mq_worker_main", BGW_MAXLEN);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "mq worker for database %u", dboid);
+	strlcpy(bgw.bgw_type, "mq worker", BGW_MAXLEN);
+	bgw.bgw_main_arg = ObjectIdGetDatum(dboid);
+	bgw.bgw_notify_pid = MyProcPid;
+
+	/* the handle outlives the loop iteration */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	ok = RegisterDynamicBackgroundWorker(&bgw, &handle);
+	MemoryContextSwitchTo(oldcxt);
+
+	return ok ? handle : NULL;
+}
+
+/*
+ * launcher_db
+ *		The launcher's record of dboid, created if new.
+ */
+static LauncherDb *
+launcher_db(Oid dboid)
+{
+	LauncherDb *ldb;
+	bool		found;
+
+	ldb = hash_search(launcher_dbs, &dboid, HASH_ENTER, &found);
+	if (!found)
+	{
+		ldb->probed = false;
+		ldb->in_catalog = false;
+		ldb->warned = false;
+		ldb->restart_at = 0;
+		ldb->handle = NULL;
+	}
+	return ldb;
+}
+
+/*
+ * launcher_scan
+ *		Read pg_database and note which databases exist and may be
+ *		connected to.  Templates are skipped on purpose: a worker connected
+ *		to a template would make CREATE DATABASE from it fail.
+ *
+ * Databases that disappeared lose their directory entry once nobody needs
+ * it; new ones will be probed by launcher_probe().
+ */
+static void
+launcher_scan(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	HASH_SEQ_STATUS status;
+	LauncherDb *ldb;
+	MqDatabase *db;
+
+	hash_seq_init(&status, launcher_dbs);
+	while ((ldb = hash_seq_search(&status)) != NULL)
+		ldb->in_catalog = false;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	pgstat_report_activity(STATE_RUNNING, "scanning pg_database");
+
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database pgdb = (Form_pg_database) GETSTRUCT(tup);
+
+		if (!pgdb->datallowconn || pgdb->datistemplate)
+			continue;
+		launcher_db(pgdb->oid)->in_catalog = true;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/* Forget databases that are gone, unless something still uses them. */
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, launcher_dbs);
+	while ((ldb = hash_seq_search(&status)) != NULL)
+	{
+		if (ldb->in_catalog || ldb->handle != NULL)
+			continue;
+		db = hash_search(MqDatabaseDir.htab, &ldb->dboid, HASH_FIND, NULL);
+		if (db != NULL)
+		{
+			if (db->pins > 0 || db->pauses > 0 || db->pid != 0)
+				continue;
+			hash_search(MqDatabaseDir.htab, &ldb->dboid, HASH_REMOVE, NULL);
+		}
+		hash_search(launcher_dbs, &ldb->dboid, HASH_REMOVE, NULL);
+	}
+	MqState->launcher_last_scan = GetCurrentTimestamp();
+	LWLockRelease(MqState->dir_lock);
+}
+
+/*
+ * launcher_probe
+ *		Give databases never looked at a directory entry that requests a
+ *		worker, while fewer than MQ_MAX_STARTING workers are busy starting
+ *		and slots are free.  Caller holds dir_lock exclusively.
+ */
+static void
+launcher_probe(int busy)
+{
+	HASH_SEQ_STATUS status;
+	LauncherDb *ldb;
+
+	hash_seq_init(&status, launcher_dbs);
+	while ((ldb = hash_seq_search(&status)) != NULL)
+	{
+		MqDatabase *db;
+		bool		found;
+
+		if (ldb->probed || !ldb->in_catalog)
+			continue;
+		if (busy >= MQ_MAX_STARTING)
+		{
+			hash_seq_term(&status);
+			break;
+		}
+		if (hash_get_num_entries(MqDatabaseDir.htab) >= mq_max_databases)
+		{
+			if (!ldb->warned)
+				ereport(WARNING,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("mq launcher cannot look for mq in database %u: all %d mq database slots are in use",
+								ldb->dboid, mq_max_databases),
+						 errhint("Increase mq.max_databases and restart the server.")));
+			ldb->warned = true;
+			continue;
+		}
+
+		/* cannot fail: there is room and we hold the lock */
+		db = mq_shmem_enter(&MqDatabaseDir, &ldb->dboid, &found);
+		Assert(!found);
+		db->state = MQ_WORKER_STOPPED;
+		db->start_requested = true;
+		SpinLockInit(&db->mutex);
+		ldb->probed = true;
+		busy++;
+	}
+}
+
+/*
+ * launcher_wants_start
+ *		Whether the launcher should start a worker for db now.  Caller holds
+ *		dir_lock.
+ */
+static bool
+launcher_wants_start(MqDatabase *db, LauncherDb *ldb, TimestampTz now)
+{
+	if (ldb->handle != NULL || db->pid != 0 || db->pauses > 0)
+		return false;
+	if (!db->start_requested && db->state != MQ_WORKER_STOPPED)
+		return false;
+	return ldb->restart_at <= now;
+}
+
+/*
+ * launcher_manage
+ *		Start, restart and retire database workers.  Returns the number of
+ *		milliseconds until a delayed restart falls due, or -1 if none is
+ *		pending.  Workers wake the launcher when they check in or exit, so
+ *		starts held back by MQ_MAX_STARTING are taken up then.
+ */
+static long
+launcher_manage(void)
+{
+	HASH_SEQ_STATUS status;
+	LauncherDb *ldb;
+	MqDatabase *db;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next_due = 0;
+	Oid			due[MQ_MAX_STARTING];
+	int			ndue = 0;
+	int			busy = 0;
+	int			i;
+
+	/* Which of our workers have exited? */
+	hash_seq_init(&status, launcher_dbs);
+	while ((ldb = hash_seq_search(&status)) != NULL)
+	{
+		pid_t		pid;
+
+		if (ldb->handle != NULL &&
+			GetBackgroundWorkerPid(ldb->handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(ldb->handle);
+			ldb->handle = NULL;
+		}
+	}
+
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+
+	/* Note failures, retire entries nobody needs, count starting workers. */
+	hash_seq_init(&status, MqDatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+	{
+		ldb = launcher_db(db->dboid);
+		ldb->probed = true;
+
+		if (ldb->handle != NULL)
+		{
+			if (db->state == MQ_WORKER_STARTING)
+				busy++;
+			continue;
+		}
+		if (db->pid != 0)
+			continue;			/* a previous launcher's worker, exiting */
+
+		if (db->state == MQ_WORKER_STARTING || db->state == MQ_WORKER_RUNNING)
+		{
+			/* It exited without finding the extension gone: a failure. */
+			db->restarts++;
+			db->state = MQ_WORKER_STOPPED;
+			ldb->restart_at = TimestampTzPlusMilliseconds(now,
+														  MQ_RESTART_DELAY_MS);
+			MqState->rescan_requested = true;	/* maybe the database is gone */
+		}
+		else if (db->state == MQ_WORKER_ABSENT && !db->start_requested &&
+				 db->pins == 0 && db->pauses == 0)
+			hash_search(MqDatabaseDir.htab, &db->dboid, HASH_REMOVE, NULL);
+	}
+
+	launcher_probe(busy);
+
+	/* Pick the workers to start now; remember when the next one is due. */
+	hash_seq_init(&status, MqDatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+	{
+		ldb = launcher_db(db->dboid);
+		if (launcher_wants_start(db, ldb, now))
+		{
+			if (busy + ndue < MQ_MAX_STARTING)
+				due[ndue++] = db->dboid;
+		}
+		else if (ldb->restart_at > now && ldb->handle == NULL &&
+				 (next_due == 0 || ldb->restart_at < next_due))
+			next_due = ldb->restart_at;
+	}
+	LWLockRelease(MqState->dir_lock);
+
+	/* Register outside the lock: it takes the postmaster's worker lock. */
+	for (i = 0; i < ndue; i++)
+	{
+		BackgroundWorkerHandle *handle = start_worker(due[i]);
+
+		ldb = launcher_db(due[i]);
+		LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+		db = hash_search(MqDatabaseDir.htab, &due[i], HASH_FIND, NULL);
+		if (handle != NULL)
+		{
+			ldb->handle = handle;
+			db->state = MQ_WORKER_STARTING;
+			db->start_requested = false;
+		}
+		else
+		{
+			ldb->restart_at = TimestampTzPlusMilliseconds(now,
+														  MQ_RESTART_DELAY_MS);
+			if (next_due == 0 || ldb->restart_at < next_due)
+				next_due = ldb->restart_at;
+		}
+		LWLockRelease(MqState->dir_lock);
+
+		if (handle != NULL)
+			ldb->warned = false;
+		else if (!ldb->warned)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not start mq worker for database %u: no free background worker slots",
+							due[i]),
+					 errhint("Increase max_worker_processes and restart the server.")));
+			ldb->warned = true;
+		}
+	}
+
+	if (next_due == 0)
+		return -1;
+	return Max(1, TimestampDifferenceMilliseconds(now, next_due));
+}
+
+/*
+ * launcher_attach
+ *		Announce the launcher in shared memory.  Workers left by a previous
+ *		launcher process (one that exited without a crash) are terminated:
+ *		we have no handles for them, and they will be started again.
+ */
+static void
+launcher_attach(void)
+{
+	HASH_SEQ_STATUS status;
+	MqDatabase *db;
+
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	MqState->launcher_pid = MyProcPid;
+	MqState->launcher_latch = MyLatch;
+	MqState->launcher_started_at = GetCurrentTimestamp();
+	MqState->rescan_requested = true;
+
+	hash_seq_init(&status, MqDatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+	{
+		if (db->pid != 0)
+			kill(db->pid, SIGTERM);
+		if (db->state != MQ_WORKER_ABSENT)
+			db->state = MQ_WORKER_STOPPED;
+	}
+	LWLockRelease(MqState->dir_lock);
+
+	before_shmem_exit(launcher_detach, (Datum) 0);
+}
+
+/*
+ * launcher_detach
+ *		before_shmem_exit callback: the launcher is gone.
+ */
+static void
+launcher_detach(int code, Datum arg)
+{
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	if (MqState->launcher_pid == MyProcPid)
+	{
+		MqState->launcher_pid = 0;
+		MqState->launcher_latch = NULL;
+	}
+	LWLockRelease(MqState->dir_lock);
+}
+
+/*
+ * mq_launcher_main
+ *		Entry point of the launcher.
+ */
+void
+mq_launcher_main(Datum main_arg)
+{
+	HASHCTL		info;
+	TimestampTz next_scan = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* No database: only shared catalogs such as pg_database are readable. */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("mq launcher");
+
+	launcher_context = AllocSetContextCreate(TopMemoryContext,
+											 "mq launcher",
+											 ALLOCSET_DEFAULT_SIZES);
+	info.keysize = sizeof(Oid);
+	info.entrysize = sizeof(LauncherDb);
+	info.hcxt = launcher_context;
+	launcher_dbs = hash_create("mq launcher databases", 64, &info,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	launcher_attach();
+	ereport(LOG, (errmsg("mq launcher started")));
+
+	for (;;)
+	{
+		TimestampTz now;
+		bool		rescan;
+		long		timeout;
+		long		until_scan;
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+		rescan = MqState->rescan_requested;
+		MqState->rescan_requested = false;
+		LWLockRelease(MqState->dir_lock);
+
+		now = GetCurrentTimestamp();
+		if (rescan || now >= next_scan)
+		{
+			launcher_scan();
+			next_scan = TimestampTzPlusMilliseconds(now, mq_launcher_naptime);
+		}
+
+		timeout = launcher_manage();
+
+		until_scan = Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															next_scan));
+		if (timeout < 0 || timeout > until_scan)
+			timeout = until_scan;
+		if (timeout > 0)
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 timeout, PG_WAIT_EXTENSION);
+	}
+}
+
+/*
+ * worker_attach
+ *		Claim the directory entry of dboid for this worker process.  Exits
+ *		(for the launcher to sort out) if the entry is gone, paused or
+ *		taken.
+ */
+static void
+worker_attach(Oid dboid)
+{
+	MqDatabase *db;
+
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	db = hash_search(MqDatabaseDir.htab, &dboid, HASH_FIND, NULL);
+	if (db == NULL || db->pauses > 0 || db->pid != 0)
+	{
+		if (db != NULL && db->pid == 0)
+			db->state = MQ_WORKER_STOPPED;
+		LWLockRelease(MqState->dir_lock);
+		proc_exit(0);
+	}
+	db->pid = MyProcPid;
+	db->latch = MyLatch;
+	SpinLockAcquire(&db->mutex);
+	db->ticks = 0;
+	db->last_tick = 0;
+	SpinLockRelease(&db->mutex);
+	LWLockRelease(MqState->dir_lock);
+
+	my_db = db;
+	before_shmem_exit(worker_detach, (Datum) 0);
+}
+
+/*
+ * worker_detach
+ *		before_shmem_exit callback of a database worker.  An exit caused by
+ *		a pause is not a failure, so it does not count as a restart.
+ */
+static void
+worker_detach(int code, Datum arg)
+{
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	my_db->pid = 0;
+	my_db->latch = NULL;
+	if (my_db->pauses > 0 && my_db->state != MQ_WORKER_ABSENT)
+		my_db->state = MQ_WORKER_STOPPED;
+	wake_launcher();
+	LWLockRelease(MqState->dir_lock);
+
+	ConditionVariableBroadcast(&MqState->worker_exit_cv);
+}
+
+/*
+ * worker_tick
+ *		One pass of a database worker.  Returns false when the extension is
+ *		not installed in this database, and the worker should exit.
+ */
+static bool
+worker_tick(void)
+{
+	bool		installed;
+	MqWorkerState prev_state;
+
+	/*
+	 * Clear the start request before looking at the catalog: a CREATE
+	 * EXTENSION that commits after this point sets it again, and a worker
+	 * exiting now is then started again.
+	 */
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	my_db->start_requested = false;
+	prev_state = my_db->state;
+	LWLockRelease(MqState->dir_lock);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "mq worker tick");
+	installed = OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true));
+	if (NameStr(my_dbname)[0] == '\0')
+		namestrcpy(&my_dbname, get_database_name(MyDatabaseId));
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (!installed)
+	{
+		LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+		my_db->state = MQ_WORKER_ABSENT;
+		wake_launcher();
+		LWLockRelease(MqState->dir_lock);
+
+		/* Quiet for a probe; worth a line when mq was dropped. */
+		ereport(prev_state == MQ_WORKER_RUNNING ? LOG : DEBUG1,
+				(errmsg("mq worker for database \"%s\" exiting: extension \"%s\" is not installed",
+						NameStr(my_dbname), MQ_EXTENSION_NAME)));
+		return false;
+	}
+
+	if (prev_state != MQ_WORKER_RUNNING)
+	{
+		LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+		my_db->state = MQ_WORKER_RUNNING;
+		my_db->started_at = GetCurrentTimestamp();
+		wake_launcher();
+		LWLockRelease(MqState->dir_lock);
+		ereport(LOG,
+				(errmsg("mq worker started for database \"%s\"",
+						NameStr(my_dbname))));
+	}
+
+	SpinLockAcquire(&my_db->mutex);
+	my_db->ticks++;
+	my_db->last_tick = GetCurrentTimestamp();
+	SpinLockRelease(&my_db->mutex);
+
+	return true;
+}
+
+/*
+ * mq_worker_main
+ *		Entry point of a database worker; main_arg is the database OID.
+ */
+void
+mq_worker_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	worker_attach(dboid);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("mq worker");
+
+	for (;;)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (!worker_tick())
+			break;
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 mq_worker_naptime, PG_WAIT_EXTENSION);
+	}
+
+	/* Exit code 0: the extension is gone, nothing to restart. */
+	proc_exit(0);
+}
+
+/*
+ * mq_worker_extension_created
+ *		CREATE EXTENSION mq ran in this database.  Pin the database's
+ *		directory entry now, so that running out of slots fails the command
+ *		rather than the commit; the worker is requested at commit.
+ */
+void
+mq_worker_extension_created(void)
+{
+	MqDatabase *db;
+	bool		found;
+
+	if (xact_pinned)
+		return;
+
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	db = mq_shmem_enter(&MqDatabaseDir, &MyDatabaseId, &found);
+	if (!found)
+	{
+		/* no worker until the extension is committed */
+		db->state = MQ_WORKER_ABSENT;
+		SpinLockInit(&db->mutex);
+	}
+	db->pins++;
+	xact_pinned = true;
+	LWLockRelease(MqState->dir_lock);
+}
+
+/*
+ * mq_worker_extension_dropped
+ *		DROP EXTENSION mq ran in this database: wake its worker at commit,
+ *		so that it sees the extension gone and exits.
+ */
+void
+mq_worker_extension_dropped(void)
+{
+	xact_wake_worker = true;
+}
+
+/*
+ * mq_worker_database_created
+ *		A database was created: have the launcher look at it after commit
+ *		(it may be a copy of a database that has mq).
+ */
+void
+mq_worker_database_created(void)
+{
+	xact_rescan = true;
+}
+
+/*
+ * mq_worker_pause
+ *		Stop the worker of dboid, if any, and keep it stopped until the end
+ *		of the current transaction.  Waits for the worker to exit, for at
+ *		most MQ_PAUSE_TIMEOUT_MS; the caller's command then runs as if mq
+ *		were not there.
+ */
+void
+mq_worker_pause(Oid dboid)
+{
+	MqDatabase *db;
+	MemoryContext oldcxt;
+	TimestampTz deadline;
+	pid_t		pid;
+
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	db = hash_search(MqDatabaseDir.htab, &dboid, HASH_FIND, NULL);
+	if (db == NULL)
+	{
+		LWLockRelease(MqState->dir_lock);
+		return;
+	}
+
+	/* Record the pause first, so that an error cannot leak it. */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	xact_paused = lappend_oid(xact_paused, dboid);
+	MemoryContextSwitchTo(oldcxt);
+	db->pauses++;
+
+	/* The pid cannot be reused while we hold the lock it is cleared under. */
+	pid = db->pid;
+	if (pid != 0)
+		kill(pid, SIGTERM);
+	LWLockRelease(MqState->dir_lock);
+
+	if (pid == 0)
+		return;
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   MQ_PAUSE_TIMEOUT_MS);
+	ConditionVariablePrepareToSleep(&MqState->worker_exit_cv);
+	for (;;)
+	{
+		LWLockAcquire(MqState->dir_lock, LW_SHARED);
+		pid = db->pid;
+		LWLockRelease(MqState->dir_lock);
+		if (pid == 0)
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+		{
+			ereport(WARNING,
+					(errmsg("mq worker (PID %d) for database %u did not exit",
+							(int) pid, dboid)));
+			break;
+		}
+		(void) ConditionVariableTimedSleep(&MqState->worker_exit_cv, 100,
+										   PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/*
+ * mq_worker_xact_pending
+ *		Whether the current transaction has worker events to act on at its
+ *		end (used to refuse PREPARE TRANSACTION).
+ */
+bool
+mq_worker_xact_pending(void)
+{
+	return xact_pinned || xact_wake_worker || xact_rescan ||
+		xact_paused != NIL;
+}
+
+/*
+ * mq_worker_xact_end
+ *		Act on the current transaction's worker events at commit or abort.
+ *
+ * Runs in the COMMIT and ABORT callbacks, so it must not fail: it only
+ * updates entries that are known to exist (pinned or paused ones cannot be
+ * removed) and sets latches.
+ */
+void
+mq_worker_xact_end(bool commit)
+{
+	MqDatabase *db;
+	ListCell   *lc;
+
+	if (!mq_worker_xact_pending())
+		return;
+
+	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+
+	if (xact_pinned)
+	{
+		db = hash_search(MqDatabaseDir.htab, &MyDatabaseId, HASH_FIND, NULL);
+		Assert(db != NULL && db->pins > 0);
+		db->pins--;
+		if (commit)
+			db->start_requested = true;
+	}
+
+	foreach(lc, xact_paused)
+	{
+		Oid			dboid = lfirst_oid(lc);
+
+		db = hash_search(MqDatabaseDir.htab, &dboid, HASH_FIND, NULL);
+		Assert(db != NULL && db->pauses > 0);
+		db->pauses--;
+	}
+
+	if (commit && xact_wake_worker)
+	{
+		db = hash_search(MqDatabaseDir.htab, &MyDatabaseId, HASH_FIND, NULL);
+		if (db != NULL && db->latch != NULL)
+			SetLatch(db->latch);
+	}
+
+	if ((commit && xact_rescan) || xact_paused != NIL)
+		MqState->rescan_requested = true;
+	wake_launcher();
+
+	LWLockRelease(MqState->dir_lock);
+
+	list_free(xact_paused);
+	xact_paused = NIL;
+	xact_pinned = false;
+	xact_wake_worker = false;
+	xact_rescan = false;
+}
+
+/*
+ * worker_state_name
+ *		How mq.worker_status() shows a directory entry's state.
+ */
+static const char *
+worker_state_name(const MqDatabase *db)
+{
+	if (db->pauses > 0)
+		return "paused";
+	switch (db->state)
+	{
+		case MQ_WORKER_STOPPED:
+			return "stopped";
+		case MQ_WORKER_STARTING:
+			return "starting";
+		case MQ_WORKER_RUNNING:
+			return "running";
+		case MQ_WORKER_ABSENT:
+			return "not installed";
+	}
+	return "unknown";
+}
+
+/*
+ * mq_worker_status
+ *		SQL: mq.worker_status() shows the launcher and every database
+ *		worker: role, database, pid, state, start time, last pass, passes
+ *		and restarts.
+ *
+ * Entries are copied under the lock and names are looked up afterwards,
+ * so no catalog access happens while dir_lock is held.
+ */
+Datum
+mq_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[8];
+	bool		nulls[8];
+	MqDatabase *copies;
+	int			ncopies = 0;
+	HASH_SEQ_STATUS status;
+	MqDatabase *db;
+	pid_t		launcher_pid;
+	TimestampTz launcher_started_at;
+	TimestampTz launcher_last_scan;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	copies = palloc(sizeof(MqDatabase) * mq_max_databases);
+
+	LWLockAcquire(MqState->dir_lock, LW_SHARED);
+	launcher_pid = MqState->launcher_pid;
+	launcher_started_at = MqState->launcher_started_at;
+	launcher_last_scan = MqState->launcher_last_scan;
+	hash_seq_init(&status, MqDatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+	{
+		copies[ncopies] = *db;
+		SpinLockAcquire(&db->mutex);
+		copies[ncopies].ticks = db->ticks;
+		copies[ncopies].last_tick = db->last_tick;
+		SpinLockRelease(&db->mutex);
+		ncopies++;
+	}
+	LWLockRelease(MqState->dir_lock);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = CStringGetTextDatum("launcher");
+	nulls[1] = true;
+	values[2] = Int32GetDatum((int32) launcher_pid);
+	nulls[2] = (launcher_pid == 0);
+	values[3] = CStringGetTextDatum(launcher_pid != 0 ? "running" : "stopped");
+	values[4] = TimestampTzGetDatum(launcher_started_at);
+	nulls[4] = (launcher_pid == 0);
+	values[5] = TimestampTzGetDatum(launcher_last_scan);
+	nulls[5] = (launcher_pid == 0 || launcher_last_scan == 0);
+	nulls[6] = true;
+	nulls[7] = true;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+
+	for (i = 0; i < ncopies; i++)
+	{
+		char	   *datname = get_database_name(copies[i].dboid);
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = CStringGetTextDatum("worker");
+		if (datname != NULL)
+		{
+			Name		n = palloc0(NAMEDATALEN);
+
+			namestrcpy(n, datname);
+			values[1] = NameGetDatum(n);
+		}
+		else
+			nulls[1] = true;
+		values[2] = Int32GetDatum((int32) copies[i].pid);
+		nulls[2] = (copies[i].pid == 0);
+		values[3] = CStringGetTextDatum(worker_state_name(&copies[i]));
+		values[4] = TimestampTzGetDatum(copies[i].started_at);
+		nulls[4] = (copies[i].started_at == 0);
+		values[5] = TimestampTzGetDatum(copies[i].last_tick);
+		nulls[5] = (copies[i].last_tick == 0);
+		values[6] = Int64GetDatum((int64) copies[i].ticks);
+		values[7] = Int32GetDatum(copies[i].restarts);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
+	}
+
+	return (Datum) 0;
+}
