@@ -20,7 +20,7 @@ CREATE EXTENSION IF NOT EXISTS mq;
 SELECT p.oid::regprocedure AS function, obj_description(p.oid, 'pg_proc')
   FROM pg_proc p
  WHERE p.pronamespace = 'mq'::regnamespace
- ORDER BY 1::text;
+ ORDER BY p.proname;
 
 -- No function is executable by PUBLIC until granted.
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute

@@ -49,6 +49,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "mq.h"
 #include "shmem.h"
@@ -279,7 +280,7 @@ database_needing_sole_access(Node *parsetree)
 				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
 					return defGetString(opt);
 			}
-			break;
+			return "template1";
 
 		default:
 			break;
@@ -288,12 +289,36 @@ database_needing_sole_access(Node *parsetree)
 }
 
 /*
+ * may_pause
+ *		Whether the current user may pause the worker of dboid for
+ *		statement: its owner may (only owners can drop, rename or move a
+ *		database), and so may anyone copying it when it is a template.
+ */
+static bool
+may_pause(Node *statement, Oid dboid)
+{
+	HeapTuple	tup;
+	bool		is_template;
+
+	if (pg_database_ownercheck(dboid, GetUserId()))
+		return true;
+	if (!IsA(statement, CreatedbStmt))
+		return false;
+
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	is_template = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+	ReleaseSysCache(tup);
+	return is_template;
+}
+
+/*
  * mq_ProcessUtility
  *		Pause the mq worker of a database before a command that needs the
  *		database to itself (DROP DATABASE, ALTER DATABASE RENAME or SET
- *		TABLESPACE, CREATE DATABASE ... TEMPLATE), so that the worker never
- *		makes such a command fail or hang.  Only the database's owner (or a
- *		superuser) can pause it, as only they can run those commands.
+ *		TABLESPACE, CREATE DATABASE from it), so that the worker never makes
+ *		such a command fail or hang.
  */
 static void
 mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -307,7 +332,7 @@ mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		Oid			dboid = get_database_oid(dbname, true);
 
-		if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
+		if (OidIsValid(dboid) && may_pause(pstmt->utilityStmt, dboid))
 			mq_worker_pause(dboid);
 	}
 

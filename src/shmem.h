@@ -65,6 +65,7 @@ typedef struct MqDatabase
 	Oid			dboid;			/* hash key */
 	MqWorkerState state;
 	bool		start_requested;	/* CREATE EXTENSION committed here */
+	bool		probe;			/* launcher looking for mq; evictable */
 	int			pins;			/* open transactions that need the entry */
 	int			pauses;			/* utility commands that need no worker */
 	int			restarts;		/* unexpected worker exits so far */
@@ -136,7 +137,7 @@ typedef struct MqShared
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	TimestampTz launcher_started_at;
-	TimestampTz launcher_last_scan;	/* end of its last pg_database scan */
+	TimestampTz launcher_last_scan; /* end of its last pg_database scan */
 	bool		rescan_requested;	/* look at pg_database again */
 
 	/* broadcast whenever a database worker exits */

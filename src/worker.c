@@ -13,14 +13,22 @@
  *	- a database the launcher has not seen before (after its own start, or
  *	  a CREATE DATABASE, which may copy a template that has mq) is probed:
  *	  a worker is started there, and exits for good if it does not find the
- *	  extension.  At most MQ_MAX_STARTING workers start at once, so probing
- *	  many databases does not use up max_worker_processes.
+ *	  extension.  At most MQ_MAX_STARTING workers start or wait to start at
+ *	  once, so probing many databases does not use up max_worker_processes
+ *	  nor the directory; a CREATE EXTENSION that finds the directory full
+ *	  evicts a probe that has not started yet.
+ *
+ * Workers run only in databases that accept connections and are not
+ * templates (a worker connected to a template would make CREATE DATABASE
+ * fail): the launcher skips the others, and a worker whose database turns
+ * into one exits.
  *
  * Per-database workers are dynamic background workers that never restart
  * by themselves (BGW_NEVER_RESTART): the launcher watches them through
- * their handles and restarts one that exited unexpectedly after
- * MQ_RESTART_DELAY_MS.  After a crash the postmaster re-initialises shared
- * memory and restarts the launcher, which starts over.
+ * their handles and restarts one that exited unexpectedly, after a delay
+ * that doubles with each consecutive failure (MQ_RESTART_DELAY_MS up to
+ * MQ_RESTART_DELAY_MAX_MS).  After a crash the postmaster re-initialises
+ * shared memory and restarts the launcher, which starts over.
  *
  * Commands that need a database without other connections (DROP DATABASE,
  * ALTER DATABASE RENAME or SET TABLESPACE, CREATE DATABASE ... TEMPLATE)
@@ -64,14 +72,16 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "mq.h"
 #include "shmem.h"
 #include "worker.h"
 
-/* How long the launcher waits before restarting a worker that died. */
+/* Delay before restarting a worker that died, doubled per failure. */
 #define MQ_RESTART_DELAY_MS		1000
+#define MQ_RESTART_DELAY_MAX_MS	64000
 
 /* Workers that may be starting at once (probes included). */
 #define MQ_MAX_STARTING			2
@@ -86,9 +96,11 @@
 typedef struct LauncherDb
 {
 	Oid			dboid;			/* hash key */
-	bool		probed;			/* has had a directory entry at some point */
-	bool		in_catalog;		/* seen by the latest pg_database scan */
+	bool		in_catalog;		/* eligible in the latest pg_database scan */
+	bool		settled;		/* known not to have mq: do not probe */
 	bool		warned;			/* complained about this database already */
+	bool		recheck;		/* start requested, but not seen eligible */
+	int			failures;		/* consecutive unexpected worker exits */
 	TimestampTz restart_at;		/* no (re)start before this time */
 	BackgroundWorkerHandle *handle; /* the worker we started, if any */
 } LauncherDb;
@@ -191,9 +203,11 @@ launcher_db(Oid dboid)
 	ldb = hash_search(launcher_dbs, &dboid, HASH_ENTER, &found);
 	if (!found)
 	{
-		ldb->probed = false;
 		ldb->in_catalog = false;
+		ldb->settled = false;
 		ldb->warned = false;
+		ldb->recheck = false;
+		ldb->failures = 0;
 		ldb->restart_at = 0;
 		ldb->handle = NULL;
 	}
@@ -201,13 +215,26 @@ launcher_db(Oid dboid)
 }
 
 /*
+ * database_is_eligible
+ *		Whether a database may have an mq worker: it accepts connections,
+ *		is valid (not left half-dropped) and is not a template.
+ */
+static bool
+database_is_eligible(Form_pg_database pgdb)
+{
+	return pgdb->datallowconn && !pgdb->datistemplate &&
+		!database_is_invalid_form(pgdb);
+}
+
+/*
  * launcher_scan
- *		Read pg_database and note which databases exist and may be
- *		connected to.  Templates are skipped on purpose: a worker connected
- *		to a template would make CREATE DATABASE from it fail.
+ *		Read pg_database and note which databases are eligible for a
+ *		worker.
  *
- * Databases that disappeared lose their directory entry once nobody needs
- * it; new ones will be probed by launcher_probe().
+ * Databases that disappeared or became ineligible lose their directory
+ * entry once nobody needs it; new ones will be probed by launcher_probe().
+ * A start requested for a database that a scan taken after the request
+ * still finds ineligible (CREATE EXTENSION in template1, say) is dropped.
  */
 static void
 launcher_scan(void)
@@ -234,9 +261,8 @@ launcher_scan(void)
 	{
 		Form_pg_database pgdb = (Form_pg_database) GETSTRUCT(tup);
 
-		if (!pgdb->datallowconn || pgdb->datistemplate)
-			continue;
-		launcher_db(pgdb->oid)->in_catalog = true;
+		if (database_is_eligible(pgdb))
+			launcher_db(pgdb->oid)->in_catalog = true;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -249,12 +275,19 @@ launcher_scan(void)
 	hash_seq_init(&status, launcher_dbs);
 	while ((ldb = hash_seq_search(&status)) != NULL)
 	{
+		/* set by launcher_manage(), so before this scan began */
+		bool		armed = ldb->recheck;
+
+		ldb->recheck = false;
 		if (ldb->in_catalog || ldb->handle != NULL)
 			continue;
 		db = hash_search(MqDatabaseDir.htab, &ldb->dboid, HASH_FIND, NULL);
 		if (db != NULL)
 		{
 			if (db->pins > 0 || db->pauses > 0 || db->pid != 0)
+				continue;
+			/* a request newer than the scan may be for a newer database */
+			if (db->start_requested && !armed)
 				continue;
 			hash_search(MqDatabaseDir.htab, &ldb->dboid, HASH_REMOVE, NULL);
 		}
@@ -266,9 +299,10 @@ launcher_scan(void)
 
 /*
  * launcher_probe
- *		Give databases never looked at a directory entry that requests a
- *		worker, while fewer than MQ_MAX_STARTING workers are busy starting
- *		and slots are free.  Caller holds dir_lock exclusively.
+ *		Give eligible databases not known to lack mq a directory entry that
+ *		requests a worker, while fewer than MQ_MAX_STARTING workers are
+ *		starting or waiting to start, and slots are free.  Caller holds
+ *		dir_lock exclusively.
  */
 static void
 launcher_probe(int busy)
@@ -282,7 +316,8 @@ launcher_probe(int busy)
 		MqDatabase *db;
 		bool		found;
 
-		if (ldb->probed || !ldb->in_catalog)
+		if (ldb->settled || !ldb->in_catalog ||
+			hash_search(MqDatabaseDir.htab, &ldb->dboid, HASH_FIND, NULL))
 			continue;
 		if (busy >= MQ_MAX_STARTING)
 		{
@@ -306,8 +341,8 @@ launcher_probe(int busy)
 		Assert(!found);
 		db->state = MQ_WORKER_STOPPED;
 		db->start_requested = true;
+		db->probe = true;
 		SpinLockInit(&db->mutex);
-		ldb->probed = true;
 		busy++;
 	}
 }
@@ -320,7 +355,8 @@ launcher_probe(int busy)
 static bool
 launcher_wants_start(MqDatabase *db, LauncherDb *ldb, TimestampTz now)
 {
-	if (ldb->handle != NULL || db->pid != 0 || db->pauses > 0)
+	if (ldb->handle != NULL || db->pid != 0 || db->pauses > 0 ||
+		!ldb->in_catalog)
 		return false;
 	if (!db->start_requested && db->state != MQ_WORKER_STOPPED)
 		return false;
@@ -344,7 +380,8 @@ launcher_manage(void)
 	TimestampTz next_due = 0;
 	Oid			due[MQ_MAX_STARTING];
 	int			ndue = 0;
-	int			busy = 0;
+	int			starting = 0;
+	int			waiting = 0;
 	int			i;
 
 	/* Which of our workers have exited? */
@@ -363,17 +400,21 @@ launcher_manage(void)
 
 	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
 
-	/* Note failures, retire entries nobody needs, count starting workers. */
+	/*
+	 * Note failures, retire entries nobody needs, count the workers that are
+	 * starting and the entries waiting for one.
+	 */
 	hash_seq_init(&status, MqDatabaseDir.htab);
 	while ((db = hash_seq_search(&status)) != NULL)
 	{
 		ldb = launcher_db(db->dboid);
-		ldb->probed = true;
 
+		if (db->state == MQ_WORKER_RUNNING)
+			ldb->failures = 0;
 		if (ldb->handle != NULL)
 		{
 			if (db->state == MQ_WORKER_STARTING)
-				busy++;
+				starting++;
 			continue;
 		}
 		if (db->pid != 0)
@@ -382,18 +423,38 @@ launcher_manage(void)
 		if (db->state == MQ_WORKER_STARTING || db->state == MQ_WORKER_RUNNING)
 		{
 			/* It exited without finding the extension gone: a failure. */
+			int			shift = Min(ldb->failures, 6);
+
 			db->restarts++;
 			db->state = MQ_WORKER_STOPPED;
-			ldb->restart_at = TimestampTzPlusMilliseconds(now,
-														  MQ_RESTART_DELAY_MS);
+			ldb->failures++;
+			ldb->restart_at =
+				TimestampTzPlusMilliseconds(now,
+											Min(MQ_RESTART_DELAY_MS << shift,
+												MQ_RESTART_DELAY_MAX_MS));
 			MqState->rescan_requested = true;	/* maybe the database is gone */
 		}
-		else if (db->state == MQ_WORKER_ABSENT && !db->start_requested &&
-				 db->pins == 0 && db->pauses == 0)
-			hash_search(MqDatabaseDir.htab, &db->dboid, HASH_REMOVE, NULL);
+
+		if (db->state == MQ_WORKER_ABSENT && !db->start_requested)
+		{
+			if (db->pins == 0 && db->pauses == 0)
+			{
+				hash_search(MqDatabaseDir.htab, &db->dboid, HASH_REMOVE, NULL);
+				/* an ineligible database is probed again once eligible */
+				ldb->settled = ldb->in_catalog;
+			}
+		}
+		else if (db->pauses == 0 && ldb->in_catalog)
+			waiting++;
+		else if (db->start_requested && !ldb->in_catalog && !ldb->recheck)
+		{
+			/* requested where the last scan saw nothing eligible */
+			ldb->recheck = true;
+			MqState->rescan_requested = true;
+		}
 	}
 
-	launcher_probe(busy);
+	launcher_probe(starting + waiting);
 
 	/* Pick the workers to start now; remember when the next one is due. */
 	hash_seq_init(&status, MqDatabaseDir.htab);
@@ -402,7 +463,7 @@ launcher_manage(void)
 		ldb = launcher_db(db->dboid);
 		if (launcher_wants_start(db, ldb, now))
 		{
-			if (busy + ndue < MQ_MAX_STARTING)
+			if (starting + ndue < MQ_MAX_STARTING)
 				due[ndue++] = db->dboid;
 		}
 		else if (ldb->restart_at > now && ldb->handle == NULL &&
@@ -421,9 +482,13 @@ launcher_manage(void)
 		db = hash_search(MqDatabaseDir.htab, &due[i], HASH_FIND, NULL);
 		if (handle != NULL)
 		{
+			/* an evicted probe's worker finds no entry and exits */
 			ldb->handle = handle;
-			db->state = MQ_WORKER_STARTING;
-			db->start_requested = false;
+			if (db != NULL)
+			{
+				db->state = MQ_WORKER_STARTING;
+				db->start_requested = false;
+			}
 		}
 		else
 		{
@@ -490,6 +555,8 @@ launcher_attach(void)
 static void
 launcher_detach(int code, Datum arg)
 {
+	/* an error may have left dir_lock held; nothing else is */
+	LWLockReleaseAll();
 	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
 	if (MqState->launcher_pid == MyProcPid)
 	{
@@ -610,6 +677,8 @@ worker_attach(Oid dboid)
 static void
 worker_detach(int code, Datum arg)
 {
+	/* an error may have left dir_lock held; nothing else is */
+	LWLockReleaseAll();
 	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
 	my_db->pid = 0;
 	my_db->latch = NULL;
@@ -623,13 +692,16 @@ worker_detach(int code, Datum arg)
 
 /*
  * worker_tick
- *		One pass of a database worker.  Returns false when the extension is
- *		not installed in this database, and the worker should exit.
+ *		One pass of a database worker.  Returns false when the worker should
+ *		exit for good: the extension is not installed in this database, or
+ *		the database became a template or stopped accepting connections.
  */
 static bool
 worker_tick(void)
 {
 	bool		installed;
+	bool		eligible;
+	HeapTuple	tup;
 	MqWorkerState prev_state;
 
 	/*
@@ -646,22 +718,33 @@ worker_tick(void)
 	StartTransactionCommand();
 	pgstat_report_activity(STATE_RUNNING, "mq worker tick");
 	installed = OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true));
-	if (NameStr(my_dbname)[0] == '\0')
-		namestrcpy(&my_dbname, get_database_name(MyDatabaseId));
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+	eligible = database_is_eligible((Form_pg_database) GETSTRUCT(tup));
+	namestrcpy(&my_dbname, NameStr(((Form_pg_database) GETSTRUCT(tup))->datname));
+	ReleaseSysCache(tup);
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	if (!installed)
+	if (!installed || !eligible)
 	{
 		LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
 		my_db->state = MQ_WORKER_ABSENT;
+		if (!eligible)
+			MqState->rescan_requested = true;
 		wake_launcher();
 		LWLockRelease(MqState->dir_lock);
 
 		/* Quiet for a probe; worth a line when mq was dropped. */
-		ereport(prev_state == MQ_WORKER_RUNNING ? LOG : DEBUG1,
-				(errmsg("mq worker for database \"%s\" exiting: extension \"%s\" is not installed",
-						NameStr(my_dbname), MQ_EXTENSION_NAME)));
+		if (!eligible)
+			ereport(LOG,
+					(errmsg("mq worker for database \"%s\" exiting: the database is a template or does not accept connections",
+							NameStr(my_dbname))));
+		else
+			ereport(prev_state == MQ_WORKER_RUNNING ? LOG : DEBUG1,
+					(errmsg("mq worker for database \"%s\" exiting: extension \"%s\" is not installed",
+							NameStr(my_dbname), MQ_EXTENSION_NAME)));
 		return false;
 	}
 
@@ -669,6 +752,7 @@ worker_tick(void)
 	{
 		LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
 		my_db->state = MQ_WORKER_RUNNING;
+		my_db->probe = false;
 		my_db->started_at = GetCurrentTimestamp();
 		wake_launcher();
 		LWLockRelease(MqState->dir_lock);
@@ -726,6 +810,32 @@ mq_worker_main(Datum main_arg)
 }
 
 /*
+ * evict_probe
+ *		Remove one probe entry whose worker has not been started, to make
+ *		room for a database that certainly has mq.  The launcher probes the
+ *		database again when there is room.  Caller holds dir_lock
+ *		exclusively.
+ */
+static void
+evict_probe(void)
+{
+	HASH_SEQ_STATUS status;
+	MqDatabase *db;
+
+	hash_seq_init(&status, MqDatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+	{
+		if (db->probe && db->state == MQ_WORKER_STOPPED && db->pid == 0 &&
+			db->pins == 0 && db->pauses == 0)
+		{
+			hash_search(MqDatabaseDir.htab, &db->dboid, HASH_REMOVE, NULL);
+			hash_seq_term(&status);
+			return;
+		}
+	}
+}
+
+/*
  * mq_worker_extension_created
  *		CREATE EXTENSION mq ran in this database.  Pin the database's
  *		directory entry now, so that running out of slots fails the command
@@ -741,6 +851,9 @@ mq_worker_extension_created(void)
 		return;
 
 	LWLockAcquire(MqState->dir_lock, LW_EXCLUSIVE);
+	if (hash_search(MqDatabaseDir.htab, &MyDatabaseId, HASH_FIND, NULL) == NULL &&
+		hash_get_num_entries(MqDatabaseDir.htab) >= mq_max_databases)
+		evict_probe();
 	db = mq_shmem_enter(&MqDatabaseDir, &MyDatabaseId, &found);
 	if (!found)
 	{
@@ -748,6 +861,7 @@ mq_worker_extension_created(void)
 		db->state = MQ_WORKER_ABSENT;
 		SpinLockInit(&db->mutex);
 	}
+	db->probe = false;
 	db->pins++;
 	xact_pinned = true;
 	LWLockRelease(MqState->dir_lock);

@@ -14,6 +14,7 @@ $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'mq'
 mq.worker_naptime = '100ms'
+mq.launcher_naptime = '1s'
 restart_after_crash = on
 });
 $node->start;
@@ -98,6 +99,7 @@ ok($node->log_contains('all server processes terminated; reinitializing'),
 ($alpha_pid, $beta_pid) = ($new_alpha, $new_beta);
 
 # SIGKILL of an ordinary backend does the same.
+my $log_offset = -s $node->logfile;
 my ($in, $out, $err) = ('', '', '');
 my $sleeper = IPC::Run::start(
 	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c', 'SELECT pg_sleep(600)' ],
@@ -110,6 +112,8 @@ kill 'KILL', $victim;
 $sleeper->finish;
 $new_alpha = wait_for_worker('alpha', $alpha_pid);
 $new_beta = wait_for_worker('beta', $beta_pid);
+ok($node->log_contains(qr/server process \(PID $victim\) was terminated by signal 9/, $log_offset),
+	'the backend was killed');
 ok($new_alpha && $new_beta, 'workers come back after any backend is killed');
 ($alpha_pid, $beta_pid) = ($new_alpha, $new_beta);
 
@@ -128,7 +132,7 @@ $beta_pid = wait_for_worker('beta');
 
 # DROP DATABASE of a database whose worker runs: the worker is paused and
 # the drop finishes at once; other workers absorb its ProcSignalBarrier.
-my $log_offset = -s $node->logfile;
+$log_offset = -s $node->logfile;
 my ($ret) = $node->psql('postgres', 'DROP DATABASE beta', timeout => 60);
 is($ret, 0, 'DROP DATABASE with a running worker succeeds');
 ok(wait_for_no_worker('beta'), 'its worker is gone');
@@ -163,6 +167,38 @@ $node->safe_psql('delta', 'DROP EXTENSION mq');
 ok(wait_for_no_worker('delta'), 'DROP EXTENSION stops the worker');
 ok($node->wait_for_log(qr/mq worker for database "delta" exiting: extension "mq" is not installed/, $log_offset),
 	'and the worker logs why');
+
+# Workers never run in templates (CREATE DATABASE would fail while one is
+# connected): mq installed in template1 gets no worker there, but every
+# database created from it gets one.
+$node->safe_psql('template1', 'CREATE EXTENSION mq');
+sleep(1);
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mq worker' AND datname = 'template1'"),
+	'0', 'no worker in template1');
+($ret) = $node->psql('postgres', 'CREATE DATABASE epsilon', timeout => 60);
+is($ret, 0, 'CREATE DATABASE from template1 with mq succeeds');
+ok(wait_for_worker('epsilon'), 'the new database gets a worker');
+
+# A database that becomes a template loses its worker, and gets it back
+# when it stops being one.
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'ALTER DATABASE epsilon IS_TEMPLATE true');
+ok(wait_for_no_worker('epsilon'), 'a database made a template loses its worker');
+ok($node->log_contains(qr/mq worker for database "epsilon" exiting: the database is a template/, $log_offset),
+	'which logs why');
+$node->safe_psql('postgres', 'ALTER DATABASE epsilon IS_TEMPLATE false');
+ok(wait_for_worker('epsilon'), 'and gets it back once it is not a template');
+
+# A database left invalid by an interrupted DROP DATABASE (datconnlimit
+# -2) is not retried in a loop.
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', "UPDATE pg_database SET datconnlimit = -2 WHERE datname = 'epsilon'");
+ok(wait_for_no_worker('epsilon'), 'an invalid database loses its worker');
+sleep(2);
+ok(!$node->log_contains(qr/cannot connect to invalid database/, $log_offset),
+	'and nothing tries to connect to it');
+$node->safe_psql('postgres', "UPDATE pg_database SET datconnlimit = -1 WHERE datname = 'epsilon'");
 
 # A server restart brings everything back.
 $alpha_pid = worker_pid('alpha2');

@@ -1,0 +1,75 @@
+# Shared by test/scripts/*.sh: messages, dependencies, running as postgres.
+# Sourced, not executed.
+
+PG_MAJOR=15
+PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+PGC=$PG_BINDIR/pg_config
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
+
+# Install what building and testing need, with apt, when it is missing.
+# A fresh Debian bookworm machine has only the PostgreSQL 15 server and
+# client: the server headers, IPC::Run (for TAP tests), pg_bsd_indent and
+# the compiler toolchain come from here.
+ensure_deps()
+{
+	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl pg-bsd-indent make gcc binutils perl"
+	local missing=""
+	local p
+	for p in $pkgs; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+	if [ -z "$missing" ]; then
+		echo "dependencies present"
+		return 0
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		die "missing packages:$missing (as root: apt-get install$missing)"
+	fi
+	echo "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || die "apt-get update failed"
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+		die "apt-get install$missing failed"
+}
+
+# Build and install the extension into PostgreSQL $PG_MAJOR.
+build_and_install()
+{
+	local copt=${1:-}
+	make -C "$TOP" -s PG_CONFIG="$PGC" with_llvm=no clean >/dev/null
+	make -C "$TOP" -s PG_CONFIG="$PGC" with_llvm=no COPT="$copt" ||
+		die "build failed"
+	if [ -w "$($PGC --pkglibdir)" ]; then
+		make -C "$TOP" -s PG_CONFIG="$PGC" with_llvm=no install >/dev/null ||
+			die "make install failed"
+	else
+		die "cannot write to $($PGC --pkglibdir): run as root, or run 'make install' with enough rights first"
+	fi
+}
+
+# PostgreSQL refuses to run as root: as root, run as the postgres user.
+as_pg()
+{
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# A working copy that the user running the servers can write to.
+pg_workdir()
+{
+	local dir
+	dir=$(mktemp -d /tmp/mq-XXXXXX)
+	chmod 755 "$dir"
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres: "$dir"
+	fi
+	echo "$dir"
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+#
+# make demo: build and install mq, start a throwaway PostgreSQL on a
+# loopback port with mq preloaded, show the extension at work, stop the
+# server.  Works as root on a fresh Debian bookworm machine (dependencies
+# are installed with apt) or as a user who already has them.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+work=""
+server_started=0
+cleanup()
+{
+	local rc=$?
+	if [ $server_started -eq 1 ]; then
+		as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	if [ $rc -ne 0 ]; then
+		echo "FAILED: the demo stopped at: ${failed_command:-?}" >&2
+		[ -n "$work" ] && [ -f "$work/server.log" ] &&
+			{ echo "--- server log (last 30 lines)" >&2; tail -n 30 "$work/server.log" >&2; }
+	fi
+	[ -n "$work" ] && rm -rf "$work"
+	exit $rc
+}
+trap 'failed_command=$BASH_COMMAND' ERR
+trap cleanup EXIT
+
+step "checking dependencies"
+ensure_deps
+
+step "building and installing mq"
+build_and_install
+echo "installed into $($PGC --pkglibdir)"
+
+step "starting a throwaway PostgreSQL $PG_MAJOR with shared_preload_libraries = 'mq'"
+work=$(pg_workdir)
+port=54329
+while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do
+	port=$((port + 1))
+done
+as_pg "$PG_BINDIR/initdb" -D "$work/data" -A trust -U postgres >/dev/null
+cat >>"$work/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$work'
+shared_preload_libraries = 'mq'
+CONF
+as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+server_started=1
+echo "server on 127.0.0.1:$port, data in $work/data"
+
+psql_demo() { as_pg psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"; }
+
+step "creating database mqdemo and the extension"
+psql_demo -d postgres -qc "CREATE DATABASE mqdemo"
+psql_demo -d mqdemo -c "CREATE EXTENSION mq"
+
+step "waiting for the mq worker of mqdemo"
+psql_demo -d mqdemo -qAt <<'SQL'
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN EXISTS (SELECT FROM mq.worker_status()
+                           WHERE database = current_database()
+                             AND state = 'running');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+    IF NOT EXISTS (SELECT FROM mq.worker_status()
+                    WHERE database = current_database() AND state = 'running')
+    THEN
+        RAISE EXCEPTION 'the mq worker of % did not start', current_database();
+    END IF;
+END $$;
+SQL
+
+step "mq.worker_status(): the launcher, and the worker of mqdemo"
+psql_demo -d mqdemo -c "SELECT role, database, pid, state, last_activity FROM mq.worker_status() ORDER BY role"
+
+step "the same processes in pg_stat_activity"
+psql_demo -d mqdemo -c "SELECT pid, backend_type, application_name, datname FROM pg_stat_activity WHERE backend_type LIKE 'mq%' ORDER BY backend_type"
+
+step "shared memory directories"
+psql_demo -d mqdemo -c "SELECT * FROM mq.shmem_usage()"
+
+step "stopping the server"
+as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null
+server_started=0
+echo "demo finished"
