@@ -6,7 +6,8 @@
 
 EXTENSION	= mq
 MODULE_big	= mq
-OBJS		= src/mq.o src/shmem.o src/worker.o
+OBJS		= src/mq.o src/shmem.o src/worker.o src/topic.o src/produce.o \
+		  src/consume.o src/partitioner.o
 DATA		= mq--0.1.sql
 PGFILEDESC	= "mq - transactional message broker"
 # -Wextra's unused-parameter warnings come from PostgreSQL's own headers.
@@ -14,12 +15,12 @@ PG_CPPFLAGS	= -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter
 
 # pg_regress: sql/ and expected/ at the top, one throwaway instance with the
 # library preloaded.
-REGRESS		= create_extension guc worker shmem
+REGRESS		= create_extension guc worker shmem partitioner topic produce
 REGRESS_OPTS	= --temp-instance=./tmp_check \
 		  --temp-config=$(srcdir)/test/mq_test.conf
 
 # Isolation specs live in test/specs with their output in test/expected.
-ISOLATION	= extension_lifecycle
+ISOLATION	= extension_lifecycle commit_order long_producer holes topic_ddl
 ISOLATION_OPTS	= --inputdir=$(srcdir)/test --temp-instance=./tmp_check_iso \
 		  --temp-config=$(srcdir)/test/mq_test.conf
 

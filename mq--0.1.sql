@@ -35,5 +35,207 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION mq.shmem_usage() IS
 'slots in use in mq''s shared-memory directories, and the setting that sizes each';
 
+
+------------------------------------------------------------------------
+-- Topics and their storage
+------------------------------------------------------------------------
+
+-- One row per topic.  Names: 1 to 200 characters from [A-Za-z0-9._-],
+-- checked by mq.create_topic() with a clear error, and here as a backstop.
+CREATE TABLE mq.topic (
+    topic_id        integer PRIMARY KEY,
+    name            text NOT NULL UNIQUE
+                    CHECK (name ~ '^[A-Za-z0-9._-]{1,200}$'),
+    partitions      integer NOT NULL CHECK (partitions BETWEEN 1 AND 100000),
+    retention       interval,
+    retention_bytes bigint CHECK (retention_bytes > 0),
+    segment_bytes   bigint NOT NULL CHECK (segment_bytes > 0),
+    segment_age     interval NOT NULL,
+    notify          boolean NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE SEQUENCE mq.topic_id_seq AS integer OWNED BY mq.topic.topic_id;
+
+-- Message storage: each topic's log is a sequence of segment tables
+-- (mq.seg_<topic id>_<segment number>); retention drops whole segments.
+CREATE TABLE mq.segment (
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    segment_no  integer NOT NULL,
+    relid       regclass NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic_id, segment_no)
+);
+
+-- Durable per-partition marks.  Offsets below high_mark may have been
+-- handed out and are never handed out again; producers move it ahead in
+-- steps with a non-transactional in-place update (like a sequence's
+-- log-ahead), so a restart continues past every offset ever assigned.
+CREATE TABLE mq.partition (
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition   integer NOT NULL,
+    high_mark   bigint NOT NULL DEFAULT 0,
+    log_start   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (topic_id, partition)
+);
+
+CREATE FUNCTION mq.create_topic(
+    name text,
+    partitions integer DEFAULT 1,
+    retention interval DEFAULT interval '7 days',
+    retention_bytes bigint DEFAULT NULL,
+    segment_bytes bigint DEFAULT 1073741824,
+    segment_age interval DEFAULT interval '1 day',
+    notify boolean DEFAULT true)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_create_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean) IS
+'create a topic with its partitions and first segment; returns the topic id';
+
+CREATE FUNCTION mq.drop_topic(name text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_drop_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.drop_topic(text, boolean) IS
+'drop a topic and all its messages';
+
+------------------------------------------------------------------------
+-- Producing
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.send(
+    topic text,
+    payload text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer)
+AS 'MODULE_PATHNAME', 'mq_send_text'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send(
+    topic text,
+    payload jsonb,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer)
+AS 'MODULE_PATHNAME', 'mq_send_jsonb'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send(
+    topic text,
+    payload bytea,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer)
+AS 'MODULE_PATHNAME', 'mq_send_bytea'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer) IS
+'send a text message as part of the current transaction';
+COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer) IS
+'send a jsonb message as part of the current transaction';
+COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer) IS
+'send a bytea message as part of the current transaction';
+
+-- Kafka's default partitioner: the partition a key goes to.
+CREATE FUNCTION mq.partition_for(key text, partitions integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_partition_for'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION mq.partition_for(text, integer) IS
+'the partition Kafka''s default partitioner (murmur2) picks for a key';
+
+------------------------------------------------------------------------
+-- Reading the log
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.read(
+    topic text,
+    partition integer,
+    from_offset bigint DEFAULT 0,
+    max integer DEFAULT 100)
+RETURNS TABLE (
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_read'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.read(text, integer, bigint, integer) IS
+'committed messages of a partition from an offset, strictly below its stable offset';
+
+-- The payload as the type it was sent with.
+CREATE FUNCTION mq.payload_text(payload bytea, payload_type text)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$ SELECT CASE WHEN payload_type IN ('text', 'jsonb')
+                  THEN convert_from(payload, current_setting('server_encoding')) END $$;
+
+COMMENT ON FUNCTION mq.payload_text(bytea, text) IS
+'the payload of a text or jsonb message as text, NULL for bytea';
+
+CREATE FUNCTION mq.payload_jsonb(payload bytea, payload_type text)
+RETURNS jsonb
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$ SELECT CASE WHEN payload_type = 'jsonb'
+                  THEN convert_from(payload, current_setting('server_encoding'))::jsonb END $$;
+
+COMMENT ON FUNCTION mq.payload_jsonb(bytea, text) IS
+'the payload of a jsonb message as jsonb, NULL otherwise';
+
+-- Per-partition offsets from shared memory (loading the topic if needed).
+CREATE FUNCTION mq.partition_offsets(
+    topic text,
+    OUT partition integer,
+    OUT end_offset bigint,
+    OUT stable_offset bigint,
+    OUT inflight integer,
+    OUT oldest_inflight bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_partition_offsets'
+LANGUAGE C VOLATILE STRICT;
+
+-- Topics and their marks survive pg_dump; segment tables are not members
+-- of the extension, so pg_dump saves them as ordinary tables.
+SELECT pg_catalog.pg_extension_config_dump('mq.topic', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.topic_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.segment', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.partition', '');
+
+COMMENT ON FUNCTION mq.partition_offsets(text) IS
+'end offset, stable offset and in-flight commits of each partition of a topic';
+
+CREATE VIEW mq.topics AS
+    SELECT t.name, t.partitions, t.retention, t.retention_bytes,
+           t.segment_bytes, t.segment_age, t.notify, t.created_at,
+           (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments
+      FROM mq.topic t;
+
+CREATE VIEW mq.partitions AS
+    SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
+           o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
+           p.high_mark
+      FROM mq.topic t
+     CROSS JOIN LATERAL mq.partition_offsets(t.name) o
+      JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition;
+
 -- Nothing is callable by PUBLIC; docs/install.md says what to grant.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM PUBLIC;

@@ -52,7 +52,9 @@
 #include "utils/syscache.h"
 
 #include "mq.h"
+#include "produce.h"
 #include "shmem.h"
+#include "topic.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -66,6 +68,8 @@ int			mq_max_partitions = 8192;
 int			mq_max_groups = 1024;
 int			mq_worker_naptime = 1000;
 int			mq_launcher_naptime = 30000;
+int			mq_max_message_size = 1024;
+int			mq_send_buffer_limit = 8192;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -83,6 +87,8 @@ static void mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							  QueryEnvironment *queryEnv,
 							  DestReceiver *dest, QueryCompletion *qc);
 static void mq_xact_callback(XactEvent event, void *arg);
+static void mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								SubTransactionId parentSubid, void *arg);
 
 /*
  * define_settings
@@ -140,6 +146,22 @@ define_settings(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mq.max_message_size",
+							"Largest message payload accepted by mq.send.",
+							NULL,
+							&mq_max_message_size,
+							1024, 1, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.send_buffer_limit",
+							"Messages a transaction buffers before writing them early.",
+							"Messages written early hold their partitions' stable offset until the transaction ends.",
+							&mq_send_buffer_limit,
+							8192, 64, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved(MQ_EXTENSION_NAME);
 }
 
@@ -168,6 +190,7 @@ _PG_init(void)
 	ProcessUtility_hook = mq_ProcessUtility;
 
 	RegisterXactCallback(mq_xact_callback, NULL);
+	RegisterSubXactCallback(mq_subxact_callback, NULL);
 
 	/* pg_upgrade's server must not have workers connecting to databases */
 	if (!IsBinaryUpgrade)
@@ -238,7 +261,10 @@ mq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		if (access == OAT_POST_CREATE && extension_is_mq(objectId))
 			mq_worker_extension_created();
 		else if (access == OAT_DROP && extension_is_mq(objectId))
+		{
 			mq_worker_extension_dropped();
+			mq_topic_extension_dropped();
+		}
 	}
 	else if (classId == DatabaseRelationId && access == OAT_POST_CREATE)
 		mq_worker_database_created();
@@ -346,27 +372,64 @@ mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * mq_xact_callback
- *		mq's single transaction callback.  PRE_PREPARE may fail; COMMIT and
- *		ABORT run after the outcome is decided and must not.
+ *		mq's single transaction callback.  PRE_COMMIT and PRE_PREPARE may
+ *		fail (the transaction then aborts); COMMIT and ABORT run after the
+ *		outcome is decided and must not.
  */
 static void
 mq_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+			mq_produce_pre_commit();
+			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (mq_worker_xact_pending())
+			if (mq_produce_xact_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that has created or dropped the mq extension or paused an mq worker")));
+						 errmsg("cannot PREPARE a transaction that has sent mq messages"),
+						 errdetail("Offsets are assigned when the sending transaction commits, in the session that sent.")));
+			if (mq_worker_xact_pending() || mq_topic_xact_pending())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has changed mq topics, created or dropped the mq extension, or paused an mq worker")));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			mq_produce_xact_end(true);
+			mq_topic_xact_end(true);
 			mq_worker_xact_end(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			mq_produce_xact_end(false);
+			mq_topic_xact_end(false);
 			mq_worker_xact_end(false);
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * mq_subxact_callback
+ *		A subtransaction ended: its buffered messages and topic changes go
+ *		to its parent, or away.
+ */
+static void
+mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_COMMIT_SUB:
+			mq_produce_subxact_end(true, mySubid, parentSubid);
+			mq_topic_subxact_end(true, mySubid, parentSubid);
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			mq_produce_subxact_end(false, mySubid, parentSubid);
+			mq_topic_subxact_end(false, mySubid, parentSubid);
 			break;
 		default:
 			break;

@@ -21,6 +21,9 @@
 /* Name of the extension, its library and its schema. */
 #define MQ_EXTENSION_NAME	"mq"
 
+/* Longest topic or group name, in bytes. */
+#define MQ_NAME_MAX			200
+
 /* Sizing settings (PGC_POSTMASTER): they size shared memory. */
 extern int	mq_max_databases;
 extern int	mq_max_topics;
@@ -30,5 +33,9 @@ extern int	mq_max_groups;
 /* Worker cadence settings (PGC_SIGHUP). */
 extern int	mq_worker_naptime;
 extern int	mq_launcher_naptime;
+
+/* Producer settings (PGC_USERSET). */
+extern int	mq_max_message_size;
+extern int	mq_send_buffer_limit;
 
 #endif							/* MQ_H */

@@ -112,7 +112,9 @@ mq_shmem_startup(void)
 		MqState->topic_lock = &(GetNamedLWLockTranche("mq topics"))->lock;
 		MqState->group_lock = &(GetNamedLWLockTranche("mq groups"))->lock;
 		ConditionVariableInit(&MqState->worker_exit_cv);
+		MqState->partition_tranche = LWLockNewTrancheId();
 	}
+	LWLockRegisterTranche(MqState->partition_tranche, "mq partition");
 
 	MqDatabaseDir.lock = MqState->dir_lock;
 	MqTopicDir.lock = MqState->topic_lock;

@@ -19,7 +19,13 @@
  *		dozen instructions: no I/O, no catalog access, no ereport(ERROR)
  *		except the slot-exhaustion error raised before anything is changed.
  *	MqShared->topic_lock ("mq topics" tranche)
- *		insertion into and removal from the topic and partition hashes.
+ *		the topic and partition hashes: entries are added and removed under
+ *		it held exclusively, and looked up under it held shared.  An entry
+ *		found may be used after releasing it as long as the caller holds a
+ *		lock on the topic's segment table, which dropping the topic needs
+ *		exclusively, or the entry is pinned by an in-flight range.
+ *	MqPartition.lock ("mq partition" tranche), then MqPartition.mutex
+ *		see MqPartition.
  *	MqShared->group_lock ("mq groups" tranche)
  *		insertion into and removal from the group hash.
  *	MqDatabase.mutex (spinlock)
@@ -42,6 +48,8 @@
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "utils/hsearch.h"
+
+#include "mq.h"
 
 /*
  * What the launcher knows of a database's worker.  The worker itself moves
@@ -80,13 +88,15 @@ typedef struct MqDatabase
 } MqDatabase;
 
 /*
- * Topic directory entry: name to id and partition count.  Filled by the
- * topic subsystem from mq's catalog tables on first use.
+ * Topic directory entry: name to id, partition count and the segment that
+ * receives new messages.  Loaded from mq's tables on first use (topic.c);
+ * removed when the topic is dropped, when the transaction that created it
+ * aborts, or when the extension is dropped.  Protected by topic_lock.
  */
 typedef struct MqTopicKey
 {
 	Oid			dboid;
-	NameData	name;
+	char		name[MQ_NAME_MAX + 1];	/* zero-padded */
 } MqTopicKey;
 
 typedef struct MqTopic
@@ -94,13 +104,25 @@ typedef struct MqTopic
 	MqTopicKey	key;			/* hash key */
 	int32		topic_id;
 	int32		partitions;
+	Oid			segment_relid;	/* active segment table */
 } MqTopic;
 
 /*
- * Partition state, one entry per (database, topic id, partition).  The
- * produce and consume subsystems add the offsets, the in-flight commits and
- * the condition variable that long-polling consumers sleep on.
+ * Commit-time offsets (produce.c).  A producer reserves a contiguous range
+ * of offsets at commit and registers it as in flight until its transaction
+ * has ended.  The ranges of a partition are registered in increasing order
+ * in a ring; the stable offset is the start of the oldest range still in
+ * flight, or next_offset when none is.  Readers read strictly below it.
  */
+#define MQ_INFLIGHT_SLOTS	32
+
+typedef struct MqInflight
+{
+	int64		start;			/* first offset of the range */
+	TransactionId xid;			/* top-level transaction that holds it */
+	bool		done;			/* ended, waiting to leave the ring */
+} MqInflight;
+
 typedef struct MqPartitionKey
 {
 	Oid			dboid;
@@ -108,16 +130,30 @@ typedef struct MqPartitionKey
 	int32		partition;
 } MqPartitionKey;
 
+/*
+ * One partition.  lock (tranche "mq partition") serialises reservations,
+ * including the durable high-mark bump that may do I/O; mutex guards
+ * next_offset and the ring for the few instructions that read or change
+ * them.  Take lock before mutex.
+ */
 typedef struct MqPartition
 {
 	MqPartitionKey key;			/* hash key */
+	LWLock		lock;
+	slock_t		mutex;
+	int64		next_offset;	/* next offset to assign */
+	int64		high_mark;		/* durable: next_offset never passes it */
+	int			head;			/* oldest ring entry */
+	int			count;			/* ring entries in use */
+	MqInflight	ring[MQ_INFLIGHT_SLOTS];
+	ConditionVariable cv;		/* broadcast when the stable offset moves */
 } MqPartition;
 
 /* Consumer group directory entry. */
 typedef struct MqGroupKey
 {
 	Oid			dboid;
-	NameData	name;
+	char		name[MQ_NAME_MAX + 1];	/* zero-padded */
 } MqGroupKey;
 
 typedef struct MqGroup
@@ -132,6 +168,7 @@ typedef struct MqShared
 	LWLock	   *dir_lock;
 	LWLock	   *topic_lock;
 	LWLock	   *group_lock;
+	int			partition_tranche;	/* tranche of MqPartition.lock */
 
 	/* launcher, protected by dir_lock */
 	pid_t		launcher_pid;

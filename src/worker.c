@@ -76,6 +76,7 @@
 #include "utils/timestamp.h"
 
 #include "mq.h"
+#include "produce.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -760,6 +761,8 @@ worker_tick(void)
 				(errmsg("mq worker started for database \"%s\"",
 						NameStr(my_dbname))));
 	}
+
+	mq_produce_watchdog();
 
 	SpinLockAcquire(&my_db->mutex);
 	my_db->ticks++;

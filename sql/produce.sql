@@ -1,0 +1,151 @@
+--
+-- mq.send: payload types, partition choice, transactions, limits.
+--
+
+SELECT mq.create_topic('events', partitions => 4) > 0 AS created;
+
+-- The three payload types come back as sent.
+SELECT partition FROM mq.send('events', 'plain text'::text, partition => 0);
+SELECT partition FROM mq.send('events', '{"b": [1, 2], "a": "x"}'::jsonb, partition => 0);
+SELECT partition FROM mq.send('events', '\xdeadbeef'::bytea, partition => 0);
+SELECT "offset", payload_type, payload, mq.payload_text(payload, payload_type) AS as_text,
+       mq.payload_jsonb(payload, payload_type) AS as_jsonb
+  FROM mq.read('events', 0);
+
+-- Key, tag and headers are stored; ids are UUIDv7, increasing.
+SELECT id AS id1 FROM mq.send('events', 'a'::text, key => 'k', tag => 'TagA',
+                              headers => '{"trace": "t1"}', partition => 1) \gset
+SELECT id AS id2 FROM mq.send('events', 'b'::text, partition => 1) \gset
+SELECT "offset", key, tag, headers, id = :'id1' AS first_id
+  FROM mq.read('events', 1);
+SELECT :'id1'::uuid < :'id2'::uuid AS ids_increase,
+       substr(:'id1', 15, 1) AS uuid_version;
+
+-- A key always goes to the partition Kafka would pick.
+SELECT partition = mq.partition_for('customer-42', 4) AS kafka_partition
+  FROM mq.send('events', 'x'::text, key => 'customer-42');
+SELECT count(*) AS sent, count(DISTINCT s.partition) AS partitions_used
+  FROM generate_series(1, 10) g,
+       LATERAL mq.send('events', g::text, key => 'customer-42') s;
+
+-- Keyless messages of one transaction stick to one partition; the next
+-- transaction moves on to another.
+BEGIN;
+SELECT count(*) AS sent, count(DISTINCT s.partition) AS partitions_in_xact
+  FROM generate_series(1, 10) g, LATERAL mq.send('events', g::text) s;
+SELECT partition AS sticky1 FROM mq.send('events', 'x'::text) \gset
+COMMIT;
+SELECT partition <> :sticky1 AS moved_on FROM mq.send('events', 'x'::text);
+
+-- Nothing is visible before commit; offsets are assigned at commit.
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'events' AND partition = 2 \gset
+BEGIN;
+SELECT partition FROM mq.send('events', 'pending'::text, partition => 2);
+SELECT end_offset = :before AS no_offset_yet
+  FROM mq.partitions WHERE topic = 'events' AND partition = 2;
+SELECT count(*) AS visible_before_commit FROM mq.read('events', 2, :before);
+COMMIT;
+SELECT count(*) AS visible_after_commit FROM mq.read('events', 2, :before);
+
+-- Rollback, ROLLBACK TO SAVEPOINT and an error leave no visible trace.
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'events' AND partition = 3 \gset
+BEGIN;
+SELECT partition FROM mq.send('events', 'rolled back'::text, partition => 3);
+ROLLBACK;
+BEGIN;
+SELECT partition FROM mq.send('events', 'kept'::text, partition => 3);
+SAVEPOINT s;
+SELECT partition FROM mq.send('events', 'discarded'::text, partition => 3);
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s2;
+SELECT partition FROM mq.send('events', 'released'::text, partition => 3);
+RELEASE SAVEPOINT s2;
+COMMIT;
+BEGIN;
+SELECT partition FROM mq.send('events', 'failed'::text, partition => 3);
+SELECT 1 / 0;
+COMMIT;
+SELECT mq.payload_text(payload, payload_type) FROM mq.read('events', 3, :before);
+
+-- Past mq.send_buffer_limit the buffer is written early: the range is in
+-- flight (holding the stable offset) until the transaction ends.
+SET mq.send_buffer_limit = '64kB';
+BEGIN;
+SELECT count(*) FROM generate_series(1, 100) g,
+       LATERAL mq.send('events', repeat('x', 1000) || g, partition => 2);
+SELECT inflight, stable_offset < end_offset AS stable_held
+  FROM mq.partitions WHERE topic = 'events' AND partition = 2;
+COMMIT;
+SELECT inflight, stable_offset = end_offset AS stable_released
+  FROM mq.partitions WHERE topic = 'events' AND partition = 2;
+RESET mq.send_buffer_limit;
+
+-- ... and in a subtransaction, only that subtransaction's messages are
+-- written early, so rolling it back still discards them.
+SET mq.send_buffer_limit = '64kB';
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'events' AND partition = 1 \gset
+BEGIN;
+SELECT partition FROM mq.send('events', 'outer'::text, partition => 1);
+SAVEPOINT s;
+SELECT count(*) FROM generate_series(1, 100) g,
+       LATERAL mq.send('events', repeat('y', 1000) || g, partition => 1);
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT mq.payload_text(payload, payload_type) FROM mq.read('events', 1, :before);
+RESET mq.send_buffer_limit;
+
+-- The durable high mark runs ahead of the end offset.
+SELECT partition, high_mark > end_offset AS ahead
+  FROM mq.partitions WHERE topic = 'events' ORDER BY partition;
+
+-- Errors.
+SELECT * FROM mq.send('events', NULL::text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.send(NULL, 'x'::text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.send('events', 'x'::text, partition => 4);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.send('events', 'x'::text, partition => -1);
+\echo :LAST_ERROR_SQLSTATE
+SET mq.max_message_size = '1kB';
+SELECT * FROM mq.send('events', repeat('x', 1025)::text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT partition FROM mq.send('events', repeat('x', 1024)::text, partition => 0);
+RESET mq.max_message_size;
+BEGIN READ ONLY;
+SELECT * FROM mq.send('events', 'x'::text);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- A transaction that sent cannot be prepared (as with NOTIFY), and the
+-- refusal loses nothing committed.
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'events' AND partition = 0 \gset
+BEGIN;
+SELECT partition FROM mq.send('events', 'x'::text, partition => 0);
+PREPARE TRANSACTION 'p';
+\echo :LAST_ERROR_SQLSTATE
+SELECT end_offset = :before AS nothing_written
+  FROM mq.partitions WHERE topic = 'events' AND partition = 0;
+
+-- Reading: bounds and isolation levels.
+SELECT count(*) FROM mq.read('events', 0, 0, 2);
+SELECT * FROM mq.read('events', 0, -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.read('events', 0, 0, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.read('events', 9);
+\echo :LAST_ERROR_SQLSTATE
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM mq.read('events', 0);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+
+-- Dropping the topic while a transaction has messages for it buffered
+-- fails that transaction's commit, cleanly.
+BEGIN;
+SELECT partition FROM mq.send('events', 'x'::text, partition => 0);
+SELECT mq.drop_topic('events');
+COMMIT;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM mq.topics WHERE name = 'events';
+SELECT mq.drop_topic('events');

@@ -1,0 +1,95 @@
+--
+-- Topics: create, list, drop, and the errors of each.
+--
+
+SELECT mq.create_topic('orders', partitions => 3) > 0 AS created;
+SELECT mq.create_topic('audit.log-v2_x');
+
+SELECT name, partitions, retention, retention_bytes, segment_bytes,
+       segment_age, notify, segments
+  FROM mq.topics ORDER BY name;
+
+-- Each partition starts empty.
+SELECT topic, partition, log_start_offset, end_offset, stable_offset,
+       inflight, oldest_inflight
+  FROM mq.partitions ORDER BY topic, partition;
+
+-- Names: letters, digits, '.', '_' and '-', 1 to 200 characters.
+SELECT mq.create_topic('bad name');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic(repeat('x', 201));
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic(repeat('x', 200)) > 0 AS longest_name_ok;
+SELECT mq.drop_topic(repeat('x', 200));
+SELECT mq.create_topic('x"; DROP TABLE mq.topic; --');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic(NULL);
+\echo :LAST_ERROR_SQLSTATE
+
+-- Bad settings.
+SELECT mq.create_topic('t', partitions => 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('t', partitions => 100001);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('t', partitions => NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('t', retention => interval '-1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('t', retention_bytes => 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('t', segment_bytes => 1000);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('t', segment_age => interval '0');
+\echo :LAST_ERROR_SQLSTATE
+
+-- No limits on retention is allowed.
+SELECT mq.create_topic('forever', retention => NULL) > 0 AS created;
+SELECT retention IS NULL AS keeps_forever FROM mq.topics WHERE name = 'forever';
+
+-- Duplicates.
+SELECT mq.create_topic('orders');
+\echo :LAST_ERROR_SQLSTATE
+
+-- Dropping.
+SELECT mq.drop_topic('forever');
+SELECT mq.drop_topic('forever');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.drop_topic('forever', if_exists => true);
+SELECT name FROM mq.topics ORDER BY name;
+
+-- A topic created in a transaction that rolls back leaves nothing, in
+-- the tables or in shared memory (it could not be re-created otherwise).
+BEGIN;
+SELECT mq.create_topic('ephemeral') > 0 AS created;
+SELECT partition FROM mq.send('ephemeral', 'x'::text);
+ROLLBACK;
+SELECT count(*) FROM mq.topics WHERE name = 'ephemeral';
+SELECT mq.create_topic('ephemeral') > 0 AS created_again;
+SELECT mq.drop_topic('ephemeral');
+
+-- The same inside a savepoint.
+BEGIN;
+SAVEPOINT s;
+SELECT mq.create_topic('ephemeral') > 0 AS created;
+SELECT partition FROM mq.send('ephemeral', 'x'::text);
+ROLLBACK TO SAVEPOINT s;
+SELECT mq.create_topic('ephemeral') > 0 AS created_again_in_same_xact;
+SELECT partition FROM mq.send('ephemeral', 'y'::text);
+COMMIT;
+SELECT payload_type, mq.payload_text(payload, payload_type)
+  FROM mq.read('ephemeral', 0);
+SELECT mq.drop_topic('ephemeral');
+
+-- Unknown topics, everywhere.
+SELECT * FROM mq.send('nope', 'x'::text);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.read('nope', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.partition_offsets('nope');
+\echo :LAST_ERROR_SQLSTATE
+
+-- Shared memory holds the topics that have been used.
+SELECT area, used > 0 AS in_use FROM mq.shmem_usage()
+ WHERE area IN ('topics', 'partitions') ORDER BY area;

@@ -1,0 +1,152 @@
+/*-------------------------------------------------------------------------
+ *
+ * consume.c
+ *	  Reading the log: mq.read.
+ *
+ * A reader first reads the partition's stable offset, then reads messages
+ * strictly below it with a snapshot taken afterwards (SPI takes a new one
+ * for each query in READ COMMITTED).  Every transaction that was assigned
+ * an offset below the stable offset had ended before the stable offset
+ * was read, so that snapshot sees all of those that committed: a reader
+ * that moves on to the stable offset never skips a message.  In REPEATABLE
+ * READ or SERIALIZABLE the transaction's snapshot may predate the stable
+ * offset, so those levels are refused.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/consume.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "mq.h"
+#include "produce.h"
+#include "topic.h"
+
+/* Parameter types of the SPI queries below. */
+static Oid	int4_type = INT4OID;
+static Oid	read_types[4] = {INT4OID, INT8OID, INT8OID, INT8OID};
+
+PG_FUNCTION_INFO_V1(mq_read);
+
+/*
+ * mq_read
+ *		SQL: mq.read(topic, partition, from_offset, max) returns up to max
+ *		committed messages of the partition, from from_offset on, strictly
+ *		below its stable offset, in offset order.
+ */
+Datum
+mq_read(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	MqTopicInfo topic;
+	MqPartition *part;
+	int32		partition;
+	int64		from;
+	int32		max;
+	int64		stable;
+	Datum		args[4];
+	Datum		segarg;
+	SPITupleTable *segments;
+	uint64		nsegments;
+	uint64		s;
+	int64		returned = 0;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition, from_offset and max must not be null")));
+	partition = PG_GETARG_INT32(1);
+	from = PG_GETARG_INT64(2);
+	max = PG_GETARG_INT32(3);
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mq.read cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("Its snapshot may predate the partition's stable offset, so messages could be missed."),
+				 errhint("Read in a READ COMMITTED transaction.")));
+	if (from < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_offset must not be negative")));
+	if (max < 1 || max > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be between 1 and 100000")));
+
+	mq_topic_get(name, &topic);
+	mq_check_access(&topic, MQ_ACCESS_READ);
+	mq_check_partition(&topic, partition);
+	part = mq_partition_find(topic.topic_id, partition);
+	if (part == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" was dropped", name)));
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* The stable offset first; the snapshot of each query below after it. */
+	stable = mq_stable_offset(part);
+	if (from >= stable)
+		return (Datum) 0;
+
+	SPI_connect();
+	segarg = Int32GetDatum(topic.topic_id);
+	SPI_execute_with_args("SELECT relid::text FROM mq.segment"
+						  " WHERE topic_id = $1 ORDER BY segment_no",
+						  1, &int4_type, &segarg, NULL, false, 0);
+	segments = SPI_tuptable;
+	nsegments = SPI_processed;
+
+	args[0] = Int32GetDatum(partition);
+	args[2] = Int64GetDatum(stable);
+	for (s = 0; s < nsegments && returned < max; s++)
+	{
+		char	   *query;
+		uint64		i;
+
+		args[1] = Int64GetDatum(from);
+		args[3] = Int64GetDatum(max - returned);
+		query = psprintf("SELECT \"offset\", id, key, tag, headers, payload,"
+						 " CASE payload_type WHEN 't' THEN 'text'"
+						 "  WHEN 'j' THEN 'jsonb' ELSE 'bytea' END,"
+						 " produced_at"
+						 " FROM %s"
+						 " WHERE partition = $1 AND \"offset\" >= $2"
+						 " AND \"offset\" < $3"
+						 " ORDER BY \"offset\" LIMIT $4",
+						 SPI_getvalue(segments->vals[s], segments->tupdesc, 1));
+		SPI_execute_with_args(query, 4,
+							  read_types,
+							  args, NULL, false, 0);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			Datum		values[8];
+			bool		nulls[8];
+			int			c;
+
+			for (c = 0; c < 8; c++)
+				values[c] = SPI_getbinval(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, c + 1,
+										  &nulls[c]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+			from = DatumGetInt64(values[0]) + 1;
+			returned++;
+		}
+	}
+	SPI_finish();
+
+	return (Datum) 0;
+}

@@ -1,0 +1,806 @@
+/*-------------------------------------------------------------------------
+ *
+ * produce.c
+ *	  mq.send: messages buffered in the transaction, offsets assigned at
+ *	  commit.
+ *
+ * mq.send checks its arguments, picks the partition, gives the message a
+ * time-ordered id (UUIDv7) and appends it to a buffer in the transaction's
+ * memory.  Nothing is written and no offset exists yet.  At PRE_COMMIT
+ * (mq_produce_pre_commit), for each partition with buffered messages, the
+ * backend
+ *
+ *	1. locks the topic's segment table and checks the topic still exists;
+ *	2. under the partition's LWLock reserves a contiguous range of offsets
+ *	   and registers it in the partition's in-flight ring, moving the
+ *	   durable high mark ahead first if the range would pass it;
+ *	3. inserts the rows directly (heap and indexes, no SPI, no triggers).
+ *
+ * The COMMIT or ABORT callback (mq_produce_xact_end), which runs once the
+ * outcome is visible to everyone, marks the ranges done and wakes the
+ * partition's waiters.  The stable offset is the start of the oldest range
+ * still in flight, or the next offset: everything below it is committed or
+ * aborted for good, so a reader that reads strictly below it, with a
+ * snapshot taken after reading it, never misses a message that commits
+ * later.  The barrier spans only the commit itself, so a long transaction
+ * that has sent but not committed holds nobody back.
+ *
+ * A buffer larger than mq.send_buffer_limit is flushed early (steps 1 to 3
+ * at once); its ranges then stay in flight, holding the stable offset, until
+ * the transaction ends.  Messages buffered in a subtransaction that rolls
+ * back are discarded; rows it flushed early are aborted with it.
+ *
+ * The durable high mark (mq.partition.high_mark) is above every offset
+ * ever assigned.  It moves ahead in steps of MQ_HIGH_MARK_STEP with a
+ * non-transactional in-place update, flushed to WAL at once, like a
+ * sequence's log-ahead; after a restart a partition continues from it, so
+ * no offset is handed out twice, even one of an aborted transaction.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/produce.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "mq.h"
+#include "partitioner.h"
+#include "produce.h"
+#include "shmem.h"
+#include "topic.h"
+
+/* How far the durable high mark moves ahead of the next offset. */
+#define MQ_HIGH_MARK_STEP	1000
+
+/* Columns of a segment table (see mq_create_topic). */
+enum
+{
+	SEG_PARTITION,
+	SEG_OFFSET,
+	SEG_ID,
+	SEG_PRODUCED_AT,
+	SEG_PAYLOAD_TYPE,
+	SEG_KEY,
+	SEG_TAG,
+	SEG_HEADERS,
+	SEG_PAYLOAD,
+	SEG_NATTS
+};
+
+/* A message waiting for its transaction's commit. */
+typedef struct MqPending
+{
+	uint64		seq;			/* send order within the transaction */
+	SubTransactionId subid;		/* subtransaction that sent it */
+	char	   *topic;			/* topic name */
+	int32		topic_id;
+	int32		partition;
+	pg_uuid_t	id;
+	TimestampTz produced_at;
+	char		payload_type;	/* 't' text, 'j' jsonb, 'b' bytea */
+	text	   *key;			/* NULL if none */
+	text	   *tag;
+	Jsonb	   *headers;
+	bytea	   *payload;		/* the payload's bytes */
+	Size		size;
+} MqPending;
+
+/* A range this transaction registered in a partition's in-flight ring. */
+typedef struct MqHeldRange
+{
+	MqPartition *part;
+	int64		start;
+} MqHeldRange;
+
+/* Keyless messages of a topic stick to one partition per transaction. */
+typedef struct MqSticky
+{
+	int32		topic_id;
+	int32		partition;
+} MqSticky;
+
+/* Per-transaction state, all in send_context (under TopTransactionContext). */
+static MemoryContext send_context = NULL;
+static List *pending = NIL;		/* MqPending, in send order */
+static Size pending_bytes = 0;
+static uint64 pending_seq = 0;
+static List *held = NIL;		/* MqHeldRange */
+static List *sticky = NIL;		/* MqSticky */
+
+/* Round-robin counter for keyless messages, per backend. */
+static uint32 round_robin = 0;
+
+/* UUIDv7 state: last millisecond and counter, per backend. */
+static int64 uuid_last_ms = 0;
+static uint32 uuid_counter = 0;
+
+PG_FUNCTION_INFO_V1(mq_send_text);
+PG_FUNCTION_INFO_V1(mq_send_jsonb);
+PG_FUNCTION_INFO_V1(mq_send_bytea);
+
+/*
+ * make_uuidv7
+ *		A UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds,
+ *		then a 12-bit counter that keeps ids of one backend increasing
+ *		within a millisecond, then random bits.
+ */
+static void
+make_uuidv7(pg_uuid_t *uuid, TimestampTz now)
+{
+	int64		ms = now / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	int			i;
+
+	if (ms > uuid_last_ms)
+	{
+		uuid_last_ms = ms;
+		if (!pg_strong_random(&uuid_counter, sizeof(uuid_counter)))
+			uuid_counter = 0;
+		uuid_counter &= 0x7ff;	/* leave room to count up */
+	}
+	else
+	{
+		ms = uuid_last_ms;
+		if (++uuid_counter > 0xfff)
+		{
+			/* counter exhausted: borrow the next millisecond */
+			uuid_last_ms = ++ms;
+			uuid_counter = 0;
+		}
+	}
+
+	if (!pg_strong_random(uuid->data + 8, 8))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	for (i = 0; i < 6; i++)
+		uuid->data[i] = (unsigned char) (ms >> (40 - 8 * i));
+	uuid->data[6] = 0x70 | ((uuid_counter >> 8) & 0x0f);
+	uuid->data[7] = uuid_counter & 0xff;
+	uuid->data[8] = (uuid->data[8] & 0x3f) | 0x80;
+}
+
+/*
+ * ensure_send_context
+ *		The memory context of this transaction's buffer.
+ */
+static MemoryContext
+ensure_send_context(void)
+{
+	if (send_context == NULL)
+		send_context = AllocSetContextCreate(TopTransactionContext,
+											 "mq send buffer",
+											 ALLOCSET_DEFAULT_SIZES);
+	return send_context;
+}
+
+/*
+ * choose_partition
+ *		The explicit partition if given, else the key's partition under
+ *		Kafka's default partitioner, else the partition this transaction
+ *		already uses for keyless messages of the topic, else the next one
+ *		round robin.
+ */
+static int32
+choose_partition(const MqTopicInfo *topic, FunctionCallInfo fcinfo)
+{
+	ListCell   *lc;
+	MqSticky   *s;
+
+	if (!PG_ARGISNULL(5))
+	{
+		int32		partition = PG_GETARG_INT32(5);
+
+		mq_check_partition(topic, partition);
+		return partition;
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		text	   *key = PG_GETARG_TEXT_PP(2);
+
+		return mq_key_partition(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+								topic->partitions);
+	}
+
+	foreach(lc, sticky)
+	{
+		s = lfirst(lc);
+		if (s->topic_id == topic->topic_id && s->partition < topic->partitions)
+			return s->partition;
+	}
+	s = MemoryContextAlloc(ensure_send_context(), sizeof(MqSticky));
+	s->topic_id = topic->topic_id;
+	s->partition = (int32) (round_robin++ % (uint32) topic->partitions);
+	sticky = lappend(sticky, s);
+	return s->partition;
+}
+
+static text *
+copy_text_arg(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	return (text *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(argno));
+}
+
+/*
+ * send_message
+ *		The body of the three mq.send variants; payload holds the bytes to
+ *		store, payload_type says how to give them back.
+ */
+static Datum
+send_message(FunctionCallInfo fcinfo, bytea *payload, char payload_type)
+{
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	MqTopicInfo topic;
+	MqPending  *msg;
+	MemoryContext oldcxt;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {0};
+	Size		size;
+
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot send to topic \"%s\" in a read-only transaction",
+						name)));
+
+	size = VARSIZE_ANY_EXHDR(payload);
+	if (size > (Size) mq_max_message_size * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message of %zu bytes for topic \"%s\" exceeds mq.max_message_size (%d kB)",
+						size, name, mq_max_message_size)));
+
+	mq_topic_get(name, &topic);
+	mq_check_access(&topic, MQ_ACCESS_SEND);
+
+	oldcxt = MemoryContextSwitchTo(ensure_send_context());
+	msg = palloc0(sizeof(MqPending));
+	msg->seq = pending_seq++;
+	msg->subid = GetCurrentSubTransactionId();
+	msg->topic = pstrdup(topic.name);
+	msg->topic_id = topic.topic_id;
+	msg->partition = choose_partition(&topic, fcinfo);
+	msg->produced_at = GetCurrentTimestamp();
+	make_uuidv7(&msg->id, msg->produced_at);
+	msg->payload_type = payload_type;
+	msg->key = copy_text_arg(fcinfo, 2);
+	msg->tag = copy_text_arg(fcinfo, 3);
+	msg->headers = PG_ARGISNULL(4) ? NULL :
+		(Jsonb *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(4));
+	msg->payload = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(payload));
+	msg->size = VARSIZE(msg->payload) +
+		(msg->key ? VARSIZE(msg->key) : 0) +
+		(msg->tag ? VARSIZE(msg->tag) : 0) +
+		(msg->headers ? VARSIZE(msg->headers) : 0) + sizeof(MqPending);
+	pending = lappend(pending, msg);
+	pending_bytes += msg->size;
+	MemoryContextSwitchTo(oldcxt);
+
+	values[0] = UUIDPGetDatum(&msg->id);
+	values[1] = Int32GetDatum(msg->partition);
+
+	if ((Size) mq_send_buffer_limit * 1024 < pending_bytes)
+		mq_produce_pre_commit();
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static void
+require_payload(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message payload must not be null")));
+}
+
+/* SQL: mq.send(topic, payload text, ...) */
+Datum
+mq_send_text(PG_FUNCTION_ARGS)
+{
+	require_payload(fcinfo);
+	return send_message(fcinfo, (bytea *) PG_GETARG_TEXT_PP(1), 't');
+}
+
+/* SQL: mq.send(topic, payload jsonb, ...); stored as its text form */
+Datum
+mq_send_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb;
+
+	require_payload(fcinfo);
+	jb = PG_GETARG_JSONB_P(1);
+	return send_message(fcinfo,
+						(bytea *) cstring_to_text(JsonbToCString(NULL, &jb->root,
+																 VARSIZE(jb))),
+						'j');
+}
+
+/* SQL: mq.send(topic, payload bytea, ...) */
+Datum
+mq_send_bytea(PG_FUNCTION_ARGS)
+{
+	require_payload(fcinfo);
+	return send_message(fcinfo, PG_GETARG_BYTEA_PP(1), 'b');
+}
+
+/*
+ * mq_stable_offset
+ *		The partition's stable offset: messages strictly below it are
+ *		committed or aborted for good.
+ */
+int64
+mq_stable_offset(MqPartition *part)
+{
+	int64		stable;
+
+	SpinLockAcquire(&part->mutex);
+	stable = part->count > 0 ? part->ring[part->head].start : part->next_offset;
+	SpinLockRelease(&part->mutex);
+	return stable;
+}
+
+/*
+ * bump_high_mark
+ *		Move the durable high mark of part to new_mark before offsets below
+ *		it are handed out.  An in-place update (not rolled back if the
+ *		transaction aborts), flushed to WAL before returning.  Caller holds
+ *		part->lock exclusively.
+ */
+static void
+bump_high_mark(MqPartition *part, int64 new_mark)
+{
+	Oid			relid;
+	Relation	rel;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	HeapTuple	newtup;
+	Datum		values[4];
+	bool		nulls[4];
+	bool		replace[4] = {false, false, true, false};
+
+	relid = get_relname_relid("partition", get_namespace_oid("mq", false));
+	rel = table_open(relid, RowExclusiveLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(part->key.topic_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(part->key.partition));
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true,
+							  SnapshotSelf, 2, keys);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("no row in mq.partition for partition %d of topic %d",
+						part->key.partition, part->key.topic_id)));
+
+	memset(values, 0, sizeof(values));
+	memset(nulls, 0, sizeof(nulls));
+	values[2] = Int64GetDatum(new_mark);
+	newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls,
+							   replace);
+	heap_inplace_update(rel, newtup);
+	systable_endscan(scan);
+	table_close(rel, RowExclusiveLock);
+
+	/* durable now, whatever becomes of this transaction */
+	XLogFlush(XactLastRecEnd);
+	part->high_mark = new_mark;
+}
+
+/*
+ * reserve_offsets
+ *		Reserve n offsets of part for the current transaction and register
+ *		them as in flight.  Returns the first.  Waits if the partition's
+ *		ring is full (MQ_INFLIGHT_SLOTS transactions committing at once).
+ */
+static int64
+reserve_offsets(MqPartition *part, int n)
+{
+	TransactionId xid = GetTopTransactionId();
+	MqHeldRange *range;
+	MemoryContext oldcxt;
+	int64		start;
+	bool		full;
+
+	/*
+	 * Record the range before registering it: nothing may fail between the
+	 * two, or the range would stay in flight until the watchdog saw it.
+	 */
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	range = palloc0(sizeof(MqHeldRange));
+	held = lappend(held, range);
+	MemoryContextSwitchTo(oldcxt);
+
+	for (;;)
+	{
+		LWLockAcquire(&part->lock, LW_EXCLUSIVE);
+		SpinLockAcquire(&part->mutex);
+		full = part->count >= MQ_INFLIGHT_SLOTS;
+		SpinLockRelease(&part->mutex);
+		if (!full)
+			break;
+		LWLockRelease(&part->lock);
+		ConditionVariableTimedSleep(&part->cv, 10, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+
+	start = part->next_offset;
+	if (start + n > part->high_mark)
+		bump_high_mark(part, start + n + MQ_HIGH_MARK_STEP);
+
+	SpinLockAcquire(&part->mutex);
+	{
+		MqInflight *slot = &part->ring[(part->head + part->count) % MQ_INFLIGHT_SLOTS];
+
+		slot->start = start;
+		slot->xid = xid;
+		slot->done = false;
+		part->count++;
+		part->next_offset = start + n;
+	}
+	SpinLockRelease(&part->mutex);
+
+	range->part = part;
+	range->start = start;
+
+	LWLockRelease(&part->lock);
+	return start;
+}
+
+/*
+ * insert_rows
+ *		Insert msgs[0..n-1] into the segment table rel with offsets start,
+ *		start + 1, ...: heap and indexes, through the executor's index
+ *		helpers but without a plan, triggers or SPI.
+ */
+static void
+insert_rows(Relation rel, MqPending **msgs, int n, int64 start)
+{
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	TupleTableSlot *slot;
+	CommandId	cid = GetCurrentCommandId(true);
+	int			i;
+
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = table_slot_create(rel, &estate->es_tupleTable);
+
+	for (i = 0; i < n; i++)
+	{
+		MqPending  *msg = msgs[i];
+
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, 0, sizeof(bool) * SEG_NATTS);
+		slot->tts_values[SEG_PARTITION] = Int32GetDatum(msg->partition);
+		slot->tts_values[SEG_OFFSET] = Int64GetDatum(start + i);
+		slot->tts_values[SEG_ID] = UUIDPGetDatum(&msg->id);
+		slot->tts_values[SEG_PRODUCED_AT] = TimestampTzGetDatum(msg->produced_at);
+		slot->tts_values[SEG_PAYLOAD_TYPE] = CharGetDatum(msg->payload_type);
+		slot->tts_values[SEG_KEY] = PointerGetDatum(msg->key);
+		slot->tts_isnull[SEG_KEY] = (msg->key == NULL);
+		slot->tts_values[SEG_TAG] = PointerGetDatum(msg->tag);
+		slot->tts_isnull[SEG_TAG] = (msg->tag == NULL);
+		slot->tts_values[SEG_HEADERS] = PointerGetDatum(msg->headers);
+		slot->tts_isnull[SEG_HEADERS] = (msg->headers == NULL);
+		slot->tts_values[SEG_PAYLOAD] = PointerGetDatum(msg->payload);
+		ExecStoreVirtualTuple(slot);
+
+		table_tuple_insert(rel, slot, cid, 0, NULL);
+		ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+		ResetPerTupleExprContext(estate);
+	}
+
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
+static int
+pending_cmp(const ListCell *a, const ListCell *b)
+{
+	const MqPending *x = lfirst(a);
+	const MqPending *y = lfirst(b);
+
+	if (x->topic_id != y->topic_id)
+		return x->topic_id < y->topic_id ? -1 : 1;
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq ? 1 : 0);
+}
+
+/*
+ * flush_topic
+ *		Assign offsets to and insert msgs[0..n-1], all of one topic, sorted
+ *		by partition then send order.
+ */
+static void
+flush_topic(MqPending **msgs, int n)
+{
+	MqTopicInfo topic;
+	Relation	rel;
+	int			i;
+	int			j;
+
+	/*
+	 * Lock the segment, then make sure the topic is the one the messages were
+	 * sent to: dropping it needs the lock we now hold, and forgets the
+	 * directory entry before releasing its own.
+	 */
+	if (!mq_topic_find(msgs[0]->topic, &topic) ||
+		topic.topic_id != msgs[0]->topic_id)
+		goto dropped;
+	LockRelationOid(topic.segment_relid, RowExclusiveLock);
+	if (!mq_topic_find(msgs[0]->topic, &topic) ||
+		topic.topic_id != msgs[0]->topic_id ||
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic.segment_relid)))
+		goto dropped;
+	rel = table_open(topic.segment_relid, NoLock);
+
+	for (i = 0; i < n; i = j)
+	{
+		MqPartition *part;
+		int64		start;
+
+		for (j = i + 1; j < n && msgs[j]->partition == msgs[i]->partition; j++)
+			;
+		part = mq_partition_find(topic.topic_id, msgs[i]->partition);
+		if (part == NULL)
+			goto dropped;
+		start = reserve_offsets(part, j - i);
+		insert_rows(rel, msgs + i, j - i, start);
+	}
+
+	table_close(rel, NoLock);
+	return;
+
+dropped:
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("topic \"%s\" was dropped before the sending transaction committed",
+					msgs[0]->topic)));
+}
+
+/*
+ * mq_produce_pre_commit
+ *		Give the buffered messages their offsets and write them.  Called at
+ *		PRE_COMMIT, and from mq.send when the buffer passes
+ *		mq.send_buffer_limit.  Inside a subtransaction only that
+ *		subtransaction's messages are written (their rows then share its
+ *		fate); the others wait for their own level.
+ */
+void
+mq_produce_pre_commit(void)
+{
+	SubTransactionId current = GetCurrentSubTransactionId();
+	bool		top = (GetCurrentTransactionNestLevel() == 1);
+	List	   *flush = NIL;
+	List	   *keep = NIL;
+	ListCell   *lc;
+	MqPending **msgs;
+	int			n;
+	int			i;
+	int			j;
+	MemoryContext oldcxt;
+
+	if (pending == NIL)
+		return;
+
+	oldcxt = MemoryContextSwitchTo(ensure_send_context());
+	foreach(lc, pending)
+	{
+		MqPending  *msg = lfirst(lc);
+
+		if (top || msg->subid == current)
+			flush = lappend(flush, msg);
+		else
+			keep = lappend(keep, msg);
+	}
+	list_free(pending);
+	pending = keep;
+	pending_bytes = 0;
+	foreach(lc, keep)
+		pending_bytes += ((MqPending *) lfirst(lc))->size;
+
+	list_sort(flush, pending_cmp);
+	n = list_length(flush);
+	msgs = palloc(sizeof(MqPending *) * n);
+	i = 0;
+	foreach(lc, flush)
+		msgs[i++] = lfirst(lc);
+	MemoryContextSwitchTo(oldcxt);
+
+	for (i = 0; i < n; i = j)
+	{
+		for (j = i + 1; j < n && msgs[j]->topic_id == msgs[i]->topic_id; j++)
+			;
+		flush_topic(msgs + i, j - i);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		pfree(msgs[i]->payload);
+		pfree(msgs[i]);
+	}
+	pfree(msgs);
+	list_free(flush);
+}
+
+/*
+ * mq_produce_xact_pending
+ *		Whether this transaction has sent messages (refuses PREPARE).
+ */
+bool
+mq_produce_xact_pending(void)
+{
+	return pending != NIL || held != NIL;
+}
+
+/*
+ * mq_produce_subxact_end
+ *		A subtransaction ended: a committed one's messages now belong to its
+ *		parent; an aborted one's are discarded.
+ */
+void
+mq_produce_subxact_end(bool commit, SubTransactionId mysubid,
+					   SubTransactionId parentsubid)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		MqPending  *msg = lfirst(lc);
+
+		if (msg->subid != mysubid)
+			continue;
+		if (commit)
+			msg->subid = parentsubid;
+		else
+		{
+			pending_bytes -= msg->size;
+			pending = foreach_delete_current(pending, lc);
+		}
+	}
+}
+
+/*
+ * complete_range
+ *		Mark the range starting at start done and let the ring's head move
+ *		past finished ranges.  Returns whether the stable offset moved.
+ */
+static bool
+complete_range(MqPartition *part, int64 start)
+{
+	bool		moved = false;
+	int			i;
+
+	SpinLockAcquire(&part->mutex);
+	for (i = 0; i < part->count; i++)
+	{
+		MqInflight *slot = &part->ring[(part->head + i) % MQ_INFLIGHT_SLOTS];
+
+		if (slot->start == start && !slot->done)
+		{
+			slot->done = true;
+			break;
+		}
+	}
+	while (part->count > 0 && part->ring[part->head].done)
+	{
+		part->head = (part->head + 1) % MQ_INFLIGHT_SLOTS;
+		part->count--;
+		moved = true;
+	}
+	SpinLockRelease(&part->mutex);
+	return moved;
+}
+
+/*
+ * mq_produce_xact_end
+ *		The transaction ended and its outcome is visible: release its
+ *		ranges and wake whoever waits on those partitions.  Runs in the
+ *		COMMIT and ABORT callbacks, so it must not fail; the partitions
+ *		cannot have been dropped, since this transaction still holds a
+ *		lock on their segment tables.
+ */
+void
+mq_produce_xact_end(bool commit)
+{
+	ListCell   *lc;
+
+	foreach(lc, held)
+	{
+		MqHeldRange *range = lfirst(lc);
+
+		if (range->part != NULL &&
+			complete_range(range->part, range->start))
+			ConditionVariableBroadcast(&range->part->cv);
+	}
+
+	/* all of it lived in TopTransactionContext, which is going away */
+	held = NIL;
+	pending = NIL;
+	sticky = NIL;
+	pending_bytes = 0;
+	send_context = NULL;
+}
+
+/*
+ * mq_produce_watchdog
+ *		Release in-flight ranges of this database whose transaction is no
+ *		longer running.  Normally the transaction's own callback does it;
+ *		this keeps a partition from being held forever should that ever be
+ *		skipped.  Once a transaction is no longer in progress its outcome
+ *		is visible, so releasing its range is always safe.
+ */
+void
+mq_produce_watchdog(void)
+{
+	HASH_SEQ_STATUS status;
+	MqPartition *part;
+
+	LWLockAcquire(MqState->topic_lock, LW_SHARED);
+	hash_seq_init(&status, MqPartitionDir.htab);
+	while ((part = hash_seq_search(&status)) != NULL)
+	{
+		MqInflight	ring[MQ_INFLIGHT_SLOTS];
+		int			count;
+		int			i;
+		bool		moved = false;
+
+		if (part->key.dboid != MyDatabaseId)
+			continue;
+
+		SpinLockAcquire(&part->mutex);
+		count = part->count;
+		for (i = 0; i < count; i++)
+			ring[i] = part->ring[(part->head + i) % MQ_INFLIGHT_SLOTS];
+		SpinLockRelease(&part->mutex);
+
+		for (i = 0; i < count; i++)
+		{
+			if (ring[i].done || TransactionIdIsInProgress(ring[i].xid))
+				continue;
+			if (complete_range(part, ring[i].start))
+				moved = true;
+		}
+		if (moved)
+			ConditionVariableBroadcast(&part->cv);
+	}
+	LWLockRelease(MqState->topic_lock);
+}

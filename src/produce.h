@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ *
+ * produce.h
+ *	  Sending messages: the per-transaction buffer and commit-time offsets.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/produce.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_PRODUCE_H
+#define MQ_PRODUCE_H
+
+#include "shmem.h"
+
+extern int64 mq_stable_offset(MqPartition *part);
+
+/* From mq.c's transaction callbacks. */
+extern bool mq_produce_xact_pending(void);
+extern void mq_produce_pre_commit(void);
+extern void mq_produce_subxact_end(bool commit, SubTransactionId mysubid,
+								   SubTransactionId parentsubid);
+extern void mq_produce_xact_end(bool commit);
+
+/* From the database worker. */
+extern void mq_produce_watchdog(void);
+
+#endif							/* MQ_PRODUCE_H */

@@ -1,0 +1,684 @@
+/*-------------------------------------------------------------------------
+ *
+ * topic.c
+ *	  Topics: mq.create_topic, mq.drop_topic, the shared-memory topic and
+ *	  partition directories, and the one access check every entry point
+ *	  goes through.
+ *
+ * mq.topic, mq.segment and mq.partition are the source of truth.  The
+ * first use of a topic in any backend loads it into shared memory
+ * (mq_topic_get, through SPI); from then on producers and readers find it
+ * there without a catalog query.  A partition's next offset starts at its
+ * durable high mark, which every offset ever assigned is below (see
+ * produce.c), so offsets continue past anything handed out before a
+ * restart.
+ *
+ * Entries leave the directory when a transaction that dropped the topic
+ * commits, when the (sub)transaction that created it aborts, and when the
+ * extension is dropped.  That happens in the transaction callbacks, which
+ * run before the ending transaction releases its locks: a producer that
+ * was waiting for the segment table's lock finds the entry gone when it
+ * checks again, and fails cleanly.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/topic.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mq.h"
+#include "shmem.h"
+#include "topic.h"
+
+/* A topic created or dropped by the current transaction. */
+typedef struct TopicChange
+{
+	SubTransactionId subid;
+	bool		created;		/* else dropped */
+	int32		topic_id;
+	char		name[MQ_NAME_MAX + 1];
+} TopicChange;
+
+/* Changes of the current transaction, in TopTransactionContext. */
+static List *topic_changes = NIL;
+static bool purge_at_commit = false;	/* the extension is being dropped */
+
+/* Parameter types of the SPI queries below. */
+static Oid	text_type = TEXTOID;
+static Oid	int4_type = INT4OID;
+
+PG_FUNCTION_INFO_V1(mq_create_topic);
+PG_FUNCTION_INFO_V1(mq_drop_topic);
+PG_FUNCTION_INFO_V1(mq_partition_offsets);
+
+/*
+ * mq_topic_name_arg
+ *		Argument argno as a topic name: not NULL, 1 to MQ_NAME_MAX bytes of
+ *		letters, digits, '.', '_' and '-'.  Such names need no quoting in
+ *		messages, channel names or file names.
+ */
+char *
+mq_topic_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name;
+	size_t		len;
+	const char *p;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("topic name must not be null")));
+
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	len = strlen(name);
+	for (p = name; *p; p++)
+	{
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			break;
+	}
+	if (len == 0 || len > MQ_NAME_MAX || *p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid topic name \"%s\"", name),
+				 errdetail("A topic name has 1 to %d characters among letters, digits, \".\", \"_\" and \"-\".",
+						   MQ_NAME_MAX)));
+	return name;
+}
+
+static void
+topic_key(MqTopicKey *key, const char *name)
+{
+	memset(key, 0, sizeof(*key));
+	key->dboid = MyDatabaseId;
+	strlcpy(key->name, name, sizeof(key->name));
+}
+
+static void
+partition_key(MqPartitionKey *key, int32 topic_id, int32 partition)
+{
+	memset(key, 0, sizeof(*key));
+	key->dboid = MyDatabaseId;
+	key->topic_id = topic_id;
+	key->partition = partition;
+}
+
+static void
+copy_info(const MqTopic *topic, MqTopicInfo *info)
+{
+	strlcpy(info->name, topic->key.name, sizeof(info->name));
+	info->topic_id = topic->topic_id;
+	info->partitions = topic->partitions;
+	info->segment_relid = topic->segment_relid;
+}
+
+/*
+ * mq_topic_find
+ *		Copy the directory entry of topic name into *info.  Returns false if
+ *		the topic is not in shared memory (never loaded, or dropped).  No
+ *		catalog access: usable at commit time.
+ */
+bool
+mq_topic_find(const char *name, MqTopicInfo *info)
+{
+	MqTopicKey	key;
+	MqTopic    *topic;
+
+	topic_key(&key, name);
+	LWLockAcquire(MqState->topic_lock, LW_SHARED);
+	topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
+	if (topic != NULL)
+		copy_info(topic, info);
+	LWLockRelease(MqState->topic_lock);
+	return topic != NULL;
+}
+
+/*
+ * mq_partition_find
+ *		The shared state of a partition of a loaded topic, or NULL.  See the
+ *		lock discipline in shmem.h for how long the pointer stays valid.
+ */
+MqPartition *
+mq_partition_find(int32 topic_id, int32 partition)
+{
+	MqPartitionKey key;
+	MqPartition *part;
+
+	partition_key(&key, topic_id, partition);
+	LWLockAcquire(MqState->topic_lock, LW_SHARED);
+	part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+	LWLockRelease(MqState->topic_lock);
+	return part;
+}
+
+/*
+ * undefined_topic
+ *		Report that topic name does not exist.
+ */
+static void
+undefined_topic(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("topic \"%s\" does not exist", name),
+			 errhint("The view mq.topics lists the existing topics.")));
+}
+
+/*
+ * mq_topic_get
+ *		Copy topic name's directory entry into *info, loading the topic
+ *		from mq's tables into shared memory if it is not there yet.  Raises
+ *		an error if the topic does not exist, or if shared memory has no
+ *		room for it (SQLSTATE 53400).
+ */
+void
+mq_topic_get(const char *name, MqTopicInfo *info)
+{
+	MqTopicKey	key;
+	MqTopic    *topic;
+	Datum		arg;
+	int32		topic_id;
+	int32		partitions;
+	Oid			relid;
+	int64	   *high_marks;
+	bool		found;
+	bool		isnull;
+	uint64		i;
+
+	if (mq_topic_find(name, info))
+		return;
+
+	/* Not loaded: read it from the tables. */
+	SPI_connect();
+	arg = CStringGetTextDatum(name);
+	SPI_execute_with_args("SELECT t.topic_id, t.partitions,"
+						  " (SELECT s.relid FROM mq.segment s"
+						  "   WHERE s.topic_id = t.topic_id"
+						  "   ORDER BY s.segment_no DESC LIMIT 1)::oid"
+						  " FROM mq.topic t WHERE t.name = $1",
+						  1, &text_type, &arg, NULL, true, 1);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		undefined_topic(name);
+	}
+	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 3, &isnull));
+
+	arg = Int32GetDatum(topic_id);
+	SPI_execute_with_args("SELECT high_mark FROM mq.partition"
+						  " WHERE topic_id = $1 ORDER BY partition",
+						  1, &int4_type, &arg, NULL, true, 0);
+	if (SPI_processed != (uint64) partitions)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("topic \"%s\" has %d partitions but %llu rows in mq.partition",
+						name, partitions, (unsigned long long) SPI_processed)));
+	high_marks = SPI_palloc(sizeof(int64) * partitions);
+	for (i = 0; i < SPI_processed; i++)
+		high_marks[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc,
+													1, &isnull));
+	SPI_finish();
+
+	/* Enter it, unless another backend was quicker. */
+	topic_key(&key, name);
+	LWLockAcquire(MqState->topic_lock, LW_EXCLUSIVE);
+	topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
+	if (topic == NULL)
+	{
+		if (hash_get_num_entries(MqPartitionDir.htab) + partitions >
+			mq_max_partitions)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("not enough mq partition slots for the %d partitions of topic \"%s\"",
+							partitions, name),
+					 errdetail("%ld of %d slots are in use.",
+							   hash_get_num_entries(MqPartitionDir.htab),
+							   mq_max_partitions),
+					 errhint("Increase mq.max_partitions and restart the server.")));
+		topic = mq_shmem_enter(&MqTopicDir, &key, &found);
+		topic->topic_id = topic_id;
+		topic->partitions = partitions;
+		topic->segment_relid = relid;
+
+		for (i = 0; i < (uint64) partitions; i++)
+		{
+			MqPartitionKey pkey;
+			MqPartition *part;
+
+			partition_key(&pkey, topic_id, (int32) i);
+			part = mq_shmem_enter(&MqPartitionDir, &pkey, &found);
+			if (found)
+				continue;
+			LWLockInitialize(&part->lock, MqState->partition_tranche);
+			SpinLockInit(&part->mutex);
+			part->next_offset = high_marks[i];
+			part->high_mark = high_marks[i];
+			ConditionVariableInit(&part->cv);
+		}
+	}
+	copy_info(topic, info);
+	LWLockRelease(MqState->topic_lock);
+}
+
+/*
+ * mq_check_access
+ *		The single access check of every SQL entry point that touches a
+ *		topic.  Until per-topic privileges exist, EXECUTE on the function
+ *		(revoked from PUBLIC) is the whole check, so this accepts; it is
+ *		the one place per-topic privileges will go.
+ */
+void
+mq_check_access(const MqTopicInfo *topic, MqAccess mode)
+{
+	(void) topic;
+	(void) mode;
+}
+
+/*
+ * mq_check_partition
+ *		Refuse a partition number outside the topic.
+ */
+void
+mq_check_partition(const MqTopicInfo *topic, int32 partition)
+{
+	if (partition < 0 || partition >= topic->partitions)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("partition %d does not exist in topic \"%s\"",
+						partition, topic->name),
+				 errdetail("Topic \"%s\" has partitions 0 to %d.",
+						   topic->name, topic->partitions - 1)));
+}
+
+/*
+ * remember_change
+ *		Note that the current subtransaction created or dropped a topic.
+ */
+static void
+remember_change(bool created, int32 topic_id, const char *name)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	TopicChange *change = palloc0(sizeof(TopicChange));
+
+	change->subid = GetCurrentSubTransactionId();
+	change->created = created;
+	change->topic_id = topic_id;
+	strlcpy(change->name, name, sizeof(change->name));
+	topic_changes = lappend(topic_changes, change);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static int64
+interval_usecs(Interval *iv)
+{
+	return iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+}
+
+/*
+ * mq_create_topic
+ *		SQL: mq.create_topic(name, partitions, retention, retention_bytes,
+ *		segment_bytes, segment_age, notify) returns the new topic's id.
+ */
+Datum
+mq_create_topic(PG_FUNCTION_ARGS)
+{
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	int32		partitions;
+	int64		segment_bytes;
+	Datum		args[1];
+	int32		topic_id;
+	bool		isnull;
+	int			i;
+
+	for (i = 1; i < 7; i++)
+	{
+		/* only the retention settings may be NULL, meaning "no limit" */
+		if (PG_ARGISNULL(i) && i != 2 && i != 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %d of mq.create_topic must not be null", i + 1)));
+	}
+	partitions = PG_GETARG_INT32(1);
+	segment_bytes = PG_GETARG_INT64(4);
+
+	if (partitions < 1 || partitions > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic \"%s\" cannot have %d partitions", name, partitions),
+				 errdetail("A topic has 1 to 100000 partitions.")));
+	if (!PG_ARGISNULL(2) && interval_usecs(PG_GETARG_INTERVAL_P(2)) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention of topic \"%s\" must be positive", name)));
+	if (!PG_ARGISNULL(3) && PG_GETARG_INT64(3) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention_bytes of topic \"%s\" must be positive", name)));
+	if (segment_bytes < 1024 * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment_bytes of topic \"%s\" must be at least 1 MB", name)));
+	if (interval_usecs(PG_GETARG_INTERVAL_P(5)) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment_age of topic \"%s\" must be positive", name)));
+
+	SPI_connect();
+
+	/* Serialise topic DDL, so that the check below is reliable. */
+	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
+
+	args[0] = CStringGetTextDatum(name);
+	SPI_execute_with_args("SELECT 1 FROM mq.topic WHERE name = $1",
+						  1, &text_type, args, NULL, false, 1);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("topic \"%s\" already exists", name)));
+
+	SPI_execute("SELECT nextval('mq.topic_id_seq')::integer", false, 1);
+	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+
+	{
+		Oid			types[8] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
+		INT8OID, INT8OID, INTERVALOID, BOOLOID};
+		Datum		values[8];
+		char		valnulls[8];
+
+		memset(valnulls, ' ', sizeof(valnulls));
+		values[0] = args[0];
+		values[1] = Int32GetDatum(topic_id);
+		values[2] = Int32GetDatum(partitions);
+		values[3] = PG_GETARG_DATUM(2);
+		valnulls[3] = PG_ARGISNULL(2) ? 'n' : ' ';
+		values[4] = PG_GETARG_DATUM(3);
+		valnulls[4] = PG_ARGISNULL(3) ? 'n' : ' ';
+		values[5] = Int64GetDatum(segment_bytes);
+		values[6] = PG_GETARG_DATUM(5);
+		values[7] = PG_GETARG_DATUM(6);
+		SPI_execute_with_args("INSERT INTO mq.topic (name, topic_id, partitions,"
+							  " retention, retention_bytes, segment_bytes,"
+							  " segment_age, notify)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+							  8, types, values, valnulls, false, 0);
+	}
+
+	SPI_execute(psprintf("CREATE TABLE mq.seg_%d_0 ("
+						 " partition integer NOT NULL,"
+						 " \"offset\" bigint NOT NULL,"
+						 " id uuid NOT NULL,"
+						 " produced_at timestamptz NOT NULL,"
+						 " payload_type \"char\" NOT NULL,"
+						 " key text,"
+						 " tag text,"
+						 " headers jsonb,"
+						 " payload bytea NOT NULL,"
+						 " PRIMARY KEY (partition, \"offset\"))",
+						 topic_id), false, 0);
+	SPI_execute(psprintf("INSERT INTO mq.segment (topic_id, segment_no, relid)"
+						 " VALUES (%d, 0, 'mq.seg_%d_0')", topic_id, topic_id),
+				false, 0);
+	SPI_execute(psprintf("INSERT INTO mq.partition (topic_id, partition)"
+						 " SELECT %d, p FROM generate_series(0, %d) p",
+						 topic_id, partitions - 1), false, 0);
+
+	SPI_finish();
+
+	remember_change(true, topic_id, name);
+	PG_RETURN_INT32(topic_id);
+}
+
+/*
+ * mq_drop_topic
+ *		SQL: mq.drop_topic(name, if_exists) drops the topic, its segments
+ *		and its marks.  Returns whether there was a topic to drop.
+ */
+Datum
+mq_drop_topic(PG_FUNCTION_ARGS)
+{
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	bool		if_exists = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	Datum		arg = CStringGetTextDatum(name);
+	int32		topic_id;
+	bool		isnull;
+	uint64		i;
+
+	SPI_connect();
+	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
+	SPI_execute_with_args("SELECT topic_id FROM mq.topic WHERE name = $1",
+						  1, &text_type, &arg, NULL, false, 1);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		if (!if_exists)
+			undefined_topic(name);
+		ereport(NOTICE,
+				(errmsg("topic \"%s\" does not exist, skipping", name)));
+		PG_RETURN_BOOL(false);
+	}
+	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	{
+		MqTopicInfo info = {0};
+
+		strlcpy(info.name, name, sizeof(info.name));
+		info.topic_id = topic_id;
+		mq_check_access(&info, MQ_ACCESS_SEND);
+	}
+
+	arg = Int32GetDatum(topic_id);
+	SPI_execute_with_args("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
+						  1, &int4_type, &arg, NULL, false, 0);
+	{
+		SPITupleTable *segments = SPI_tuptable;
+		uint64		nsegments = SPI_processed;
+
+		for (i = 0; i < nsegments; i++)
+			SPI_execute(psprintf("DROP TABLE %s",
+								 SPI_getvalue(segments->vals[i],
+											  segments->tupdesc, 1)),
+						false, 0);
+	}
+	SPI_execute_with_args("DELETE FROM mq.topic WHERE topic_id = $1",
+						  1, &int4_type, &arg, NULL, false, 0);
+	SPI_finish();
+
+	remember_change(false, topic_id, name);
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * forget_topic
+ *		Remove a topic and its partitions from shared memory, if the entry
+ *		there is for topic_id.  Caller holds topic_lock exclusively.
+ */
+static void
+forget_topic(Oid dboid, const char *name, int32 topic_id)
+{
+	MqTopicKey	key;
+	MqTopic    *topic;
+	int32		p;
+
+	memset(&key, 0, sizeof(key));
+	key.dboid = dboid;
+	strlcpy(key.name, name, sizeof(key.name));
+	topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
+	if (topic == NULL || topic->topic_id != topic_id)
+		return;
+
+	for (p = 0; p < topic->partitions; p++)
+	{
+		MqPartitionKey pkey;
+
+		memset(&pkey, 0, sizeof(pkey));
+		pkey.dboid = dboid;
+		pkey.topic_id = topic_id;
+		pkey.partition = p;
+		hash_search(MqPartitionDir.htab, &pkey, HASH_REMOVE, NULL);
+	}
+	hash_search(MqTopicDir.htab, &key, HASH_REMOVE, NULL);
+}
+
+/*
+ * mq_topic_extension_dropped
+ *		DROP EXTENSION mq: forget every topic of this database at commit.
+ */
+void
+mq_topic_extension_dropped(void)
+{
+	purge_at_commit = true;
+}
+
+bool
+mq_topic_xact_pending(void)
+{
+	return topic_changes != NIL || purge_at_commit;
+}
+
+/*
+ * mq_topic_subxact_end
+ *		A subtransaction ended: changes of a committed one move to its
+ *		parent; topics created by an aborted one leave shared memory now
+ *		(their tables are gone), and its drops are forgotten.
+ */
+void
+mq_topic_subxact_end(bool commit, SubTransactionId mysubid,
+					 SubTransactionId parentsubid)
+{
+	ListCell   *lc;
+
+	foreach(lc, topic_changes)
+	{
+		TopicChange *change = lfirst(lc);
+
+		if (change->subid != mysubid)
+			continue;
+		if (commit)
+			change->subid = parentsubid;
+		else
+		{
+			if (change->created)
+			{
+				LWLockAcquire(MqState->topic_lock, LW_EXCLUSIVE);
+				forget_topic(MyDatabaseId, change->name, change->topic_id);
+				LWLockRelease(MqState->topic_lock);
+			}
+			topic_changes = foreach_delete_current(topic_changes, lc);
+		}
+	}
+}
+
+/*
+ * mq_topic_xact_end
+ *		The transaction ended: drop the directory entries that no longer
+ *		match the tables.  Runs in the COMMIT/ABORT callbacks: no
+ *		allocation, no catalog access, nothing that can fail.
+ */
+void
+mq_topic_xact_end(bool commit)
+{
+	ListCell   *lc;
+
+	if (!mq_topic_xact_pending())
+		return;
+
+	LWLockAcquire(MqState->topic_lock, LW_EXCLUSIVE);
+	foreach(lc, topic_changes)
+	{
+		TopicChange *change = lfirst(lc);
+
+		if (change->created != commit)
+			forget_topic(MyDatabaseId, change->name, change->topic_id);
+	}
+	if (commit && purge_at_commit)
+	{
+		HASH_SEQ_STATUS status;
+		MqTopic    *topic;
+
+		hash_seq_init(&status, MqTopicDir.htab);
+		while ((topic = hash_seq_search(&status)) != NULL)
+		{
+			if (topic->key.dboid == MyDatabaseId)
+				forget_topic(MyDatabaseId, topic->key.name, topic->topic_id);
+		}
+	}
+	LWLockRelease(MqState->topic_lock);
+
+	/* the list lives in TopTransactionContext, which is about to go */
+	topic_changes = NIL;
+	purge_at_commit = false;
+}
+
+/*
+ * mq_partition_offsets
+ *		SQL: mq.partition_offsets(topic) returns, per partition, the end
+ *		offset (next to assign), the stable offset, the number of ranges in
+ *		flight and the first offset of the oldest one.
+ */
+Datum
+mq_partition_offsets(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	MqTopicInfo info;
+	int32		p;
+
+	InitMaterializedSRF(fcinfo, 0);
+	mq_topic_get(name, &info);
+	mq_check_access(&info, MQ_ACCESS_READ);
+
+	/* topic_lock keeps the entries from going away while we read them */
+	LWLockAcquire(MqState->topic_lock, LW_SHARED);
+	for (p = 0; p < info.partitions; p++)
+	{
+		MqPartitionKey key;
+		MqPartition *part;
+		Datum		values[5];
+		bool		nulls[5] = {0};
+		int64		next;
+		int64		oldest = 0;
+		int			count;
+
+		partition_key(&key, info.topic_id, p);
+		part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+		if (part == NULL)
+			break;				/* dropped meanwhile */
+		SpinLockAcquire(&part->mutex);
+		next = part->next_offset;
+		count = part->count;
+		if (count > 0)
+			oldest = part->ring[part->head].start;
+		SpinLockRelease(&part->mutex);
+
+		values[0] = Int32GetDatum(p);
+		values[1] = Int64GetDatum(next);
+		values[2] = Int64GetDatum(count > 0 ? oldest : next);
+		values[3] = Int32GetDatum(count);
+		values[4] = Int64GetDatum(oldest);
+		nulls[4] = (count == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
+	}
+	LWLockRelease(MqState->topic_lock);
+	return (Datum) 0;
+}
