@@ -140,6 +140,24 @@ SELECT * FROM mq.read('events', 0);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 
+-- A role granted what docs/install.md lists can send and read.
+CREATE ROLE mq_app;
+GRANT USAGE ON SCHEMA mq TO mq_app;
+GRANT EXECUTE ON FUNCTION mq.send(text, text, text, text, jsonb, integer),
+                          mq.read(text, integer, bigint, integer),
+                          mq.payload_text(bytea, text) TO mq_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA mq TO mq_app;
+SET ROLE mq_app;
+SELECT partition FROM mq.send('events', 'from app'::text, partition => 3);
+SELECT mq.payload_text(payload, payload_type) FROM mq.read('events', 3) ORDER BY "offset" DESC LIMIT 1;
+SELECT mq.create_topic('not_mine');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM mq_app;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM mq_app;
+REVOKE ALL ON SCHEMA mq FROM mq_app;
+DROP ROLE mq_app;
+
 -- Dropping the topic while a transaction has messages for it buffered
 -- fails that transaction's commit, cleanly.
 BEGIN;

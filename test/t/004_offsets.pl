@@ -1,0 +1,144 @@
+# Offsets across restarts and crashes: an aborted tail is never reused,
+# and after a SIGKILL during heavy sends every acknowledged message is
+# readable exactly once and new offsets continue past all earlier ones.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('offsets');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mq'
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION mq');
+
+sub end_offset
+{
+	my ($topic, $partition) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT end_offset FROM mq.partitions WHERE topic = '$topic' AND partition = $partition");
+}
+
+sub offset_of_send
+{
+	my ($topic) = @_;
+	$node->safe_psql('postgres', "SELECT partition FROM mq.send('$topic', 'probe'::text, partition => 0)");
+	return $node->safe_psql('postgres',
+		"SELECT max(\"offset\") FROM mq.read('$topic', 0, 0, 100000)");
+}
+
+# An aborted tail: the rolled-back transaction wrote early and took
+# offsets 3, then it aborted.  After a crash (immediate stop) the next
+# offset is past it.
+$node->safe_psql('postgres', "SELECT mq.create_topic('tail')");
+$node->safe_psql('postgres',
+	"SELECT partition FROM generate_series(1, 3) g, LATERAL mq.send('tail', g::text, partition => 0)");
+$node->safe_psql('postgres', qq{
+SET mq.send_buffer_limit = '64kB';
+BEGIN;
+SELECT partition FROM mq.send('tail', repeat('x', 100000), partition => 0);
+ROLLBACK;
+});
+is(end_offset('tail', 0), '4', 'the aborted transaction took offset 3');
+$node->stop('immediate');
+$node->start;
+my $after = offset_of_send('tail');
+cmp_ok($after, '>', 3, "after a crash the next offset ($after) is past the aborted tail");
+is($node->safe_psql('postgres',
+		"SELECT string_agg(mq.payload_text(payload, payload_type), ',' ORDER BY \"offset\") FROM mq.read('tail', 0)"),
+	'1,2,3,probe', 'and the log holds exactly the committed messages');
+
+# The same after a clean restart.
+$node->restart;
+my $after2 = offset_of_send('tail');
+cmp_ok($after2, '>', $after, 'offsets keep increasing across a clean restart');
+
+# Heavy sends from four producers, then SIGKILL of a backend.  Each
+# producer prints a message's id only once its COMMIT returned.
+$node->safe_psql('postgres', "SELECT mq.create_topic('load', partitions => 4)");
+my $iterations = 3000;
+my @producers;
+for my $p (1 .. 4)
+{
+	my $script = "$PostgreSQL::Test::Utils::tmp_check/producer$p.sql";
+	open(my $fh, '>', $script) or die "cannot write $script: $!";
+	for my $i (1 .. $iterations)
+	{
+		my $key = $i % 7;
+		print $fh "BEGIN;\n";
+		print $fh "SELECT id FROM mq.send('load', 'p$p-$i'::text, key => 'k$key') \\gset\n";
+		print $fh "COMMIT;\n\\echo committed :id\n";
+	}
+	close($fh);
+	my $out = '';
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $script ],
+		'>', \$out, '2>', \my $err);
+	push @producers, { handle => $h, out => \$out };
+}
+
+# Let them run, then kill one producer's backend: the postmaster resets
+# every session.
+$node->poll_query_until('postgres',
+	"SELECT sum(end_offset) > 2000 FROM mq.partitions WHERE topic = 'load'")
+  or die 'producers did not get going';
+my $victim = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE query LIKE '%mq.send(''load''%' LIMIT 1");
+ok($victim, 'found a producer backend to kill');
+kill 'KILL', $victim;
+$_->{handle}->finish for @producers;
+
+my %acked;
+for my $p (@producers)
+{
+	$acked{$1} = 1 while ${ $p->{out} } =~ /^committed (\S+)$/mg;
+}
+my $acked = scalar(keys %acked);
+cmp_ok($acked, '>', 0, "$acked sends were acknowledged before the crash");
+cmp_ok($acked, '<', 4 * $iterations, 'and the crash interrupted the producers');
+
+$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
+
+# Every partition read in full through mq.read.
+my $rows = $node->safe_psql('postgres', qq{
+SELECT r.id, p.partition, r."offset"
+  FROM generate_series(0, 3) p(partition),
+       LATERAL mq.read('load', p.partition, 0, 100000) r
+});
+my (%seen, %max_offset, $duplicates);
+$duplicates = 0;
+for my $line (split /\n/, $rows)
+{
+	my ($id, $partition, $offset) = split /\|/, $line;
+	$duplicates++ if $seen{$id}++;
+	$max_offset{$partition} = $offset
+	  if !defined $max_offset{$partition} || $offset > $max_offset{$partition};
+}
+is($duplicates, 0, 'no message is stored twice');
+is(scalar(grep { !$seen{$_} } keys %acked), 0,
+	'every acknowledged message is readable after the crash');
+
+# New sends land past every offset used before the crash.
+my $ok = 1;
+for my $partition (0 .. 3)
+{
+	$node->safe_psql('postgres',
+		"SELECT partition FROM mq.send('load', 'after'::text, partition => $partition)");
+	my $new = $node->safe_psql('postgres',
+		"SELECT max(\"offset\") FROM mq.read('load', $partition, 0, 100000)");
+	$ok = 0 unless $new > ($max_offset{$partition} // -1);
+}
+ok($ok, 'new offsets continue past every offset used before the crash');
+
+# The stable offset is not held by anything from before the crash.
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM mq.partitions WHERE topic = 'load' AND stable_offset <> end_offset"),
+	'0', 'no partition is held by a range from before the crash');
+
+$node->stop;
+done_testing();
