@@ -94,6 +94,46 @@ COMMIT;
 SELECT mq.payload_text(payload, payload_type) FROM mq.read('events', 1, :before);
 RESET mq.send_buffer_limit;
 
+-- An early write inside a subtransaction never puts its messages ahead
+-- of older messages of the same partition buffered outside it.
+SET mq.send_buffer_limit = '64kB';
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'events' AND partition = 1 \gset
+BEGIN;
+SELECT partition FROM mq.send('events', 'sent first'::text, partition => 1);
+SAVEPOINT s;
+SELECT partition FROM mq.send('events', 'sent second' || repeat(' ', 70000), partition => 1);
+RELEASE SAVEPOINT s;
+COMMIT;
+SELECT "offset" - :before AS rel_offset, left(mq.payload_text(payload, payload_type), 11)
+  FROM mq.read('events', 1, :before);
+
+-- A transaction that writes early forty times holds one in-flight slot
+-- in the partition, not forty (the ring has 32).
+BEGIN;
+SELECT count(*) FROM generate_series(1, 40) g,
+       LATERAL mq.send('events', g || repeat(' ', 70000), partition => 2);
+SELECT inflight FROM mq.partitions WHERE topic = 'events' AND partition = 2;
+COMMIT;
+
+-- A loop of subtransactions that each write early (a PL/pgSQL exception
+-- block per message) holds one in-flight slot per partition, not one per
+-- write: it finishes, and its messages come in order.
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'events' AND partition = 1 \gset
+DO $$
+BEGIN
+    FOR i IN 1..60 LOOP
+        BEGIN
+            PERFORM mq.send('events', i || repeat(' ', 70000), partition => 1);
+        EXCEPTION WHEN others THEN
+            RAISE;
+        END;
+    END LOOP;
+END $$;
+SELECT count(*) AS messages,
+       bool_and(rtrim(mq.payload_text(payload, payload_type))::int = "offset" - :before + 1) AS in_order
+  FROM mq.read('events', 1, :before);
+RESET mq.send_buffer_limit;
+
 -- The durable high mark runs ahead of the end offset.
 SELECT partition, high_mark > end_offset AS ahead
   FROM mq.partitions WHERE topic = 'events' ORDER BY partition;

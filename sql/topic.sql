@@ -82,6 +82,19 @@ SELECT payload_type, mq.payload_text(payload, payload_type)
   FROM mq.read('ephemeral', 0);
 SELECT mq.drop_topic('ephemeral');
 
+-- Dropped and created again in one transaction: the new topic is used,
+-- not the old one's shared-memory entry.
+SELECT mq.create_topic('again') > 0 AS created;
+SELECT partition FROM mq.send('again', 'old'::text);
+BEGIN;
+SELECT mq.drop_topic('again');
+SELECT mq.create_topic('again', partitions => 2) > 0 AS created;
+SELECT partition FROM mq.send('again', 'new'::text, partition => 1);
+COMMIT;
+SELECT partition, end_offset FROM mq.partitions WHERE topic = 'again' ORDER BY partition;
+SELECT mq.payload_text(payload, payload_type) FROM mq.read('again', 1);
+SELECT mq.drop_topic('again');
+
 -- Unknown topics, everywhere.
 SELECT * FROM mq.send('nope', 'x'::text);
 \echo :LAST_ERROR_SQLSTATE

@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -50,7 +51,6 @@ mq_read(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 	MqTopicInfo topic;
-	MqPartition *part;
 	int32		partition;
 	int64		from;
 	int32		max;
@@ -85,19 +85,27 @@ mq_read(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max must be between 1 and 100000")));
 
+	/*
+	 * A standby's shared memory does not follow the primary's commits: its
+	 * stable offset would let a reader pass offsets that commit later.
+	 */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read topic \"%s\" during recovery", name),
+				 errhint("Read on the primary.")));
+
 	mq_topic_get(name, &topic);
 	mq_check_access(&topic, MQ_ACCESS_READ);
 	mq_check_partition(&topic, partition);
-	part = mq_partition_find(topic.topic_id, partition);
-	if (part == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" was dropped", name)));
 
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* The stable offset first; the snapshot of each query below after it. */
-	stable = mq_stable_offset(part);
+	if (!mq_stable_offset(topic.topic_id, partition, &stable))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" was dropped", name)));
 	if (from >= stable)
 		return (Datum) 0;
 

@@ -113,11 +113,20 @@ typedef struct MqPending
 	Size		size;
 } MqPending;
 
-/* A range this transaction registered in a partition's in-flight ring. */
+/*
+ * The ring slot this transaction holds in a partition.  A transaction
+ * holds at most one per partition: its first range is the lowest it will
+ * ever reserve there, so that slot alone holds the stable offset below
+ * every later range of the transaction.  The partition is named by key,
+ * not pointer, since a topic created in an aborted subtransaction leaves
+ * shared memory before the transaction ends.
+ */
 typedef struct MqHeldRange
 {
-	MqPartition *part;
+	MqPartitionKey key;
 	int64		start;
+	TransactionId xid;
+	bool		registered;		/* the slot is in the ring */
 } MqHeldRange;
 
 /* Keyless messages of a topic stick to one partition per transaction. */
@@ -261,6 +270,7 @@ send_message(FunctionCallInfo fcinfo, bytea *payload, char payload_type)
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 	MqTopicInfo topic;
 	MqPending  *msg;
+	pg_uuid_t	id;
 	MemoryContext oldcxt;
 	TupleDesc	tupdesc;
 	Datum		values[2];
@@ -306,7 +316,9 @@ send_message(FunctionCallInfo fcinfo, bytea *payload, char payload_type)
 	pending_bytes += msg->size;
 	MemoryContextSwitchTo(oldcxt);
 
-	values[0] = UUIDPGetDatum(&msg->id);
+	/* copies: an early flush below frees msg */
+	id = msg->id;
+	values[0] = UUIDPGetDatum(&id);
 	values[1] = Int32GetDatum(msg->partition);
 
 	if ((Size) mq_send_buffer_limit * 1024 < pending_bytes)
@@ -359,63 +371,72 @@ mq_send_bytea(PG_FUNCTION_ARGS)
 
 /*
  * mq_stable_offset
- *		The partition's stable offset: messages strictly below it are
- *		committed or aborted for good.
+ *		The stable offset of a partition of a loaded topic: messages
+ *		strictly below it are committed or aborted for good.  Returns false
+ *		if the partition is not in shared memory (its topic was dropped).
  */
-int64
-mq_stable_offset(MqPartition *part)
+bool
+mq_stable_offset(int32 topic_id, int32 partition, int64 *stable)
 {
-	int64		stable;
+	MqPartitionKey key;
+	MqPartition *part;
 
-	SpinLockAcquire(&part->mutex);
-	stable = part->count > 0 ? part->ring[part->head].start : part->next_offset;
-	SpinLockRelease(&part->mutex);
-	return stable;
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.topic_id = topic_id;
+	key.partition = partition;
+
+	LWLockAcquire(MqState->topic_lock, LW_SHARED);
+	part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+	if (part != NULL)
+	{
+		SpinLockAcquire(&part->mutex);
+		*stable = part->count > 0 ? part->ring[part->head].start :
+			part->next_offset;
+		SpinLockRelease(&part->mutex);
+	}
+	LWLockRelease(MqState->topic_lock);
+	return part != NULL;
 }
 
 /*
  * bump_high_mark
  *		Move the durable high mark of part to new_mark before offsets below
  *		it are handed out.  An in-place update (not rolled back if the
- *		transaction aborts), flushed to WAL before returning.  Caller holds
- *		part->lock exclusively.
+ *		transaction aborts), made with the in-place update protocol so that
+ *		a concurrent UPDATE of the row cannot undo it, and flushed to WAL
+ *		before returning.  marks is mq.partition, opened and locked by the
+ *		caller before it took part->lock: no heavyweight lock is waited for
+ *		here, where interrupts are held off.
  */
 static void
-bump_high_mark(MqPartition *part, int64 new_mark)
+bump_high_mark(Relation marks, MqPartition *part, int64 new_mark)
 {
-	Oid			relid;
-	Relation	rel;
 	ScanKeyData keys[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
+	HeapTuple	oldtup;
 	HeapTuple	newtup;
-	Datum		values[4];
-	bool		nulls[4];
+	void	   *state;
+	Datum		values[4] = {0};
+	bool		nulls[4] = {0};
 	bool		replace[4] = {false, false, true, false};
 
-	relid = get_relname_relid("partition", get_namespace_oid("mq", false));
-	rel = table_open(relid, RowExclusiveLock);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
 				Int32GetDatum(part->key.topic_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ,
 				Int32GetDatum(part->key.partition));
-	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true,
-							  SnapshotSelf, 2, keys);
-	tup = systable_getnext(scan);
-	if (!HeapTupleIsValid(tup))
+	systable_inplace_update_begin(marks, RelationGetPrimaryKeyIndex(marks),
+								  true, SnapshotSelf, 2, keys,
+								  &oldtup, &state);
+	if (!HeapTupleIsValid(oldtup))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("no row in mq.partition for partition %d of topic %d",
 						part->key.partition, part->key.topic_id)));
 
-	memset(values, 0, sizeof(values));
-	memset(nulls, 0, sizeof(nulls));
 	values[2] = Int64GetDatum(new_mark);
-	newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls,
+	newtup = heap_modify_tuple(oldtup, RelationGetDescr(marks), values, nulls,
 							   replace);
-	heap_inplace_update(rel, newtup);
-	systable_endscan(scan);
-	table_close(rel, RowExclusiveLock);
+	systable_inplace_update_finish(state, newtup);
 
 	/* durable now, whatever becomes of this transaction */
 	XLogFlush(XactLastRecEnd);
@@ -423,47 +444,95 @@ bump_high_mark(MqPartition *part, int64 new_mark)
 }
 
 /*
+ * held_range
+ *		The slot this transaction holds in partition key, or NULL.
+ */
+static MqHeldRange *
+held_range(const MqPartitionKey *key)
+{
+	ListCell   *lc;
+
+	foreach(lc, held)
+	{
+		MqHeldRange *range = lfirst(lc);
+
+		if (range->registered &&
+			memcmp(&range->key, key, sizeof(MqPartitionKey)) == 0)
+			return range;
+	}
+	return NULL;
+}
+
+/*
  * reserve_offsets
- *		Reserve n offsets of part for the current transaction and register
- *		them as in flight.  Returns the first.  Waits if the partition's
- *		ring is full (MQ_INFLIGHT_SLOTS transactions committing at once).
+ *		Reserve n offsets of part for the current transaction.  The first
+ *		reservation of a transaction in a partition also registers it in
+ *		the in-flight ring; later ones are covered by that slot.  Returns
+ *		the first offset.
+ *
+ * If the ring is full (MQ_INFLIGHT_SLOTS transactions hold slots), waits
+ * for a slot.  A transaction that already holds slots elsewhere waits at
+ * most a second and then fails, so that transactions holding slots cannot
+ * wait on each other forever.
  */
 static int64
-reserve_offsets(MqPartition *part, int n)
+reserve_offsets(Relation marks, MqPartition *part, int n)
 {
 	TransactionId xid = GetTopTransactionId();
-	MqHeldRange *range;
+	MqHeldRange *range = held_range(&part->key);
 	MemoryContext oldcxt;
+	TimestampTz deadline = 0;
 	int64		start;
-	bool		full;
 
-	/*
-	 * Record the range before registering it: nothing may fail between the
-	 * two, or the range would stay in flight until the watchdog saw it.
-	 */
-	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-	range = palloc0(sizeof(MqHeldRange));
-	held = lappend(held, range);
-	MemoryContextSwitchTo(oldcxt);
+	if (range == NULL)
+	{
+		/*
+		 * Record the slot before registering it: nothing may fail between the
+		 * two, or it would stay in the ring until the watchdog saw it.
+		 */
+		oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+		range = palloc0(sizeof(MqHeldRange));
+		range->key = part->key;
+		range->xid = xid;
+		held = lappend(held, range);
+		MemoryContextSwitchTo(oldcxt);
+
+		if (list_length(held) > 1)
+			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+	}
 
 	for (;;)
 	{
+		bool		full;
+
 		LWLockAcquire(&part->lock, LW_EXCLUSIVE);
+		if (range->registered)
+			break;
 		SpinLockAcquire(&part->mutex);
 		full = part->count >= MQ_INFLIGHT_SLOTS;
 		SpinLockRelease(&part->mutex);
 		if (!full)
 			break;
 		LWLockRelease(&part->lock);
+
+		if (deadline != 0 && GetCurrentTimestamp() >= deadline)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("too many transactions are committing to partition %d of topic %d at once",
+							part->key.partition, part->key.topic_id),
+					 errdetail("At most %d transactions can hold offsets of one partition while they commit.",
+							   MQ_INFLIGHT_SLOTS),
+					 errhint("Commit big batches in short transactions.")));
 		ConditionVariableTimedSleep(&part->cv, 10, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
 
 	start = part->next_offset;
 	if (start + n > part->high_mark)
-		bump_high_mark(part, start + n + MQ_HIGH_MARK_STEP);
+		bump_high_mark(marks, part, start + n + MQ_HIGH_MARK_STEP);
 
 	SpinLockAcquire(&part->mutex);
+	if (!range->registered)
 	{
 		MqInflight *slot = &part->ring[(part->head + part->count) % MQ_INFLIGHT_SLOTS];
 
@@ -471,12 +540,11 @@ reserve_offsets(MqPartition *part, int n)
 		slot->xid = xid;
 		slot->done = false;
 		part->count++;
-		part->next_offset = start + n;
+		range->start = start;
+		range->registered = true;
 	}
+	part->next_offset = start + n;
 	SpinLockRelease(&part->mutex);
-
-	range->part = part;
-	range->start = start;
 
 	LWLockRelease(&part->lock);
 	return start;
@@ -554,6 +622,7 @@ flush_topic(MqPending **msgs, int n)
 {
 	MqTopicInfo topic;
 	Relation	rel;
+	Relation	marks;
 	int			i;
 	int			j;
 
@@ -572,6 +641,11 @@ flush_topic(MqPending **msgs, int n)
 		goto dropped;
 	rel = table_open(topic.segment_relid, NoLock);
 
+	/* locked before any partition LWLock: see bump_high_mark */
+	marks = table_open(get_relname_relid("partition",
+										 get_namespace_oid("mq", false)),
+					   RowExclusiveLock);
+
 	for (i = 0; i < n; i = j)
 	{
 		MqPartition *part;
@@ -582,10 +656,11 @@ flush_topic(MqPending **msgs, int n)
 		part = mq_partition_find(topic.topic_id, msgs[i]->partition);
 		if (part == NULL)
 			goto dropped;
-		start = reserve_offsets(part, j - i);
+		start = reserve_offsets(marks, part, j - i);
 		insert_rows(rel, msgs + i, j - i, start);
 	}
 
+	table_close(marks, NoLock);
 	table_close(rel, NoLock);
 	return;
 
@@ -597,12 +672,38 @@ dropped:
 }
 
 /*
+ * overlaps
+ *		Whether a message of a shares its topic and partition with one of b.
+ */
+static bool
+overlaps(List *a, List *b)
+{
+	ListCell   *la;
+	ListCell   *lb;
+
+	foreach(la, a)
+	{
+		MqPending  *x = lfirst(la);
+
+		foreach(lb, b)
+		{
+			MqPending  *y = lfirst(lb);
+
+			if (x->topic_id == y->topic_id && x->partition == y->partition)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * mq_produce_pre_commit
  *		Give the buffered messages their offsets and write them.  Called at
  *		PRE_COMMIT, and from mq.send when the buffer passes
  *		mq.send_buffer_limit.  Inside a subtransaction only that
  *		subtransaction's messages are written (their rows then share its
- *		fate); the others wait for their own level.
+ *		fate), and only if no older buffered message shares a partition
+ *		with them; the others wait for their own level.
  */
 void
 mq_produce_pre_commit(void)
@@ -631,6 +732,20 @@ mq_produce_pre_commit(void)
 		else
 			keep = lappend(keep, msg);
 	}
+
+	/*
+	 * Inside a subtransaction, writing its messages before older buffered
+	 * messages of the same partition would give them lower offsets than
+	 * messages sent before them: wait for the top level then.
+	 */
+	if (!top && overlaps(flush, keep))
+	{
+		list_free(flush);
+		list_free(keep);
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
+
 	list_free(pending);
 	pending = keep;
 	pending_bytes = 0;
@@ -700,11 +815,12 @@ mq_produce_subxact_end(bool commit, SubTransactionId mysubid,
 
 /*
  * complete_range
- *		Mark the range starting at start done and let the ring's head move
- *		past finished ranges.  Returns whether the stable offset moved.
+ *		Mark the slot of transaction xid starting at start done and let the
+ *		ring's head move past finished slots.  Returns whether the stable
+ *		offset moved.
  */
 static bool
-complete_range(MqPartition *part, int64 start)
+complete_range(MqPartition *part, int64 start, TransactionId xid)
 {
 	bool		moved = false;
 	int			i;
@@ -714,7 +830,7 @@ complete_range(MqPartition *part, int64 start)
 	{
 		MqInflight *slot = &part->ring[(part->head + i) % MQ_INFLIGHT_SLOTS];
 
-		if (slot->start == start && !slot->done)
+		if (slot->start == start && slot->xid == xid && !slot->done)
 		{
 			slot->done = true;
 			break;
@@ -734,22 +850,31 @@ complete_range(MqPartition *part, int64 start)
  * mq_produce_xact_end
  *		The transaction ended and its outcome is visible: release its
  *		ranges and wake whoever waits on those partitions.  Runs in the
- *		COMMIT and ABORT callbacks, so it must not fail; the partitions
- *		cannot have been dropped, since this transaction still holds a
- *		lock on their segment tables.
+ *		COMMIT and ABORT callbacks, so it must not fail.  Partitions are
+ *		looked up by key: one of a topic this transaction created and then
+ *		rolled back to a savepoint is gone, and needs nothing.
  */
 void
 mq_produce_xact_end(bool commit)
 {
 	ListCell   *lc;
 
-	foreach(lc, held)
+	if (held != NIL)
 	{
-		MqHeldRange *range = lfirst(lc);
+		LWLockAcquire(MqState->topic_lock, LW_SHARED);
+		foreach(lc, held)
+		{
+			MqHeldRange *range = lfirst(lc);
+			MqPartition *part;
 
-		if (range->part != NULL &&
-			complete_range(range->part, range->start))
-			ConditionVariableBroadcast(&range->part->cv);
+			if (!range->registered)
+				continue;
+			part = hash_search(MqPartitionDir.htab, &range->key, HASH_FIND,
+							   NULL);
+			if (part != NULL && complete_range(part, range->start, range->xid))
+				ConditionVariableBroadcast(&part->cv);
+		}
+		LWLockRelease(MqState->topic_lock);
 	}
 
 	/* all of it lived in TopTransactionContext, which is going away */
@@ -796,7 +921,7 @@ mq_produce_watchdog(void)
 		{
 			if (ring[i].done || TransactionIdIsInProgress(ring[i].xid))
 				continue;
-			if (complete_range(part, ring[i].start))
+			if (complete_range(part, ring[i].start, ring[i].xid))
 				moved = true;
 		}
 		if (moved)

@@ -15,7 +15,7 @@
 
 #include "shmem.h"
 
-extern int64 mq_stable_offset(MqPartition *part);
+extern bool mq_stable_offset(int32 topic_id, int32 partition, int64 *stable);
 
 /* From mq.c's transaction callbacks. */
 extern bool mq_produce_xact_pending(void);

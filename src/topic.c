@@ -14,11 +14,13 @@
  * restart.
  *
  * Entries leave the directory when a transaction that dropped the topic
- * commits, when the (sub)transaction that created it aborts, and when the
- * extension is dropped.  That happens in the transaction callbacks, which
- * run before the ending transaction releases its locks: a producer that
- * was waiting for the segment table's lock finds the entry gone when it
- * checks again, and fails cleanly.
+ * commits, when the (sub)transaction that created it aborts, and when DROP
+ * EXTENSION commits.  That happens in the transaction callbacks, which run
+ * before the ending transaction releases its locks: a producer that was
+ * waiting for the segment table's lock finds the entry gone when it checks
+ * again, and fails cleanly.  Loading a topic locks its segment table before
+ * entering it, so a drop cannot commit in between.  A transaction that
+ * dropped a topic and uses its name again forgets the old entry at once.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -34,8 +36,11 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "mq.h"
@@ -50,6 +55,8 @@ typedef struct TopicChange
 	int32		topic_id;
 	char		name[MQ_NAME_MAX + 1];
 } TopicChange;
+
+static void forget_topic(Oid dboid, const char *name, int32 topic_id);
 
 /* Changes of the current transaction, in TopTransactionContext. */
 static List *topic_changes = NIL;
@@ -164,6 +171,25 @@ mq_partition_find(int32 topic_id, int32 partition)
 }
 
 /*
+ * dropped_here
+ *		Whether the current transaction dropped topic topic_id.
+ */
+static bool
+dropped_here(int32 topic_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, topic_changes)
+	{
+		TopicChange *change = lfirst(lc);
+
+		if (!change->created && change->topic_id == topic_id)
+			return true;
+	}
+	return false;
+}
+
+/*
  * undefined_topic
  *		Report that topic name does not exist.
  */
@@ -195,36 +221,69 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 	int64	   *high_marks;
 	bool		found;
 	bool		isnull;
+	int			attempt;
 	uint64		i;
 
 	if (mq_topic_find(name, info))
-		return;
+	{
+		if (!dropped_here(info->topic_id))
+			return;
 
-	/* Not loaded: read it from the tables. */
+		/*
+		 * This transaction dropped that topic (and holds its tables
+		 * exclusively, so nobody else uses the entry): a topic created under
+		 * the same name since needs an entry of its own.
+		 */
+		LWLockAcquire(MqState->topic_lock, LW_EXCLUSIVE);
+		forget_topic(MyDatabaseId, name, info->topic_id);
+		LWLockRelease(MqState->topic_lock);
+	}
+
+	/*
+	 * Not loaded: read it from the tables, with a snapshot newer than any
+	 * drop whose commit already removed the topic from shared memory. Then
+	 * lock its segment table, so that no drop can commit before the entry is
+	 * in place, and make sure the table still exists; if not, a drop
+	 * committed in between, and the tables are read again.
+	 */
 	SPI_connect();
 	arg = CStringGetTextDatum(name);
-	SPI_execute_with_args("SELECT t.topic_id, t.partitions,"
-						  " (SELECT s.relid FROM mq.segment s"
-						  "   WHERE s.topic_id = t.topic_id"
-						  "   ORDER BY s.segment_no DESC LIMIT 1)::oid"
-						  " FROM mq.topic t WHERE t.name = $1",
-						  1, &text_type, &arg, NULL, true, 1);
-	if (SPI_processed == 0)
+	for (attempt = 0;; attempt++)
 	{
-		SPI_finish();
-		undefined_topic(name);
+		PushActiveSnapshot(GetLatestSnapshot());
+		SPI_execute_with_args("SELECT t.topic_id, t.partitions,"
+							  " (SELECT s.relid FROM mq.segment s"
+							  "   WHERE s.topic_id = t.topic_id"
+							  "   ORDER BY s.segment_no DESC LIMIT 1)::oid"
+							  " FROM mq.topic t WHERE t.name = $1",
+							  1, &text_type, &arg, NULL, true, 1);
+		PopActiveSnapshot();
+		if (SPI_processed == 0)
+		{
+			SPI_finish();
+			undefined_topic(name);
+		}
+		topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+		partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 2, &isnull));
+		relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 3, &isnull));
+		LockRelationOid(relid, AccessShareLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			break;
+		UnlockRelationOid(relid, AccessShareLock);
+		if (attempt >= 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("topic \"%s\" keeps being dropped and created", name)));
 	}
-	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 2, &isnull));
-	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 3, &isnull));
 
+	/* High marks change in place: any snapshot sees their latest value. */
 	arg = Int32GetDatum(topic_id);
 	SPI_execute_with_args("SELECT high_mark FROM mq.partition"
 						  " WHERE topic_id = $1 ORDER BY partition",
-						  1, &int4_type, &arg, NULL, true, 0);
+						  1, &int4_type, &arg, NULL, false, 0);
 	if (SPI_processed != (uint64) partitions)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
