@@ -148,6 +148,46 @@ COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer) IS
 COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer) IS
 'send a bytea message as part of the current transaction';
 
+CREATE FUNCTION mq.send_batch(
+    topic text,
+    payloads text[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer)
+AS 'MODULE_PATHNAME', 'mq_send_batch_text'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send_batch(
+    topic text,
+    payloads jsonb[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer)
+AS 'MODULE_PATHNAME', 'mq_send_batch_jsonb'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send_batch(
+    topic text,
+    payloads bytea[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer)
+AS 'MODULE_PATHNAME', 'mq_send_batch_bytea'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.send_batch(text, text[], text[], text[], jsonb[], integer) IS
+'send many text messages as part of the current transaction';
+COMMENT ON FUNCTION mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer) IS
+'send many jsonb messages as part of the current transaction';
+COMMENT ON FUNCTION mq.send_batch(text, bytea[], text[], text[], jsonb[], integer) IS
+'send many bytea messages as part of the current transaction';
+
 -- Kafka's default partitioner: the partition a key goes to.
 CREATE FUNCTION mq.partition_for(key text, partitions integer)
 RETURNS integer
@@ -180,6 +220,45 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION mq.read(text, integer, bigint, integer) IS
 'committed messages of a partition from an offset, strictly below its stable offset';
+
+-- Lookups, each served by an index of the segment tables.
+CREATE FUNCTION mq.get(topic text, partition integer, "offset" bigint)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.get_by_id(topic text, id uuid)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_id'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.get_by_key(topic text, key text, max integer DEFAULT 10)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_key'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.get_by_time(topic text, from_time timestamptz,
+                               to_time timestamptz, max integer DEFAULT 1000)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_time'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.get(text, integer, bigint) IS
+'the committed message at an offset of a partition';
+COMMENT ON FUNCTION mq.get_by_id(text, uuid) IS
+'the committed message with an id';
+COMMENT ON FUNCTION mq.get_by_key(text, text, integer) IS
+'the most recent committed messages with a key, newest first';
+COMMENT ON FUNCTION mq.get_by_time(text, timestamptz, timestamptz, integer) IS
+'committed messages produced in a time range, oldest first';
 
 -- The payload as the type it was sent with.
 CREATE FUNCTION mq.payload_text(payload bytea, payload_type text)

@@ -138,6 +138,38 @@ RESET mq.send_buffer_limit;
 SELECT partition, high_mark > end_offset AS ahead
   FROM mq.partitions WHERE topic = 'events' ORDER BY partition;
 
+-- send_batch: one message per payload, with the key, tag and headers at
+-- the same position; ids and partitions come back in order.
+SELECT mq.create_topic('batch', partitions => 3) > 0 AS created;
+SELECT count(*) AS sent, count(DISTINCT id) AS ids,
+       bool_and(partition = mq.partition_for('k' || (n % 5), 3)) AS key_partitions
+  FROM mq.send_batch('batch',
+                     ARRAY(SELECT 'm' || g FROM generate_series(1, 1000) g),
+                     keys => ARRAY(SELECT 'k' || (g % 5) FROM generate_series(1, 1000) g))
+       WITH ORDINALITY AS b(id, partition, n);
+SELECT sum(end_offset) AS stored FROM mq.partitions WHERE topic = 'batch';
+SELECT partition, count(*) FROM mq.send_batch('batch', ARRAY['{"a": 1}', '{"b": 2}']::jsonb[],
+                                             tags => ARRAY['TagA', NULL],
+                                             headers => ARRAY['{"h": 1}', NULL]::jsonb[],
+                                             partition => 0)
+ GROUP BY partition;
+SELECT key, tag, headers, mq.payload_jsonb(payload, payload_type)
+  FROM mq.read('batch', 0, 0, 100000) WHERE payload_type = 'jsonb' ORDER BY "offset";
+SELECT count(*) FROM mq.send_batch('batch', ARRAY['\x00', '\x01']::bytea[]);
+SELECT count(*) FROM mq.send_batch('batch', ARRAY[]::text[]);
+-- Errors of send_batch.
+SELECT * FROM mq.send_batch('batch', ARRAY['a', NULL]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.send_batch('batch', ARRAY['a', 'b'], keys => ARRAY['k']);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.send_batch('batch', NULL::text[]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.send_batch('batch', ARRAY[['a'], ['b']]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.send_batch('batch', ARRAY['a'], partition => 3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.drop_topic('batch');
+
 -- Errors.
 SELECT * FROM mq.send('events', NULL::text);
 \echo :LAST_ERROR_SQLSTATE

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * consume.c
- *	  Reading the log: mq.read.
+ *	  Reading the log: mq.read, and lookups by offset, id, key and time.
  *
  * A reader first reads the partition's stable offset, then reads messages
  * strictly below it with a snapshot taken afterwards (SPI takes a new one
@@ -28,6 +28,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "mq.h"
 #include "produce.h"
@@ -38,6 +39,10 @@ static Oid	int4_type = INT4OID;
 static Oid	read_types[4] = {INT4OID, INT8OID, INT8OID, INT8OID};
 
 PG_FUNCTION_INFO_V1(mq_read);
+PG_FUNCTION_INFO_V1(mq_get);
+PG_FUNCTION_INFO_V1(mq_get_by_id);
+PG_FUNCTION_INFO_V1(mq_get_by_key);
+PG_FUNCTION_INFO_V1(mq_get_by_time);
 
 /*
  * mq_read
@@ -156,5 +161,185 @@ mq_read(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 
+	return (Datum) 0;
+}
+
+/*
+ * lookup
+ *		Run query against the topic's segment tables, newest first if
+ *		newest_first, until max rows were returned; put each row (partition,
+ *		offset, id, key, tag, headers, payload, payload_type, produced_at)
+ *		into the function's result.  query has a %s for the segment table;
+ *		$1 is arg, $2 the number of rows still wanted.  Each segment is
+ *		searched through its indexes.
+ */
+static void
+lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
+	   Oid argtype, Datum arg, Datum arg2, Oid arg2type, int32 max,
+	   bool newest_first)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		segarg = Int32GetDatum(topic->topic_id);
+	SPITupleTable *segments;
+	uint64		nsegments;
+	uint64		s;
+	int64		returned = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	SPI_execute_with_args(newest_first ?
+						  "SELECT relid::text FROM mq.segment"
+						  " WHERE topic_id = $1 ORDER BY segment_no DESC" :
+						  "SELECT relid::text FROM mq.segment"
+						  " WHERE topic_id = $1 ORDER BY segment_no",
+						  1, &int4_type, &segarg, NULL, false, 0);
+	segments = SPI_tuptable;
+	nsegments = SPI_processed;
+
+	for (s = 0; s < nsegments && returned < max; s++)
+	{
+		Oid			types[3] = {argtype, INT8OID, arg2type};
+		Datum		args[3] = {arg, Int64GetDatum(max - returned), arg2};
+		uint64		i;
+
+		SPI_execute_with_args(psprintf(query,
+									   SPI_getvalue(segments->vals[s],
+													segments->tupdesc, 1)),
+							  OidIsValid(arg2type) ? 3 : 2, types, args,
+							  NULL, false, 0);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			Datum		values[9];
+			bool		nulls[9];
+			int			c;
+
+			for (c = 0; c < 9; c++)
+				values[c] = SPI_getbinval(SPI_tuptable->vals[i],
+										  SPI_tuptable->tupdesc, c + 1,
+										  &nulls[c]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+			returned++;
+		}
+	}
+	SPI_finish();
+}
+
+#define LOOKUP_COLUMNS \
+	"SELECT partition, \"offset\", id, key, tag, headers, payload," \
+	" CASE payload_type WHEN 't' THEN 'text'" \
+	"  WHEN 'j' THEN 'jsonb' ELSE 'bytea' END, produced_at FROM %s "
+
+/*
+ * lookup_topic
+ *		The topic of a lookup function (argument 0), checked for reading.
+ */
+static void
+lookup_topic(FunctionCallInfo fcinfo, MqTopicInfo *topic, int nargs)
+{
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	int			i;
+
+	for (i = 1; i < nargs; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %d of this mq lookup must not be null",
+							i + 1)));
+	mq_topic_get(name, topic);
+	mq_check_access(topic, MQ_ACCESS_READ);
+}
+
+static int32
+max_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		max = PG_GETARG_INT32(argno);
+
+	if (max < 1 || max > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be between 1 and 100000")));
+	return max;
+}
+
+/*
+ * mq_get
+ *		SQL: mq.get(topic, partition, offset) returns the committed message
+ *		at that offset, if any (through the primary key).
+ */
+Datum
+mq_get(PG_FUNCTION_ARGS)
+{
+	MqTopicInfo topic;
+	int32		partition;
+
+	lookup_topic(fcinfo, &topic, 3);
+	partition = PG_GETARG_INT32(1);
+	mq_check_partition(&topic, partition);
+	lookup(fcinfo, &topic,
+		   LOOKUP_COLUMNS "WHERE partition = $3 AND \"offset\" = $1 LIMIT $2",
+		   INT8OID, PG_GETARG_DATUM(2), Int32GetDatum(partition), INT4OID,
+		   1, false);
+	return (Datum) 0;
+}
+
+/*
+ * mq_get_by_id
+ *		SQL: mq.get_by_id(topic, id) returns the message with that id
+ *		(through the index on id).
+ */
+Datum
+mq_get_by_id(PG_FUNCTION_ARGS)
+{
+	MqTopicInfo topic;
+
+	lookup_topic(fcinfo, &topic, 2);
+	lookup(fcinfo, &topic, LOOKUP_COLUMNS "WHERE id = $1 LIMIT $2",
+		   UUIDOID, PG_GETARG_DATUM(1), (Datum) 0, InvalidOid, 1, false);
+	return (Datum) 0;
+}
+
+/*
+ * mq_get_by_key
+ *		SQL: mq.get_by_key(topic, key, max) returns the max most recent
+ *		messages with that key, newest first (through the index on key and
+ *		time).
+ */
+Datum
+mq_get_by_key(PG_FUNCTION_ARGS)
+{
+	MqTopicInfo topic;
+
+	lookup_topic(fcinfo, &topic, 3);
+	lookup(fcinfo, &topic,
+		   LOOKUP_COLUMNS "WHERE key = $1 ORDER BY produced_at DESC,"
+		   " partition DESC, \"offset\" DESC LIMIT $2",
+		   TEXTOID, PG_GETARG_DATUM(1), (Datum) 0, InvalidOid,
+		   max_arg(fcinfo, 2), true);
+	return (Datum) 0;
+}
+
+/*
+ * mq_get_by_time
+ *		SQL: mq.get_by_time(topic, from, to, max) returns up to max messages
+ *		produced in [from, to), oldest first (through the BRIN index on
+ *		time).
+ */
+Datum
+mq_get_by_time(PG_FUNCTION_ARGS)
+{
+	MqTopicInfo topic;
+
+	lookup_topic(fcinfo, &topic, 4);
+	if (PG_GETARG_TIMESTAMPTZ(2) < PG_GETARG_TIMESTAMPTZ(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the end of the time range is before its start")));
+	lookup(fcinfo, &topic,
+		   LOOKUP_COLUMNS "WHERE produced_at >= $1 AND produced_at < $3"
+		   " ORDER BY produced_at, partition, \"offset\" LIMIT $2",
+		   TIMESTAMPTZOID, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2),
+		   TIMESTAMPTZOID, max_arg(fcinfo, 3), false);
 	return (Datum) 0;
 }

@@ -60,6 +60,8 @@
 #include "pgstat.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
+#include "utils/array.h"
+#include "common/pg_prng.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
@@ -79,6 +81,9 @@
 
 /* How far the durable high mark moves ahead of the next offset. */
 #define MQ_HIGH_MARK_STEP	1000
+
+/* Rows written per heap multi-insert. */
+#define MQ_INSERT_BATCH		1000
 
 /* Columns of a segment table (see mq_create_topic). */
 enum
@@ -100,7 +105,7 @@ typedef struct MqPending
 {
 	uint64		seq;			/* send order within the transaction */
 	SubTransactionId subid;		/* subtransaction that sent it */
-	char	   *topic;			/* topic name */
+	const char *topic;			/* topic name (shared by a call's messages) */
 	int32		topic_id;
 	int32		partition;
 	pg_uuid_t	id;
@@ -154,25 +159,29 @@ static uint32 uuid_counter = 0;
 PG_FUNCTION_INFO_V1(mq_send_text);
 PG_FUNCTION_INFO_V1(mq_send_jsonb);
 PG_FUNCTION_INFO_V1(mq_send_bytea);
+PG_FUNCTION_INFO_V1(mq_send_batch_text);
+PG_FUNCTION_INFO_V1(mq_send_batch_jsonb);
+PG_FUNCTION_INFO_V1(mq_send_batch_bytea);
 
 /*
  * make_uuidv7
  *		A UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds,
  *		then a 12-bit counter that keeps ids of one backend increasing
- *		within a millisecond, then random bits.
+ *		within a millisecond, then 62 random bits from the backend's PRNG
+ *		(seeded from a strong source at backend start): ids need to be
+ *		unique and ordered, not unguessable.
  */
 static void
 make_uuidv7(pg_uuid_t *uuid, TimestampTz now)
 {
 	int64		ms = now / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+	uint64		rand;
 	int			i;
 
 	if (ms > uuid_last_ms)
 	{
 		uuid_last_ms = ms;
-		if (!pg_strong_random(&uuid_counter, sizeof(uuid_counter)))
-			uuid_counter = 0;
-		uuid_counter &= 0x7ff;	/* leave room to count up */
+		uuid_counter = (uint32) pg_prng_uint64(&pg_global_prng_state) & 0x7ff;
 	}
 	else
 	{
@@ -185,10 +194,9 @@ make_uuidv7(pg_uuid_t *uuid, TimestampTz now)
 		}
 	}
 
-	if (!pg_strong_random(uuid->data + 8, 8))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random values")));
+	rand = pg_prng_uint64(&pg_global_prng_state);
+	for (i = 0; i < 8; i++)
+		uuid->data[8 + i] = (unsigned char) (rand >> (8 * i));
 	for (i = 0; i < 6; i++)
 		uuid->data[i] = (unsigned char) (ms >> (40 - 8 * i));
 	uuid->data[6] = 0x70 | ((uuid_counter >> 8) & 0x0f);
@@ -212,31 +220,22 @@ ensure_send_context(void)
 
 /*
  * choose_partition
- *		The explicit partition if given, else the key's partition under
- *		Kafka's default partitioner, else the partition this transaction
- *		already uses for keyless messages of the topic, else the next one
- *		round robin.
+ *		The explicit partition if given (>= 0), else the key's partition
+ *		under Kafka's default partitioner, else the partition this
+ *		transaction already uses for keyless messages of the topic, else
+ *		the next one round robin.
  */
 static int32
-choose_partition(const MqTopicInfo *topic, FunctionCallInfo fcinfo)
+choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 {
 	ListCell   *lc;
 	MqSticky   *s;
 
-	if (!PG_ARGISNULL(5))
-	{
-		int32		partition = PG_GETARG_INT32(5);
-
-		mq_check_partition(topic, partition);
+	if (partition >= 0)
 		return partition;
-	}
-	if (!PG_ARGISNULL(2))
-	{
-		text	   *key = PG_GETARG_TEXT_PP(2);
-
+	if (key != NULL)
 		return mq_key_partition(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
 								topic->partitions);
-	}
 
 	foreach(lc, sticky)
 	{
@@ -251,62 +250,79 @@ choose_partition(const MqTopicInfo *topic, FunctionCallInfo fcinfo)
 	return s->partition;
 }
 
-static text *
-copy_text_arg(FunctionCallInfo fcinfo, int argno)
-{
-	if (PG_ARGISNULL(argno))
-		return NULL;
-	return (text *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(argno));
-}
-
 /*
- * send_message
- *		The body of the three mq.send variants; payload holds the bytes to
- *		store, payload_type says how to give them back.
+ * send_checks
+ *		What every send checks before buffering: a writable transaction,
+ *		the topic (loaded if needed) and the caller's access to it.
  */
-static Datum
-send_message(FunctionCallInfo fcinfo, bytea *payload, char payload_type)
+static void
+send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic)
 {
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
-	MqTopicInfo topic;
-	MqPending  *msg;
-	pg_uuid_t	id;
-	MemoryContext oldcxt;
-	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {0};
-	Size		size;
 
 	if (XactReadOnly)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot send to topic \"%s\" in a read-only transaction",
 						name)));
+	mq_topic_get(name, topic);
+	mq_check_access(topic, MQ_ACCESS_SEND);
+}
 
-	size = VARSIZE_ANY_EXHDR(payload);
+/*
+ * partition_arg
+ *		Argument argno as an explicit partition of topic, or -1 if NULL.
+ */
+static int32
+partition_arg(FunctionCallInfo fcinfo, int argno, const MqTopicInfo *topic)
+{
+	int32		partition;
+
+	if (PG_ARGISNULL(argno))
+		return -1;
+	partition = PG_GETARG_INT32(argno);
+	mq_check_partition(topic, partition);
+	return partition;
+}
+
+/*
+ * buffer_message
+ *		Append one message to the transaction's buffer.  topic_name is a
+ *		copy of the topic's name in the buffer's memory, shared by the
+ *		messages of one call; payload holds the bytes to store; key, tag
+ *		and headers may be NULL.  The caller has
+ *		run send_checks().  Returns the buffered message, which an early
+ *		flush may free: copy what is needed from it first.
+ */
+static MqPending *
+buffer_message(const MqTopicInfo *topic, const char *topic_name,
+			   TimestampTz now, int32 partition, bytea *payload,
+			   char payload_type, text *key, text *tag, Jsonb *headers)
+{
+	MqPending  *msg;
+	MemoryContext oldcxt;
+	Size		size = VARSIZE_ANY_EXHDR(payload);
+
 	if (size > (Size) mq_max_message_size * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("message of %zu bytes for topic \"%s\" exceeds mq.max_message_size (%d kB)",
-						size, name, mq_max_message_size)));
-
-	mq_topic_get(name, &topic);
-	mq_check_access(&topic, MQ_ACCESS_SEND);
+						size, topic->name, mq_max_message_size)));
 
 	oldcxt = MemoryContextSwitchTo(ensure_send_context());
 	msg = palloc0(sizeof(MqPending));
 	msg->seq = pending_seq++;
 	msg->subid = GetCurrentSubTransactionId();
-	msg->topic = pstrdup(topic.name);
-	msg->topic_id = topic.topic_id;
-	msg->partition = choose_partition(&topic, fcinfo);
-	msg->produced_at = GetCurrentTimestamp();
+	msg->topic = topic_name;
+	msg->topic_id = topic->topic_id;
+	msg->partition = choose_partition(topic, partition, key);
+	msg->produced_at = now;
 	make_uuidv7(&msg->id, msg->produced_at);
 	msg->payload_type = payload_type;
-	msg->key = copy_text_arg(fcinfo, 2);
-	msg->tag = copy_text_arg(fcinfo, 3);
-	msg->headers = PG_ARGISNULL(4) ? NULL :
-		(Jsonb *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(4));
+	msg->key = key ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(key)) : NULL;
+	msg->tag = tag ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(tag)) : NULL;
+	msg->headers = headers ?
+		(Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(headers)) : NULL;
 	msg->payload = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(payload));
 	msg->size = VARSIZE(msg->payload) +
 		(msg->key ? VARSIZE(msg->key) : 0) +
@@ -316,13 +332,74 @@ send_message(FunctionCallInfo fcinfo, bytea *payload, char payload_type)
 	pending_bytes += msg->size;
 	MemoryContextSwitchTo(oldcxt);
 
+	return msg;
+}
+
+/*
+ * flush_if_full
+ *		Write the buffer early once it passes mq.send_buffer_limit.
+ */
+static void
+flush_if_full(void)
+{
+	if ((Size) mq_send_buffer_limit * 1024 < pending_bytes)
+		mq_produce_pre_commit();
+}
+
+/*
+ * payload_bytes
+ *		A payload datum of the given type as the bytes to store: text and
+ *		bytea as they are, jsonb as its text form.
+ */
+static bytea *
+payload_bytes(Datum payload, char payload_type)
+{
+	if (payload_type == 'j')
+	{
+		Jsonb	   *jb = DatumGetJsonbP(payload);
+
+		return (bytea *) cstring_to_text(JsonbToCString(NULL, &jb->root,
+														VARSIZE(jb)));
+	}
+	return (bytea *) PG_DETOAST_DATUM_PACKED(payload);
+}
+
+/*
+ * send_one
+ *		The body of the three mq.send variants.
+ */
+static Datum
+send_one(FunctionCallInfo fcinfo, char payload_type)
+{
+	MqTopicInfo topic;
+	MqPending  *msg;
+	pg_uuid_t	id;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {0};
+
+	send_checks(fcinfo, &topic);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message payload must not be null")));
+
+	msg = buffer_message(&topic,
+						 MemoryContextStrdup(ensure_send_context(), topic.name),
+						 GetCurrentTimestamp(),
+						 partition_arg(fcinfo, 5, &topic),
+						 payload_bytes(PG_GETARG_DATUM(1), payload_type),
+						 payload_type,
+						 PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2),
+						 PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+						 PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+
 	/* copies: an early flush below frees msg */
 	id = msg->id;
 	values[0] = UUIDPGetDatum(&id);
 	values[1] = Int32GetDatum(msg->partition);
 
-	if ((Size) mq_send_buffer_limit * 1024 < pending_bytes)
-		mq_produce_pre_commit();
+	flush_if_full();
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -330,43 +407,154 @@ send_message(FunctionCallInfo fcinfo, bytea *payload, char payload_type)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-static void
-require_payload(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("message payload must not be null")));
-}
-
 /* SQL: mq.send(topic, payload text, ...) */
 Datum
 mq_send_text(PG_FUNCTION_ARGS)
 {
-	require_payload(fcinfo);
-	return send_message(fcinfo, (bytea *) PG_GETARG_TEXT_PP(1), 't');
+	return send_one(fcinfo, 't');
 }
 
 /* SQL: mq.send(topic, payload jsonb, ...); stored as its text form */
 Datum
 mq_send_jsonb(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *jb;
-
-	require_payload(fcinfo);
-	jb = PG_GETARG_JSONB_P(1);
-	return send_message(fcinfo,
-						(bytea *) cstring_to_text(JsonbToCString(NULL, &jb->root,
-																 VARSIZE(jb))),
-						'j');
+	return send_one(fcinfo, 'j');
 }
 
 /* SQL: mq.send(topic, payload bytea, ...) */
 Datum
 mq_send_bytea(PG_FUNCTION_ARGS)
 {
-	require_payload(fcinfo);
-	return send_message(fcinfo, PG_GETARG_BYTEA_PP(1), 'b');
+	return send_one(fcinfo, 'b');
+}
+
+/*
+ * array_arg
+ *		Argument argno as a one-dimensional array of n elements of type
+ *		elemtype, or NULL; NULL elements stay NULL.
+ */
+static Datum *
+array_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what,
+		  int n, bool **nulls)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			count;
+
+	*nulls = NULL;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  &elems, nulls, &count);
+	if (n >= 0 && count != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has %d elements, payloads has %d", what, count, n)));
+	return elems;
+}
+
+/*
+ * send_batch
+ *		The body of the three mq.send_batch variants: one message per
+ *		element of payloads, with the element of the same position in
+ *		keys, tags and headers when those are given.  Returns each
+ *		message's id and partition, in order.
+ */
+static Datum
+send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MqTopicInfo topic;
+	int32		partition;
+	Datum	   *payloads;
+	Datum	   *keys;
+	Datum	   *tags;
+	Datum	   *headers;
+	bool	   *payload_nulls;
+	bool	   *key_nulls;
+	bool	   *tag_nulls;
+	bool	   *header_nulls;
+	char	   *topic_name;
+	TimestampTz now;
+	int			n;
+	int			i;
+
+	send_checks(fcinfo, &topic);
+	partition = partition_arg(fcinfo, 5, &topic);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("payloads must not be null")));
+	n = ArrayGetNItems(ARR_NDIM(PG_GETARG_ARRAYTYPE_P(1)),
+					   ARR_DIMS(PG_GETARG_ARRAYTYPE_P(1)));
+	payloads = array_arg(fcinfo, 1, payload_elemtype, "payloads", -1,
+						 &payload_nulls);
+	keys = array_arg(fcinfo, 2, TEXTOID, "keys", n, &key_nulls);
+	tags = array_arg(fcinfo, 3, TEXTOID, "tags", n, &tag_nulls);
+	headers = array_arg(fcinfo, 4, JSONBOID, "headers", n, &header_nulls);
+	topic_name = MemoryContextStrdup(ensure_send_context(), topic.name);
+	now = GetCurrentTimestamp();
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (i = 0; i < n; i++)
+	{
+		MqPending  *msg;
+		pg_uuid_t	id;
+		Datum		values[2];
+		bool		nulls[2] = {0};
+
+		if (payload_nulls && payload_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("payload %d of the batch is null", i + 1)));
+
+		msg = buffer_message(&topic, topic_name, now, partition,
+							 payload_bytes(payloads[i], payload_type),
+							 payload_type,
+							 (keys && !key_nulls[i]) ? DatumGetTextPP(keys[i]) : NULL,
+							 (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
+							 (headers && !header_nulls[i]) ?
+							 DatumGetJsonbP(headers[i]) : NULL);
+		id = msg->id;
+		values[0] = UUIDPGetDatum(&id);
+		values[1] = Int32GetDatum(msg->partition);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+
+		flush_if_full();
+	}
+
+	return (Datum) 0;
+}
+
+/* SQL: mq.send_batch(topic, payloads text[], ...) */
+Datum
+mq_send_batch_text(PG_FUNCTION_ARGS)
+{
+	return send_batch(fcinfo, TEXTOID, 't');
+}
+
+/* SQL: mq.send_batch(topic, payloads jsonb[], ...) */
+Datum
+mq_send_batch_jsonb(PG_FUNCTION_ARGS)
+{
+	return send_batch(fcinfo, JSONBOID, 'j');
+}
+
+/* SQL: mq.send_batch(topic, payloads bytea[], ...) */
+Datum
+mq_send_batch_bytea(PG_FUNCTION_ARGS)
+{
+	return send_batch(fcinfo, BYTEAOID, 'b');
 }
 
 /*
@@ -468,7 +656,8 @@ held_range(const MqPartitionKey *key)
  *		Reserve n offsets of part for the current transaction.  The first
  *		reservation of a transaction in a partition also registers it in
  *		the in-flight ring; later ones are covered by that slot.  Returns
- *		the first offset.
+ *		the first offset.  *marks is mq.partition, opened here when the
+ *		durable high mark has to move, and closed by the caller.
  *
  * If the ring is full (MQ_INFLIGHT_SLOTS transactions hold slots), waits
  * for a slot.  A transaction that already holds slots elsewhere waits at
@@ -476,7 +665,7 @@ held_range(const MqPartitionKey *key)
  * wait on each other forever.
  */
 static int64
-reserve_offsets(Relation marks, MqPartition *part, int n)
+reserve_offsets(Relation *marks, MqPartition *part, int n)
 {
 	TransactionId xid = GetTopTransactionId();
 	MqHeldRange *range = held_range(&part->key);
@@ -505,7 +694,30 @@ reserve_offsets(Relation marks, MqPartition *part, int n)
 	{
 		bool		full;
 
+		/*
+		 * The high mark may have to move: mq.partition must be locked first
+		 * (see bump_high_mark).  Rare, so opened only when needed.
+		 */
+		if (*marks == NULL)
+		{
+			bool		bump;
+
+			SpinLockAcquire(&part->mutex);
+			bump = part->next_offset + n > part->high_mark;
+			SpinLockRelease(&part->mutex);
+			if (bump)
+				*marks = table_open(get_relname_relid("partition",
+													  get_namespace_oid("mq", false)),
+									RowExclusiveLock);
+		}
+
 		LWLockAcquire(&part->lock, LW_EXCLUSIVE);
+		if (*marks == NULL && part->next_offset + n > part->high_mark)
+		{
+			/* moved meanwhile: open it and try again */
+			LWLockRelease(&part->lock);
+			continue;
+		}
 		if (range->registered)
 			break;
 		SpinLockAcquire(&part->mutex);
@@ -529,7 +741,7 @@ reserve_offsets(Relation marks, MqPartition *part, int n)
 
 	start = part->next_offset;
 	if (start + n > part->high_mark)
-		bump_high_mark(marks, part, start + n + MQ_HIGH_MARK_STEP);
+		bump_high_mark(*marks, part, start + n + MQ_HIGH_MARK_STEP);
 
 	SpinLockAcquire(&part->mutex);
 	if (!range->registered)
@@ -553,47 +765,72 @@ reserve_offsets(Relation marks, MqPartition *part, int n)
 /*
  * insert_rows
  *		Insert msgs[0..n-1] into the segment table rel with offsets start,
- *		start + 1, ...: heap and indexes, through the executor's index
- *		helpers but without a plan, triggers or SPI.
+ *		start + 1, ...: heap multi-inserts of up to MQ_INSERT_BATCH rows,
+ *		then their index entries, through the executor's helpers but with
+ *		no plan, no triggers and no SPI.
  */
 static void
 insert_rows(Relation rel, MqPending **msgs, int n, int64 start)
 {
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	TupleTableSlot *slot;
 	CommandId	cid = GetCurrentCommandId(true);
+	TupleTableSlot **slots;
+	int			nslots = Min(n, MQ_INSERT_BATCH);
+	MemoryContext batch_context;
+	MemoryContext oldcxt;
+	int			done;
 	int			i;
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
-	slot = table_slot_create(rel, &estate->es_tupleTable);
+	slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	for (i = 0; i < nslots; i++)
+		slots[i] = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+										  &TTSOpsVirtual);
+	batch_context = AllocSetContextCreate(CurrentMemoryContext,
+										  "mq insert batch",
+										  ALLOCSET_DEFAULT_SIZES);
 
-	for (i = 0; i < n; i++)
+	for (done = 0; done < n; done += nslots)
 	{
-		MqPending  *msg = msgs[i];
+		int			batch = Min(nslots, n - done);
 
-		ExecClearTuple(slot);
-		memset(slot->tts_isnull, 0, sizeof(bool) * SEG_NATTS);
-		slot->tts_values[SEG_PARTITION] = Int32GetDatum(msg->partition);
-		slot->tts_values[SEG_OFFSET] = Int64GetDatum(start + i);
-		slot->tts_values[SEG_ID] = UUIDPGetDatum(&msg->id);
-		slot->tts_values[SEG_PRODUCED_AT] = TimestampTzGetDatum(msg->produced_at);
-		slot->tts_values[SEG_PAYLOAD_TYPE] = CharGetDatum(msg->payload_type);
-		slot->tts_values[SEG_KEY] = PointerGetDatum(msg->key);
-		slot->tts_isnull[SEG_KEY] = (msg->key == NULL);
-		slot->tts_values[SEG_TAG] = PointerGetDatum(msg->tag);
-		slot->tts_isnull[SEG_TAG] = (msg->tag == NULL);
-		slot->tts_values[SEG_HEADERS] = PointerGetDatum(msg->headers);
-		slot->tts_isnull[SEG_HEADERS] = (msg->headers == NULL);
-		slot->tts_values[SEG_PAYLOAD] = PointerGetDatum(msg->payload);
-		ExecStoreVirtualTuple(slot);
+		oldcxt = MemoryContextSwitchTo(batch_context);
+		for (i = 0; i < batch; i++)
+		{
+			MqPending  *msg = msgs[done + i];
+			TupleTableSlot *slot = slots[i];
 
-		table_tuple_insert(rel, slot, cid, 0, NULL);
-		ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-		ResetPerTupleExprContext(estate);
+			ExecClearTuple(slot);
+			memset(slot->tts_isnull, 0, sizeof(bool) * SEG_NATTS);
+			slot->tts_values[SEG_PARTITION] = Int32GetDatum(msg->partition);
+			slot->tts_values[SEG_OFFSET] = Int64GetDatum(start + done + i);
+			slot->tts_values[SEG_ID] = UUIDPGetDatum(&msg->id);
+			slot->tts_values[SEG_PRODUCED_AT] = TimestampTzGetDatum(msg->produced_at);
+			slot->tts_values[SEG_PAYLOAD_TYPE] = CharGetDatum(msg->payload_type);
+			slot->tts_values[SEG_KEY] = PointerGetDatum(msg->key);
+			slot->tts_isnull[SEG_KEY] = (msg->key == NULL);
+			slot->tts_values[SEG_TAG] = PointerGetDatum(msg->tag);
+			slot->tts_isnull[SEG_TAG] = (msg->tag == NULL);
+			slot->tts_values[SEG_HEADERS] = PointerGetDatum(msg->headers);
+			slot->tts_isnull[SEG_HEADERS] = (msg->headers == NULL);
+			slot->tts_values[SEG_PAYLOAD] = PointerGetDatum(msg->payload);
+			ExecStoreVirtualTuple(slot);
+		}
+
+		table_multi_insert(rel, slots, batch, cid, 0, NULL);
+		for (i = 0; i < batch; i++)
+		{
+			ExecInsertIndexTuples(rri, slots[i], estate, false, false,
+								  NULL, NIL);
+			ResetPerTupleExprContext(estate);
+		}
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(batch_context);
 	}
 
+	MemoryContextDelete(batch_context);
 	ExecCloseIndices(rri);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
@@ -622,7 +859,7 @@ flush_topic(MqPending **msgs, int n)
 {
 	MqTopicInfo topic;
 	Relation	rel;
-	Relation	marks;
+	Relation	marks = NULL;
 	int			i;
 	int			j;
 
@@ -641,11 +878,6 @@ flush_topic(MqPending **msgs, int n)
 		goto dropped;
 	rel = table_open(topic.segment_relid, NoLock);
 
-	/* locked before any partition LWLock: see bump_high_mark */
-	marks = table_open(get_relname_relid("partition",
-										 get_namespace_oid("mq", false)),
-					   RowExclusiveLock);
-
 	for (i = 0; i < n; i = j)
 	{
 		MqPartition *part;
@@ -656,11 +888,12 @@ flush_topic(MqPending **msgs, int n)
 		part = mq_partition_find(topic.topic_id, msgs[i]->partition);
 		if (part == NULL)
 			goto dropped;
-		start = reserve_offsets(marks, part, j - i);
+		start = reserve_offsets(&marks, part, j - i);
 		insert_rows(rel, msgs + i, j - i, start);
 	}
 
-	table_close(marks, NoLock);
+	if (marks != NULL)
+		table_close(marks, NoLock);
 	table_close(rel, NoLock);
 	return;
 
@@ -772,6 +1005,7 @@ mq_produce_pre_commit(void)
 		pfree(msgs[i]->payload);
 		pfree(msgs[i]);
 	}
+	/* topic names stay until the transaction's end: pending ones share them */
 	pfree(msgs);
 	list_free(flush);
 }

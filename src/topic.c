@@ -494,6 +494,13 @@ mq_create_topic(PG_FUNCTION_ARGS)
 						 " payload bytea NOT NULL,"
 						 " PRIMARY KEY (partition, \"offset\"))",
 						 topic_id), false, 0);
+	/* lookups by id, by key (most recent first) and by time */
+	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 (id)", topic_id),
+				false, 0);
+	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 (key, produced_at)"
+						 " WHERE key IS NOT NULL", topic_id), false, 0);
+	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 USING brin (produced_at)",
+						 topic_id), false, 0);
 	SPI_execute(psprintf("INSERT INTO mq.segment (topic_id, segment_no, relid)"
 						 " VALUES (%d, 0, 'mq.seg_%d_0')", topic_id, topic_id),
 				false, 0);

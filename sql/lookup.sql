@@ -1,0 +1,73 @@
+--
+-- Lookups by offset, id, key and time range, each through an index.
+--
+
+SELECT mq.create_topic('lookups', partitions => 2) > 0 AS created;
+SELECT count(*) FROM mq.send_batch('lookups',
+    ARRAY(SELECT 'm' || g FROM generate_series(1, 20) g),
+    keys => ARRAY(SELECT 'k' || (g % 3) FROM generate_series(1, 20) g));
+SELECT id AS wanted_id, partition AS wanted_partition
+  FROM mq.send('lookups', 'findme'::text, key => 'special', tag => 'T') \gset
+
+-- By offset.
+SELECT partition, "offset", mq.payload_text(payload, payload_type)
+  FROM mq.get('lookups', :wanted_partition,
+              (SELECT max("offset") FROM mq.read('lookups', :wanted_partition, 0, 1000)));
+SELECT count(*) AS none FROM mq.get('lookups', 0, 999999);
+
+-- By id.
+SELECT id = :'wanted_id' AS found, key, tag, mq.payload_text(payload, payload_type)
+  FROM mq.get_by_id('lookups', :'wanted_id');
+SELECT count(*) AS none FROM mq.get_by_id('lookups', '00000000-0000-7000-8000-000000000000');
+
+-- By key: the most recent first, at most max.
+SELECT mq.payload_text(payload, payload_type)
+  FROM mq.get_by_key('lookups', 'k1', 3);
+SELECT count(*) FROM mq.get_by_key('lookups', 'k1', 100);
+SELECT count(*) AS none FROM mq.get_by_key('lookups', 'nope');
+
+-- By time range, oldest first.
+SELECT count(*) FROM mq.get_by_time('lookups', now() - interval '1 hour', now() + interval '1 hour');
+SELECT count(*) AS none FROM mq.get_by_time('lookups', now() + interval '1 hour', now() + interval '2 hours');
+SELECT count(*) FROM mq.get_by_time('lookups', '-infinity', 'infinity', 5);
+
+-- The segment tables have an index for each kind of lookup; with
+-- sequential scans disabled the planner serves each lookup's query from
+-- one (the tables are too small here for it to choose them otherwise).
+SELECT relid::regclass AS seg FROM mq.segment JOIN mq.topic USING (topic_id)
+ WHERE name = 'lookups' \gset
+SELECT regexp_replace(indexdef, 'seg_[0-9]+_[0-9]+', 'seg_N', 'g') AS indexdef
+  FROM pg_indexes
+ WHERE schemaname = 'mq' AND tablename = (SELECT relname FROM pg_class WHERE oid = :'seg'::regclass)
+ ORDER BY 1;
+CREATE FUNCTION uses_index(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        IF line ~ 'Index (Only )?Scan' THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+SET enable_seqscan = off;
+SELECT uses_index(format('SELECT * FROM %s WHERE partition = 0 AND "offset" = 3', :'seg')) AS by_offset,
+       uses_index(format('SELECT * FROM %s WHERE id = %L', :'seg', :'wanted_id')) AS by_id,
+       uses_index(format('SELECT * FROM %s WHERE key = %L ORDER BY produced_at DESC LIMIT 3', :'seg', 'k1')) AS by_key,
+       uses_index(format('SELECT * FROM %s WHERE produced_at >= now() AND produced_at < now()', :'seg')) AS by_time;
+RESET enable_seqscan;
+DROP FUNCTION uses_index(text);
+
+-- Errors.
+SELECT * FROM mq.get('lookups', 5, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.get('nope', 0, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.get_by_key('lookups', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.get_by_key('lookups', 'k1', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.get_by_time('lookups', now(), now() - interval '1 s');
+\echo :LAST_ERROR_SQLSTATE
+
+SELECT mq.drop_topic('lookups');

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+#
+# test/bench/run.sh [SECONDS] [ROUNDS] [CLIENTS]
+#
+# Producer benchmarks for mq, each against a baseline measured in the same
+# run: one business INSERT with mq.send, versus the same INSERT alone and
+# versus a plain outbox-table INSERT; and mq.send_batch of 100 messages
+# versus a 100-row INSERT into the outbox table.  The scenarios run
+# interleaved, ROUNDS times each, with synchronous_commit on (every commit
+# waits for its WAL flush, the usual setting) and off (no flush wait, so
+# CPU costs show).  Prints a Markdown report: median transactions per
+# second, the ratio of each scenario to its baseline, and WAL bytes per
+# message.  Builds and installs mq, and runs its own throwaway server on a
+# loopback port.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/common.sh"
+bench=$(cd "$(dirname "$0")" && pwd)
+
+seconds=${1:-10}
+rounds=${2:-3}
+clients=${3:-4}
+
+ensure_deps
+build_and_install >/dev/null
+
+work=$(pg_workdir)
+cp "$bench"/*.sql "$work/"
+chmod 644 "$work"/*.sql
+port=54339
+while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+as_pg "$PG_BINDIR/initdb" -D "$work/data" -A trust -U postgres >/dev/null
+cat >>"$work/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$work'
+shared_preload_libraries = 'mq'
+max_wal_size = '8GB'
+checkpoint_timeout = '30min'
+shared_buffers = '512MB'
+CONF
+as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+trap 'as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+
+sql() { as_pg psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres "$@"; }
+sql -f "$work/setup.sql" >/dev/null
+
+scenarios="business_only business_outbox business_send outbox_batch send_batch"
+declare -A per_txn=([business_only]=1 [business_outbox]=1 [business_send]=1 [outbox_batch]=100 [send_batch]=100)
+
+results="$work/results.txt"
+: >"$results"
+for sync in on off; do
+	sql -c "ALTER SYSTEM SET synchronous_commit = $sync" -c "SELECT pg_reload_conf()" >/dev/null
+	for round in $(seq "$rounds"); do
+		for s in $scenarios; do
+			lsn0=$(sql -c "SELECT pg_current_wal_insert_lsn()")
+			out=$(as_pg "$PG_BINDIR/pgbench" -n -h "$work" -p "$port" -U postgres \
+				-c "$clients" -j "$clients" -T "$seconds" -f "$work/$s.sql" postgres 2>&1)
+			lsn1=$(sql -c "SELECT pg_current_wal_insert_lsn()")
+			tps=$(echo "$out" | awk '/^tps = / { print $3; exit }')
+			txns=$(echo "$out" | awk '/number of transactions actually processed/ { print $NF; exit }')
+			[ -n "$tps" ] || { echo "pgbench failed for $s:"; echo "$out"; exit 1; }
+			wal=$(sql -c "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")
+			echo "$sync $round $s $tps $txns $wal" >>"$results"
+			echo "sync=$sync round=$round $s: $tps tps" >&2
+		done
+	done
+done
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "| synchronous_commit | scenario | median tps | messages/s | WAL bytes/message |"
+echo "|---|---|---|---|---|"
+for sync in on off; do
+	for s in $scenarios; do
+		tps=$(awk -v y="$sync" -v s="$s" '$1 == y && $3 == s { print $4 }' "$results" | median)
+		walmsg=$(awk -v y="$sync" -v s="$s" -v k="${per_txn[$s]}" '$1 == y && $3 == s { print $6 / ($5 * k) }' "$results" | median)
+		printf '| %s | %s | %.0f | %.0f | %.0f |\n' "$sync" "$s" "$tps" "$(echo "$tps * ${per_txn[$s]}" | bc -l)" "$walmsg"
+	done
+done
+
+echo
+echo "| synchronous_commit | ratio (median of per-round ratios) | value |"
+echo "|---|---|---|"
+ratio() {
+	local sync=$1 a=$2 b=$3
+	for round in $(seq "$rounds"); do
+		x=$(awk -v y="$sync" -v r="$round" -v s="$a" '$1 == y && $2 == r && $3 == s { print $4 }' "$results")
+		z=$(awk -v y="$sync" -v r="$round" -v s="$b" '$1 == y && $2 == r && $3 == s { print $4 }' "$results")
+		echo "$x / $z" | bc -l
+	done | median
+}
+for sync in on off; do
+	printf '| %s | business_send / business_outbox | %.3f |\n' "$sync" "$(ratio "$sync" business_send business_outbox)"
+	printf '| %s | business_send / business_only | %.3f |\n' "$sync" "$(ratio "$sync" business_send business_only)"
+	printf '| %s | send_batch / outbox_batch | %.3f |\n' "$sync" "$(ratio "$sync" send_batch outbox_batch)"
+done
+echo
+echo "$seconds s per run, $rounds rounds, $clients clients, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }')."
