@@ -52,6 +52,7 @@ CREATE TABLE mq.topic (
     segment_bytes   bigint NOT NULL CHECK (segment_bytes > 0),
     segment_age     interval NOT NULL,
     notify          boolean NOT NULL,
+    dedup_window    interval NOT NULL CHECK (dedup_window > interval '0'),
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE SEQUENCE mq.topic_id_seq AS integer OWNED BY mq.topic.topic_id;
@@ -85,13 +86,27 @@ CREATE FUNCTION mq.create_topic(
     retention_bytes bigint DEFAULT NULL,
     segment_bytes bigint DEFAULT 1073741824,
     segment_age interval DEFAULT interval '1 day',
-    notify boolean DEFAULT true)
+    notify boolean DEFAULT true,
+    dedup_window interval DEFAULT interval '1 day')
 RETURNS integer
 AS 'MODULE_PATHNAME', 'mq_create_topic'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean) IS
+COMMENT ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval) IS
 'create a topic with its partitions and first segment; returns the topic id';
+
+-- Deduplication ids seen by mq.send, until they expire (the worker deletes
+-- expired rows).  A second send with the same id within the topic's
+-- dedup_window is not stored again.
+CREATE TABLE mq.dedup (
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    dedup_id    text NOT NULL,
+    id          uuid NOT NULL,
+    partition   integer NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (topic_id, dedup_id)
+);
+CREATE INDEX ON mq.dedup (expires_at);
 
 CREATE FUNCTION mq.drop_topic(name text, if_exists boolean DEFAULT false)
 RETURNS boolean
@@ -112,8 +127,10 @@ CREATE FUNCTION mq.send(
     tag text DEFAULT NULL,
     headers jsonb DEFAULT NULL,
     partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
     OUT id uuid,
-    OUT partition integer)
+    OUT partition integer,
+    OUT duplicate boolean)
 AS 'MODULE_PATHNAME', 'mq_send_text'
 LANGUAGE C VOLATILE;
 
@@ -124,8 +141,10 @@ CREATE FUNCTION mq.send(
     tag text DEFAULT NULL,
     headers jsonb DEFAULT NULL,
     partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
     OUT id uuid,
-    OUT partition integer)
+    OUT partition integer,
+    OUT duplicate boolean)
 AS 'MODULE_PATHNAME', 'mq_send_jsonb'
 LANGUAGE C VOLATILE;
 
@@ -136,16 +155,18 @@ CREATE FUNCTION mq.send(
     tag text DEFAULT NULL,
     headers jsonb DEFAULT NULL,
     partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
     OUT id uuid,
-    OUT partition integer)
+    OUT partition integer,
+    OUT duplicate boolean)
 AS 'MODULE_PATHNAME', 'mq_send_bytea'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer) IS
+COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text) IS
 'send a text message as part of the current transaction';
-COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer) IS
+COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer, text) IS
 'send a jsonb message as part of the current transaction';
-COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer) IS
+COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer, text) IS
 'send a bytea message as part of the current transaction';
 
 CREATE FUNCTION mq.send_batch(
@@ -297,13 +318,14 @@ SELECT pg_catalog.pg_extension_config_dump('mq.topic', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.topic_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.segment', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.partition', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.dedup', '');
 
 COMMENT ON FUNCTION mq.partition_offsets(text) IS
 'end offset, stable offset and in-flight commits of each partition of a topic';
 
 CREATE VIEW mq.topics AS
     SELECT t.name, t.partitions, t.retention, t.retention_bytes,
-           t.segment_bytes, t.segment_age, t.notify, t.created_at,
+           t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
            (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments
       FROM mq.topic t;
 

@@ -170,6 +170,38 @@ SELECT * FROM mq.send_batch('batch', ARRAY['a'], partition => 3);
 \echo :LAST_ERROR_SQLSTATE
 SELECT mq.drop_topic('batch');
 
+-- dedup_id: a second send with the same id within the topic's window is
+-- accepted, not stored again, and says so; the first send's id comes back.
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'events' AND partition = 0 \gset
+SELECT id AS first_id, duplicate FROM mq.send('events', 'charge 42'::text, partition => 0,
+                                              dedup_id => 'payment-42') \gset
+SELECT :'duplicate' AS first_is_duplicate;
+SELECT id = :'first_id' AS same_id, partition, duplicate
+  FROM mq.send('events', 'charge 42 again'::text, dedup_id => 'payment-42');
+SELECT count(*) AS stored FROM mq.read('events', 0, :before);
+-- A rolled-back send does not count: the id can be sent again.
+BEGIN;
+SELECT duplicate FROM mq.send('events', 'x'::text, dedup_id => 'payment-43');
+ROLLBACK;
+SELECT duplicate FROM mq.send('events', 'x'::text, dedup_id => 'payment-43');
+-- Within one transaction the second send is already a duplicate.
+BEGIN;
+SELECT duplicate FROM mq.send('events', 'x'::text, dedup_id => 'payment-44');
+SELECT duplicate FROM mq.send('events', 'x'::text, dedup_id => 'payment-44');
+COMMIT;
+-- Ids are per topic.
+SELECT mq.create_topic('other', dedup_window => interval '1 second') > 0 AS created;
+SELECT duplicate FROM mq.send('other', 'x'::text, dedup_id => 'payment-42');
+-- Past the window the id is new again.
+SELECT pg_sleep(1.1);
+SELECT duplicate FROM mq.send('other', 'x'::text, dedup_id => 'payment-42');
+SELECT sum(end_offset) AS stored FROM mq.partitions WHERE topic = 'other';
+SELECT mq.drop_topic('other');
+SELECT * FROM mq.send('events', 'x'::text, dedup_id => '');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.create_topic('t', dedup_window => interval '0');
+\echo :LAST_ERROR_SQLSTATE
+
 -- Errors.
 SELECT * FROM mq.send('events', NULL::text);
 \echo :LAST_ERROR_SQLSTATE

@@ -29,6 +29,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "mq.h"
 #include "produce.h"
@@ -185,7 +186,8 @@ lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
 	uint64		s;
 	int64		returned = 0;
 
-	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setResult == NULL)
+		InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
 	SPI_execute_with_args(newest_first ?
@@ -286,17 +288,38 @@ mq_get(PG_FUNCTION_ARGS)
 
 /*
  * mq_get_by_id
- *		SQL: mq.get_by_id(topic, id) returns the message with that id
- *		(through the index on id).
+ *		SQL: mq.get_by_id(topic, id) returns the message with that id.
+ *
+ * mq's ids are UUIDv7: their first 48 bits are the millisecond the message
+ * was sent, which is its produced_at or at most a few milliseconds later
+ * (when a backend sends more than 4096 messages in a millisecond).  So the
+ * BRIN index on produced_at finds the message, and no index on id has to
+ * be maintained on the write path.  Ids that are not version 7 find
+ * nothing.
  */
 Datum
 mq_get_by_id(PG_FUNCTION_ARGS)
 {
 	MqTopicInfo topic;
+	pg_uuid_t  *id;
+	int64		ms = 0;
+	TimestampTz at;
+	int			i;
 
 	lookup_topic(fcinfo, &topic, 2);
-	lookup(fcinfo, &topic, LOOKUP_COLUMNS "WHERE id = $1 LIMIT $2",
-		   UUIDOID, PG_GETARG_DATUM(1), (Datum) 0, InvalidOid, 1, false);
+	id = PG_GETARG_UUID_P(1);
+	InitMaterializedSRF(fcinfo, 0);
+	if ((id->data[6] >> 4) != 7)
+		return (Datum) 0;
+	for (i = 0; i < 6; i++)
+		ms = (ms << 8) | id->data[i];
+	at = (ms - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000) * 1000;
+
+	lookup(fcinfo, &topic,
+		   LOOKUP_COLUMNS "WHERE produced_at BETWEEN $3 - interval '1 minute'"
+		   " AND $3 + interval '1 millisecond' AND id = $1 LIMIT $2",
+		   UUIDOID, UUIDPGetDatum(id), TimestampTzGetDatum(at),
+		   TIMESTAMPTZOID, 1, false);
 	return (Datum) 0;
 }
 

@@ -53,7 +53,9 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -230,6 +232,7 @@ choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 {
 	ListCell   *lc;
 	MqSticky   *s;
+	MemoryContext oldcxt;
 
 	if (partition >= 0)
 		return partition;
@@ -243,10 +246,12 @@ choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 		if (s->topic_id == topic->topic_id && s->partition < topic->partitions)
 			return s->partition;
 	}
-	s = MemoryContextAlloc(ensure_send_context(), sizeof(MqSticky));
+	oldcxt = MemoryContextSwitchTo(ensure_send_context());
+	s = palloc(sizeof(MqSticky));
 	s->topic_id = topic->topic_id;
 	s->partition = (int32) (round_robin++ % (uint32) topic->partitions);
 	sticky = lappend(sticky, s);
+	MemoryContextSwitchTo(oldcxt);
 	return s->partition;
 }
 
@@ -289,15 +294,17 @@ partition_arg(FunctionCallInfo fcinfo, int argno, const MqTopicInfo *topic)
  * buffer_message
  *		Append one message to the transaction's buffer.  topic_name is a
  *		copy of the topic's name in the buffer's memory, shared by the
- *		messages of one call; payload holds the bytes to store; key, tag
- *		and headers may be NULL.  The caller has
+ *		messages of one call; partition is -1 to let choose_partition()
+ *		decide; id is NULL for a new one; payload holds the bytes to store;
+ *		key, tag and headers may be NULL.  The caller has
  *		run send_checks().  Returns the buffered message, which an early
  *		flush may free: copy what is needed from it first.
  */
 static MqPending *
 buffer_message(const MqTopicInfo *topic, const char *topic_name,
-			   TimestampTz now, int32 partition, bytea *payload,
-			   char payload_type, text *key, text *tag, Jsonb *headers)
+			   TimestampTz now, int32 partition, const pg_uuid_t *id,
+			   bytea *payload, char payload_type, text *key, text *tag,
+			   Jsonb *headers)
 {
 	MqPending  *msg;
 	MemoryContext oldcxt;
@@ -317,7 +324,10 @@ buffer_message(const MqTopicInfo *topic, const char *topic_name,
 	msg->topic_id = topic->topic_id;
 	msg->partition = choose_partition(topic, partition, key);
 	msg->produced_at = now;
-	make_uuidv7(&msg->id, msg->produced_at);
+	if (id != NULL)
+		msg->id = *id;
+	else
+		make_uuidv7(&msg->id, msg->produced_at);
 	msg->payload_type = payload_type;
 	msg->key = key ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(key)) : NULL;
 	msg->tag = tag ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(tag)) : NULL;
@@ -365,18 +375,79 @@ payload_bytes(Datum payload, char payload_type)
 }
 
 /*
+ * check_dedup
+ *		Record dedup_id for this topic in mq.dedup, in the current
+ *		transaction, with the message's id and partition.  If a send with
+ *		the same dedup_id is already recorded and not expired (committed,
+ *		or committed by a transaction this one waited for), returns false
+ *		and sets *id and *partition to that send's.
+ */
+static bool
+check_dedup(const MqTopicInfo *topic, text *dedup_id, pg_uuid_t *id,
+			int32 *partition)
+{
+	Oid			types[4] = {INT4OID, TEXTOID, UUIDOID, INT4OID};
+	Datum		args[4];
+	bool		isnull;
+	bool		fresh;
+
+	if (VARSIZE_ANY_EXHDR(dedup_id) == 0 || VARSIZE_ANY_EXHDR(dedup_id) > 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dedup_id must have 1 to 1024 bytes")));
+
+	args[0] = Int32GetDatum(topic->topic_id);
+	args[1] = PointerGetDatum(dedup_id);
+	args[2] = UUIDPGetDatum(id);
+	args[3] = Int32GetDatum(*partition);
+
+	SPI_connect();
+	SPI_execute_with_args("INSERT INTO mq.dedup AS d"
+						  " (topic_id, dedup_id, id, partition, expires_at)"
+						  " SELECT $1, $2, $3, $4, now() + t.dedup_window"
+						  "   FROM mq.topic t WHERE t.topic_id = $1"
+						  " ON CONFLICT (topic_id, dedup_id) DO UPDATE"
+						  "   SET id = excluded.id, partition = excluded.partition,"
+						  "       expires_at = excluded.expires_at"
+						  "   WHERE d.expires_at < now()"
+						  " RETURNING true",
+						  4, types, args, NULL, false, 0);
+	fresh = (SPI_processed > 0);
+	if (!fresh)
+	{
+		SPI_execute_with_args("SELECT id, partition FROM mq.dedup"
+							  " WHERE topic_id = $1 AND dedup_id = $2",
+							  2, types, args, NULL, false, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "deduplication entry vanished");
+		*id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+		*partition = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 2,
+												 &isnull));
+	}
+	SPI_finish();
+	return fresh;
+}
+
+/*
  * send_one
- *		The body of the three mq.send variants.
+ *		The body of the three mq.send variants.  With a dedup_id already
+ *		seen within the topic's dedup window, nothing is sent: the result
+ *		is the earlier send's id and partition, flagged duplicate.
  */
 static Datum
 send_one(FunctionCallInfo fcinfo, char payload_type)
 {
 	MqTopicInfo topic;
-	MqPending  *msg;
 	pg_uuid_t	id;
+	int32		partition;
+	bool		duplicate = false;
+	TimestampTz now = GetCurrentTimestamp();
+	text	   *key = PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2);
 	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {0};
+	Datum		values[3];
+	bool		nulls[3] = {0};
 
 	send_checks(fcinfo, &topic);
 	if (PG_ARGISNULL(1))
@@ -384,27 +455,43 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("message payload must not be null")));
 
-	msg = buffer_message(&topic,
-						 MemoryContextStrdup(ensure_send_context(), topic.name),
-						 GetCurrentTimestamp(),
-						 partition_arg(fcinfo, 5, &topic),
-						 payload_bytes(PG_GETARG_DATUM(1), payload_type),
-						 payload_type,
-						 PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2),
-						 PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
-						 PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+	partition = choose_partition(&topic, partition_arg(fcinfo, 5, &topic), key);
+	make_uuidv7(&id, now);
+	if (!PG_ARGISNULL(6))
+		duplicate = !check_dedup(&topic, PG_GETARG_TEXT_PP(6), &id, &partition);
 
-	/* copies: an early flush below frees msg */
-	id = msg->id;
+	if (!duplicate)
+	{
+		buffer_message(&topic,
+					   MemoryContextStrdup(ensure_send_context(), topic.name),
+					   now, partition, &id,
+					   payload_bytes(PG_GETARG_DATUM(1), payload_type),
+					   payload_type, key,
+					   PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+					   PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+		flush_if_full();
+	}
+
 	values[0] = UUIDPGetDatum(&id);
-	values[1] = Int32GetDatum(msg->partition);
-
-	flush_if_full();
-
+	values[1] = Int32GetDatum(partition);
+	values[2] = BoolGetDatum(duplicate);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * mq_produce_purge_dedup
+ *		Delete expired deduplication entries of this database.  Called by
+ *		the database worker inside a transaction with a snapshot.
+ */
+void
+mq_produce_purge_dedup(void)
+{
+	SPI_connect();
+	SPI_execute("DELETE FROM mq.dedup WHERE expires_at < now()", false, 0);
+	SPI_finish();
 }
 
 /* SQL: mq.send(topic, payload text, ...) */
@@ -518,7 +605,7 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("payload %d of the batch is null", i + 1)));
 
-		msg = buffer_message(&topic, topic_name, now, partition,
+		msg = buffer_message(&topic, topic_name, now, partition, NULL,
 							 payload_bytes(payloads[i], payload_type),
 							 payload_type,
 							 (keys && !key_nulls[i]) ? DatumGetTextPP(keys[i]) : NULL,

@@ -26,5 +26,6 @@ extern void mq_produce_xact_end(bool commit);
 
 /* From the database worker. */
 extern void mq_produce_watchdog(void);
+extern void mq_produce_purge_dedup(void);
 
 #endif							/* MQ_PRODUCE_H */

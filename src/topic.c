@@ -395,7 +395,8 @@ interval_usecs(Interval *iv)
 /*
  * mq_create_topic
  *		SQL: mq.create_topic(name, partitions, retention, retention_bytes,
- *		segment_bytes, segment_age, notify) returns the new topic's id.
+ *		segment_bytes, segment_age, notify, dedup_window) returns the new
+ *		topic's id.
  */
 Datum
 mq_create_topic(PG_FUNCTION_ARGS)
@@ -408,7 +409,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			i;
 
-	for (i = 1; i < 7; i++)
+	for (i = 1; i < 8; i++)
 	{
 		/* only the retention settings may be NULL, meaning "no limit" */
 		if (PG_ARGISNULL(i) && i != 2 && i != 3)
@@ -440,6 +441,10 @@ mq_create_topic(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("segment_age of topic \"%s\" must be positive", name)));
+	if (interval_usecs(PG_GETARG_INTERVAL_P(7)) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dedup_window of topic \"%s\" must be positive", name)));
 
 	SPI_connect();
 
@@ -459,10 +464,10 @@ mq_create_topic(PG_FUNCTION_ARGS)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
 	{
-		Oid			types[8] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
-		INT8OID, INT8OID, INTERVALOID, BOOLOID};
-		Datum		values[8];
-		char		valnulls[8];
+		Oid			types[9] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
+		INT8OID, INT8OID, INTERVALOID, BOOLOID, INTERVALOID};
+		Datum		values[9];
+		char		valnulls[9];
 
 		memset(valnulls, ' ', sizeof(valnulls));
 		values[0] = args[0];
@@ -475,11 +480,12 @@ mq_create_topic(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum(segment_bytes);
 		values[6] = PG_GETARG_DATUM(5);
 		values[7] = PG_GETARG_DATUM(6);
+		values[8] = PG_GETARG_DATUM(7);
 		SPI_execute_with_args("INSERT INTO mq.topic (name, topic_id, partitions,"
 							  " retention, retention_bytes, segment_bytes,"
-							  " segment_age, notify)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-							  8, types, values, valnulls, false, 0);
+							  " segment_age, notify, dedup_window)"
+							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+							  9, types, values, valnulls, false, 0);
 	}
 
 	SPI_execute(psprintf("CREATE TABLE mq.seg_%d_0 ("
@@ -494,9 +500,11 @@ mq_create_topic(PG_FUNCTION_ARGS)
 						 " payload bytea NOT NULL,"
 						 " PRIMARY KEY (partition, \"offset\"))",
 						 topic_id), false, 0);
-	/* lookups by id, by key (most recent first) and by time */
-	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 (id)", topic_id),
-				false, 0);
+
+	/*
+	 * Lookups by key (most recent first) and by time.  Lookups by id use the
+	 * time index too: a UUIDv7 carries its message's time.
+	 */
 	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 (key, produced_at)"
 						 " WHERE key IS NOT NULL", topic_id), false, 0);
 	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 USING brin (produced_at)",

@@ -719,6 +719,12 @@ worker_tick(void)
 	StartTransactionCommand();
 	pgstat_report_activity(STATE_RUNNING, "mq worker tick");
 	installed = OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true));
+	if (installed)
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		mq_produce_purge_dedup();
+		PopActiveSnapshot();
+	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);

@@ -77,7 +77,11 @@ for my $p (1 .. 4)
 	close($fh);
 	my $out = '';
 	my $h = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $script ],
+		[
+			'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+			'-d', $node->connstr('postgres') . ' application_name=producer',
+			'-f', $script
+		],
 		'>', \$out, '2>', \my $err);
 	push @producers, { handle => $h, out => \$out };
 }
@@ -88,7 +92,7 @@ $node->poll_query_until('postgres',
 	"SELECT sum(end_offset) > 2000 FROM mq.partitions WHERE topic = 'load'")
   or die 'producers did not get going';
 my $victim = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE query LIKE '%mq.send(''load''%' LIMIT 1");
+	"SELECT pid FROM pg_stat_activity WHERE application_name = 'producer' LIMIT 1");
 ok($victim, 'found a producer backend to kill');
 kill 'KILL', $victim;
 $_->{handle}->finish for @producers;
