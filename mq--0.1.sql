@@ -95,6 +95,24 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval) IS
 'create a topic with its partitions and first segment; returns the topic id';
 
+CREATE FUNCTION mq.alter_topic(
+    name text,
+    partitions integer DEFAULT NULL,
+    retention interval DEFAULT NULL,
+    retention_bytes bigint DEFAULT NULL,
+    segment_bytes bigint DEFAULT NULL,
+    segment_age interval DEFAULT NULL,
+    notify boolean DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    unlimited_retention boolean DEFAULT false,
+    unlimited_retention_bytes boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_alter_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean) IS
+'add partitions to a topic or change its settings; NULL leaves a setting unchanged';
+
 -- Deduplication ids seen by mq.send, until they expire (the worker deletes
 -- expired rows).  A second send with the same id within the topic's
 -- dedup_window is not stored again.
@@ -326,12 +344,15 @@ COMMENT ON FUNCTION mq.partition_offsets(text) IS
 CREATE VIEW mq.topics AS
     SELECT t.name, t.partitions, t.retention, t.retention_bytes,
            t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
-           (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments
+           (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
+           (SELECT sum(pg_total_relation_size(s.relid)) FROM mq.segment s
+             WHERE s.topic_id = t.topic_id)::bigint AS size_bytes
       FROM mq.topic t;
 
 CREATE VIEW mq.partitions AS
     SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
            o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
+           o.end_offset - p.log_start AS messages_estimate,
            p.high_mark
       FROM mq.topic t
      CROSS JOIN LATERAL mq.partition_offsets(t.name) o

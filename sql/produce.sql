@@ -197,6 +197,10 @@ SELECT pg_sleep(1.1);
 SELECT duplicate FROM mq.send('other', 'x'::text, dedup_id => 'payment-42');
 SELECT sum(end_offset) AS stored FROM mq.partitions WHERE topic = 'other';
 SELECT mq.drop_topic('other');
+SELECT * FROM mq.send('events', 'x'::text, key => repeat('k', 1025));
+\echo :LAST_ERROR_SQLSTATE
+SELECT partition = mq.partition_for(repeat('k', 1024), 4) AS longest_key_ok
+  FROM mq.send('events', 'x'::text, key => repeat('k', 1024));
 SELECT * FROM mq.send('events', 'x'::text, dedup_id => '');
 \echo :LAST_ERROR_SQLSTATE
 SELECT mq.create_topic('t', dedup_window => interval '0');
@@ -247,12 +251,15 @@ ROLLBACK;
 -- A role granted what docs/install.md lists can send and read.
 CREATE ROLE mq_app;
 GRANT USAGE ON SCHEMA mq TO mq_app;
-GRANT EXECUTE ON FUNCTION mq.send(text, text, text, text, jsonb, integer),
+GRANT EXECUTE ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text),
                           mq.read(text, integer, bigint, integer),
                           mq.payload_text(bytea, text) TO mq_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA mq TO mq_app;
+GRANT INSERT, DELETE ON mq.dedup TO mq_app;
 SET ROLE mq_app;
 SELECT partition FROM mq.send('events', 'from app'::text, partition => 3);
+SELECT partition, duplicate FROM mq.send('events', 'dedup from app'::text, partition => 3, dedup_id => 'app-1');
+SELECT partition, duplicate FROM mq.send('events', 'dedup from app'::text, partition => 3, dedup_id => 'app-1');
 SELECT mq.payload_text(payload, payload_type) FROM mq.read('events', 3) ORDER BY "offset" DESC LIMIT 1;
 SELECT mq.create_topic('not_mine');
 \echo :LAST_ERROR_SQLSTATE

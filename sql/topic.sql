@@ -95,6 +95,39 @@ SELECT partition, end_offset FROM mq.partitions WHERE topic = 'again' ORDER BY p
 SELECT mq.payload_text(payload, payload_type) FROM mq.read('again', 1);
 SELECT mq.drop_topic('again');
 
+-- alter_topic: settings change, NULL leaves them; partitions only grow.
+SELECT mq.create_topic('grow', partitions => 2) > 0 AS created;
+SELECT partition FROM mq.send('grow', 'before'::text, partition => 1);
+SELECT mq.alter_topic('grow', retention => interval '1 day', segment_age => interval '2 hours',
+                      notify => false, dedup_window => interval '5 minutes');
+SELECT partitions, retention, retention_bytes, segment_age, notify, dedup_window
+  FROM mq.topics WHERE name = 'grow';
+SELECT mq.alter_topic('grow', unlimited_retention => true, retention_bytes => 1000000);
+SELECT retention IS NULL AS unlimited, retention_bytes FROM mq.topics WHERE name = 'grow';
+-- Growing: the new partitions exist once the ALTER commits, a rolled-back
+-- ALTER leaves the topic as it was, and old offsets are kept.
+BEGIN;
+SELECT mq.alter_topic('grow', partitions => 5);
+ROLLBACK;
+SELECT partitions FROM mq.topics WHERE name = 'grow';
+SELECT * FROM mq.send('grow', 'x'::text, partition => 4);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.alter_topic('grow', partitions => 4);
+SELECT partition FROM mq.send('grow', 'new partition'::text, partition => 3);
+SELECT partition, end_offset FROM mq.partitions WHERE topic = 'grow' ORDER BY partition;
+SELECT mq.payload_text(payload, payload_type) FROM mq.read('grow', 3);
+-- A key's partition follows the new count, exactly as in Kafka.
+SELECT partition = mq.partition_for('k', 4) AS new_placement FROM mq.send('grow', 'x'::text, key => 'k');
+SELECT mq.alter_topic('grow', partitions => 3);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.alter_topic('grow', retention => interval '-1 day');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.alter_topic('grow', retention => interval '1 day', unlimited_retention => true);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.alter_topic('nope', notify => true);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.drop_topic('grow');
+
 -- Unknown topics, everywhere.
 SELECT * FROM mq.send('nope', 'x'::text);
 \echo :LAST_ERROR_SQLSTATE

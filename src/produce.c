@@ -84,6 +84,9 @@
 /* How far the durable high mark moves ahead of the next offset. */
 #define MQ_HIGH_MARK_STEP	1000
 
+/* Longest message key, in bytes (keys are indexed). */
+#define MQ_KEY_MAX			1024
+
 /* Rows written per heap multi-insert. */
 #define MQ_INSERT_BATCH		1000
 
@@ -180,7 +183,8 @@ make_uuidv7(pg_uuid_t *uuid, TimestampTz now)
 	uint64		rand;
 	int			i;
 
-	if (ms > uuid_last_ms)
+	/* a new millisecond, or the clock went back by more than a second */
+	if (ms > uuid_last_ms || uuid_last_ms - ms > 1000)
 	{
 		uuid_last_ms = ms;
 		uuid_counter = (uint32) pg_prng_uint64(&pg_global_prng_state) & 0x7ff;
@@ -234,6 +238,12 @@ choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 	MqSticky   *s;
 	MemoryContext oldcxt;
 
+	/* keys are indexed: refuse here what would fail at commit */
+	if (key != NULL && VARSIZE_ANY_EXHDR(key) > MQ_KEY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message key of %zu bytes for topic \"%s\" exceeds %d bytes",
+						(Size) VARSIZE_ANY_EXHDR(key), topic->name, MQ_KEY_MAX)));
 	if (partition >= 0)
 		return partition;
 	if (key != NULL)
@@ -381,6 +391,12 @@ payload_bytes(Datum payload, char payload_type)
  *		the same dedup_id is already recorded and not expired (committed,
  *		or committed by a transaction this one waited for), returns false
  *		and sets *id and *partition to that send's.
+ *
+ * An expired entry is deleted first, by key; the insert then waits only
+ * for a concurrent insert of the same id (ON CONFLICT DO NOTHING), and a
+ * duplicate takes no row lock.  Expiry counts from this statement, not
+ * from the start of the transaction.  Every name is schema-qualified: this
+ * runs with the caller's search_path.
  */
 static bool
 check_dedup(const MqTopicInfo *topic, text *dedup_id, pg_uuid_t *id,
@@ -402,24 +418,30 @@ check_dedup(const MqTopicInfo *topic, text *dedup_id, pg_uuid_t *id,
 	args[3] = Int32GetDatum(*partition);
 
 	SPI_connect();
-	SPI_execute_with_args("INSERT INTO mq.dedup AS d"
+	SPI_execute_with_args("DELETE FROM mq.dedup"
+						  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+						  " AND dedup_id OPERATOR(pg_catalog.=) $2"
+						  " AND expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()",
+						  2, types, args, NULL, false, 0);
+	SPI_execute_with_args("INSERT INTO mq.dedup"
 						  " (topic_id, dedup_id, id, partition, expires_at)"
-						  " SELECT $1, $2, $3, $4, now() + t.dedup_window"
-						  "   FROM mq.topic t WHERE t.topic_id = $1"
-						  " ON CONFLICT (topic_id, dedup_id) DO UPDATE"
-						  "   SET id = excluded.id, partition = excluded.partition,"
-						  "       expires_at = excluded.expires_at"
-						  "   WHERE d.expires_at < now()"
+						  " SELECT $1, $2, $3, $4,"
+						  "  pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) t.dedup_window"
+						  " FROM mq.topic t WHERE t.topic_id OPERATOR(pg_catalog.=) $1"
+						  " ON CONFLICT (topic_id, dedup_id) DO NOTHING"
 						  " RETURNING true",
 						  4, types, args, NULL, false, 0);
 	fresh = (SPI_processed > 0);
 	if (!fresh)
 	{
 		SPI_execute_with_args("SELECT id, partition FROM mq.dedup"
-							  " WHERE topic_id = $1 AND dedup_id = $2",
+							  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+							  " AND dedup_id OPERATOR(pg_catalog.=) $2",
 							  2, types, args, NULL, false, 1);
 		if (SPI_processed != 1)
-			elog(ERROR, "deduplication entry vanished");
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("topic \"%s\" was dropped", topic->name)));
 		*id = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 		*partition = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
@@ -483,14 +505,24 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 
 /*
  * mq_produce_purge_dedup
- *		Delete expired deduplication entries of this database.  Called by
- *		the database worker inside a transaction with a snapshot.
+ *		Delete expired deduplication entries of this database, up to 10000
+ *		a pass, skipping rows a sender holds.  If mq.dedup cannot be locked
+ *		at once (someone holds a strong lock on it), the pass is skipped
+ *		rather than wait.  Called by the database worker inside a
+ *		transaction with a snapshot and a search_path of pg_catalog only.
  */
 void
 mq_produce_purge_dedup(void)
 {
+	Oid			relid = get_relname_relid("dedup", get_namespace_oid("mq", false));
+
+	if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+		return;
 	SPI_connect();
-	SPI_execute("DELETE FROM mq.dedup WHERE expires_at < now()", false, 0);
+	SPI_execute("DELETE FROM mq.dedup WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+				" SELECT ctid FROM mq.dedup"
+				"  WHERE expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()"
+				"  LIMIT 10000 FOR UPDATE SKIP LOCKED))", false, 0);
 	SPI_finish();
 }
 
@@ -517,12 +549,13 @@ mq_send_bytea(PG_FUNCTION_ARGS)
 
 /*
  * array_arg
- *		Argument argno as a one-dimensional array of n elements of type
- *		elemtype, or NULL; NULL elements stay NULL.
+ *		Argument argno as a one-dimensional array of elements of type
+ *		elemtype, or NULL; NULL elements stay NULL.  If n >= 0 the array
+ *		must have n elements; *count_out, if given, gets the count.
  */
 static Datum *
 array_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what,
-		  int n, bool **nulls)
+		  int n, bool **nulls, int *count_out)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -546,6 +579,8 @@ array_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s has %d elements, payloads has %d", what, count, n)));
+	if (count_out != NULL)
+		*count_out = count;
 	return elems;
 }
 
@@ -581,13 +616,11 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("payloads must not be null")));
-	n = ArrayGetNItems(ARR_NDIM(PG_GETARG_ARRAYTYPE_P(1)),
-					   ARR_DIMS(PG_GETARG_ARRAYTYPE_P(1)));
 	payloads = array_arg(fcinfo, 1, payload_elemtype, "payloads", -1,
-						 &payload_nulls);
-	keys = array_arg(fcinfo, 2, TEXTOID, "keys", n, &key_nulls);
-	tags = array_arg(fcinfo, 3, TEXTOID, "tags", n, &tag_nulls);
-	headers = array_arg(fcinfo, 4, JSONBOID, "headers", n, &header_nulls);
+						 &payload_nulls, &n);
+	keys = array_arg(fcinfo, 2, TEXTOID, "keys", n, &key_nulls, NULL);
+	tags = array_arg(fcinfo, 3, TEXTOID, "tags", n, &tag_nulls, NULL);
+	headers = array_arg(fcinfo, 4, JSONBOID, "headers", n, &header_nulls, NULL);
 	topic_name = MemoryContextStrdup(ensure_send_context(), topic.name);
 	now = GetCurrentTimestamp();
 

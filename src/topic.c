@@ -37,6 +37,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -48,12 +49,21 @@
 #include "topic.h"
 
 /* A topic created or dropped by the current transaction. */
+typedef enum TopicChangeKind
+{
+	TOPIC_CREATED,
+	TOPIC_DROPPED,
+	TOPIC_GROWN					/* partitions added */
+} TopicChangeKind;
+
 typedef struct TopicChange
 {
 	SubTransactionId subid;
-	bool		created;		/* else dropped */
+	TopicChangeKind kind;
 	int32		topic_id;
 	char		name[MQ_NAME_MAX + 1];
+	int32		old_partitions; /* TOPIC_GROWN: from */
+	int32		new_partitions; /* TOPIC_GROWN: to */
 } TopicChange;
 
 static void forget_topic(Oid dboid, const char *name, int32 topic_id);
@@ -68,6 +78,7 @@ static Oid	int4_type = INT4OID;
 
 PG_FUNCTION_INFO_V1(mq_create_topic);
 PG_FUNCTION_INFO_V1(mq_drop_topic);
+PG_FUNCTION_INFO_V1(mq_alter_topic);
 PG_FUNCTION_INFO_V1(mq_partition_offsets);
 
 /*
@@ -183,7 +194,7 @@ dropped_here(int32 topic_id)
 	{
 		TopicChange *change = lfirst(lc);
 
-		if (!change->created && change->topic_id == topic_id)
+		if (change->kind == TOPIC_DROPPED && change->topic_id == topic_id)
 			return true;
 	}
 	return false;
@@ -369,20 +380,22 @@ mq_check_partition(const MqTopicInfo *topic, int32 partition)
 
 /*
  * remember_change
- *		Note that the current subtransaction created or dropped a topic.
+ *		Note that the current subtransaction created, dropped or grew a
+ *		topic.
  */
-static void
-remember_change(bool created, int32 topic_id, const char *name)
+static TopicChange *
+remember_change(TopicChangeKind kind, int32 topic_id, const char *name)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	TopicChange *change = palloc0(sizeof(TopicChange));
 
 	change->subid = GetCurrentSubTransactionId();
-	change->created = created;
+	change->kind = kind;
 	change->topic_id = topic_id;
 	strlcpy(change->name, name, sizeof(change->name));
 	topic_changes = lappend(topic_changes, change);
 	MemoryContextSwitchTo(oldcxt);
+	return change;
 }
 
 static int64
@@ -518,7 +531,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 
-	remember_change(true, topic_id, name);
+	remember_change(TOPIC_CREATED, topic_id, name);
 	PG_RETURN_INT32(topic_id);
 }
 
@@ -577,8 +590,232 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 						  1, &int4_type, &arg, NULL, false, 0);
 	SPI_finish();
 
-	remember_change(false, topic_id, name);
+	remember_change(TOPIC_DROPPED, topic_id, name);
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * grow_partitions
+ *		Add partitions [from, to) of a loaded topic to shared memory now, so
+ *		that running out of slots fails the ALTER, not its commit; the
+ *		topic's partition count follows at commit (mq_topic_xact_end).  The
+ *		caller holds the topic's segment tables exclusively, so nobody can
+ *		use or load the topic meanwhile.
+ */
+static void
+grow_partitions(const char *name, int32 topic_id, int32 from, int32 to)
+{
+	MqTopicKey	key;
+	MqTopic    *topic;
+	int32		p;
+
+	topic_key(&key, name);
+	LWLockAcquire(MqState->topic_lock, LW_EXCLUSIVE);
+	topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
+	if (topic == NULL || topic->topic_id != topic_id)
+	{
+		/* not loaded: the next use loads the new count from the tables */
+		LWLockRelease(MqState->topic_lock);
+		return;
+	}
+	if (hash_get_num_entries(MqPartitionDir.htab) + (to - from) > mq_max_partitions)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("not enough mq partition slots for %d more partitions of topic \"%s\"",
+						to - from, name),
+				 errhint("Increase mq.max_partitions and restart the server.")));
+	for (p = from; p < to; p++)
+	{
+		MqPartitionKey pkey;
+		MqPartition *part;
+		bool		found;
+
+		partition_key(&pkey, topic_id, p);
+		part = mq_shmem_enter(&MqPartitionDir, &pkey, &found);
+		if (found)
+			continue;
+		LWLockInitialize(&part->lock, MqState->partition_tranche);
+		SpinLockInit(&part->mutex);
+		ConditionVariableInit(&part->cv);
+	}
+	LWLockRelease(MqState->topic_lock);
+}
+
+/*
+ * mq_alter_topic
+ *		SQL: mq.alter_topic(name, partitions, retention, retention_bytes,
+ *		segment_bytes, segment_age, notify, dedup_window,
+ *		unlimited_retention, unlimited_retention_bytes).  NULL leaves a
+ *		setting as it is.  Partitions can only be added, as in Kafka.
+ */
+Datum
+mq_alter_topic(PG_FUNCTION_ARGS)
+{
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	Datum		arg = CStringGetTextDatum(name);
+	int32		topic_id;
+	int32		partitions;
+	bool		isnull;
+	StringInfoData sets;
+
+	SPI_connect();
+	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
+	SPI_execute_with_args("SELECT topic_id, partitions FROM mq.topic WHERE name = $1",
+						  1, &text_type, &arg, NULL, false, 1);
+	if (SPI_processed == 0)
+		undefined_topic(name);
+	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+	{
+		MqTopicInfo info = {0};
+
+		strlcpy(info.name, name, sizeof(info.name));
+		info.topic_id = topic_id;
+		mq_check_access(&info, MQ_ACCESS_SEND);
+	}
+
+	initStringInfo(&sets);
+	if (!PG_ARGISNULL(2))
+	{
+		if (interval_usecs(PG_GETARG_INTERVAL_P(2)) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retention of topic \"%s\" must be positive", name)));
+		appendStringInfo(&sets, ", retention = %s",
+						 quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																				PG_GETARG_DATUM(2)))));
+	}
+	if (!PG_ARGISNULL(3))
+	{
+		if (PG_GETARG_INT64(3) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retention_bytes of topic \"%s\" must be positive", name)));
+		appendStringInfo(&sets, ", retention_bytes = " INT64_FORMAT,
+						 PG_GETARG_INT64(3));
+	}
+	if (!PG_ARGISNULL(4))
+	{
+		if (PG_GETARG_INT64(4) < 1024 * 1024)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment_bytes of topic \"%s\" must be at least 1 MB", name)));
+		appendStringInfo(&sets, ", segment_bytes = " INT64_FORMAT,
+						 PG_GETARG_INT64(4));
+	}
+	if (!PG_ARGISNULL(5))
+	{
+		if (interval_usecs(PG_GETARG_INTERVAL_P(5)) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("segment_age of topic \"%s\" must be positive", name)));
+		appendStringInfo(&sets, ", segment_age = %s",
+						 quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																				PG_GETARG_DATUM(5)))));
+	}
+	if (!PG_ARGISNULL(6))
+		appendStringInfo(&sets, ", notify = %s",
+						 PG_GETARG_BOOL(6) ? "true" : "false");
+	if (!PG_ARGISNULL(7))
+	{
+		if (interval_usecs(PG_GETARG_INTERVAL_P(7)) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("dedup_window of topic \"%s\" must be positive", name)));
+		appendStringInfo(&sets, ", dedup_window = %s",
+						 quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																				PG_GETARG_DATUM(7)))));
+	}
+	if (!PG_ARGISNULL(8) && PG_GETARG_BOOL(8))
+	{
+		if (!PG_ARGISNULL(2))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retention and unlimited_retention cannot both be given")));
+		appendStringInfoString(&sets, ", retention = NULL");
+	}
+	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
+	{
+		if (!PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retention_bytes and unlimited_retention_bytes cannot both be given")));
+		appendStringInfoString(&sets, ", retention_bytes = NULL");
+	}
+
+	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) != partitions)
+	{
+		int32		new_partitions = PG_GETARG_INT32(1);
+		TopicChange *change;
+		uint64		i;
+
+		if (new_partitions < partitions)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot reduce the partitions of topic \"%s\" from %d to %d",
+							name, partitions, new_partitions),
+					 errdetail("Partitions can only be added: messages and offsets live in them.")));
+		if (new_partitions > 100000)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("topic \"%s\" cannot have %d partitions", name, new_partitions),
+					 errdetail("A topic has 1 to 100000 partitions.")));
+
+		/* Nobody may send to, read or load the topic while it grows. */
+		arg = Int32GetDatum(topic_id);
+		SPI_execute_with_args("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
+							  1, &int4_type, &arg, NULL, false, 0);
+		{
+			SPITupleTable *segments = SPI_tuptable;
+			uint64		nsegments = SPI_processed;
+
+			for (i = 0; i < nsegments; i++)
+				SPI_execute(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE",
+									 SPI_getvalue(segments->vals[i],
+												  segments->tupdesc, 1)),
+							false, 0);
+		}
+		SPI_execute(psprintf("INSERT INTO mq.partition (topic_id, partition)"
+							 " SELECT %d, p FROM generate_series(%d, %d) p",
+							 topic_id, partitions, new_partitions - 1),
+					false, 0);
+		appendStringInfo(&sets, ", partitions = %d", new_partitions);
+
+		change = remember_change(TOPIC_GROWN, topic_id, name);
+		change->old_partitions = partitions;
+		change->new_partitions = new_partitions;
+		grow_partitions(name, topic_id, partitions, new_partitions);
+	}
+
+	if (sets.len > 0)
+		SPI_execute(psprintf("UPDATE mq.topic SET %s WHERE topic_id = %d",
+							 sets.data + 2, topic_id), false, 0);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * forget_partitions
+ *		Remove partitions [from, to) of topic_id from shared memory.  Caller
+ *		holds topic_lock exclusively.
+ */
+static void
+forget_partitions(Oid dboid, int32 topic_id, int32 from, int32 to)
+{
+	int32		p;
+
+	for (p = from; p < to; p++)
+	{
+		MqPartitionKey pkey;
+
+		memset(&pkey, 0, sizeof(pkey));
+		pkey.dboid = dboid;
+		pkey.topic_id = topic_id;
+		pkey.partition = p;
+		hash_search(MqPartitionDir.htab, &pkey, HASH_REMOVE, NULL);
+	}
 }
 
 /*
@@ -600,7 +837,9 @@ forget_topic(Oid dboid, const char *name, int32 topic_id)
 	if (topic == NULL || topic->topic_id != topic_id)
 		return;
 
-	for (p = 0; p < topic->partitions; p++)
+	forget_partitions(dboid, topic_id, 0, topic->partitions);
+	/* and those an uncommitted ALTER added after them */
+	for (p = topic->partitions;; p++)
 	{
 		MqPartitionKey pkey;
 
@@ -608,7 +847,8 @@ forget_topic(Oid dboid, const char *name, int32 topic_id)
 		pkey.dboid = dboid;
 		pkey.topic_id = topic_id;
 		pkey.partition = p;
-		hash_search(MqPartitionDir.htab, &pkey, HASH_REMOVE, NULL);
+		if (hash_search(MqPartitionDir.htab, &pkey, HASH_REMOVE, NULL) == NULL)
+			break;
 	}
 	hash_search(MqTopicDir.htab, &key, HASH_REMOVE, NULL);
 }
@@ -651,12 +891,14 @@ mq_topic_subxact_end(bool commit, SubTransactionId mysubid,
 			change->subid = parentsubid;
 		else
 		{
-			if (change->created)
-			{
-				LWLockAcquire(MqState->topic_lock, LW_EXCLUSIVE);
+			LWLockAcquire(MqState->topic_lock, LW_EXCLUSIVE);
+			if (change->kind == TOPIC_CREATED)
 				forget_topic(MyDatabaseId, change->name, change->topic_id);
-				LWLockRelease(MqState->topic_lock);
-			}
+			else if (change->kind == TOPIC_GROWN)
+				forget_partitions(MyDatabaseId, change->topic_id,
+								  change->old_partitions,
+								  change->new_partitions);
+			LWLockRelease(MqState->topic_lock);
 			topic_changes = foreach_delete_current(topic_changes, lc);
 		}
 	}
@@ -681,8 +923,36 @@ mq_topic_xact_end(bool commit)
 	{
 		TopicChange *change = lfirst(lc);
 
-		if (change->created != commit)
-			forget_topic(MyDatabaseId, change->name, change->topic_id);
+		switch (change->kind)
+		{
+			case TOPIC_CREATED:
+				if (!commit)
+					forget_topic(MyDatabaseId, change->name, change->topic_id);
+				break;
+			case TOPIC_DROPPED:
+				if (commit)
+					forget_topic(MyDatabaseId, change->name, change->topic_id);
+				break;
+			case TOPIC_GROWN:
+				if (commit)
+				{
+					MqTopicKey	key;
+					MqTopic    *topic;
+
+					memset(&key, 0, sizeof(key));
+					key.dboid = MyDatabaseId;
+					strlcpy(key.name, change->name, sizeof(key.name));
+					topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
+					if (topic != NULL && topic->topic_id == change->topic_id &&
+						topic->partitions < change->new_partitions)
+						topic->partitions = change->new_partitions;
+				}
+				else
+					forget_partitions(MyDatabaseId, change->topic_id,
+									  change->old_partitions,
+									  change->new_partitions);
+				break;
+		}
 	}
 	if (commit && purge_at_commit)
 	{

@@ -70,6 +70,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -715,6 +716,9 @@ worker_tick(void)
 	prev_state = my_db->state;
 	LWLockRelease(MqState->dir_lock);
 
+	/* no transaction needed, and nothing below can hold it up */
+	mq_produce_watchdog();
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	pgstat_report_activity(STATE_RUNNING, "mq worker tick");
@@ -768,8 +772,6 @@ worker_tick(void)
 						NameStr(my_dbname))));
 	}
 
-	mq_produce_watchdog();
-
 	SpinLockAcquire(&my_db->mutex);
 	my_db->ticks++;
 	my_db->last_tick = GetCurrentTimestamp();
@@ -794,6 +796,13 @@ mq_worker_main(Datum main_arg)
 	worker_attach(dboid);
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("mq worker");
+
+	/*
+	 * The worker runs as the bootstrap superuser: no database-level
+	 * search_path may bring other schemas' functions or operators into its
+	 * queries.
+	 */
+	SetConfigOption("search_path", "pg_catalog", PGC_SUSET, PGC_S_OVERRIDE);
 
 	for (;;)
 	{
