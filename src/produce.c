@@ -516,7 +516,7 @@ mq_produce_purge_dedup(void)
 {
 	Oid			relid = get_relname_relid("dedup", get_namespace_oid("mq", false));
 
-	if (!ConditionalLockRelationOid(relid, RowExclusiveLock))
+	if (!OidIsValid(relid) || !ConditionalLockRelationOid(relid, RowExclusiveLock))
 		return;
 	SPI_connect();
 	SPI_execute("DELETE FROM mq.dedup WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("

@@ -507,8 +507,8 @@ mq_create_topic(PG_FUNCTION_ARGS)
 						 " id uuid NOT NULL,"
 						 " produced_at timestamptz NOT NULL,"
 						 " payload_type \"char\" NOT NULL,"
-						 " key text,"
-						 " tag text,"
+						 " key text COLLATE \"C\","
+						 " tag text COLLATE \"C\","
 						 " headers jsonb,"
 						 " payload bytea NOT NULL,"
 						 " PRIMARY KEY (partition, \"offset\"))",
