@@ -113,6 +113,14 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean) IS
 'add partitions to a topic or change its settings; NULL leaves a setting unchanged';
 
+CREATE FUNCTION mq.roll_segment(topic text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_roll_segment'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION mq.roll_segment(text) IS
+'start a new segment for a topic now (the worker does it by segment_bytes and segment_age); returns its number';
+
 -- Deduplication ids seen by mq.send, until they expire (the worker deletes
 -- expired rows).  A second send with the same id within the topic's
 -- dedup_window is not stored again.

@@ -73,3 +73,19 @@ SELECT * FROM mq.get_by_time('lookups', now(), now() - interval '1 s');
 \echo :LAST_ERROR_SQLSTATE
 
 SELECT mq.drop_topic('lookups');
+
+-- Segment tables hold data, so they are not members of the extension
+-- (pg_dump saves them) but depend on it: DROP EXTENSION refuses while
+-- topics exist, and CASCADE drops them with it.
+SELECT mq.create_topic('kept') > 0 AS created;
+SELECT partition FROM mq.send('kept', 'x'::text);
+\set VERBOSITY terse
+DROP EXTENSION mq;
+\echo :LAST_ERROR_SQLSTATE
+DROP EXTENSION mq CASCADE;
+\set VERBOSITY default
+SELECT count(*) AS segment_tables_left FROM pg_class
+ WHERE relnamespace = 'mq'::regnamespace AND relname ~ '^seg_';
+CREATE EXTENSION mq;
+SELECT mq.create_topic('kept') > 0 AS created_again;
+SELECT mq.drop_topic('kept');

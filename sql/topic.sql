@@ -128,6 +128,26 @@ SELECT mq.alter_topic('nope', notify => true);
 \echo :LAST_ERROR_SQLSTATE
 SELECT mq.drop_topic('grow');
 
+-- Segments: a roll starts a new segment table; reads and lookups span
+-- all segments, in order.
+SELECT mq.create_topic('rolled') > 0 AS created;
+SELECT partition FROM mq.send('rolled', 'in segment 0'::text, key => 'k');
+SELECT mq.roll_segment('rolled');
+SELECT partition FROM mq.send('rolled', 'in segment 1'::text, key => 'k');
+BEGIN;
+SELECT mq.roll_segment('rolled');
+ROLLBACK;
+SELECT partition FROM mq.send('rolled', 'still in segment 1'::text, key => 'k');
+SELECT segments FROM mq.topics WHERE name = 'rolled';
+SELECT "offset", mq.payload_text(payload, payload_type) FROM mq.read('rolled', 0);
+SELECT "offset", mq.payload_text(payload, payload_type) FROM mq.get_by_key('rolled', 'k', 2);
+SELECT mq.drop_topic('rolled');
+SELECT count(*) AS leftover_segments FROM pg_class
+ WHERE relnamespace = 'mq'::regnamespace AND relname ~ '^seg_' AND relkind = 'r'
+   AND NOT EXISTS (SELECT FROM mq.segment s WHERE s.relid = pg_class.oid);
+SELECT * FROM mq.roll_segment('nope');
+\echo :LAST_ERROR_SQLSTATE
+
 -- Unknown topics, everywhere.
 SELECT * FROM mq.send('nope', 'x'::text);
 \echo :LAST_ERROR_SQLSTATE

@@ -32,7 +32,11 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -53,7 +57,8 @@ typedef enum TopicChangeKind
 {
 	TOPIC_CREATED,
 	TOPIC_DROPPED,
-	TOPIC_GROWN					/* partitions added */
+	TOPIC_GROWN,				/* partitions added */
+	TOPIC_ROLLED				/* a new active segment */
 } TopicChangeKind;
 
 typedef struct TopicChange
@@ -64,6 +69,7 @@ typedef struct TopicChange
 	char		name[MQ_NAME_MAX + 1];
 	int32		old_partitions; /* TOPIC_GROWN: from */
 	int32		new_partitions; /* TOPIC_GROWN: to */
+	Oid			segment_relid;	/* TOPIC_ROLLED: the new segment */
 } TopicChange;
 
 static void forget_topic(Oid dboid, const char *name, int32 topic_id);
@@ -79,6 +85,7 @@ static Oid	int4_type = INT4OID;
 PG_FUNCTION_INFO_V1(mq_create_topic);
 PG_FUNCTION_INFO_V1(mq_drop_topic);
 PG_FUNCTION_INFO_V1(mq_alter_topic);
+PG_FUNCTION_INFO_V1(mq_roll_segment);
 PG_FUNCTION_INFO_V1(mq_partition_offsets);
 
 /*
@@ -406,6 +413,61 @@ interval_usecs(Interval *iv)
 }
 
 /*
+ * create_segment
+ *		Create segment table number segment_no of a topic, with its
+ *		indexes, and record it in mq.segment.  Caller is connected to SPI.
+ *		Returns the table's OID.
+ */
+static Oid
+create_segment(int32 topic_id, int32 segment_no)
+{
+	char	   *table = psprintf("mq.seg_%d_%d", topic_id, segment_no);
+	ObjectAddress table_addr;
+	ObjectAddress extension_addr;
+	Oid			relid;
+	bool		isnull;
+
+	SPI_execute(psprintf("CREATE TABLE %s ("
+						 " partition integer NOT NULL,"
+						 " \"offset\" bigint NOT NULL,"
+						 " id uuid NOT NULL,"
+						 " produced_at timestamptz NOT NULL,"
+						 " payload_type \"char\" NOT NULL,"
+						 " key text COLLATE \"C\","
+						 " tag text COLLATE \"C\","
+						 " headers jsonb,"
+						 " payload bytea NOT NULL,"
+						 " PRIMARY KEY (partition, \"offset\"))", table),
+				false, 0);
+
+	/*
+	 * Lookups by key (most recent first) and by time.  Lookups by id use the
+	 * time index too: a UUIDv7 carries its message's time.
+	 */
+	SPI_execute(psprintf("CREATE INDEX ON %s (key, produced_at)"
+						 " WHERE key IS NOT NULL", table), false, 0);
+	SPI_execute(psprintf("CREATE INDEX ON %s USING brin (produced_at)", table),
+				false, 0);
+	SPI_execute(psprintf("INSERT INTO mq.segment (topic_id, segment_no, relid)"
+						 " VALUES (%d, %d, '%s') RETURNING relid::oid",
+						 topic_id, segment_no, table),
+				false, 0);
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+
+	/*
+	 * The table holds data, so it is not a member of the extension (pg_dump
+	 * saves it as an ordinary table), but it depends on it: DROP EXTENSION
+	 * refuses while topics exist, and drops them with CASCADE.
+	 */
+	ObjectAddressSet(table_addr, RelationRelationId, relid);
+	ObjectAddressSet(extension_addr, ExtensionRelationId,
+					 get_extension_oid(MQ_EXTENSION_NAME, false));
+	recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
+	return relid;
+}
+
+/*
  * mq_create_topic
  *		SQL: mq.create_topic(name, partitions, retention, retention_bytes,
  *		segment_bytes, segment_age, notify, dedup_window) returns the new
@@ -501,30 +563,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 							  9, types, values, valnulls, false, 0);
 	}
 
-	SPI_execute(psprintf("CREATE TABLE mq.seg_%d_0 ("
-						 " partition integer NOT NULL,"
-						 " \"offset\" bigint NOT NULL,"
-						 " id uuid NOT NULL,"
-						 " produced_at timestamptz NOT NULL,"
-						 " payload_type \"char\" NOT NULL,"
-						 " key text COLLATE \"C\","
-						 " tag text COLLATE \"C\","
-						 " headers jsonb,"
-						 " payload bytea NOT NULL,"
-						 " PRIMARY KEY (partition, \"offset\"))",
-						 topic_id), false, 0);
-
-	/*
-	 * Lookups by key (most recent first) and by time.  Lookups by id use the
-	 * time index too: a UUIDv7 carries its message's time.
-	 */
-	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 (key, produced_at)"
-						 " WHERE key IS NOT NULL", topic_id), false, 0);
-	SPI_execute(psprintf("CREATE INDEX ON mq.seg_%d_0 USING brin (produced_at)",
-						 topic_id), false, 0);
-	SPI_execute(psprintf("INSERT INTO mq.segment (topic_id, segment_no, relid)"
-						 " VALUES (%d, 0, 'mq.seg_%d_0')", topic_id, topic_id),
-				false, 0);
+	create_segment(topic_id, 0);
 	SPI_execute(psprintf("INSERT INTO mq.partition (topic_id, partition)"
 						 " SELECT %d, p FROM generate_series(0, %d) p",
 						 topic_id, partitions - 1), false, 0);
@@ -592,6 +631,106 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 
 	remember_change(TOPIC_DROPPED, topic_id, name);
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * mq_topic_roll
+ *		Start a new segment for topic name: producers write to it once this
+ *		transaction commits; the old segments stay readable until retention
+ *		drops them.  Serialised with topic DDL (a drop must see every
+ *		segment).  Returns the new segment's number.
+ */
+int32
+mq_topic_roll(const char *name)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	int32		topic_id;
+	int32		segment_no;
+	bool		isnull;
+	TopicChange *change;
+	Oid			relid;
+
+	SPI_connect();
+	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
+	SPI_execute_with_args("SELECT t.topic_id,"
+						  " (SELECT max(s.segment_no) FROM mq.segment s"
+						  "   WHERE s.topic_id = t.topic_id) + 1"
+						  " FROM mq.topic t WHERE t.name = $1",
+						  1, &text_type, &arg, NULL, false, 1);
+	if (SPI_processed == 0)
+		undefined_topic(name);
+	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	segment_no = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+	relid = create_segment(topic_id, segment_no);
+	SPI_finish();
+
+	change = remember_change(TOPIC_ROLLED, topic_id, name);
+	change->segment_relid = relid;
+	return segment_no;
+}
+
+/*
+ * mq_roll_segment
+ *		SQL: mq.roll_segment(topic) starts a new segment now and returns
+ *		its number.
+ */
+Datum
+mq_roll_segment(PG_FUNCTION_ARGS)
+{
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	MqTopicInfo info = {0};
+
+	strlcpy(info.name, name, sizeof(info.name));
+	mq_check_access(&info, MQ_ACCESS_SEND);
+	PG_RETURN_INT32(mq_topic_roll(name));
+}
+
+/*
+ * mq_topic_roll_due
+ *		Roll the active segment of every topic of this database that has
+ *		reached its segment_bytes (with its TOAST table and indexes), or is
+ *		older than its segment_age and not empty.  Called by the database worker, in a transaction with a
+ *		snapshot.
+ */
+void
+mq_topic_roll_due(void)
+{
+	List	   *due = NIL;
+	ListCell   *lc;
+	MemoryContext outer = CurrentMemoryContext;
+	uint64		i;
+
+	SPI_connect();
+	SPI_execute("SELECT t.name FROM mq.topic t"
+				" CROSS JOIN LATERAL (SELECT s.relid, s.created_at FROM mq.segment s"
+				"   WHERE s.topic_id = t.topic_id"
+				"   ORDER BY s.segment_no DESC LIMIT 1) s"
+				" WHERE pg_total_relation_size(s.relid) >= t.segment_bytes"
+				"    OR (s.created_at + t.segment_age <= now()"
+				"        AND pg_relation_size(s.relid) > 0)",
+				true, 0);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 1);
+		MemoryContext oldcxt = MemoryContextSwitchTo(outer);
+
+		/* outlives SPI_finish() */
+		due = lappend(due, pstrdup(name));
+		MemoryContextSwitchTo(oldcxt);
+	}
+	SPI_finish();
+
+	foreach(lc, due)
+	{
+		int32		segment_no = mq_topic_roll(lfirst(lc));
+
+		ereport(DEBUG1,
+				(errmsg("mq rolled topic \"%s\" to segment %d",
+						(char *) lfirst(lc), segment_no)));
+	}
 }
 
 /*
@@ -932,6 +1071,20 @@ mq_topic_xact_end(bool commit)
 			case TOPIC_DROPPED:
 				if (commit)
 					forget_topic(MyDatabaseId, change->name, change->topic_id);
+				break;
+			case TOPIC_ROLLED:
+				if (commit)
+				{
+					MqTopicKey	key;
+					MqTopic    *topic;
+
+					memset(&key, 0, sizeof(key));
+					key.dboid = MyDatabaseId;
+					strlcpy(key.name, change->name, sizeof(key.name));
+					topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
+					if (topic != NULL && topic->topic_id == change->topic_id)
+						topic->segment_relid = change->segment_relid;
+				}
 				break;
 			case TOPIC_GROWN:
 				if (commit)

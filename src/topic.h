@@ -38,6 +38,9 @@ extern MqPartition *mq_partition_find(int32 topic_id, int32 partition);
 extern void mq_check_access(const MqTopicInfo *topic, MqAccess mode);
 extern void mq_check_partition(const MqTopicInfo *topic, int32 partition);
 
+extern int32 mq_topic_roll(const char *name);
+extern void mq_topic_roll_due(void);
+
 extern void mq_topic_extension_dropped(void);
 extern bool mq_topic_xact_pending(void);
 extern void mq_topic_subxact_end(bool commit, SubTransactionId mysubid,

@@ -79,6 +79,7 @@
 #include "mq.h"
 #include "produce.h"
 #include "shmem.h"
+#include "topic.h"
 #include "worker.h"
 
 /* Delay before restarting a worker that died, doubled per failure. */
@@ -727,6 +728,7 @@ worker_tick(void)
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
 		mq_produce_purge_dedup();
+		mq_topic_roll_due();
 		PopActiveSnapshot();
 	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));

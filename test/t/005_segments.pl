@@ -1,0 +1,68 @@
+# The worker rolls segments by age and by size, and messages stay readable
+# across segments.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('segments');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mq'
+mq.worker_naptime = '100ms'
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION mq');
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM mq.worker_status() WHERE database = 'postgres' AND state = 'running'")
+  or die 'no worker';
+
+# By age: an old, non-empty segment is rolled.
+$node->safe_psql('postgres', "SELECT mq.create_topic('aged', segment_age => interval '1 second')");
+sleep(2);
+is($node->safe_psql('postgres', "SELECT segments FROM mq.topics WHERE name = 'aged'"),
+	'1', 'an empty segment is not rolled however old');
+$node->safe_psql('postgres', "SELECT partition FROM mq.send('aged', 'first'::text)");
+ok($node->poll_query_until('postgres', "SELECT segments >= 2 FROM mq.topics WHERE name = 'aged'"),
+	'a non-empty segment older than segment_age is rolled');
+$node->safe_psql('postgres', "SELECT partition FROM mq.send('aged', 'second'::text)");
+is($node->safe_psql('postgres',
+		"SELECT string_agg(mq.payload_text(payload, payload_type), ',' ORDER BY \"offset\") FROM mq.read('aged', 0)"),
+	'first,second', 'messages are read across segments, in order');
+is($node->safe_psql('postgres', qq{
+SELECT count(*) FROM mq.segment s JOIN mq.topic t USING (topic_id), LATERAL (
+    SELECT pg_relation_size(s.relid) AS size) z
+ WHERE t.name = 'aged' AND s.segment_no = (SELECT max(segment_no) FROM mq.segment WHERE topic_id = t.topic_id)
+   AND z.size > 0}), '1', 'the new message went to the new segment');
+
+# By size: past segment_bytes the active segment is rolled.
+$node->safe_psql('postgres',
+	"SELECT mq.create_topic('big', segment_bytes => 1048576, segment_age => interval '1 day')");
+$node->safe_psql('postgres',
+	"SELECT count(*) FROM mq.send_batch('big', ARRAY(SELECT (SELECT string_agg(md5(g::text || x::text), '') FROM generate_series(1, 40) x) FROM generate_series(1, 1000) g))");
+ok($node->poll_query_until('postgres', "SELECT segments >= 2 FROM mq.topics WHERE name = 'big'"),
+	'a segment past segment_bytes is rolled');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mq.read('big', 0, 0, 100000)"),
+	'1000', 'every message is still readable');
+
+# Producers keep working while segments roll under them.
+$node->safe_psql('postgres', "SELECT mq.alter_topic('aged', segment_age => interval '200 milliseconds')");
+for my $i (1 .. 30)
+{
+	$node->safe_psql('postgres', "SELECT partition FROM mq.send('aged', 'm$i'::text)");
+	select(undef, undef, undef, 0.05);
+}
+cmp_ok($node->safe_psql('postgres', "SELECT segments FROM mq.topics WHERE name = 'aged'"),
+	'>', 2, 'segments rolled during the sends');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mq.read('aged', 0, 0, 100000)"),
+	'32', 'no message lost across the rolls');
+
+# Dropping the topic drops every segment.
+$node->safe_psql('postgres', "SELECT mq.drop_topic('aged')");
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_class WHERE relnamespace = 'mq'::regnamespace AND relname ~ '^seg_' AND NOT EXISTS (SELECT FROM mq.segment s WHERE s.relid = pg_class.oid) AND relkind = 'r'"),
+	'0', 'no segment table is left behind');
+
+$node->stop;
+done_testing();
