@@ -413,6 +413,45 @@ interval_usecs(Interval *iv)
 }
 
 /*
+ * check_ddl_access
+ *		The access check of topic DDL, which knows the topic by name and id
+ *		only (0 if not known yet).
+ */
+static void
+check_ddl_access(const char *name, int32 topic_id)
+{
+	MqTopicInfo info = {0};
+
+	strlcpy(info.name, name, sizeof(info.name));
+	info.topic_id = topic_id;
+	mq_check_access(&info, MQ_ACCESS_SEND);
+}
+
+/*
+ * for_each_segment
+ *		Run command, a format with one %s, for each segment table of a
+ *		topic.  Caller is connected to SPI.
+ */
+static void
+for_each_segment(int32 topic_id, const char *command)
+{
+	Datum		arg = Int32GetDatum(topic_id);
+	SPITupleTable *segments;
+	uint64		nsegments;
+	uint64		i;
+
+	SPI_execute_with_args("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
+						  1, &int4_type, &arg, NULL, false, 0);
+	segments = SPI_tuptable;
+	nsegments = SPI_processed;
+	for (i = 0; i < nsegments; i++)
+		SPI_execute(psprintf(command,
+							 SPI_getvalue(segments->vals[i],
+										  segments->tupdesc, 1)),
+					false, 0);
+}
+
+/*
  * create_segment
  *		Create segment table number segment_no of a topic, with its
  *		indexes, and record it in mq.segment.  Caller is connected to SPI.
@@ -587,7 +626,6 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	Datum		arg = CStringGetTextDatum(name);
 	int32		topic_id;
 	bool		isnull;
-	uint64		i;
 
 	SPI_connect();
 	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
@@ -604,27 +642,10 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	}
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
-	{
-		MqTopicInfo info = {0};
+	check_ddl_access(name, topic_id);
 
-		strlcpy(info.name, name, sizeof(info.name));
-		info.topic_id = topic_id;
-		mq_check_access(&info, MQ_ACCESS_SEND);
-	}
-
+	for_each_segment(topic_id, "DROP TABLE %s");
 	arg = Int32GetDatum(topic_id);
-	SPI_execute_with_args("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
-						  1, &int4_type, &arg, NULL, false, 0);
-	{
-		SPITupleTable *segments = SPI_tuptable;
-		uint64		nsegments = SPI_processed;
-
-		for (i = 0; i < nsegments; i++)
-			SPI_execute(psprintf("DROP TABLE %s",
-								 SPI_getvalue(segments->vals[i],
-											  segments->tupdesc, 1)),
-						false, 0);
-	}
 	SPI_execute_with_args("DELETE FROM mq.topic WHERE topic_id = $1",
 						  1, &int4_type, &arg, NULL, false, 0);
 	SPI_finish();
@@ -680,10 +701,8 @@ Datum
 mq_roll_segment(PG_FUNCTION_ARGS)
 {
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
-	MqTopicInfo info = {0};
 
-	strlcpy(info.name, name, sizeof(info.name));
-	mq_check_access(&info, MQ_ACCESS_SEND);
+	check_ddl_access(name, 0);
 	PG_RETURN_INT32(mq_topic_roll(name));
 }
 
@@ -807,13 +826,7 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 2, &isnull));
-	{
-		MqTopicInfo info = {0};
-
-		strlcpy(info.name, name, sizeof(info.name));
-		info.topic_id = topic_id;
-		mq_check_access(&info, MQ_ACCESS_SEND);
-	}
+	check_ddl_access(name, topic_id);
 
 	initStringInfo(&sets);
 	if (!PG_ARGISNULL(2))
@@ -888,7 +901,6 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 	{
 		int32		new_partitions = PG_GETARG_INT32(1);
 		TopicChange *change;
-		uint64		i;
 
 		if (new_partitions < partitions)
 			ereport(ERROR,
@@ -903,19 +915,7 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 					 errdetail("A topic has 1 to 100000 partitions.")));
 
 		/* Nobody may send to, read or load the topic while it grows. */
-		arg = Int32GetDatum(topic_id);
-		SPI_execute_with_args("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
-							  1, &int4_type, &arg, NULL, false, 0);
-		{
-			SPITupleTable *segments = SPI_tuptable;
-			uint64		nsegments = SPI_processed;
-
-			for (i = 0; i < nsegments; i++)
-				SPI_execute(psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE",
-									 SPI_getvalue(segments->vals[i],
-												  segments->tupdesc, 1)),
-							false, 0);
-		}
+		for_each_segment(topic_id, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE");
 		SPI_execute(psprintf("INSERT INTO mq.partition (topic_id, partition)"
 							 " SELECT %d, p FROM generate_series(%d, %d) p",
 							 topic_id, partitions, new_partitions - 1),
@@ -1044,6 +1044,25 @@ mq_topic_subxact_end(bool commit, SubTransactionId mysubid,
 }
 
 /*
+ * changed_entry
+ *		The directory entry of the topic a change is about, or NULL if it is
+ *		not loaded (or is another topic of the same name).  Caller holds
+ *		topic_lock.
+ */
+static MqTopic *
+changed_entry(const TopicChange *change)
+{
+	MqTopicKey	key;
+	MqTopic    *topic;
+
+	topic_key(&key, change->name);
+	topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
+	if (topic == NULL || topic->topic_id != change->topic_id)
+		return NULL;
+	return topic;
+}
+
+/*
  * mq_topic_xact_end
  *		The transaction ended: drop the directory entries that no longer
  *		match the tables.  Runs in the COMMIT/ABORT callbacks: no
@@ -1061,6 +1080,7 @@ mq_topic_xact_end(bool commit)
 	foreach(lc, topic_changes)
 	{
 		TopicChange *change = lfirst(lc);
+		MqTopic    *topic;
 
 		switch (change->kind)
 		{
@@ -1073,31 +1093,15 @@ mq_topic_xact_end(bool commit)
 					forget_topic(MyDatabaseId, change->name, change->topic_id);
 				break;
 			case TOPIC_ROLLED:
-				if (commit)
-				{
-					MqTopicKey	key;
-					MqTopic    *topic;
-
-					memset(&key, 0, sizeof(key));
-					key.dboid = MyDatabaseId;
-					strlcpy(key.name, change->name, sizeof(key.name));
-					topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
-					if (topic != NULL && topic->topic_id == change->topic_id)
-						topic->segment_relid = change->segment_relid;
-				}
+				topic = commit ? changed_entry(change) : NULL;
+				if (topic != NULL)
+					topic->segment_relid = change->segment_relid;
 				break;
 			case TOPIC_GROWN:
 				if (commit)
 				{
-					MqTopicKey	key;
-					MqTopic    *topic;
-
-					memset(&key, 0, sizeof(key));
-					key.dboid = MyDatabaseId;
-					strlcpy(key.name, change->name, sizeof(key.name));
-					topic = hash_search(MqTopicDir.htab, &key, HASH_FIND, NULL);
-					if (topic != NULL && topic->topic_id == change->topic_id &&
-						topic->partitions < change->new_partitions)
+					topic = changed_entry(change);
+					if (topic != NULL && topic->partitions < change->new_partitions)
 						topic->partitions = change->new_partitions;
 				}
 				else
