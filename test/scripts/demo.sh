@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #
 # make demo: build and install mq, start a throwaway PostgreSQL on a
-# loopback port with mq preloaded, show the extension at work, stop the
-# server.  Works as root on a fresh Debian bookworm machine (dependencies
+# loopback port with mq preloaded, show the extension at work (its worker,
+# and an outbox: orders and their messages committed or rolled back
+# together), stop the server.  Works as root on a fresh Debian bookworm machine (dependencies
 # are installed with apt) or as a user who already has them.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -79,6 +80,47 @@ psql_demo -d mqdemo -c "SELECT role, database, pid, state, last_activity FROM mq
 
 step "the same processes in pg_stat_activity"
 psql_demo -d mqdemo -c "SELECT pid, backend_type, application_name, datname FROM pg_stat_activity WHERE backend_type LIKE 'mq%' ORDER BY backend_type"
+
+step "an outbox without a relay: a topic, and an orders table"
+psql_demo -d mqdemo -q <<'SQL'
+SELECT mq.create_topic('order.created', partitions => 3);
+CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, amount numeric NOT NULL);
+SQL
+psql_demo -d mqdemo -c "SELECT name, partitions, retention FROM mq.topics"
+
+step "order 1: the INSERT and mq.send commit together"
+psql_demo -d mqdemo <<'SQL'
+BEGIN;
+INSERT INTO orders VALUES (1, 'alice', 42.00);
+SELECT id, partition FROM mq.send('order.created',
+    '{"order": 1, "customer": "alice", "amount": 42.00}'::jsonb, key => 'alice');
+COMMIT;
+SQL
+
+step "order 2: the transaction rolls back, so neither the row nor the message exists"
+psql_demo -d mqdemo <<'SQL'
+BEGIN;
+INSERT INTO orders VALUES (2, 'bob', 7.50);
+SELECT id, partition FROM mq.send('order.created',
+    '{"order": 2, "customer": "bob", "amount": 7.50}'::jsonb, key => 'bob');
+ROLLBACK;
+SQL
+
+step "order 3, sent twice with the same dedup_id: stored once"
+psql_demo -d mqdemo <<'SQL'
+BEGIN;
+INSERT INTO orders VALUES (3, 'carol', 12.00);
+SELECT partition, duplicate FROM mq.send('order.created',
+    '{"order": 3, "customer": "carol", "amount": 12.00}'::jsonb, key => 'carol', dedup_id => 'order-3');
+SELECT partition, duplicate FROM mq.send('order.created',
+    '{"order": 3, "customer": "carol", "amount": 12.00}'::jsonb, key => 'carol', dedup_id => 'order-3');
+COMMIT;
+SQL
+
+step "what a consumer reads: committed messages only, per partition, in offset order"
+psql_demo -d mqdemo -c "SELECT p AS partition, r.\"offset\", r.key, mq.payload_jsonb(r.payload, r.payload_type) AS payload FROM generate_series(0, 2) p, LATERAL mq.read('order.created', p) r ORDER BY p, r.\"offset\""
+psql_demo -d mqdemo -c "SELECT id, customer FROM orders ORDER BY id"
+psql_demo -d mqdemo -c "SELECT partition, end_offset, stable_offset, inflight FROM mq.partitions ORDER BY partition"
 
 step "shared memory directories"
 psql_demo -d mqdemo -c "SELECT * FROM mq.shmem_usage()"
