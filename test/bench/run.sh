@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# test/bench/run.sh [SECONDS] [ROUNDS] [CLIENTS]
+# test/bench/run.sh [SECONDS] [ROUNDS] [CLIENTS] [PROTOCOL]
 #
 # Producer benchmarks for mq, each against a baseline measured in the same
 # run: one business INSERT with mq.send, versus the same INSERT alone and
@@ -10,8 +10,9 @@
 # waits for its WAL flush, the usual setting) and off (no flush wait, so
 # CPU costs show).  Prints a Markdown report: median transactions per
 # second, the ratio of each scenario to its baseline, and WAL bytes per
-# message.  Builds and installs mq, and runs its own throwaway server on a
-# loopback port.
+# message.  PROTOCOL is pgbench's query mode: simple (default: every
+# statement parsed and planned each time) or prepared.  Builds and installs
+# mq, and runs its own throwaway server on a loopback port.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +20,7 @@ bench=$(cd "$(dirname "$0")" && pwd)
 seconds=${1:-10}
 rounds=${2:-3}
 clients=${3:-4}
+protocol=${4:-simple}
 
 ensure_deps
 build_and_install >/dev/null
@@ -55,7 +57,8 @@ for sync in on off; do
 		for s in $scenarios; do
 			lsn0=$(sql -c "SELECT pg_current_wal_insert_lsn()")
 			out=$(as_pg "$PG_BINDIR/pgbench" -n -h "$work" -p "$port" -U postgres \
-				-c "$clients" -j "$clients" -T "$seconds" -f "$work/$s.sql" postgres 2>&1)
+				-M "$protocol" -c "$clients" -j "$clients" -T "$seconds" \
+				-f "$work/$s.sql" postgres 2>&1)
 			lsn1=$(sql -c "SELECT pg_current_wal_insert_lsn()")
 			tps=$(echo "$out" | awk '/^tps = / { print $3; exit }')
 			txns=$(echo "$out" | awk '/number of transactions actually processed/ { print $NF; exit }')
@@ -96,4 +99,4 @@ for sync in on off; do
 	printf '| %s | send_batch / outbox_batch | %.3f |\n' "$sync" "$(ratio "$sync" send_batch outbox_batch)"
 done
 echo
-echo "$seconds s per run, $rounds rounds, $clients clients, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }')."
+echo "$seconds s per run, $rounds rounds, $clients clients, $protocol protocol, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }')."
