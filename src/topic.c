@@ -33,6 +33,7 @@
 
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -43,6 +44,7 @@
 #include "storage/lmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -720,6 +722,12 @@ mq_topic_roll_due(void)
 	ListCell   *lc;
 	MemoryContext outer = CurrentMemoryContext;
 	uint64		i;
+
+	/* rolls are serialised with topic DDL: do not wait for it */
+	if (!ConditionalLockRelationOid(get_relname_relid("topic",
+													  get_namespace_oid(MQ_EXTENSION_NAME, false)),
+									ShareRowExclusiveLock))
+		return;
 
 	SPI_connect();
 	SPI_execute("SELECT t.name FROM mq.topic t"

@@ -60,6 +60,7 @@
 #include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -68,8 +69,10 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -694,6 +697,44 @@ worker_detach(int code, Datum arg)
 }
 
 /*
+ * lock_for_jobs
+ *		Lock the extension's tables that the pass's jobs use, without
+ *		waiting.  Returns false if one is missing or locked by someone else
+ *		(DROP EXTENSION, topic DDL): the jobs then wait for the next pass.
+ *		The worker never waits for a lock that DDL holds while it holds
+ *		another that the DDL wants, so it cannot take part in a deadlock
+ *		with it.
+ */
+static bool
+lock_for_jobs(void)
+{
+	static const struct
+	{
+		const char *name;
+		LOCKMODE	mode;
+	}			tables[] = {
+		{"topic", AccessShareLock},
+		{"segment", AccessShareLock},
+		{"partition", AccessShareLock},
+		{"dedup", RowExclusiveLock},
+	};
+	Oid			nsp = get_namespace_oid(MQ_EXTENSION_NAME, true);
+	size_t		i;
+
+	if (!OidIsValid(nsp))
+		return false;
+	for (i = 0; i < lengthof(tables); i++)
+	{
+		Oid			relid = get_relname_relid(tables[i].name, nsp);
+
+		if (!OidIsValid(relid) ||
+			!ConditionalLockRelationOid(relid, tables[i].mode))
+			return false;
+	}
+	return true;
+}
+
+/*
  * worker_tick
  *		One pass of a database worker.  Returns false when the worker should
  *		exit for good: the extension is not installed in this database, or
@@ -724,7 +765,7 @@ worker_tick(void)
 	StartTransactionCommand();
 	pgstat_report_activity(STATE_RUNNING, "mq worker tick");
 	installed = OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true));
-	if (installed)
+	if (installed && lock_for_jobs())
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
 		mq_produce_purge_dedup();

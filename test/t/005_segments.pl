@@ -64,5 +64,26 @@ is($node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_class WHERE relnamespace = 'mq'::regnamespace AND relname ~ '^seg_' AND NOT EXISTS (SELECT FROM mq.segment s WHERE s.relid = pg_class.oid) AND relkind = 'r'"),
 	'0', 'no segment table is left behind');
 
+# DDL holding one of mq's tables while it waits for another never
+# deadlocks with the worker: the worker takes the locks its jobs need
+# without waiting, and skips a pass when DDL holds them.  (Before, its
+# pass held mq.dedup and waited for mq.topic.)
+$node->safe_psql('postgres', "ALTER SYSTEM SET mq.worker_naptime = '10ms'");
+$node->reload;
+my $log_offset = -s $node->logfile;
+my ($ret, $out, $err) = $node->psql('postgres', q{
+BEGIN;
+LOCK TABLE mq.topic IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(0.5);
+LOCK TABLE mq.dedup IN ACCESS EXCLUSIVE MODE;
+COMMIT;
+});
+is($ret, 0, 'a transaction locking mq.topic, then mq.dedup, completes');
+ok(!$node->log_contains(qr/deadlock detected/, $log_offset),
+	'no deadlock between it and the worker');
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM mq.worker_status() WHERE database = 'postgres' AND state = 'running' AND restarts = 0"),
+	'and the worker was not disturbed');
+
 $node->stop;
 done_testing();
