@@ -28,20 +28,10 @@ build_and_install >/dev/null
 work=$(pg_workdir)
 cp "$bench"/*.sql "$work/"
 chmod 644 "$work"/*.sql
-port=54339
-while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
-as_pg "$PG_BINDIR/initdb" -D "$work/data" -A trust -U postgres >/dev/null
-cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$work'
-shared_preload_libraries = 'mq'
-max_wal_size = '8GB'
+start_server "$work" "max_wal_size = '8GB'
 checkpoint_timeout = '30min'
-shared_buffers = '512MB'
-CONF
-as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
-trap 'as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$work"' EXIT
+shared_buffers = '512MB'"
+trap 'stop_server "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
 sql() { as_pg psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 sql -f "$work/setup.sql" >/dev/null

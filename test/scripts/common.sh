@@ -73,3 +73,31 @@ pg_workdir()
 	fi
 	echo "$dir"
 }
+
+# start_server DIR [EXTRA_CONF]: initdb a throwaway cluster in DIR/data
+# with mq preloaded, listening on the first free loopback port from 54329
+# (set in $port) and on a socket in DIR, and start it; its log is
+# DIR/server.log.  EXTRA_CONF is appended to postgresql.conf.
+start_server()
+{
+	local dir=$1 extra=${2:-}
+	port=54329
+	while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do
+		port=$((port + 1))
+	done
+	as_pg "$PG_BINDIR/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+	cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'mq'
+$extra
+CONF
+	as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+}
+
+# stop_server DIR: stop the cluster start_server started there.
+stop_server()
+{
+	as_pg "$PG_BINDIR/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null
+}

@@ -14,7 +14,7 @@ cleanup()
 {
 	local rc=$?
 	if [ $server_started -eq 1 ]; then
-		as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true
+		stop_server "$work" 2>/dev/null || true
 	fi
 	if [ $rc -ne 0 ]; then
 		echo "FAILED: the demo stopped at: ${failed_command:-?}" >&2
@@ -36,18 +36,7 @@ echo "installed into $($PGC --pkglibdir)"
 
 step "starting a throwaway PostgreSQL $PG_MAJOR with shared_preload_libraries = 'mq'"
 work=$(pg_workdir)
-port=54329
-while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do
-	port=$((port + 1))
-done
-as_pg "$PG_BINDIR/initdb" -D "$work/data" -A trust -U postgres >/dev/null
-cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = '$work'
-shared_preload_libraries = 'mq'
-CONF
-as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
+start_server "$work"
 server_started=1
 echo "server on 127.0.0.1:$port, data in $work/data"
 
@@ -126,6 +115,6 @@ step "shared memory directories"
 psql_demo -d mqdemo -c "SELECT * FROM mq.shmem_usage()"
 
 step "stopping the server"
-as_pg "$PG_BINDIR/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null
+stop_server "$work"
 server_started=0
 echo "demo finished"
