@@ -201,8 +201,9 @@ CREATE FUNCTION mq.send_batch(
     keys text[] DEFAULT NULL,
     tags text[] DEFAULT NULL,
     headers jsonb[] DEFAULT NULL,
-    partition integer DEFAULT NULL)
-RETURNS TABLE (id uuid, partition integer)
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
 AS 'MODULE_PATHNAME', 'mq_send_batch_text'
 LANGUAGE C VOLATILE;
 
@@ -212,8 +213,9 @@ CREATE FUNCTION mq.send_batch(
     keys text[] DEFAULT NULL,
     tags text[] DEFAULT NULL,
     headers jsonb[] DEFAULT NULL,
-    partition integer DEFAULT NULL)
-RETURNS TABLE (id uuid, partition integer)
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
 AS 'MODULE_PATHNAME', 'mq_send_batch_jsonb'
 LANGUAGE C VOLATILE;
 
@@ -223,16 +225,17 @@ CREATE FUNCTION mq.send_batch(
     keys text[] DEFAULT NULL,
     tags text[] DEFAULT NULL,
     headers jsonb[] DEFAULT NULL,
-    partition integer DEFAULT NULL)
-RETURNS TABLE (id uuid, partition integer)
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
 AS 'MODULE_PATHNAME', 'mq_send_batch_bytea'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION mq.send_batch(text, text[], text[], text[], jsonb[], integer) IS
+COMMENT ON FUNCTION mq.send_batch(text, text[], text[], text[], jsonb[], integer, text[]) IS
 'send many text messages as part of the current transaction';
-COMMENT ON FUNCTION mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer) IS
+COMMENT ON FUNCTION mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[]) IS
 'send many jsonb messages as part of the current transaction';
-COMMENT ON FUNCTION mq.send_batch(text, bytea[], text[], text[], jsonb[], integer) IS
+COMMENT ON FUNCTION mq.send_batch(text, bytea[], text[], text[], jsonb[], integer, text[]) IS
 'send many bytea messages as part of the current transaction';
 
 -- Kafka's default partitioner: the partition a key goes to.

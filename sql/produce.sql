@@ -146,7 +146,7 @@ SELECT count(*) AS sent, count(DISTINCT id) AS ids,
   FROM mq.send_batch('batch',
                      ARRAY(SELECT 'm' || g FROM generate_series(1, 1000) g),
                      keys => ARRAY(SELECT 'k' || (g % 5) FROM generate_series(1, 1000) g))
-       WITH ORDINALITY AS b(id, partition, n);
+       WITH ORDINALITY AS b(id, partition, duplicate, n);
 SELECT sum(end_offset) AS stored FROM mq.partitions WHERE topic = 'batch';
 SELECT partition, count(*) FROM mq.send_batch('batch', ARRAY['{"a": 1}', '{"b": 2}']::jsonb[],
                                              tags => ARRAY['TagA', NULL],
@@ -156,6 +156,16 @@ SELECT partition, count(*) FROM mq.send_batch('batch', ARRAY['{"a": 1}', '{"b": 
 SELECT key, tag, headers, mq.payload_jsonb(payload, payload_type)
   FROM mq.read('batch', 0, 0, 100000) WHERE payload_type = 'jsonb' ORDER BY "offset";
 SELECT count(*) FROM mq.send_batch('batch', ARRAY['\x00', '\x01']::bytea[]);
+-- dedup_ids: repeats within the batch and of earlier sends are flagged
+-- and not sent again.
+SELECT partition, duplicate
+  FROM mq.send_batch('batch', ARRAY['a', 'b', 'c', 'd'], partition => 1,
+                     dedup_ids => ARRAY['x1', 'x2', 'x1', NULL]);
+SELECT duplicate FROM mq.send_batch('batch', ARRAY['again'], dedup_ids => ARRAY['x2']);
+SELECT count(*) AS stored_in_partition_1 FROM mq.read('batch', 1, 0, 100000)
+ WHERE mq.payload_text(payload, payload_type) IN ('a', 'b', 'c', 'd', 'again');
+SELECT * FROM mq.send_batch('batch', ARRAY['a'], dedup_ids => ARRAY['x', 'y']);
+\echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM mq.send_batch('batch', ARRAY[]::text[]);
 -- Errors of send_batch.
 SELECT * FROM mq.send_batch('batch', ARRAY['a', NULL]);

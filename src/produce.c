@@ -588,8 +588,9 @@ array_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what,
  * send_batch
  *		The body of the three mq.send_batch variants: one message per
  *		element of payloads, with the element of the same position in
- *		keys, tags and headers when those are given.  Returns each
- *		message's id and partition, in order.
+ *		keys, tags, headers and dedup_ids when those are given.  Returns
+ *		each message's id, partition and whether it was a duplicate (then
+ *		not sent again), in order.
  */
 static Datum
 send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
@@ -601,10 +602,12 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 	Datum	   *keys;
 	Datum	   *tags;
 	Datum	   *headers;
+	Datum	   *dedup_ids;
 	bool	   *payload_nulls;
 	bool	   *key_nulls;
 	bool	   *tag_nulls;
 	bool	   *header_nulls;
+	bool	   *dedup_nulls;
 	char	   *topic_name;
 	TimestampTz now;
 	int			n;
@@ -621,6 +624,7 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 	keys = array_arg(fcinfo, 2, TEXTOID, "keys", n, &key_nulls, NULL);
 	tags = array_arg(fcinfo, 3, TEXTOID, "tags", n, &tag_nulls, NULL);
 	headers = array_arg(fcinfo, 4, JSONBOID, "headers", n, &header_nulls, NULL);
+	dedup_ids = array_arg(fcinfo, 6, TEXTOID, "dedup_ids", n, &dedup_nulls, NULL);
 	topic_name = MemoryContextStrdup(ensure_send_context(), topic.name);
 	now = GetCurrentTimestamp();
 
@@ -628,29 +632,38 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 
 	for (i = 0; i < n; i++)
 	{
-		MqPending  *msg;
+		text	   *key = (keys && !key_nulls[i]) ? DatumGetTextPP(keys[i]) : NULL;
 		pg_uuid_t	id;
-		Datum		values[2];
-		bool		nulls[2] = {0};
+		int32		p;
+		bool		duplicate = false;
+		Datum		values[3];
+		bool		nulls[3] = {0};
 
 		if (payload_nulls && payload_nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("payload %d of the batch is null", i + 1)));
 
-		msg = buffer_message(&topic, topic_name, now, partition, NULL,
-							 payload_bytes(payloads[i], payload_type),
-							 payload_type,
-							 (keys && !key_nulls[i]) ? DatumGetTextPP(keys[i]) : NULL,
-							 (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
-							 (headers && !header_nulls[i]) ?
-							 DatumGetJsonbP(headers[i]) : NULL);
-		id = msg->id;
-		values[0] = UUIDPGetDatum(&id);
-		values[1] = Int32GetDatum(msg->partition);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		p = choose_partition(&topic, partition, key);
+		make_uuidv7(&id, now);
+		if (dedup_ids && !dedup_nulls[i])
+			duplicate = !check_dedup(&topic, DatumGetTextPP(dedup_ids[i]),
+									 &id, &p);
+		if (!duplicate)
+		{
+			buffer_message(&topic, topic_name, now, p, &id,
+						   payload_bytes(payloads[i], payload_type),
+						   payload_type, key,
+						   (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
+						   (headers && !header_nulls[i]) ?
+						   DatumGetJsonbP(headers[i]) : NULL);
+			flush_if_full();
+		}
 
-		flush_if_full();
+		values[0] = UUIDPGetDatum(&id);
+		values[1] = Int32GetDatum(p);
+		values[2] = BoolGetDatum(duplicate);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 
 	return (Datum) 0;
