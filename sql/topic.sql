@@ -145,6 +145,22 @@ SELECT mq.drop_topic('rolled');
 SELECT count(*) AS leftover_segments FROM pg_class
  WHERE relnamespace = 'mq'::regnamespace AND relname ~ '^seg_' AND relkind = 'r'
    AND NOT EXISTS (SELECT FROM mq.segment s WHERE s.relid = pg_class.oid);
+-- A roll or a growth rolled back by a transaction that also used the topic
+-- (loading it into shared memory) leaves the topic as it was.
+SELECT mq.create_topic('unused', partitions => 2) > 0 AS created;
+BEGIN;
+SELECT mq.roll_segment('unused');
+SELECT partition FROM mq.send('unused', 'x'::text, partition => 0);
+ROLLBACK;
+BEGIN;
+SELECT mq.alter_topic('unused', partitions => 8);
+SELECT partition FROM mq.send('unused', 'x'::text, partition => 1);
+ROLLBACK;
+SELECT count(*) AS sent FROM generate_series(1, 20) g,
+       LATERAL mq.send('unused', g::text, key => g::text) s WHERE s.partition < 2;
+SELECT partitions, segments FROM mq.topics WHERE name = 'unused';
+SELECT sum(end_offset) AS stored FROM mq.partitions WHERE topic = 'unused';
+SELECT mq.drop_topic('unused');
 SELECT * FROM mq.roll_segment('nope');
 \echo :LAST_ERROR_SQLSTATE
 

@@ -997,17 +997,30 @@ flush_topic(MqPending **msgs, int n)
 	int			j;
 
 	/*
-	 * Lock the segment, then make sure the topic is the one the messages were
-	 * sent to: dropping it needs the lock we now hold, and forgets the
-	 * directory entry before releasing its own.
+	 * Lock the active segment, then make sure the topic is the one the
+	 * messages were sent to and the segment is still its active one: dropping
+	 * the topic or rolling the segment needs a lock that conflicts with ours,
+	 * and updates the directory entry before releasing it.  If a roll
+	 * committed meanwhile, lock the new segment and check again; so every
+	 * offset reserved below lands in the segment that is active while it is,
+	 * and a segment's offsets all precede the next one's.
 	 */
-	if (!mq_topic_find(msgs[0]->topic, &topic) ||
-		topic.topic_id != msgs[0]->topic_id)
-		goto dropped;
-	LockRelationOid(topic.segment_relid, RowExclusiveLock);
-	if (!mq_topic_find(msgs[0]->topic, &topic) ||
-		topic.topic_id != msgs[0]->topic_id ||
-		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic.segment_relid)))
+	for (;;)
+	{
+		Oid			locked;
+
+		if (!mq_topic_find(msgs[0]->topic, &topic) ||
+			topic.topic_id != msgs[0]->topic_id)
+			goto dropped;
+		locked = topic.segment_relid;
+		LockRelationOid(locked, RowExclusiveLock);
+		if (!mq_topic_find(msgs[0]->topic, &topic) ||
+			topic.topic_id != msgs[0]->topic_id)
+			goto dropped;
+		if (topic.segment_relid == locked)
+			break;
+	}
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic.segment_relid)))
 		goto dropped;
 	rel = table_open(topic.segment_relid, NoLock);
 

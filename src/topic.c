@@ -661,32 +661,77 @@ mq_drop_topic(PG_FUNCTION_ARGS)
  *		Start a new segment for topic name: producers write to it once this
  *		transaction commits; the old segments stay readable until retention
  *		drops them.  Serialised with topic DDL (a drop must see every
- *		segment).  Returns the new segment's number.
+ *		segment).  Returns the new segment's number, or -1 if nowait and
+ *		producers hold the active segment.
  */
 int32
-mq_topic_roll(const char *name)
+mq_topic_roll(const char *name, bool nowait)
 {
-	Datum		arg = CStringGetTextDatum(name);
+	Datum		args[2];
+	Oid			types[2] = {TEXTOID, OIDOID};
+	MqTopicInfo info;
 	int32		topic_id;
 	int32		segment_no;
 	bool		isnull;
 	TopicChange *change;
 	Oid			relid;
+	Oid			owner;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	SPI_connect();
 	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
+
+	/*
+	 * Load the topic before changing it, so that the entry exists when the
+	 * roll commits (its callback moves it to the new segment) and nobody
+	 * loads it afterwards from a snapshot that predates the roll.
+	 */
+	mq_topic_get(name, &info);
+
+	/*
+	 * Producers writing to the active segment hold it; wait for them (or, for
+	 * the worker, try again later), and keep new ones out until the roll
+	 * commits: a segment's offsets must all precede the next one's.
+	 */
+	if (nowait)
+	{
+		if (!ConditionalLockRelationOid(info.segment_relid, ShareLock))
+		{
+			SPI_finish();
+			return -1;
+		}
+	}
+	else
+		LockRelationOid(info.segment_relid, ShareLock);
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = ObjectIdGetDatum(info.segment_relid);
 	SPI_execute_with_args("SELECT t.topic_id,"
 						  " (SELECT max(s.segment_no) FROM mq.segment s"
-						  "   WHERE s.topic_id = t.topic_id) + 1"
+						  "   WHERE s.topic_id = t.topic_id) + 1,"
+						  " (SELECT c.relowner FROM pg_catalog.pg_class c"
+						  "   WHERE c.oid = $2)"
 						  " FROM mq.topic t WHERE t.name = $1",
-						  1, &text_type, &arg, NULL, false, 1);
+						  2, types, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		undefined_topic(name);
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	segment_no = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 2, &isnull));
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 3, &isnull));
+
+	/*
+	 * The new segment belongs to the previous one's owner (the worker runs as
+	 * the bootstrap superuser), so that its privileges, and default
+	 * privileges, are the topic owner's.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	relid = create_segment(topic_id, segment_no);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 
 	change = remember_change(TOPIC_ROLLED, topic_id, name);
@@ -705,7 +750,7 @@ mq_roll_segment(PG_FUNCTION_ARGS)
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 
 	check_ddl_access(name, 0);
-	PG_RETURN_INT32(mq_topic_roll(name));
+	PG_RETURN_INT32(mq_topic_roll(name, false));
 }
 
 /*
@@ -752,11 +797,12 @@ mq_topic_roll_due(void)
 
 	foreach(lc, due)
 	{
-		int32		segment_no = mq_topic_roll(lfirst(lc));
+		int32		segment_no = mq_topic_roll(lfirst(lc), true);
 
-		ereport(DEBUG1,
-				(errmsg("mq rolled topic \"%s\" to segment %d",
-						(char *) lfirst(lc), segment_no)));
+		if (segment_no >= 0)
+			ereport(DEBUG1,
+					(errmsg("mq rolled topic \"%s\" to segment %d",
+							(char *) lfirst(lc), segment_no)));
 	}
 }
 
@@ -922,7 +968,16 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 					 errmsg("topic \"%s\" cannot have %d partitions", name, new_partitions),
 					 errdetail("A topic has 1 to 100000 partitions.")));
 
-		/* Nobody may send to, read or load the topic while it grows. */
+		/*
+		 * Load the topic first (the entry must exist when the ALTER commits,
+		 * or a later load from an older snapshot could miss the growth); then
+		 * nobody may send to, read or load it while it grows.
+		 */
+		{
+			MqTopicInfo info;
+
+			mq_topic_get(name, &info);
+		}
 		for_each_segment(topic_id, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE");
 		SPI_execute(psprintf("INSERT INTO mq.partition (topic_id, partition)"
 							 " SELECT %d, p FROM generate_series(%d, %d) p",

@@ -38,7 +38,7 @@ extern MqPartition *mq_partition_find(int32 topic_id, int32 partition);
 extern void mq_check_access(const MqTopicInfo *topic, MqAccess mode);
 extern void mq_check_partition(const MqTopicInfo *topic, int32 partition);
 
-extern int32 mq_topic_roll(const char *name);
+extern int32 mq_topic_roll(const char *name, bool nowait);
 extern void mq_topic_roll_due(void);
 
 extern void mq_topic_extension_dropped(void);
