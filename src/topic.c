@@ -291,29 +291,53 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 											   SPI_tuptable->tupdesc, 3, &isnull));
 		LockRelationOid(relid, AccessShareLock);
 		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-			break;
+		{
+			/*
+			 * Now that no drop or roll can commit, read the partition count,
+			 * the active segment and the high marks again, with one snapshot
+			 * (an ALTER or a roll may have committed while we waited).
+			 */
+			arg = Int32GetDatum(topic_id);
+			PushActiveSnapshot(GetLatestSnapshot());
+			SPI_execute_with_args("SELECT t.partitions,"
+								  " (SELECT s.relid FROM mq.segment s"
+								  "   WHERE s.topic_id = t.topic_id"
+								  "   ORDER BY s.segment_no DESC LIMIT 1)::oid,"
+								  " p.high_mark"
+								  " FROM mq.topic t JOIN mq.partition p USING (topic_id)"
+								  " WHERE t.topic_id = $1 ORDER BY p.partition",
+								  1, &int4_type, &arg, NULL, true, 0);
+			PopActiveSnapshot();
+			if (SPI_processed > 0 &&
+				DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2,
+											   &isnull)) == relid)
+			{
+				partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc,
+														 1, &isnull));
+				if (SPI_processed != (uint64) partitions)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("topic \"%s\" has %d partitions but %llu rows in mq.partition",
+									name, partitions,
+									(unsigned long long) SPI_processed)));
+				high_marks = SPI_palloc(sizeof(int64) * partitions);
+				for (i = 0; i < SPI_processed; i++)
+					high_marks[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+																SPI_tuptable->tupdesc,
+																3, &isnull));
+				break;
+			}
+		}
 		UnlockRelationOid(relid, AccessShareLock);
 		if (attempt >= 3)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("topic \"%s\" keeps being dropped and created", name)));
+					 errmsg("topic \"%s\" keeps being changed while it is loaded", name)));
+		arg = CStringGetTextDatum(name);
 	}
 
-	/* High marks change in place: any snapshot sees their latest value. */
-	arg = Int32GetDatum(topic_id);
-	SPI_execute_with_args("SELECT high_mark FROM mq.partition"
-						  " WHERE topic_id = $1 ORDER BY partition",
-						  1, &int4_type, &arg, NULL, false, 0);
-	if (SPI_processed != (uint64) partitions)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("topic \"%s\" has %d partitions but %llu rows in mq.partition",
-						name, partitions, (unsigned long long) SPI_processed)));
-	high_marks = SPI_palloc(sizeof(int64) * partitions);
-	for (i = 0; i < SPI_processed; i++)
-		high_marks[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc,
-													1, &isnull));
 	SPI_finish();
 
 	/* Enter it, unless another backend was quicker. */
