@@ -533,6 +533,69 @@ create_segment(int32 topic_id, int32 segment_no)
 }
 
 /*
+ * check_partition_count
+ *		Refuse a partition count out of bounds.
+ */
+static void
+check_partition_count(const char *name, int32 partitions)
+{
+	if (partitions < 1 || partitions > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("topic \"%s\" cannot have %d partitions", name, partitions),
+				 errdetail("A topic has 1 to 100000 partitions.")));
+}
+
+/*
+ * check_topic_settings
+ *		Refuse bad values among the settings mq.create_topic and
+ *		mq.alter_topic share, at the same argument positions: retention (2),
+ *		retention_bytes (3), segment_bytes (4), segment_age (5) and
+ *		dedup_window (7).  NULL ones are not checked.
+ */
+static void
+check_topic_settings(FunctionCallInfo fcinfo, const char *name)
+{
+	static const struct
+	{
+		int			argno;
+		const char *setting;
+	}			intervals[] = {{2, "retention"}, {5, "segment_age"}, {7, "dedup_window"}};
+	size_t		i;
+
+	for (i = 0; i < lengthof(intervals); i++)
+	{
+		int			argno = intervals[i].argno;
+
+		if (!PG_ARGISNULL(argno) &&
+			interval_usecs(PG_GETARG_INTERVAL_P(argno)) <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s of topic \"%s\" must be positive",
+							intervals[i].setting, name)));
+	}
+	if (!PG_ARGISNULL(3) && PG_GETARG_INT64(3) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention_bytes of topic \"%s\" must be positive", name)));
+	if (!PG_ARGISNULL(4) && PG_GETARG_INT64(4) < 1024 * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment_bytes of topic \"%s\" must be at least 1 MB", name)));
+}
+
+/*
+ * interval_literal
+ *		An interval datum as a quoted SQL literal.
+ */
+static char *
+interval_literal(Datum interval)
+{
+	return quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																  interval)));
+}
+
+/*
  * mq_create_topic
  *		SQL: mq.create_topic(name, partitions, retention, retention_bytes,
  *		segment_bytes, segment_age, notify, dedup_window) returns the new
@@ -560,31 +623,8 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	partitions = PG_GETARG_INT32(1);
 	segment_bytes = PG_GETARG_INT64(4);
 
-	if (partitions < 1 || partitions > 100000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("topic \"%s\" cannot have %d partitions", name, partitions),
-				 errdetail("A topic has 1 to 100000 partitions.")));
-	if (!PG_ARGISNULL(2) && interval_usecs(PG_GETARG_INTERVAL_P(2)) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("retention of topic \"%s\" must be positive", name)));
-	if (!PG_ARGISNULL(3) && PG_GETARG_INT64(3) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("retention_bytes of topic \"%s\" must be positive", name)));
-	if (segment_bytes < 1024 * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("segment_bytes of topic \"%s\" must be at least 1 MB", name)));
-	if (interval_usecs(PG_GETARG_INTERVAL_P(5)) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("segment_age of topic \"%s\" must be positive", name)));
-	if (interval_usecs(PG_GETARG_INTERVAL_P(7)) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dedup_window of topic \"%s\" must be positive", name)));
+	check_partition_count(name, partitions);
+	check_topic_settings(fcinfo, name);
 
 	SPI_connect();
 
@@ -907,57 +947,25 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 	check_ddl_access(name, topic_id);
 
 	initStringInfo(&sets);
+	check_topic_settings(fcinfo, name);
 	if (!PG_ARGISNULL(2))
-	{
-		if (interval_usecs(PG_GETARG_INTERVAL_P(2)) <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("retention of topic \"%s\" must be positive", name)));
 		appendStringInfo(&sets, ", retention = %s",
-						 quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
-																				PG_GETARG_DATUM(2)))));
-	}
+						 interval_literal(PG_GETARG_DATUM(2)));
 	if (!PG_ARGISNULL(3))
-	{
-		if (PG_GETARG_INT64(3) <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("retention_bytes of topic \"%s\" must be positive", name)));
 		appendStringInfo(&sets, ", retention_bytes = " INT64_FORMAT,
 						 PG_GETARG_INT64(3));
-	}
 	if (!PG_ARGISNULL(4))
-	{
-		if (PG_GETARG_INT64(4) < 1024 * 1024)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("segment_bytes of topic \"%s\" must be at least 1 MB", name)));
 		appendStringInfo(&sets, ", segment_bytes = " INT64_FORMAT,
 						 PG_GETARG_INT64(4));
-	}
 	if (!PG_ARGISNULL(5))
-	{
-		if (interval_usecs(PG_GETARG_INTERVAL_P(5)) <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("segment_age of topic \"%s\" must be positive", name)));
 		appendStringInfo(&sets, ", segment_age = %s",
-						 quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
-																				PG_GETARG_DATUM(5)))));
-	}
+						 interval_literal(PG_GETARG_DATUM(5)));
 	if (!PG_ARGISNULL(6))
 		appendStringInfo(&sets, ", notify = %s",
 						 PG_GETARG_BOOL(6) ? "true" : "false");
 	if (!PG_ARGISNULL(7))
-	{
-		if (interval_usecs(PG_GETARG_INTERVAL_P(7)) <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("dedup_window of topic \"%s\" must be positive", name)));
 		appendStringInfo(&sets, ", dedup_window = %s",
-						 quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
-																				PG_GETARG_DATUM(7)))));
-	}
+						 interval_literal(PG_GETARG_DATUM(7)));
 	if (!PG_ARGISNULL(8) && PG_GETARG_BOOL(8))
 	{
 		if (!PG_ARGISNULL(2))
@@ -986,11 +994,7 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 					 errmsg("cannot reduce the partitions of topic \"%s\" from %d to %d",
 							name, partitions, new_partitions),
 					 errdetail("Partitions can only be added: messages and offsets live in them.")));
-		if (new_partitions > 100000)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("topic \"%s\" cannot have %d partitions", name, new_partitions),
-					 errdetail("A topic has 1 to 100000 partitions.")));
+		check_partition_count(name, new_partitions);
 
 		/*
 		 * Load the topic first (the entry must exist when the ALTER commits,
