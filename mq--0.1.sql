@@ -370,5 +370,341 @@ CREATE VIEW mq.partitions AS
       JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition;
 
 -- Nothing is callable by PUBLIC; docs/install.md says what to grant.
+
+-- Consumer groups
+
+CREATE TABLE mq.consumer_group (
+    group_id    integer PRIMARY KEY,
+    name        text NOT NULL UNIQUE
+                CHECK (name ~ '^[A-Za-z0-9._-]{1,200}$'),
+    strategy    text NOT NULL DEFAULT 'range'
+                CHECK (strategy IN ('range', 'round_robin', 'sticky', 'consistent_hash')),
+    generation  bigint NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now()
+) WITH (fillfactor = 70);
+CREATE SEQUENCE mq.group_id_seq AS integer OWNED BY mq.consumer_group.group_id;
+
+CREATE TABLE mq.subscription (
+    group_id    integer NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    mode        text NOT NULL CHECK (mode IN ('clustering', 'broadcasting')),
+    tags        text[],
+    filter      jsonpath,
+    ordered     boolean NOT NULL,
+    max_retries integer NOT NULL CHECK (max_retries BETWEEN 0 AND 1000),
+    start       text NOT NULL,
+    start_at    timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic_id)
+);
+CREATE INDEX ON mq.subscription (topic_id);
+
+-- One row per (group, topic, partition), and per member in broadcasting
+-- mode (member_id '' in clustering mode).  Updated in place on every
+-- commit: no indexed column changes, and the free space on each page lets
+-- the updates be HOT.
+CREATE TABLE mq.position (
+    group_id    integer NOT NULL,
+    topic_id    integer NOT NULL,
+    partition   integer NOT NULL,
+    member_id   text NOT NULL DEFAULT '',
+    next_offset bigint NOT NULL CHECK (next_offset >= 0),
+    lease_owner bigint,
+    lease_to    bigint,
+    lease_until timestamptz,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic_id, partition, member_id),
+    FOREIGN KEY (group_id, topic_id) REFERENCES mq.subscription ON DELETE CASCADE
+) WITH (fillfactor = 50);
+CREATE INDEX ON mq.position (topic_id, partition);
+
+CREATE TABLE mq.member (
+    group_id        integer NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    member_id       text NOT NULL CHECK (length(member_id) BETWEEN 1 AND 200),
+    session_timeout interval NOT NULL,
+    joined_at       timestamptz NOT NULL DEFAULT now(),
+    last_seen       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, member_id)
+) WITH (fillfactor = 50);
+
+CREATE TABLE mq.assignment (
+    group_id    integer NOT NULL,
+    topic_id    integer NOT NULL,
+    partition   integer NOT NULL,
+    member_id   text NOT NULL,
+    PRIMARY KEY (group_id, topic_id, partition),
+    FOREIGN KEY (group_id, member_id) REFERENCES mq.member ON DELETE CASCADE,
+    FOREIGN KEY (group_id, topic_id) REFERENCES mq.subscription ON DELETE CASCADE
+);
+CREATE INDEX ON mq.assignment (group_id, member_id);
+
+SELECT pg_catalog.pg_extension_config_dump('mq.consumer_group', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.group_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.subscription', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.position', '');
+
+CREATE FUNCTION mq.subscribe(
+    "group" text,
+    topic text,
+    start text DEFAULT 'latest',
+    mode text DEFAULT 'clustering',
+    tags text DEFAULT NULL,
+    filter text DEFAULT NULL,
+    ordered boolean DEFAULT false,
+    max_retries integer DEFAULT 16)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_subscribe'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.subscribe(
+    "group" text,
+    topic text,
+    start timestamptz,
+    mode text DEFAULT 'clustering',
+    tags text DEFAULT NULL,
+    filter text DEFAULT NULL,
+    ordered boolean DEFAULT false,
+    max_retries integer DEFAULT 16)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_subscribe_at'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.subscribe(text, text, text, text, text, text, boolean, integer) IS
+'subscribe a consumer group to a topic from its earliest or latest offset; creates the group; returns true if the subscription is new';
+COMMENT ON FUNCTION mq.subscribe(text, text, timestamptz, text, text, text, boolean, integer) IS
+'subscribe a consumer group to a topic from the first message produced at or after a time';
+
+CREATE FUNCTION mq.unsubscribe("group" text, topic text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_unsubscribe'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.unsubscribe(text, text) IS
+'remove a group''s subscription to a topic and its positions';
+
+CREATE FUNCTION mq.drop_group("group" text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_drop_group'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.drop_group(text, boolean) IS
+'drop a consumer group with its subscriptions, positions and members';
+
+CREATE FUNCTION mq.fetch(
+    "group" text,
+    topic text DEFAULT NULL,
+    max integer DEFAULT 100,
+    partition integer DEFAULT NULL,
+    auto_commit boolean DEFAULT false,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS TABLE (
+    topic text,
+    partition integer,
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_fetch'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) IS
+'claim partitions of a group''s topics and return their next committed messages';
+
+CREATE FUNCTION mq.poll(
+    "group" text,
+    topic text DEFAULT NULL,
+    max integer DEFAULT 100,
+    wait interval DEFAULT interval '5 s',
+    partition integer DEFAULT NULL,
+    auto_commit boolean DEFAULT false,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS TABLE (
+    topic text,
+    partition integer,
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_poll'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.poll(text, text, integer, interval, integer, boolean, text, bigint) IS
+'mq.fetch that waits up to "wait" for messages when none are ready';
+
+CREATE FUNCTION mq.commit(
+    "group" text,
+    topic text,
+    partition integer,
+    next_offset bigint,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_commit'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.commit("group" text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_commit_fetched'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.ack(
+    "group" text,
+    topic text,
+    partition integer,
+    "offset" bigint,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_ack'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.commit(text, text, integer, bigint, text, bigint) IS
+'set a group''s position in a partition (the next offset to consume), in the current transaction';
+COMMENT ON FUNCTION mq.commit(text) IS
+'commit the positions of everything this session fetched for a group in the current transaction, or in its last auto-commit fetch';
+COMMENT ON FUNCTION mq.ack(text, text, integer, bigint, text, bigint) IS
+'commit a group''s position just past a message';
+
+CREATE FUNCTION mq.seek(
+    "group" text,
+    topic text,
+    partition integer,
+    "offset" bigint,
+    member_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'mq_seek'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.seek(
+    "group" text,
+    topic text,
+    "position" text,
+    member_id text DEFAULT NULL)
+RETURNS TABLE (partition integer, "offset" bigint)
+AS 'MODULE_PATHNAME', 'mq_seek_position'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.seek(
+    "group" text,
+    topic text,
+    at timestamptz,
+    member_id text DEFAULT NULL)
+RETURNS TABLE (partition integer, "offset" bigint)
+AS 'MODULE_PATHNAME', 'mq_seek_time'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.seek(text, text, integer, bigint, text) IS
+'move a group''s position in one partition; returns the position set';
+COMMENT ON FUNCTION mq.seek(text, text, text, text) IS
+'move a group''s positions in every partition of a topic to ''earliest'' or ''latest''; returns the positions set';
+COMMENT ON FUNCTION mq.seek(text, text, timestamptz, text) IS
+'move a group''s positions in every partition of a topic to the first message produced at or after a time; returns the positions set';
+
+CREATE FUNCTION mq.join(
+    "group" text,
+    member_id text,
+    session_timeout interval DEFAULT interval '45 s',
+    strategy text DEFAULT NULL,
+    OUT generation bigint,
+    OUT assignment jsonb)
+AS 'MODULE_PATHNAME', 'mq_join'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.heartbeat(
+    "group" text,
+    member_id text,
+    generation bigint,
+    OUT generation bigint,
+    OUT assignment jsonb)
+AS 'MODULE_PATHNAME', 'mq_heartbeat'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.leave("group" text, member_id text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_leave'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.expire_members()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_expire_members'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.join(text, text, interval, text) IS
+'join a consumer group as a member; returns the generation and this member''s partitions';
+COMMENT ON FUNCTION mq.heartbeat(text, text, bigint) IS
+'keep a member alive; returns the current generation and the member''s partitions';
+COMMENT ON FUNCTION mq.leave(text, text) IS
+'leave a consumer group; its partitions go to the other members';
+COMMENT ON FUNCTION mq.expire_members() IS
+'remove members that missed their session timeout and rebalance their groups (the worker calls it)';
+
+CREATE FUNCTION mq.first_unconsumed_at(topic text, partition integer, from_offset bigint)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'mq_first_unconsumed_at'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION mq.first_unconsumed_at(text, integer, bigint) IS
+'when the first committed message at or after an offset, below the stable offset, was produced';
+
+CREATE VIEW mq.groups AS
+    SELECT g.name AS "group", g.strategy, g.generation,
+           (SELECT count(*) FROM mq.member m WHERE m.group_id = g.group_id) AS members,
+           (SELECT count(*) FROM mq.subscription s WHERE s.group_id = g.group_id) AS subscriptions,
+           g.created_at
+      FROM mq.consumer_group g;
+
+CREATE VIEW mq.subscriptions AS
+    SELECT g.name AS "group", t.name AS topic, s.mode, s.tags, s.filter,
+           s.ordered, s.max_retries, s.start, s.start_at, s.created_at
+      FROM mq.subscription s
+      JOIN mq.consumer_group g USING (group_id)
+      JOIN mq.topic t USING (topic_id);
+
+CREATE VIEW mq.members AS
+    SELECT g.name AS "group", m.member_id, g.generation, m.session_timeout,
+           m.joined_at, m.last_seen, m.last_seen + m.session_timeout AS expires_at,
+           (SELECT coalesce(jsonb_object_agg(t.name, a.partitions), '{}')
+              FROM (SELECT a.topic_id, array_agg(a.partition ORDER BY a.partition) AS partitions
+                      FROM mq.assignment a
+                     WHERE a.group_id = m.group_id AND a.member_id = m.member_id
+                     GROUP BY a.topic_id) a
+              JOIN mq.topic t USING (topic_id)) AS assignment
+      FROM mq.member m
+      JOIN mq.consumer_group g USING (group_id);
+
+CREATE VIEW mq.lag AS
+    WITH o AS (
+        SELECT t.topic_id, x.*
+          FROM mq.topic t
+         CROSS JOIN LATERAL mq.partition_offsets(t.name) x
+         WHERE EXISTS (SELECT 1 FROM mq.subscription s WHERE s.topic_id = t.topic_id)
+    )
+    SELECT g.name AS "group", t.name AS topic, p.partition, p.member_id,
+           p.next_offset AS committed_offset,
+           o.stable_offset, o.end_offset, pt.log_start AS log_start_offset,
+           greatest(o.stable_offset - greatest(p.next_offset, pt.log_start), 0) AS lag,
+           now() - CASE WHEN greatest(p.next_offset, pt.log_start) < o.stable_offset
+                        THEN mq.first_unconsumed_at(t.name, p.partition,
+                                                    greatest(p.next_offset, pt.log_start)) END
+             AS oldest_unconsumed_age,
+           p.next_offset < pt.log_start AS below_log_start,
+           CASE WHEN p.lease_until > now() THEN p.lease_until END AS leased_until,
+           p.committed_at
+      FROM mq.position p
+      JOIN mq.consumer_group g USING (group_id)
+      JOIN mq.topic t USING (topic_id)
+      JOIN mq.partition pt ON pt.topic_id = p.topic_id AND pt.partition = p.partition
+      JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition;
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM PUBLIC;

@@ -20,7 +20,7 @@ CREATE EXTENSION IF NOT EXISTS mq;
 SELECT p.oid::regprocedure AS function, obj_description(p.oid, 'pg_proc')
   FROM pg_proc p
  WHERE p.pronamespace = 'mq'::regnamespace
- ORDER BY p.proname;
+ ORDER BY p.proname, p.oid::regprocedure::text;
 
 -- No function is executable by PUBLIC until granted.
 SELECT p.proname, has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute

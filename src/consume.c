@@ -108,7 +108,7 @@ mq_read(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* The stable offset first; the snapshot of each query below after it. */
-	if (!mq_stable_offset(topic.topic_id, partition, &stable))
+	if (!mq_stable_offset(topic.topic_id, partition, &stable, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("topic \"%s\" was dropped", name)));

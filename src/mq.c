@@ -52,6 +52,7 @@
 #include "utils/syscache.h"
 
 #include "mq.h"
+#include "fetch.h"
 #include "produce.h"
 #include "shmem.h"
 #include "topic.h"
@@ -66,6 +67,7 @@ int			mq_max_databases = 16;
 int			mq_max_topics = 1024;
 int			mq_max_partitions = 8192;
 int			mq_max_groups = 1024;
+int			mq_auto_commit_timeout = 30000;
 int			mq_worker_naptime = 1000;
 int			mq_launcher_naptime = 30000;
 int			mq_max_message_size = 1024;
@@ -160,6 +162,14 @@ define_settings(void)
 							&mq_send_buffer_limit,
 							8192, 64, 1024 * 1024,
 							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.auto_commit_timeout",
+							"How long an auto-commit fetch keeps the partitions it read.",
+							"The next auto-commit fetch of the session commits them; if it does not come in time, another consumer may take them and the messages are delivered again.",
+							&mq_auto_commit_timeout,
+							30000, 100, 24 * 3600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved(MQ_EXTENSION_NAME);
@@ -398,12 +408,14 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			mq_produce_xact_end(true);
+			mq_fetch_xact_end(true);
 			mq_topic_xact_end(true);
 			mq_worker_xact_end(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			mq_produce_xact_end(false);
+			mq_fetch_xact_end(false);
 			mq_topic_xact_end(false);
 			mq_worker_xact_end(false);
 			break;
@@ -425,10 +437,12 @@ mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		case SUBXACT_EVENT_COMMIT_SUB:
 			mq_produce_subxact_end(true, mySubid, parentSubid);
+			mq_fetch_subxact_end(true, mySubid, parentSubid);
 			mq_topic_subxact_end(true, mySubid, parentSubid);
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
 			mq_produce_subxact_end(false, mySubid, parentSubid);
+			mq_fetch_subxact_end(false, mySubid, parentSubid);
 			mq_topic_subxact_end(false, mySubid, parentSubid);
 			break;
 		default:

@@ -37,5 +37,6 @@ extern int	mq_launcher_naptime;
 /* Producer settings (PGC_USERSET). */
 extern int	mq_max_message_size;
 extern int	mq_send_buffer_limit;
+extern int	mq_auto_commit_timeout;
 
 #endif							/* MQ_H */

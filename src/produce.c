@@ -693,11 +693,12 @@ mq_send_batch_bytea(PG_FUNCTION_ARGS)
 /*
  * mq_stable_offset
  *		The stable offset of a partition of a loaded topic: messages
- *		strictly below it are committed or aborted for good.  Returns false
+ *		strictly below it are committed or aborted for good; and, if end is
+ *		not NULL, its end offset (the next offset to assign).  Returns false
  *		if the partition is not in shared memory (its topic was dropped).
  */
 bool
-mq_stable_offset(int32 topic_id, int32 partition, int64 *stable)
+mq_stable_offset(int32 topic_id, int32 partition, int64 *stable, int64 *end)
 {
 	MqPartitionKey key;
 	MqPartition *part;
@@ -714,6 +715,8 @@ mq_stable_offset(int32 topic_id, int32 partition, int64 *stable)
 		SpinLockAcquire(&part->mutex);
 		*stable = part->count > 0 ? part->ring[part->head].start :
 			part->next_offset;
+		if (end != NULL)
+			*end = part->next_offset;
 		SpinLockRelease(&part->mutex);
 	}
 	LWLockRelease(MqState->topic_lock);
@@ -1241,6 +1244,8 @@ mq_produce_xact_end(bool commit)
 
 	if (held != NIL)
 	{
+		bool		moved = false;
+
 		LWLockAcquire(MqState->topic_lock, LW_SHARED);
 		foreach(lc, held)
 		{
@@ -1252,9 +1257,14 @@ mq_produce_xact_end(bool commit)
 			part = hash_search(MqPartitionDir.htab, &range->key, HASH_FIND,
 							   NULL);
 			if (part != NULL && complete_range(part, range->start, range->xid))
+			{
 				ConditionVariableBroadcast(&part->cv);
+				moved = true;
+			}
 		}
 		LWLockRelease(MqState->topic_lock);
+		if (moved)
+			ConditionVariableBroadcast(mq_wake_channel(MyDatabaseId));
 	}
 
 	/* all of it lived in TopTransactionContext, which is going away */
@@ -1305,7 +1315,10 @@ mq_produce_watchdog(void)
 				moved = true;
 		}
 		if (moved)
+		{
 			ConditionVariableBroadcast(&part->cv);
+			ConditionVariableBroadcast(mq_wake_channel(MyDatabaseId));
+		}
 	}
 	LWLockRelease(MqState->topic_lock);
 }

@@ -15,7 +15,8 @@
 
 #include "shmem.h"
 
-extern bool mq_stable_offset(int32 topic_id, int32 partition, int64 *stable);
+extern bool mq_stable_offset(int32 topic_id, int32 partition, int64 *stable,
+							 int64 *end);
 
 /* From mq.c's transaction callbacks. */
 extern bool mq_produce_xact_pending(void);

@@ -112,6 +112,8 @@ mq_shmem_startup(void)
 		MqState->topic_lock = &(GetNamedLWLockTranche("mq topics"))->lock;
 		MqState->group_lock = &(GetNamedLWLockTranche("mq groups"))->lock;
 		ConditionVariableInit(&MqState->worker_exit_cv);
+		for (i = 0; i < MQ_WAKE_CHANNELS; i++)
+			ConditionVariableInit(&MqState->wake_cv[i]);
 		MqState->partition_tranche = LWLockNewTrancheId();
 	}
 	LWLockRegisterTranche(MqState->partition_tranche, "mq partition");
@@ -216,4 +218,17 @@ mq_shmem_usage(PG_FUNCTION_ARGS)
 	}
 
 	return (Datum) 0;
+}
+
+/*
+ * mq_wake_channel
+ *		The condition variable that consumers of a database sleep on, and
+ *		that is broadcast when a stable offset there moves.  Databases share
+ *		channels; a consumer woken for another database finds nothing new
+ *		and sleeps again.
+ */
+ConditionVariable *
+mq_wake_channel(Oid dboid)
+{
+	return &MqState->wake_cv[dboid % MQ_WAKE_CHANNELS];
 }

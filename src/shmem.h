@@ -115,6 +115,7 @@ typedef struct MqTopic
  * flight, or next_offset when none is.  Readers read strictly below it.
  */
 #define MQ_INFLIGHT_SLOTS	32
+#define MQ_WAKE_CHANNELS	16
 
 typedef struct MqInflight
 {
@@ -179,6 +180,12 @@ typedef struct MqShared
 
 	/* broadcast whenever a database worker exits */
 	ConditionVariable worker_exit_cv;
+
+	/*
+	 * Broadcast whenever a partition's stable offset moves, on the channel of
+	 * its database (dboid % MQ_WAKE_CHANNELS): what mq.poll sleeps on.
+	 */
+	ConditionVariable wake_cv[MQ_WAKE_CHANNELS];
 } MqShared;
 
 /*
@@ -206,5 +213,6 @@ extern MqDirectory MqGroupDir;
 extern void mq_shmem_request(void);
 extern void mq_shmem_startup(void);
 extern void *mq_shmem_enter(MqDirectory *dir, const void *key, bool *found);
+extern ConditionVariable *mq_wake_channel(Oid dboid);
 
 #endif							/* MQ_SHMEM_H */

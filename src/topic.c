@@ -52,6 +52,7 @@
 
 #include "mq.h"
 #include "shmem.h"
+#include "group.h"
 #include "topic.h"
 
 /* A topic created or dropped by the current transaction. */
@@ -91,13 +92,14 @@ PG_FUNCTION_INFO_V1(mq_roll_segment);
 PG_FUNCTION_INFO_V1(mq_partition_offsets);
 
 /*
- * mq_topic_name_arg
- *		Argument argno as a topic name: not NULL, 1 to MQ_NAME_MAX bytes of
- *		letters, digits, '.', '_' and '-'.  Such names need no quoting in
- *		messages, channel names or file names.
+ * mq_name_arg
+ *		Argument argno, the name of an mq object of the given kind ("topic",
+ *		"consumer group"): not null, 1 to MQ_NAME_MAX characters among
+ *		letters, digits, ".", "_" and "-" (so it is safe in file names,
+ *		channel names and messages).
  */
 char *
-mq_topic_name_arg(FunctionCallInfo fcinfo, int argno)
+mq_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind)
 {
 	char	   *name;
 	size_t		len;
@@ -106,7 +108,7 @@ mq_topic_name_arg(FunctionCallInfo fcinfo, int argno)
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("topic name must not be null")));
+				 errmsg("%s name must not be null", kind)));
 
 	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	len = strlen(name);
@@ -119,10 +121,20 @@ mq_topic_name_arg(FunctionCallInfo fcinfo, int argno)
 	if (len == 0 || len > MQ_NAME_MAX || *p != '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
-				 errmsg("invalid topic name \"%s\"", name),
-				 errdetail("A topic name has 1 to %d characters among letters, digits, \".\", \"_\" and \"-\".",
-						   MQ_NAME_MAX)));
+				 errmsg("invalid %s name \"%s\"", kind, name),
+				 errdetail("A %s name has 1 to %d characters among letters, digits, \".\", \"_\" and \"-\".",
+						   kind, MQ_NAME_MAX)));
 	return name;
+}
+
+/*
+ * mq_topic_name_arg
+ *		Argument argno as a topic name.
+ */
+char *
+mq_topic_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return mq_name_arg(fcinfo, argno, "topic");
 }
 
 static void
@@ -1022,6 +1034,10 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 	if (sets.len > 0)
 		SPI_execute(psprintf("UPDATE mq.topic SET %s WHERE topic_id = %d",
 							 sets.data + 2, topic_id), false, 0);
+
+	/* consumer groups get positions in the new partitions, and rebalance */
+	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) > partitions)
+		mq_groups_topic_grown(topic_id, partitions, PG_GETARG_INT32(1));
 	SPI_finish();
 	PG_RETURN_VOID();
 }

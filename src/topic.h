@@ -31,6 +31,7 @@ typedef enum MqAccess
 	MQ_ACCESS_READ
 } MqAccess;
 
+extern char *mq_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind);
 extern char *mq_topic_name_arg(FunctionCallInfo fcinfo, int argno);
 extern void mq_topic_get(const char *name, MqTopicInfo *info);
 extern bool mq_topic_find(const char *name, MqTopicInfo *info);

@@ -80,6 +80,7 @@
 #include "utils/timestamp.h"
 
 #include "mq.h"
+#include "group.h"
 #include "produce.h"
 #include "shmem.h"
 #include "topic.h"
@@ -717,6 +718,9 @@ lock_for_jobs(void)
 		{"segment", AccessShareLock},
 		{"partition", AccessShareLock},
 		{"dedup", RowExclusiveLock},
+		{"consumer_group", RowShareLock},
+		{"member", RowExclusiveLock},
+		{"assignment", RowExclusiveLock},
 	};
 	Oid			nsp = get_namespace_oid(MQ_EXTENSION_NAME, true);
 	size_t		i;
@@ -770,6 +774,7 @@ worker_tick(void)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		mq_produce_purge_dedup();
 		mq_topic_roll_due();
+		mq_groups_worker_pass();
 		PopActiveSnapshot();
 	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));

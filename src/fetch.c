@@ -1,0 +1,1211 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch.c
+ *	  Consuming as a group: fetch, poll, commit, ack, seek and lag.
+ *
+ * A fetch claims partitions of the group's topics, one at a time, by
+ * locking the group's position row in each with SKIP LOCKED, and reads the
+ * committed messages after the position, below the partition's stable
+ * offset (read after the lock; the messages with a snapshot taken after
+ * that: see consume.c).  What happens to the position depends on how the
+ * consumer runs:
+ *
+ * - In a transaction block, the lock is the claim: it lasts until the
+ *   transaction ends, so no other consumer of the group gets the same
+ *   messages meanwhile.  mq.commit, mq.ack or mq.commit(group) records the
+ *   position in the same transaction: exactly-once for effects in this
+ *   database.  A rollback releases the claim, and the messages come again.
+ * - With auto_commit => true, the fetch leases the partitions it read
+ *   (lease columns of the position, for mq.auto_commit_timeout) and the
+ *   next auto-commit fetch of the same session and group commits them
+ *   first: at-least-once.  A consumer that dies loses its lease when it
+ *   times out, and its last batch is delivered again.
+ * - Otherwise, outside a transaction block, the fetch commits the position
+ *   past what it returns before returning it: at-most-once.
+ *
+ * Filters (tags, jsonpath over headers) are evaluated in the read query;
+ * a message that does not match moves the position like one that does.
+ *
+ * mq.poll is a fetch that, when nothing is ready, sleeps on its database's
+ * wake channel (a condition variable broadcast whenever a stable offset
+ * moves there) until one of the partitions it could read moves, or its
+ * wait ends.  It holds no lightweight lock while it sleeps and wakes for
+ * query cancel and termination.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/fetch.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "fetch.h"
+#include "group.h"
+#include "mq.h"
+#include "produce.h"
+#include "topic.h"
+
+PG_FUNCTION_INFO_V1(mq_fetch);
+PG_FUNCTION_INFO_V1(mq_poll);
+PG_FUNCTION_INFO_V1(mq_commit);
+PG_FUNCTION_INFO_V1(mq_commit_fetched);
+PG_FUNCTION_INFO_V1(mq_ack);
+PG_FUNCTION_INFO_V1(mq_seek);
+PG_FUNCTION_INFO_V1(mq_seek_position);
+PG_FUNCTION_INFO_V1(mq_seek_time);
+PG_FUNCTION_INFO_V1(mq_first_unconsumed_at);
+
+/* Columns of mq.fetch and mq.poll. */
+#define FETCH_COLUMNS	10
+
+/*
+ * A fetch looks at most this many offsets past the position per partition
+ * (or max times FETCH_SCAN_FACTOR, if larger), so that a selective filter
+ * over a long backlog does not turn one fetch into a scan of the log.
+ */
+#define FETCH_SCAN_WINDOW	10000
+#define FETCH_SCAN_FACTOR	100
+
+/*
+ * A partition this session read from: claimed by a row lock in the current
+ * transaction (xact_claims), or leased by an auto-commit fetch (the
+ * session batch).
+ */
+typedef struct Claim
+{
+	int32		group_id;
+	int32		topic_id;
+	int32		partition;
+	char		member_id[MQ_NAME_MAX + 1]; /* '' in clustering mode */
+	int64		next;			/* just past what was handed out */
+	SubTransactionId subid;		/* subtransaction that made the claim */
+	SubTransactionId adv_subid; /* ... that last moved next */
+	int64		adv_from;		/* next before that */
+} Claim;
+
+typedef enum FetchMode
+{
+	FETCH_TRANSACTIONAL,		/* claim until the transaction ends */
+	FETCH_AUTO_COMMIT,			/* lease; commit at the next fetch */
+	FETCH_AT_MOST_ONCE			/* commit before returning */
+} FetchMode;
+
+/* A partition that poll may wait for: ready when its stable offset passes from. */
+typedef struct WaitTarget
+{
+	int32		topic_id;
+	int32		partition;
+	int64		from;
+} WaitTarget;
+
+typedef struct FetchArgs
+{
+	MqGroupInfo group;
+	bool		one_topic;
+	MqTopicInfo topic;
+	int32		partition;		/* -1: every partition */
+	int32		max;
+	FetchMode	mode;
+	const char *member_id;		/* '' if none */
+	ReturnSetInfo *rsinfo;
+	List	   *wait;			/* WaitTargets of the last pass */
+} FetchArgs;
+
+/* Claims of the current transaction, in TopTransactionContext. */
+static List *xact_claims = NIL;
+
+/* Leases of this session's last auto-commit fetches, in TopMemoryContext. */
+static List *session_batch = NIL;
+
+/* What session_batch becomes if the current transaction commits. */
+static List *next_session_batch = NIL;
+static bool session_batch_pending = false;
+
+/* Spreads consumers of one group over its partitions. */
+static uint32 fetch_count = 0;
+
+static uint64
+query(const char *sql, int nargs, Oid *types, Datum *values, bool read_only)
+{
+	int			rc;
+
+	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, read_only, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static Datum
+column(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 isnull);
+}
+
+/*
+ * session_token
+ *		Identifies this session as a lease owner: its process id and start
+ *		time, so that a later session with the same pid differs.
+ */
+static int64
+session_token(void)
+{
+	return ((int64) MyProcPid << 32) | (uint32) MyStartTimestamp;
+}
+
+static Claim *
+find_claim(List *claims, int32 group_id, int32 topic_id, int32 partition,
+		   const char *member_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, claims)
+	{
+		Claim	   *c = lfirst(lc);
+
+		if (c->group_id == group_id && c->topic_id == topic_id &&
+			c->partition == partition && strcmp(c->member_id, member_id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * position_key_args
+ *		The first four arguments of the position queries below: group,
+ *		topic, partition, member.
+ */
+static void
+position_key_args(Datum *args, int32 group_id, int32 topic_id,
+				  int32 partition, const char *member_id)
+{
+	args[0] = Int32GetDatum(group_id);
+	args[1] = Int32GetDatum(topic_id);
+	args[2] = Int32GetDatum(partition);
+	args[3] = CStringGetTextDatum(member_id);
+}
+
+#define POSITION_KEY \
+	" WHERE group_id = $1 AND topic_id = $2 AND partition = $3" \
+	" AND member_id = $4"
+
+/*
+ * set_position
+ *		Commit a position (in the current transaction) and drop any lease on
+ *		it.  Returns false if the position does not exist.
+ */
+static bool
+set_position(int32 group_id, int32 topic_id, int32 partition,
+			 const char *member_id, int64 next)
+{
+	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID};
+	Datum		args[5];
+
+	position_key_args(args, group_id, topic_id, partition, member_id);
+	args[4] = Int64GetDatum(next);
+	return query("UPDATE mq.position SET next_offset = $5, committed_at = now(),"
+				 " lease_owner = NULL, lease_to = NULL, lease_until = NULL"
+				 POSITION_KEY, 5, types, args, false) > 0;
+}
+
+/*
+ * commit_leases
+ *		Commit the positions this session leased for a group in its last
+ *		auto-commit fetch, unless the lease was lost meanwhile (it timed out
+ *		and another consumer took the partition, or a seek or commit
+ *		replaced it): those messages are then delivered again.  Removes
+ *		them from the session batch if the transaction commits.  Returns
+ *		how many were committed.
+ */
+static int
+commit_leases(int32 group_id)
+{
+	ListCell   *lc;
+	MemoryContext old;
+	int			committed = 0;
+	List	   *keep = NIL;
+
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	foreach(lc, session_batch_pending ? next_session_batch : session_batch)
+	{
+		Claim	   *c = lfirst(lc);
+
+		if (c->group_id != group_id)
+		{
+			Claim	   *copy = palloc(sizeof(Claim));
+
+			memcpy(copy, c, sizeof(Claim));
+			keep = lappend(keep, copy);
+			continue;
+		}
+		{
+			Oid			types[6] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID, INT8OID};
+			Datum		args[6];
+
+			position_key_args(args, c->group_id, c->topic_id, c->partition,
+							  c->member_id);
+			args[4] = Int64GetDatum(c->next);
+			args[5] = Int64GetDatum(session_token());
+			MemoryContextSwitchTo(old);
+			committed += query("UPDATE mq.position SET next_offset = $5,"
+							   " committed_at = now(), lease_owner = NULL,"
+							   " lease_to = NULL, lease_until = NULL"
+							   POSITION_KEY
+							   " AND lease_owner = $6 AND lease_to = $5",
+							   6, types, args, false);
+			MemoryContextSwitchTo(TopTransactionContext);
+		}
+	}
+	next_session_batch = keep;
+	session_batch_pending = true;
+	MemoryContextSwitchTo(old);
+	return committed;
+}
+
+/*
+ * read_partition
+ *		Put into the result the committed messages of a partition from
+ *		offset from on, below stable, that pass the subscription's filters:
+ *		at most max.  Returns how many, and sets *scanned_to to the offset
+ *		just past what was looked at.
+ */
+static int32
+read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
+			   int64 from, int64 stable, Datum tags, bool tags_null,
+			   Datum filter, bool filter_null, int32 max, int64 *scanned_to)
+{
+	Oid			segtype = INT4OID;
+	Datum		segarg = Int32GetDatum(topic->topic_id);
+	SPITupleTable *segments;
+	uint64		nsegments;
+	uint64		s;
+	int64		bound;
+	int32		returned = 0;
+	int64		window = Max((int64) FETCH_SCAN_WINDOW,
+							 (int64) max * FETCH_SCAN_FACTOR);
+	Datum		topic_name = CStringGetTextDatum(topic->name);
+
+	bound = (stable - from > window) ? from + window : stable;
+	*scanned_to = bound;
+
+	query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
+		  " ORDER BY segment_no", 1, &segtype, &segarg, false);
+	segments = SPI_tuptable;
+	nsegments = SPI_processed;
+	for (s = 0; s < nsegments && returned < max; s++)
+	{
+		Oid			types[6] = {INT4OID, INT8OID, INT8OID, INT8OID,
+		TEXTARRAYOID, JSONPATHOID};
+		Datum		args[6];
+		char		nulls[7] = "      ";
+		uint64		i;
+		uint64		n;
+
+		args[0] = Int32GetDatum(partition);
+		args[1] = Int64GetDatum(from);
+		args[2] = Int64GetDatum(bound);
+		args[3] = Int64GetDatum(max - returned);
+		args[4] = tags;
+		nulls[4] = tags_null ? 'n' : ' ';
+		args[5] = filter;
+		nulls[5] = filter_null ? 'n' : ' ';
+		if (SPI_execute_with_args(psprintf("SELECT \"offset\", id, key, tag,"
+										   " headers, payload,"
+										   " CASE payload_type WHEN 't' THEN 'text'"
+										   "  WHEN 'j' THEN 'jsonb' ELSE 'bytea' END,"
+										   " produced_at FROM %s"
+										   " WHERE partition = $1"
+										   " AND \"offset\" >= $2 AND \"offset\" < $3%s%s"
+										   " ORDER BY \"offset\" LIMIT $4",
+										   SPI_getvalue(segments->vals[s],
+														segments->tupdesc, 1),
+										   tags_null ? "" :
+										   " AND tag = ANY ($5)",
+										   filter_null ? "" :
+										   " AND coalesce(coalesce(headers, '{}') @@ $6,"
+										   " coalesce(headers, '{}') @? $6)"),
+								  6, types, args, nulls, false, 0) < 0)
+			elog(ERROR, "could not read a segment of topic \"%s\"", topic->name);
+		n = SPI_processed;
+		for (i = 0; i < n; i++)
+		{
+			Datum		values[FETCH_COLUMNS];
+			bool		isnull[FETCH_COLUMNS];
+			int			c;
+
+			values[0] = topic_name;
+			isnull[0] = false;
+			values[1] = Int32GetDatum(partition);
+			isnull[1] = false;
+			values[2] = column(i, 1, &isnull[2]);
+			for (c = 2; c <= 8; c++)
+				values[c + 1] = column(i, c, &isnull[c + 1]);
+			tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc,
+								 values, isnull);
+			from = DatumGetInt64(values[2]) + 1;
+			returned++;
+		}
+	}
+	if (returned == max)
+		*scanned_to = from;
+	return returned;
+}
+
+/*
+ * claim_position
+ *		Lock the group's position in a partition, unless another transaction
+ *		holds it or another session leases it.  Returns false if it could
+ *		not; else sets *next to the position.
+ */
+static bool
+claim_position(FetchArgs *a, int32 topic_id, int32 partition,
+			   const char *pos_member, int64 *next)
+{
+	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID};
+	Datum		args[5];
+	bool		isnull;
+
+	position_key_args(args, a->group.group_id, topic_id, partition,
+					  pos_member);
+	args[4] = Int64GetDatum(session_token());
+	if (query("SELECT next_offset FROM mq.position" POSITION_KEY
+			  " AND (lease_until IS NULL OR lease_until <= now()"
+			  "      OR lease_owner = $5)"
+			  " FOR UPDATE SKIP LOCKED", 5, types, args, false) == 0)
+		return false;
+	*next = DatumGetInt64(column(0, 1, &isnull));
+	return true;
+}
+
+/*
+ * record_read
+ *		After reading [from, scanned_to) of a partition (returned messages
+ *		of it), do what the fetch mode says with the position (of member
+ *		pos_member, '' in clustering mode).
+ */
+static void
+record_read(FetchArgs *a, int32 topic_id, int32 partition,
+			const char *pos_member, int64 from, int64 scanned_to,
+			int32 returned)
+{
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	MemoryContext old;
+	Claim	   *c;
+
+	switch (a->mode)
+	{
+		case FETCH_TRANSACTIONAL:
+			c = find_claim(xact_claims, a->group.group_id, topic_id, partition,
+						   pos_member);
+			if (c == NULL)
+			{
+				old = MemoryContextSwitchTo(TopTransactionContext);
+				c = palloc0(sizeof(Claim));
+				c->group_id = a->group.group_id;
+				c->topic_id = topic_id;
+				c->partition = partition;
+				strlcpy(c->member_id, pos_member, sizeof(c->member_id));
+				c->subid = subid;
+				c->adv_subid = subid;
+				c->adv_from = from;
+				xact_claims = lappend(xact_claims, c);
+				MemoryContextSwitchTo(old);
+			}
+			else if (c->adv_subid != subid)
+			{
+				c->adv_subid = subid;
+				c->adv_from = c->next;
+			}
+			c->next = scanned_to;
+			break;
+
+		case FETCH_AUTO_COMMIT:
+			if (returned == 0)
+			{
+				/* only filtered-out messages: nothing to deliver again */
+				set_position(a->group.group_id, topic_id, partition,
+							 pos_member, scanned_to);
+			}
+			else
+			{
+				Oid			types[6] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID, INT8OID};
+				Datum		args[6];
+
+				position_key_args(args, a->group.group_id, topic_id, partition,
+								  pos_member);
+				args[4] = Int64GetDatum(scanned_to);
+				args[5] = Int64GetDatum(session_token());
+				query(psprintf("UPDATE mq.position SET lease_owner = $6,"
+							   " lease_to = $5,"
+							   " lease_until = now() + interval '%d ms'"
+							   POSITION_KEY, mq_auto_commit_timeout),
+					  6, types, args, false);
+				old = MemoryContextSwitchTo(TopTransactionContext);
+				c = palloc0(sizeof(Claim));
+				c->group_id = a->group.group_id;
+				c->topic_id = topic_id;
+				c->partition = partition;
+				strlcpy(c->member_id, pos_member, sizeof(c->member_id));
+				c->next = scanned_to;
+				next_session_batch = lappend(next_session_batch, c);
+				session_batch_pending = true;
+				MemoryContextSwitchTo(old);
+			}
+			break;
+
+		case FETCH_AT_MOST_ONCE:
+			set_position(a->group.group_id, topic_id, partition, pos_member,
+						 scanned_to);
+			break;
+	}
+}
+
+/*
+ * fetch_pass
+ *		One pass over the candidate partitions: claim and read until max
+ *		messages are in the result.  Returns how many were; a->wait gets the
+ *		partitions that had nothing ready.
+ */
+static int32
+fetch_pass(FetchArgs *a)
+{
+	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID};
+	Datum		args[5];
+	char		nulls[6] = "     ";
+	SPITupleTable *cands;
+	uint64		ncands;
+	uint64		k;
+	uint64		start;
+	int32		returned = 0;
+	MqTopicInfo topic;
+
+	topic.topic_id = 0;
+	a->wait = NIL;
+
+	args[0] = Int32GetDatum(a->group.group_id);
+	args[1] = Int32GetDatum(a->one_topic ? a->topic.topic_id : 0);
+	nulls[1] = a->one_topic ? ' ' : 'n';
+	args[2] = Int32GetDatum(a->partition);
+	nulls[2] = a->partition >= 0 ? ' ' : 'n';
+	args[3] = CStringGetTextDatum(a->member_id);
+	args[4] = Int64GetDatum(session_token());
+	if (SPI_execute_with_args("SELECT t.name, p.topic_id, p.partition, p.next_offset,"
+							  " coalesce(p.lease_until > now()"
+							  "          AND p.lease_owner <> $5, false),"
+							  " s.tags, s.filter, p.member_id"
+							  " FROM mq.subscription s"
+							  " JOIN mq.topic t ON t.topic_id = s.topic_id"
+							  " JOIN mq.position p ON p.group_id = s.group_id"
+							  "  AND p.topic_id = s.topic_id"
+							  "  AND p.member_id = CASE s.mode WHEN 'broadcasting'"
+							  "                    THEN $4 ELSE '' END"
+							  " WHERE s.group_id = $1"
+							  " AND ($2::integer IS NULL OR s.topic_id = $2)"
+							  " AND ($3::integer IS NULL OR p.partition = $3)"
+							  " AND (s.mode = 'broadcasting' OR $4 = ''"
+							  "      OR EXISTS (SELECT 1 FROM mq.assignment x"
+							  "                  WHERE x.group_id = s.group_id"
+							  "                    AND x.topic_id = s.topic_id"
+							  "                    AND x.partition = p.partition"
+							  "                    AND x.member_id = $4))"
+							  " ORDER BY t.name, p.partition",
+							  5, types, args, nulls, false, 0) < 0)
+		elog(ERROR, "could not list the partitions of consumer group \"%s\"",
+			 a->group.name);
+	cands = SPI_tuptable;
+	ncands = SPI_processed;
+	if (ncands == 0)
+		return 0;
+
+	/* consumers of a group start at different partitions */
+	start = (uint64) (fetch_count++ + (uint32) MyProcPid) % ncands;
+	for (k = 0; k < ncands && returned < a->max; k++)
+	{
+		HeapTuple	tup = cands->vals[(start + k) % ncands];
+		TupleDesc	desc = cands->tupdesc;
+		bool		isnull;
+		int32		topic_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		int32		partition = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		int64		from = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		bool		leased = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		bool		tags_null;
+		Datum		tags = SPI_getbinval(tup, desc, 6, &tags_null);
+		bool		filter_null;
+		Datum		filter = SPI_getbinval(tup, desc, 7, &filter_null);
+		char	   *pos_member = SPI_getvalue(tup, desc, 8);
+		Claim	   *claim;
+		int64		stable;
+		int64		scanned_to;
+		int32		n;
+
+		if (leased)
+			continue;
+		if (topic.topic_id != topic_id)
+		{
+			mq_topic_get(SPI_getvalue(tup, desc, 1), &topic);
+			mq_check_access(&topic, MQ_ACCESS_READ);
+		}
+		claim = find_claim(xact_claims, a->group.group_id, topic_id,
+						   partition, pos_member);
+		if (claim != NULL)
+			from = claim->next;
+		if (!mq_stable_offset(topic_id, partition, &stable, NULL))
+			continue;
+		if (from >= stable)
+		{
+			WaitTarget *w = palloc(sizeof(WaitTarget));
+
+			w->topic_id = topic_id;
+			w->partition = partition;
+			w->from = from;
+			a->wait = lappend(a->wait, w);
+			continue;
+		}
+
+		if (!claim_position(a, topic_id, partition, pos_member, &from))
+			continue;
+		if (claim != NULL)
+			from = claim->next;
+
+		/* the stable offset again, now that the position is ours */
+		(void) mq_stable_offset(topic_id, partition, &stable, NULL);
+		if (from >= stable)
+			continue;
+		n = read_partition(a, &topic, partition, from, stable, tags, tags_null,
+						   filter, filter_null, a->max - returned, &scanned_to);
+		record_read(a, topic_id, partition, pos_member, from, scanned_to, n);
+		returned += n;
+	}
+	return returned;
+}
+
+/*
+ * wait_for_messages
+ *		Sleep until one of a->wait's partitions has a stable offset past its
+ *		position, or until deadline; with no such partition, until anything
+ *		in the database moves.  Returns false at the deadline.
+ */
+static bool
+wait_for_messages(FetchArgs *a, TimestampTz deadline)
+{
+	ConditionVariable *cv = mq_wake_channel(MyDatabaseId);
+
+	ConditionVariablePrepareToSleep(cv);
+	for (;;)
+	{
+		ListCell   *lc;
+		TimestampTz now = GetCurrentTimestamp();
+		long		ms;
+
+		foreach(lc, a->wait)
+		{
+			WaitTarget *w = lfirst(lc);
+			int64		stable;
+
+			if (!mq_stable_offset(w->topic_id, w->partition, &stable, NULL) ||
+				stable > w->from)
+			{
+				ConditionVariableCancelSleep();
+				return true;
+			}
+		}
+		if (now >= deadline)
+			break;
+		ms = (long) ((deadline - now + 999) / 1000);
+		if (!ConditionVariableTimedSleep(cv, ms, PG_WAIT_EXTENSION) &&
+			a->wait == NIL)
+		{
+			ConditionVariableCancelSleep();
+			return true;
+		}
+	}
+	ConditionVariableCancelSleep();
+	return false;
+}
+
+/*
+ * fetch
+ *		The work of mq.fetch (wait = 0) and mq.poll.  Arguments: group,
+ *		topic, max, partition, auto_commit, member_id, generation starting
+ *		at argument first_common (wait takes a place in mq.poll).
+ */
+static Datum
+fetch(FunctionCallInfo fcinfo, bool is_poll)
+{
+	FetchArgs	a;
+	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	int			arg_partition = is_poll ? 4 : 3;
+	int			arg_auto = arg_partition + 1;
+	int			arg_member = arg_auto + 1;
+	int			arg_generation = arg_member + 1;
+	char	   *member_id = mq_member_arg(fcinfo, arg_member);
+	bool		auto_commit;
+	int64		wait_usecs = 0;
+	TimestampTz deadline;
+
+	memset(&a, 0, sizeof(a));
+	a.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(arg_auto))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max and auto_commit must not be null")));
+	a.max = PG_GETARG_INT32(2);
+	if (a.max < 1 || a.max > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be between 1 and 100000")));
+	auto_commit = PG_GETARG_BOOL(arg_auto);
+	if (is_poll)
+	{
+		Interval   *wait;
+
+		if (PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("wait must not be null")));
+		wait = PG_GETARG_INTERVAL_P(3);
+		wait_usecs = wait->time + (int64) wait->day * USECS_PER_DAY;
+		if (wait->month != 0 || wait_usecs < 0 || wait_usecs > USECS_PER_HOUR)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("wait must be between 0 and 1 hour")));
+	}
+	if (!PG_ARGISNULL(arg_generation) && member_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("generation needs a member_id")));
+	a.member_id = member_id ? member_id : "";
+	a.partition = -1;
+
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mq.%s cannot run in a REPEATABLE READ or SERIALIZABLE transaction",
+						is_poll ? "poll" : "fetch"),
+				 errdetail("Its snapshot may predate the partitions' stable offsets, so messages could be skipped."),
+				 errhint("Consume in a READ COMMITTED transaction.")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot consume during recovery"),
+				 errhint("Consume on the primary.")));
+
+	if (!PG_ARGISNULL(1))
+	{
+		a.one_topic = true;
+		mq_topic_get(mq_topic_name_arg(fcinfo, 1), &a.topic);
+		mq_check_access(&a.topic, MQ_ACCESS_READ);
+	}
+	if (!PG_ARGISNULL(arg_partition))
+	{
+		if (!a.one_topic)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a partition needs a topic")));
+		a.partition = PG_GETARG_INT32(arg_partition);
+		mq_check_partition(&a.topic, a.partition);
+	}
+
+	if (auto_commit)
+		a.mode = FETCH_AUTO_COMMIT;
+	else if (IsTransactionBlock())
+		a.mode = FETCH_TRANSACTIONAL;
+	else
+		a.mode = FETCH_AT_MOST_ONCE;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	mq_group_get(group_name, &a.group);
+	mq_group_check_member(&a.group, member_id,
+						  PG_ARGISNULL(arg_generation) ? a.group.generation :
+						  PG_GETARG_INT64(arg_generation));
+	if (a.one_topic &&
+		mq_subscription_mode(&a.group, &a.topic) == 'b' && member_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode: consuming needs a member_id",
+						a.group.name, a.topic.name),
+				 errhint("Join the group with mq.join and pass the member_id.")));
+
+	if (a.mode == FETCH_AUTO_COMMIT)
+		commit_leases(a.group.group_id);
+
+	deadline = GetCurrentTimestamp() + wait_usecs;
+	while (fetch_pass(&a) == 0 && is_poll)
+	{
+		if (!wait_for_messages(&a, deadline))
+			break;
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * mq_fetch
+ *		SQL: mq.fetch(group, topic, max, partition, auto_commit, member_id,
+ *		generation).
+ */
+Datum
+mq_fetch(PG_FUNCTION_ARGS)
+{
+	return fetch(fcinfo, false);
+}
+
+/*
+ * mq_poll
+ *		SQL: mq.poll(group, topic, max, wait, partition, auto_commit,
+ *		member_id, generation).
+ */
+Datum
+mq_poll(PG_FUNCTION_ARGS)
+{
+	return fetch(fcinfo, true);
+}
+
+/*
+ * position_target
+ *		Common checks of commit, ack and seek: the group (fenced if a member
+ *		and generation are given), the topic, the subscription, the member
+ *		for broadcasting.  Returns the member id of the positions ('' in
+ *		clustering mode).  The caller is connected to SPI.
+ */
+static const char *
+position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
+				MqTopicInfo *topic, int arg_member, int arg_generation)
+{
+	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *member_id = mq_member_arg(fcinfo, arg_member);
+	bool		has_generation = arg_generation >= 0 &&
+	!PG_ARGISNULL(arg_generation);
+
+	if (has_generation && member_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("generation needs a member_id")));
+	mq_topic_get(mq_topic_name_arg(fcinfo, 1), topic);
+	mq_check_access(topic, MQ_ACCESS_READ);
+	mq_group_get(group_name, group);
+	mq_group_check_member(group, member_id,
+						  has_generation ? PG_GETARG_INT64(arg_generation) :
+						  group->generation);
+	if (mq_subscription_mode(group, topic) == 'b')
+	{
+		if (member_id == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode: positions belong to members",
+							group->name, topic->name),
+					 errhint("Pass the member_id.")));
+		return member_id;
+	}
+	return "";
+}
+
+static void
+forget_claim(int32 group_id, int32 topic_id, int32 partition,
+			 const char *member_id)
+{
+	Claim	   *c = find_claim(xact_claims, group_id, topic_id, partition,
+							   member_id);
+
+	if (c != NULL)
+		xact_claims = list_delete_ptr(xact_claims, c);
+}
+
+/*
+ * commit_offset
+ *		mq.commit and mq.ack: set the position of a partition to next.
+ */
+static void
+commit_offset(FunctionCallInfo fcinfo, int64 next)
+{
+	MqGroupInfo group;
+	MqTopicInfo topic;
+	const char *member_id;
+	int32		partition;
+	int64		stable;
+	int64		end;
+
+	SPI_connect();
+	member_id = position_target(fcinfo, &group, &topic, 4, 5);
+	partition = PG_GETARG_INT32(2);
+	mq_check_partition(&topic, partition);
+	if (!mq_stable_offset(topic.topic_id, partition, &stable, &end))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" was dropped", topic.name)));
+	if (next < 0 || next > end)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("offset %lld is out of range for partition %d of topic \"%s\"",
+						(long long) next, partition, topic.name),
+				 errdetail("A position is between 0 and the end offset, %lld.",
+						   (long long) end)));
+	if (!set_position(group.group_id, topic.topic_id, partition, member_id,
+					  next))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("member \"%s\" of consumer group \"%s\" has no position in topic \"%s\"",
+						member_id, group.name, topic.name),
+				 errhint("Call mq.join again.")));
+	SPI_finish();
+}
+
+static void
+check_commit_args(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition and offset must not be null")));
+}
+
+/*
+ * mq_commit
+ *		SQL: mq.commit(group, topic, partition, next_offset, member_id,
+ *		generation): the next offset the group will consume there, recorded
+ *		in the current transaction.
+ */
+Datum
+mq_commit(PG_FUNCTION_ARGS)
+{
+	check_commit_args(fcinfo);
+	commit_offset(fcinfo, PG_GETARG_INT64(3));
+	PG_RETURN_VOID();
+}
+
+/*
+ * mq_ack
+ *		SQL: mq.ack(group, topic, partition, offset, ...): commit the
+ *		position just past a message.
+ */
+Datum
+mq_ack(PG_FUNCTION_ARGS)
+{
+	check_commit_args(fcinfo);
+	if (PG_GETARG_INT64(3) < 0 || PG_GETARG_INT64(3) == PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("offset %lld is out of range", (long long) PG_GETARG_INT64(3))));
+	commit_offset(fcinfo, PG_GETARG_INT64(3) + 1);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mq_commit_fetched
+ *		SQL: mq.commit(group) commits, for every partition this session
+ *		fetched from for the group in the current transaction (or leased in
+ *		its last auto-commit fetch), the position just past what was
+ *		fetched.  Returns how many positions it committed.
+ */
+Datum
+mq_commit_fetched(PG_FUNCTION_ARGS)
+{
+	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	MqGroupInfo group;
+	ListCell   *lc;
+	int			committed = 0;
+
+	SPI_connect();
+	mq_group_get(group_name, &group);
+	foreach(lc, xact_claims)
+	{
+		Claim	   *c = lfirst(lc);
+
+		if (c->group_id == group.group_id &&
+			set_position(c->group_id, c->topic_id, c->partition, c->member_id,
+						 c->next))
+			committed++;
+	}
+	committed += commit_leases(group.group_id);
+	SPI_finish();
+	PG_RETURN_INT32(committed);
+}
+
+/*
+ * seek_partition
+ *		Set a position to offset, clamped to the log start with a notice;
+ *		an offset past the end offset is an error.  Returns the position
+ *		set.
+ */
+static int64
+seek_partition(const MqGroupInfo *group, const MqTopicInfo *topic,
+			   int32 partition, const char *member_id, int64 offset)
+{
+	int64		log_start = mq_log_start(topic, partition);
+	int64		stable;
+	int64		end;
+
+	if (!mq_stable_offset(topic->topic_id, partition, &stable, &end))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" was dropped", topic->name)));
+	if (offset > end || offset < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("offset %lld is out of range for partition %d of topic \"%s\"",
+						(long long) offset, partition, topic->name),
+				 errdetail("Its end offset is %lld.", (long long) end)));
+	if (offset < log_start)
+	{
+		ereport(NOTICE,
+				(errmsg("offset %lld of partition %d of topic \"%s\" was removed by retention; seeking to the log start, %lld",
+						(long long) offset, partition, topic->name,
+						(long long) log_start)));
+		offset = log_start;
+	}
+	if (!set_position(group->group_id, topic->topic_id, partition, member_id,
+					  offset))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("member \"%s\" of consumer group \"%s\" has no position in topic \"%s\"",
+						member_id, group->name, topic->name),
+				 errhint("Call mq.join again.")));
+	forget_claim(group->group_id, topic->topic_id, partition, member_id);
+	return offset;
+}
+
+/*
+ * mq_seek
+ *		SQL: mq.seek(group, topic, partition, offset, member_id).
+ */
+Datum
+mq_seek(PG_FUNCTION_ARGS)
+{
+	MqGroupInfo group;
+	MqTopicInfo topic;
+	const char *member_id;
+	int32		partition;
+	int64		offset;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition and offset must not be null")));
+	SPI_connect();
+	member_id = position_target(fcinfo, &group, &topic, 4, -1);
+	partition = PG_GETARG_INT32(2);
+	mq_check_partition(&topic, partition);
+	offset = seek_partition(&group, &topic, partition, member_id,
+							PG_GETARG_INT64(3));
+	SPI_finish();
+	PG_RETURN_INT64(offset);
+}
+
+/*
+ * seek_all
+ *		mq.seek over every partition: to the log start (earliest), to the
+ *		stable offset (latest), or to a time.
+ */
+static Datum
+seek_all(FunctionCallInfo fcinfo, char how, TimestampTz at)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MqGroupInfo group;
+	MqTopicInfo topic;
+	const char *member_id;
+	int32		p;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	member_id = position_target(fcinfo, &group, &topic, 3, -1);
+	for (p = 0; p < topic.partitions; p++)
+	{
+		int64		offset;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (how == 'e')
+			offset = mq_log_start(&topic, p);
+		else if (how == 'l')
+		{
+			if (!mq_stable_offset(topic.topic_id, p, &offset, NULL))
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("topic \"%s\" was dropped", topic.name)));
+		}
+		else
+			offset = mq_offset_at_time(&topic, p, at);
+		offset = seek_partition(&group, &topic, p, member_id, offset);
+		values[0] = Int32GetDatum(p);
+		values[1] = Int64GetDatum(offset);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * mq_seek_position
+ *		SQL: mq.seek(group, topic, 'earliest' | 'latest', member_id).
+ */
+Datum
+mq_seek_position(PG_FUNCTION_ARGS)
+{
+	char	   *position;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("position must not be null")));
+	position = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(position, "earliest") != 0 && strcmp(position, "latest") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid position \"%s\"", position),
+				 errhint("Use 'earliest', 'latest', an offset or a timestamptz.")));
+	return seek_all(fcinfo, position[0], 0);
+}
+
+/*
+ * mq_seek_time
+ *		SQL: mq.seek(group, topic, at timestamptz, member_id): every
+ *		partition to its first message produced at or after at, through
+ *		the BRIN index on produced_at.
+ */
+Datum
+mq_seek_time(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("at must not be null")));
+	return seek_all(fcinfo, 't', PG_GETARG_TIMESTAMPTZ(2));
+}
+
+/*
+ * mq_first_unconsumed_at
+ *		SQL: mq.first_unconsumed_at(topic, partition, from_offset): when the
+ *		first committed message at or after from_offset, below the stable
+ *		offset, was produced; NULL if there is none.  One primary-key probe
+ *		per segment, newest segments last.
+ */
+Datum
+mq_first_unconsumed_at(PG_FUNCTION_ARGS)
+{
+	MqTopicInfo topic;
+	int32		partition = PG_GETARG_INT32(1);
+	int64		from = PG_GETARG_INT64(2);
+	int64		stable;
+	Oid			segtype = INT4OID;
+	Datum		segarg;
+	SPITupleTable *segments;
+	uint64		nsegments;
+	uint64		s;
+	Datum		result = (Datum) 0;
+	bool		found = false;
+
+	mq_topic_get(mq_topic_name_arg(fcinfo, 0), &topic);
+	mq_check_access(&topic, MQ_ACCESS_READ);
+	mq_check_partition(&topic, partition);
+	if (!mq_stable_offset(topic.topic_id, partition, &stable, NULL) ||
+		from >= stable)
+		PG_RETURN_NULL();
+
+	SPI_connect();
+	segarg = Int32GetDatum(topic.topic_id);
+	query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
+		  " ORDER BY segment_no", 1, &segtype, &segarg, true);
+	segments = SPI_tuptable;
+	nsegments = SPI_processed;
+	for (s = 0; s < nsegments && !found; s++)
+	{
+		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
+		Datum		args[3];
+		bool		isnull;
+
+		args[0] = Int32GetDatum(partition);
+		args[1] = Int64GetDatum(from);
+		args[2] = Int64GetDatum(stable);
+		if (query(psprintf("SELECT produced_at FROM %s WHERE partition = $1"
+						   " AND \"offset\" >= $2 AND \"offset\" < $3"
+						   " ORDER BY \"offset\" LIMIT 1",
+						   SPI_getvalue(segments->vals[s], segments->tupdesc, 1)),
+				  3, types, args, true) > 0)
+		{
+			result = column(0, 1, &isnull);
+			found = true;
+		}
+	}
+	SPI_finish();
+	if (!found)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(DatumGetTimestampTz(result));
+}
+
+/*
+ * mq_fetch_subxact_end
+ *		A subtransaction ended.  If it rolled back, so did its row locks:
+ *		forget the claims it made, and undo how far it moved the others.
+ */
+void
+mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
+					 SubTransactionId parentsubid)
+{
+	ListCell   *lc;
+
+	foreach(lc, xact_claims)
+	{
+		Claim	   *c = lfirst(lc);
+
+		if (commit)
+		{
+			if (c->subid == mysubid)
+				c->subid = parentsubid;
+			if (c->adv_subid == mysubid)
+				c->adv_subid = parentsubid;
+		}
+		else if (c->subid == mysubid)
+			xact_claims = foreach_delete_current(xact_claims, lc);
+		else if (c->adv_subid == mysubid)
+		{
+			c->next = c->adv_from;
+			c->adv_subid = parentsubid;
+		}
+	}
+}
+
+/*
+ * mq_fetch_xact_end
+ *		The transaction ended: its claims went with it; if it committed, the
+ *		session batch is what its auto-commit fetches made it.
+ */
+void
+mq_fetch_xact_end(bool commit)
+{
+	if (commit && session_batch_pending)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		List	   *batch = NIL;
+		ListCell   *lc;
+
+		foreach(lc, next_session_batch)
+		{
+			Claim	   *c = palloc(sizeof(Claim));
+
+			memcpy(c, lfirst(lc), sizeof(Claim));
+			batch = lappend(batch, c);
+		}
+		list_free_deep(session_batch);
+		session_batch = batch;
+		MemoryContextSwitchTo(old);
+	}
+	xact_claims = NIL;
+	next_session_batch = NIL;
+	session_batch_pending = false;
+}

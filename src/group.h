@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * group.h
+ *	  Consumer groups: subscriptions, members and assignments.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * src/group.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_GROUP_H
+#define MQ_GROUP_H
+
+#include "fmgr.h"
+
+#include "topic.h"
+
+typedef struct MqGroupInfo
+{
+	char		name[MQ_NAME_MAX + 1];
+	int32		group_id;
+	int64		generation;
+} MqGroupInfo;
+
+/* All of these run SPI queries: the caller is connected to SPI. */
+extern char *mq_group_name_arg(FunctionCallInfo fcinfo, int argno);
+extern char *mq_member_arg(FunctionCallInfo fcinfo, int argno);
+extern void mq_group_get(const char *name, MqGroupInfo *info);
+extern void mq_group_check_member(const MqGroupInfo *group,
+								  const char *member_id, int64 generation);
+extern char mq_subscription_mode(const MqGroupInfo *group,
+								 const MqTopicInfo *topic);
+extern int64 mq_offset_at_time(const MqTopicInfo *topic, int32 partition,
+							   TimestampTz at);
+extern int64 mq_log_start(const MqTopicInfo *topic, int32 partition);
+extern void mq_groups_topic_grown(int32 topic_id, int32 from, int32 to);
+extern void mq_groups_worker_pass(void);
+
+#endif							/* MQ_GROUP_H */
