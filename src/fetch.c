@@ -359,7 +359,9 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 			from = DatumGetInt64(values[2]) + 1;
 			returned++;
 		}
+		SPI_freetuptable(SPI_tuptable);
 	}
+	SPI_freetuptable(segments);
 	if (returned == max)
 		*scanned_to = from;
 	return returned;
@@ -388,6 +390,7 @@ claim_position(FetchArgs *a, int32 topic_id, int32 partition,
 			  " FOR UPDATE SKIP LOCKED", 5, types, args, false) == 0)
 		return false;
 	*next = DatumGetInt64(column(0, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
 
@@ -590,6 +593,9 @@ fetch_pass(FetchArgs *a)
 		record_read(a, topic_id, partition, pos_member, from, scanned_to, n);
 		returned += n;
 	}
+
+	/* mq.poll may run many passes in one call */
+	SPI_freetuptable(cands);
 	return returned;
 }
 

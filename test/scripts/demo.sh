@@ -111,6 +111,36 @@ psql_demo -d mqdemo -c "SELECT p AS partition, r.\"offset\", r.key, mq.payload_j
 psql_demo -d mqdemo -c "SELECT id, customer FROM orders ORDER BY id"
 psql_demo -d mqdemo -c "SELECT partition, end_offset, stable_offset, inflight FROM mq.partitions ORDER BY partition"
 
+step "consumer group 'cart' subscribes from the earliest offset; carts to clear"
+psql_demo -d mqdemo <<'SQL'
+CREATE TABLE carts (customer text PRIMARY KEY, items integer NOT NULL);
+INSERT INTO carts VALUES ('alice', 3), ('bob', 1), ('carol', 2);
+SELECT mq.subscribe('cart', 'order.created', start => 'earliest');
+SQL
+
+step "a consumer clears the carts, then fails and rolls back: nothing is lost"
+psql_demo -d mqdemo <<'SQL'
+BEGIN;
+WITH m AS (SELECT partition, "offset", key FROM mq.fetch('cart', 'order.created'))
+UPDATE carts SET items = 0 FROM m WHERE carts.customer = m.key
+RETURNING m.partition, m."offset", carts.customer;
+ROLLBACK;
+SQL
+psql_demo -d mqdemo -c "SELECT * FROM carts ORDER BY customer"
+
+step "it tries again: the same messages come back; effects and position commit together (exactly once)"
+psql_demo -d mqdemo <<'SQL'
+BEGIN;
+WITH m AS (SELECT partition, "offset", key FROM mq.fetch('cart', 'order.created'))
+UPDATE carts SET items = 0 FROM m WHERE carts.customer = m.key
+RETURNING m.partition, m."offset", carts.customer;
+SELECT mq.commit('cart') AS positions_committed;
+COMMIT;
+SQL
+psql_demo -d mqdemo -c "SELECT * FROM carts ORDER BY customer"
+psql_demo -d mqdemo -c "SELECT count(*) AS fetched_again FROM mq.fetch('cart')"
+psql_demo -d mqdemo -c "SELECT \"group\", partition, committed_offset, stable_offset, lag FROM mq.lag ORDER BY partition"
+
 step "shared memory directories"
 psql_demo -d mqdemo -c "SELECT * FROM mq.shmem_usage()"
 

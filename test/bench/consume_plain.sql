@@ -1,0 +1,5 @@
+BEGIN;
+WITH c AS (SELECT id FROM queue ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED),
+     d AS (DELETE FROM queue q USING c WHERE q.id = c.id RETURNING q.payload)
+SELECT count(*) FROM d;
+COMMIT;
