@@ -45,6 +45,10 @@ endif
 ifndef SKIP_PGXS
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes, so that no object keeps an old struct layout.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
 endif
 
 .PHONY: demo test deps installcheck-regress installcheck-isolation \

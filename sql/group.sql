@@ -167,6 +167,10 @@ SELECT mq.payload_text(payload, payload_type)
   FROM mq.poll('billing', 'g.events', partition => 1, wait => '10 s');
 SELECT count(*) FROM mq.poll('billing', 'g.events', wait => '0.2 s');
 SELECT count(*) AS none FROM mq.poll('billing', 'g.events', wait => '0.2 s');
+-- a waiting poll ends on query cancel (here, statement_timeout)
+SET statement_timeout = '300ms';
+SELECT count(*) FROM mq.poll('billing', 'g.events', wait => '1 min');
+RESET statement_timeout;
 
 -- Isolation levels with an older snapshot are refused.
 BEGIN ISOLATION LEVEL REPEATABLE READ;

@@ -66,7 +66,6 @@ void		_PG_init(void);
 int			mq_max_databases = 16;
 int			mq_max_topics = 1024;
 int			mq_max_partitions = 8192;
-int			mq_max_groups = 1024;
 int			mq_auto_commit_timeout = 30000;
 int			mq_worker_naptime = 1000;
 int			mq_launcher_naptime = 30000;
@@ -121,14 +120,6 @@ define_settings(void)
 							NULL,
 							&mq_max_partitions,
 							8192, 1, 10000000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.max_groups",
-							"Maximum number of consumer groups, over all databases.",
-							NULL,
-							&mq_max_groups,
-							1024, 1, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

@@ -28,7 +28,6 @@
 extern int	mq_max_databases;
 extern int	mq_max_topics;
 extern int	mq_max_partitions;
-extern int	mq_max_groups;
 
 /* Worker cadence settings (PGC_SIGHUP). */
 extern int	mq_worker_naptime;

@@ -46,13 +46,9 @@ MqDirectory MqPartitionDir = {
 	"partition", "mq.max_partitions", &mq_max_partitions,
 	sizeof(MqPartitionKey), sizeof(MqPartition), NULL, NULL
 };
-MqDirectory MqGroupDir = {
-	"group", "mq.max_groups", &mq_max_groups,
-	sizeof(MqGroupKey), sizeof(MqGroup), NULL, NULL
-};
 
 static MqDirectory *const directories[] = {
-	&MqDatabaseDir, &MqTopicDir, &MqPartitionDir, &MqGroupDir
+	&MqDatabaseDir, &MqTopicDir, &MqPartitionDir
 };
 
 PG_FUNCTION_INFO_V1(mq_shmem_usage);
@@ -84,7 +80,6 @@ mq_shmem_request(void)
 	RequestAddinShmemSpace(mq_shmem_size());
 	RequestNamedLWLockTranche("mq directory", 1);
 	RequestNamedLWLockTranche("mq topics", 1);
-	RequestNamedLWLockTranche("mq groups", 1);
 }
 
 /*
@@ -110,7 +105,6 @@ mq_shmem_startup(void)
 		memset(MqState, 0, sizeof(MqShared));
 		MqState->dir_lock = &(GetNamedLWLockTranche("mq directory"))->lock;
 		MqState->topic_lock = &(GetNamedLWLockTranche("mq topics"))->lock;
-		MqState->group_lock = &(GetNamedLWLockTranche("mq groups"))->lock;
 		ConditionVariableInit(&MqState->worker_exit_cv);
 		for (i = 0; i < MQ_WAKE_CHANNELS; i++)
 			ConditionVariableInit(&MqState->wake_cv[i]);
@@ -121,7 +115,6 @@ mq_shmem_startup(void)
 	MqDatabaseDir.lock = MqState->dir_lock;
 	MqTopicDir.lock = MqState->topic_lock;
 	MqPartitionDir.lock = MqState->topic_lock;
-	MqGroupDir.lock = MqState->group_lock;
 
 	for (i = 0; i < lengthof(directories); i++)
 	{

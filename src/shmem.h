@@ -26,8 +26,6 @@
  *		exclusively, or the entry is pinned by an in-flight range.
  *	MqPartition.lock ("mq partition" tranche), then MqPartition.mutex
  *		see MqPartition.
- *	MqShared->group_lock ("mq groups" tranche)
- *		insertion into and removal from the group hash.
  *	MqDatabase.mutex (spinlock)
  *		the tick statistics, written by the database's worker every tick
  *		and read by mq.worker_status().  A handful of assignments only.
@@ -150,25 +148,11 @@ typedef struct MqPartition
 	ConditionVariable cv;		/* broadcast when the stable offset moves */
 } MqPartition;
 
-/* Consumer group directory entry. */
-typedef struct MqGroupKey
-{
-	Oid			dboid;
-	char		name[MQ_NAME_MAX + 1];	/* zero-padded */
-} MqGroupKey;
-
-typedef struct MqGroup
-{
-	MqGroupKey	key;			/* hash key */
-	int32		group_id;
-} MqGroup;
-
 /* The fixed part of mq's shared memory. */
 typedef struct MqShared
 {
 	LWLock	   *dir_lock;
 	LWLock	   *topic_lock;
-	LWLock	   *group_lock;
 	int			partition_tranche;	/* tranche of MqPartition.lock */
 
 	/* launcher, protected by dir_lock */
@@ -208,7 +192,6 @@ extern MqShared *MqState;
 extern MqDirectory MqDatabaseDir;
 extern MqDirectory MqTopicDir;
 extern MqDirectory MqPartitionDir;
-extern MqDirectory MqGroupDir;
 
 extern void mq_shmem_request(void);
 extern void mq_shmem_startup(void);

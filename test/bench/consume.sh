@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+#
+# test/bench/consume.sh [MESSAGES] [ROUNDS] [SYNC]
+#
+# Consumer benchmark for mq against a plain SKIP LOCKED queue table,
+# measured in the same run.  A 16-partition topic and a plain table
+# (bigserial key, topic, key, payload, created_at) are filled with the same
+# MESSAGES (default 1000000) ~210-byte messages with keys.  Then, for 1, 4
+# and 16 consumers (pgbench clients), each drains everything in batches of
+# 100, one batch per transaction:
+#
+#   mq:    BEGIN; mq.fetch(group, max => 100); mq.commit(group); COMMIT;
+#   plain: BEGIN; DELETE the first 100 rows locked with
+#          FOR UPDATE SKIP LOCKED ... RETURNING payload; COMMIT;
+#
+# The mq and plain drains run interleaved, ROUNDS times (default 1); before
+# each, the group is moved back to the earliest offset, the plain table is
+# refilled, and both are vacuumed.  SYNC is the list of synchronous_commit
+# settings to run with (default "on"; e.g. "on off").  Prints a Markdown
+# report: messages drained per second (messages / wall time of the pgbench
+# runs), the ratio mq / plain, and the size and dead tuples of the
+# relations before and after each drain.  Builds and installs mq, and runs
+# its own throwaway server on a loopback port.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/common.sh"
+bench=$(cd "$(dirname "$0")" && pwd)
+
+messages=${1:-1000000}
+rounds=${2:-1}
+syncs=${3:-on}
+partitions=16
+batch=100
+consumer_counts="1 4 16"
+
+ensure_deps
+build_and_install >/dev/null
+
+work=$(pg_workdir)
+cp "$bench"/consume_*.sql "$work/"
+chmod 644 "$work"/*.sql
+start_server "$work" "max_wal_size = '8GB'
+checkpoint_timeout = '30min'
+shared_buffers = '512MB'"
+trap 'stop_server "$work" 2>/dev/null; rm -rf "$work"' EXIT
+
+sql() { as_pg psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres "$@"; }
+
+echo "filling the topic and the table with $messages messages" >&2
+sql -v messages="$messages" -v partitions="$partitions" -f "$work/consume_setup.sql" >/dev/null
+
+# remaining SYSTEM: messages not consumed yet.
+remaining()
+{
+	case $1 in
+		mq) sql -c "SELECT coalesce(sum(lag), 0) FROM mq.lag WHERE \"group\" = 'drain'" ;;
+		plain) sql -c "SELECT count(*) FROM queue" ;;
+	esac
+}
+
+# Wait until the pgbench backends are gone (they flush their statistics
+# when they exit), then print consume_stats.sql's lines.
+stats()
+{
+	while [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" != 0 ]; do
+		sleep 0.2
+	done
+	sleep 1
+	sql -f "$work/consume_stats.sql"
+}
+
+# drain SYSTEM CLIENTS: run the consumer script with CLIENTS pgbench
+# clients until nothing is left; print "drained seconds transactions".
+# The clients each run enough transactions to drain the rest if every
+# batch were full; batches at the end of a partition or next to locked
+# rows can be smaller, so it goes on until the rest is 0.  Seconds is the
+# wall time of the pgbench runs only.
+drain()
+{
+	local system=$1 k=$2 before rest t total_ns=0 txns=0 passes=0 t0 t1 out n
+	before=$(remaining "$system")
+	rest=$before
+	while [ "$rest" -gt 0 ]; do
+		passes=$((passes + 1))
+		[ "$passes" -le 100 ] || die "$system with $k clients: $rest messages left after 100 passes"
+		t=$(((rest + batch * k - 1) / (batch * k)))
+		t0=$(date +%s%N)
+		out=$(as_pg "$PG_BINDIR/pgbench" -n -h "$work" -p "$port" -U postgres \
+			-M simple -c "$k" -j "$k" -t "$t" -f "$work/consume_$system.sql" postgres 2>&1) ||
+			{ echo "$out"; die "pgbench failed for $system with $k clients"; }
+		t1=$(date +%s%N)
+		total_ns=$((total_ns + t1 - t0))
+		n=$(echo "$out" | awk '/number of transactions actually processed/ { split($NF, a, "/"); print a[1]; exit }')
+		txns=$((txns + n))
+		rest=$(remaining "$system")
+	done
+	echo "$((before - rest)) $(echo "$total_ns / 1000000000" | bc -l) $txns"
+}
+
+results="$work/results.txt"
+sizes="$work/sizes.txt"
+: >"$results"
+: >"$sizes"
+for sync in $syncs; do
+	sql -c "ALTER SYSTEM SET synchronous_commit = $sync" -c "SELECT pg_reload_conf()" >/dev/null
+	for round in $(seq "$rounds"); do
+		for k in $consumer_counts; do
+			# alternate which one goes first
+			if [ $((round % 2)) -eq 1 ]; then order="mq plain"; else order="plain mq"; fi
+			for system in $order; do
+				sql -v messages="$messages" -f "$work/consume_reset.sql" >/dev/null
+				stats >"$work/before.txt"
+				run=$(drain "$system" "$k")
+				read -r drained secs txns <<<"$run"
+				stats >"$work/after.txt"
+				echo "$sync $round $k $system $drained $secs $txns" >>"$results"
+				if [ "$system" = mq ]; then rels="mq_log mq_position"; else rels="queue"; fi
+				for rel in $rels; do
+					read -r _ size0 dead0 <<<"$(grep "^$rel " "$work/before.txt")"
+					read -r _ size1 dead1 <<<"$(grep "^$rel " "$work/after.txt")"
+					echo "$sync $round $k $rel $size0 $size1 $dead0 $dead1" >>"$sizes"
+				done
+				printf 'sync=%s round=%s %s with %s consumers: %s messages in %.1f s, %s transactions\n' \
+					"$sync" "$round" "$system" "$k" "$drained" "$secs" "$txns" >&2
+			done
+		done
+	done
+done
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+rate() { awk -v y="$1" -v r="$2" -v k="$3" -v s="$4" '$1 == y && $2 == r && $3 == k && $4 == s { print $5 / $6 }' "$results"; }
+
+echo "| synchronous_commit | consumers | mq messages/s | plain messages/s | mq / plain |"
+echo "|---|---|---|---|---|"
+for sync in $syncs; do
+	for k in $consumer_counts; do
+		mq=$(for r in $(seq "$rounds"); do rate "$sync" "$r" "$k" mq; done | median)
+		plain=$(for r in $(seq "$rounds"); do rate "$sync" "$r" "$k" plain; done | median)
+		ratio=$(for r in $(seq "$rounds"); do
+			echo "$(rate "$sync" "$r" "$k" mq) / $(rate "$sync" "$r" "$k" plain)" | bc -l
+		done | median)
+		printf '| %s | %s | %.0f | %.0f | %.2f |\n' "$sync" "$k" "$mq" "$plain" "$ratio"
+	done
+done
+
+echo
+echo "| synchronous_commit | round | consumers | system | messages | seconds | messages/s | transactions |"
+echo "|---|---|---|---|---|---|---|---|"
+while read -r sync round k system drained secs txns; do
+	printf '| %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n' "$sync" "$round" "$k" "$system" \
+		"$drained" "$secs" "$(echo "$drained / $secs" | bc -l)" "$txns"
+done <"$results"
+
+echo
+echo "| synchronous_commit | round | consumers | relation | size before | size after | n_dead_tup before | n_dead_tup after |"
+echo "|---|---|---|---|---|---|---|---|"
+mb() { echo "$1" | awk '{ if ($1 >= 1048576) printf "%.1f MB", $1 / 1048576; else printf "%d kB", $1 / 1024 }'; }
+declare -A relname=([mq_log]="mq log (segment tables)" [mq_position]="mq.position" [queue]="plain queue")
+while read -r sync round k rel size0 size1 dead0 dead1; do
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$sync" "$round" "$k" "${relname[$rel]}" \
+		"$(mb "$size0")" "$(mb "$size1")" "$dead0" "$dead1"
+done <"$sizes"
+
+echo
+echo "$messages messages of ~210 bytes with keys, a $partitions-partition topic, batches of $batch, $rounds round(s), mq and plain interleaved, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }'); default autovacuum."
