@@ -53,6 +53,29 @@ SELECT committed_offset FROM mq.lag WHERE "group" = 'billing' AND partition = 1;
 SELECT mq.commit('billing', 'g.events', 1, 3);
 SELECT committed_offset FROM mq.lag WHERE "group" = 'billing' AND partition = 1;
 
+-- Savepoints: rolling back to one puts the claim back where it was then,
+-- even through a released inner savepoint.
+SELECT mq.seek('billing', 'g.events', 0, 0);
+BEGIN;
+SELECT "offset" FROM mq.fetch('billing', 'g.events', max => 1, partition => 0);
+SAVEPOINT a;
+SELECT "offset" FROM mq.fetch('billing', 'g.events', max => 1, partition => 0);
+SAVEPOINT b;
+SELECT "offset" FROM mq.fetch('billing', 'g.events', max => 1, partition => 0);
+RELEASE b;
+ROLLBACK TO a;
+SELECT "offset" FROM mq.fetch('billing', 'g.events', max => 1, partition => 0);
+ROLLBACK TO a;
+SELECT mq.commit('billing');
+COMMIT;
+SELECT committed_offset FROM mq.lag WHERE "group" = 'billing' AND partition = 0;
+
+-- PREPARE TRANSACTION after a fetch is refused: claims belong to the session.
+BEGIN;
+SELECT count(*) FROM mq.fetch('billing', 'g.events', max => 1, partition => 0);
+PREPARE TRANSACTION 'mq_fetch';
+SELECT committed_offset FROM mq.lag WHERE "group" = 'billing' AND partition = 0;
+
 -- Auto-commit: the next fetch commits the previous batch (at-least-once).
 SELECT mq.subscribe('auto', 'g.events', start => 'earliest');
 SELECT partition, "offset" FROM mq.fetch('auto', 'g.events', max => 3, partition => 0, auto_commit => true);

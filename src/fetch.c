@@ -93,9 +93,19 @@ typedef struct Claim
 	char		member_id[MQ_NAME_MAX + 1]; /* '' in clustering mode */
 	int64		next;			/* just past what was handed out */
 	SubTransactionId subid;		/* subtransaction that made the claim */
-	SubTransactionId adv_subid; /* ... that last moved next */
-	int64		adv_from;		/* next before that */
+	List	   *undo;			/* UndoPoints, innermost last */
 } Claim;
+
+/*
+ * Where next was when a subtransaction below the claim's first moved it:
+ * if that subtransaction rolls back, next goes back there.  A claim's undo
+ * points have increasing subtransaction ids, one per level at most.
+ */
+typedef struct UndoPoint
+{
+	SubTransactionId subid;
+	int64		next;
+} UndoPoint;
 
 typedef enum FetchMode
 {
@@ -261,11 +271,18 @@ commit_leases(int32 group_id)
 			args[4] = Int64GetDatum(c->next);
 			args[5] = Int64GetDatum(session_token());
 			MemoryContextSwitchTo(old);
+
+			/*
+			 * A position locked by another transaction is not ours any more
+			 * (our lease expired and it was taken): skip it, do not wait.
+			 */
 			committed += query("UPDATE mq.position SET next_offset = $5,"
 							   " committed_at = now(), lease_owner = NULL,"
 							   " lease_to = NULL, lease_until = NULL"
+							   " WHERE ctid = (SELECT ctid FROM mq.position"
 							   POSITION_KEY
-							   " AND lease_owner = $6 AND lease_to = $5",
+							   " AND lease_owner = $6 AND lease_to = $5"
+							   " FOR UPDATE SKIP LOCKED)",
 							   6, types, args, false);
 			MemoryContextSwitchTo(TopTransactionContext);
 		}
@@ -385,10 +402,13 @@ claim_position(FetchArgs *a, int32 topic_id, int32 partition,
 					  pos_member);
 	args[4] = Int64GetDatum(session_token());
 	if (query("SELECT next_offset FROM mq.position" POSITION_KEY
-			  " AND (lease_until IS NULL OR lease_until <= now()"
+			  " AND (lease_until IS NULL OR lease_until <= clock_timestamp()"
 			  "      OR lease_owner = $5)"
 			  " FOR UPDATE SKIP LOCKED", 5, types, args, false) == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
 		return false;
+	}
 	*next = DatumGetInt64(column(0, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return true;
@@ -423,15 +443,21 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 				c->partition = partition;
 				strlcpy(c->member_id, pos_member, sizeof(c->member_id));
 				c->subid = subid;
-				c->adv_subid = subid;
-				c->adv_from = from;
 				xact_claims = lappend(xact_claims, c);
 				MemoryContextSwitchTo(old);
 			}
-			else if (c->adv_subid != subid)
+			else if (subid != c->subid &&
+					 (c->undo == NIL ||
+					  ((UndoPoint *) llast(c->undo))->subid != subid))
 			{
-				c->adv_subid = subid;
-				c->adv_from = c->next;
+				UndoPoint  *u;
+
+				old = MemoryContextSwitchTo(TopTransactionContext);
+				u = palloc(sizeof(UndoPoint));
+				u->subid = subid;
+				u->next = c->next;
+				c->undo = lappend(c->undo, u);
+				MemoryContextSwitchTo(old);
 			}
 			c->next = scanned_to;
 			break;
@@ -454,7 +480,7 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 				args[5] = Int64GetDatum(session_token());
 				query(psprintf("UPDATE mq.position SET lease_owner = $6,"
 							   " lease_to = $5,"
-							   " lease_until = now() + interval '%d ms'"
+							   " lease_until = clock_timestamp() + interval '%d ms'"
 							   POSITION_KEY, mq_auto_commit_timeout),
 					  6, types, args, false);
 				old = MemoryContextSwitchTo(TopTransactionContext);
@@ -507,7 +533,7 @@ fetch_pass(FetchArgs *a)
 	args[3] = CStringGetTextDatum(a->member_id);
 	args[4] = Int64GetDatum(session_token());
 	if (SPI_execute_with_args("SELECT t.name, p.topic_id, p.partition, p.next_offset,"
-							  " coalesce(p.lease_until > now()"
+							  " coalesce(p.lease_until > clock_timestamp()"
 							  "          AND p.lease_owner <> $5, false),"
 							  " s.tags, s.filter, p.member_id"
 							  " FROM mq.subscription s"
@@ -532,7 +558,10 @@ fetch_pass(FetchArgs *a)
 	cands = SPI_tuptable;
 	ncands = SPI_processed;
 	if (ncands == 0)
+	{
+		SPI_freetuptable(cands);
 		return 0;
+	}
 
 	/* consumers of a group start at different partitions */
 	start = (uint64) (fetch_count++ + (uint32) MyProcPid) % ncands;
@@ -592,6 +621,21 @@ fetch_pass(FetchArgs *a)
 						   filter, filter_null, a->max - returned, &scanned_to);
 		record_read(a, topic_id, partition, pos_member, from, scanned_to, n);
 		returned += n;
+		if (n == 0)
+		{
+			/*
+			 * Only filtered-out messages or holes: wait for this partition
+			 * too, from where the read stopped (at once if that is still
+			 * below the stable offset).  The claim stays, so while poll
+			 * waits, this partition is its own.
+			 */
+			WaitTarget *w = palloc(sizeof(WaitTarget));
+
+			w->topic_id = topic_id;
+			w->partition = partition;
+			w->from = scanned_to;
+			a->wait = lappend(a->wait, w);
+		}
 	}
 
 	/* mq.poll may run many passes in one call */
@@ -662,6 +706,7 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	bool		auto_commit;
 	int64		wait_usecs = 0;
 	TimestampTz deadline;
+	MemoryContext pass_cxt;
 
 	memset(&a, 0, sizeof(a));
 	a.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -751,10 +796,23 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	if (a.mode == FETCH_AUTO_COMMIT)
 		commit_leases(a.group.group_id);
 
+	/*
+	 * Each pass allocates in its own context, reset before the next: a poll
+	 * may run many passes.
+	 */
+	pass_cxt = AllocSetContextCreate(CurrentMemoryContext, "mq fetch pass",
+									 ALLOCSET_DEFAULT_SIZES);
 	deadline = GetCurrentTimestamp() + wait_usecs;
-	while (fetch_pass(&a) == 0 && is_poll)
+	for (;;)
 	{
-		if (!wait_for_messages(&a, deadline))
+		MemoryContext old;
+		int32		n;
+
+		MemoryContextReset(pass_cxt);
+		old = MemoryContextSwitchTo(pass_cxt);
+		n = fetch_pass(&a);
+		MemoryContextSwitchTo(old);
+		if (n > 0 || !is_poll || !wait_for_messages(&a, deadline))
 			break;
 	}
 	SPI_finish();
@@ -855,13 +913,13 @@ commit_offset(FunctionCallInfo fcinfo, int64 next)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("topic \"%s\" was dropped", topic.name)));
-	if (next < 0 || next > end)
+	if (next < 0 || next > stable)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("offset %lld is out of range for partition %d of topic \"%s\"",
 						(long long) next, partition, topic.name),
-				 errdetail("A position is between 0 and the end offset, %lld.",
-						   (long long) end)));
+				 errdetail("A position is between 0 and the stable offset, %lld: messages above it may still commit.",
+						   (long long) stable)));
 	if (!set_position(group.group_id, topic.topic_id, partition, member_id,
 					  next))
 		ereport(ERROR,
@@ -961,12 +1019,13 @@ seek_partition(const MqGroupInfo *group, const MqTopicInfo *topic,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("topic \"%s\" was dropped", topic->name)));
-	if (offset > end || offset < 0)
+	if (offset > stable || offset < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("offset %lld is out of range for partition %d of topic \"%s\"",
 						(long long) offset, partition, topic->name),
-				 errdetail("Its end offset is %lld.", (long long) end)));
+				 errdetail("A position is between 0 and the stable offset, %lld: messages above it may still commit.",
+						   (long long) stable)));
 	if (offset < log_start)
 	{
 		ereport(NOTICE,
@@ -1126,7 +1185,7 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 	SPI_connect();
 	segarg = Int32GetDatum(topic.topic_id);
 	query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-		  " ORDER BY segment_no", 1, &segtype, &segarg, true);
+		  " ORDER BY segment_no", 1, &segtype, &segarg, false);
 	segments = SPI_tuptable;
 	nsegments = SPI_processed;
 	for (s = 0; s < nsegments && !found; s++)
@@ -1142,7 +1201,7 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 						   " AND \"offset\" >= $2 AND \"offset\" < $3"
 						   " ORDER BY \"offset\" LIMIT 1",
 						   SPI_getvalue(segments->vals[s], segments->tupdesc, 1)),
-				  3, types, args, true) > 0)
+				  3, types, args, false) > 0)
 		{
 			result = column(0, 1, &isnull);
 			found = true;
@@ -1156,8 +1215,11 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 
 /*
  * mq_fetch_subxact_end
- *		A subtransaction ended.  If it rolled back, so did its row locks:
- *		forget the claims it made, and undo how far it moved the others.
+ *		A subtransaction ended.  If it committed, its claims and undo points
+ *		pass to its parent (an undo point the parent already has wins, being
+ *		older).  If it rolled back, so did its row locks: forget the claims
+ *		it made, and put the others back where they were when it (or a
+ *		subtransaction of it) first moved them.
  */
 void
 mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
@@ -1171,19 +1233,53 @@ mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
 
 		if (commit)
 		{
+			UndoPoint  *top = c->undo ? llast(c->undo) : NULL;
+
 			if (c->subid == mysubid)
 				c->subid = parentsubid;
-			if (c->adv_subid == mysubid)
-				c->adv_subid = parentsubid;
+			if (top != NULL && top->subid == mysubid)
+			{
+				UndoPoint  *below = list_length(c->undo) > 1 ?
+				list_nth(c->undo, list_length(c->undo) - 2) : NULL;
+
+				if (c->subid == parentsubid ||
+					(below != NULL && below->subid == parentsubid))
+					c->undo = list_delete_last(c->undo);
+				else
+					top->subid = parentsubid;
+			}
 		}
-		else if (c->subid == mysubid)
+		else if (c->subid >= mysubid)
 			xact_claims = foreach_delete_current(xact_claims, lc);
-		else if (c->adv_subid == mysubid)
+		else
 		{
-			c->next = c->adv_from;
-			c->adv_subid = parentsubid;
+			int			i;
+
+			for (i = 0; i < list_length(c->undo); i++)
+			{
+				UndoPoint  *u = list_nth(c->undo, i);
+
+				if (u->subid >= mysubid)
+				{
+					c->next = u->next;
+					c->undo = list_truncate(c->undo, i);
+					break;
+				}
+			}
 		}
 	}
+}
+
+/*
+ * mq_fetch_xact_pending
+ *		Whether the transaction holds fetch state that PREPARE TRANSACTION
+ *		would orphan: claims made by a fetch, or a change to the session's
+ *		auto-commit batch.
+ */
+bool
+mq_fetch_xact_pending(void)
+{
+	return xact_claims != NIL || session_batch_pending;
 }
 
 /*

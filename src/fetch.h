@@ -14,6 +14,7 @@
 
 extern void mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
 								 SubTransactionId parentsubid);
+extern bool mq_fetch_xact_pending(void);
 extern void mq_fetch_xact_end(bool commit);
 
 #endif							/* MQ_FETCH_H */

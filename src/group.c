@@ -344,23 +344,36 @@ start_offset(const MqTopicInfo *topic, int32 partition, StartKind start,
 /*
  * insert_positions
  *		Give a member ('' in clustering mode) a position in every partition
- *		of the topic that it has none in.
+ *		of the topic that it has none in.  The partition count is read from
+ *		the topic's row, locked FOR SHARE: an ALTER that adds partitions
+ *		either committed before (and the count includes them) or waits for
+ *		this transaction (and then gives these positions the new ones).
  */
 static void
 insert_positions(int32 group_id, const MqTopicInfo *topic,
 				 const char *member_id, StartKind start, TimestampTz at)
 {
-	Datum	   *offsets = palloc(sizeof(Datum) * topic->partitions);
+	Datum	   *offsets;
 	Oid			types[4] = {INT4OID, INT4OID, TEXTOID, INT8ARRAYOID};
 	Datum		args[4];
+	int32		partitions;
 	int32		p;
+	bool		isnull;
 
-	for (p = 0; p < topic->partitions; p++)
+	args[0] = Int32GetDatum(topic->topic_id);
+	if (query("SELECT partitions FROM mq.topic WHERE topic_id = $1 FOR SHARE",
+			  1, &types[1], args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("topic \"%s\" was dropped", topic->name)));
+	partitions = DatumGetInt32(column(0, 1, &isnull));
+	offsets = palloc(sizeof(Datum) * partitions);
+	for (p = 0; p < partitions; p++)
 		offsets[p] = Int64GetDatum(start_offset(topic, p, start, at));
 	args[0] = Int32GetDatum(group_id);
 	args[1] = Int32GetDatum(topic->topic_id);
 	args[2] = CStringGetTextDatum(member_id);
-	args[3] = PointerGetDatum(construct_array(offsets, topic->partitions,
+	args[3] = PointerGetDatum(construct_array(offsets, partitions,
 											  INT8OID, 8, true,
 											  TYPALIGN_DOUBLE));
 	query("INSERT INTO mq.position"
@@ -1319,7 +1332,7 @@ group_expire_all(void)
 	int64		expired = 0;
 
 	query("SELECT DISTINCT group_id FROM mq.member"
-		  " WHERE last_seen + session_timeout < now()",
+		  " WHERE last_seen + session_timeout < now() ORDER BY group_id",
 		  0, NULL, NULL, NULL, false);
 	groups = SPI_tuptable;
 	ngroups = SPI_processed;

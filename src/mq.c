@@ -391,10 +391,19 @@ mq_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has sent mq messages"),
 						 errdetail("Offsets are assigned when the sending transaction commits, in the session that sent.")));
+			if (mq_fetch_xact_pending())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
+						 errdetail("Its claims and auto-commit leases belong to this session.")));
 			if (mq_worker_xact_pending() || mq_topic_xact_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has changed mq topics, created or dropped the mq extension, or paused an mq worker")));
+			break;
+		case XACT_EVENT_PREPARE:
+			/* nothing of it is left here (see PRE_PREPARE) */
+			mq_fetch_xact_end(false);
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:

@@ -69,15 +69,18 @@ stats()
 }
 
 # drain SYSTEM CLIENTS: run the consumer script with CLIENTS pgbench
-# clients until nothing is left; print "drained seconds transactions".
+# clients until nothing is left; print "drained seconds transactions
+# wal_bytes".
 # The clients each run enough transactions to drain the rest if every
 # batch were full; batches at the end of a partition or next to locked
 # rows can be smaller, so it goes on until the rest is 0.  Seconds is the
-# wall time of the pgbench runs only.
+# wall time of the pgbench runs only; wal_bytes is the WAL written from
+# start to end.
 drain()
 {
-	local system=$1 k=$2 before rest t total_ns=0 txns=0 passes=0 t0 t1 out n
+	local system=$1 k=$2 before rest t total_ns=0 txns=0 passes=0 t0 t1 out n lsn0 lsn1
 	before=$(remaining "$system")
+	lsn0=$(sql -c "SELECT pg_current_wal_insert_lsn()")
 	rest=$before
 	while [ "$rest" -gt 0 ]; do
 		passes=$((passes + 1))
@@ -93,7 +96,8 @@ drain()
 		txns=$((txns + n))
 		rest=$(remaining "$system")
 	done
-	echo "$((before - rest)) $(echo "$total_ns / 1000000000" | bc -l) $txns"
+	lsn1=$(sql -c "SELECT pg_current_wal_insert_lsn()")
+	echo "$((before - rest)) $(echo "$total_ns / 1000000000" | bc -l) $txns $(sql -c "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")"
 }
 
 results="$work/results.txt"
@@ -110,9 +114,9 @@ for sync in $syncs; do
 				sql -v messages="$messages" -f "$work/consume_reset.sql" >/dev/null
 				stats >"$work/before.txt"
 				run=$(drain "$system" "$k")
-				read -r drained secs txns <<<"$run"
+				read -r drained secs txns wal <<<"$run"
 				stats >"$work/after.txt"
-				echo "$sync $round $k $system $drained $secs $txns" >>"$results"
+				echo "$sync $round $k $system $drained $secs $txns $wal" >>"$results"
 				if [ "$system" = mq ]; then rels="mq_log mq_position"; else rels="queue"; fi
 				for rel in $rels; do
 					read -r _ size0 dead0 <<<"$(grep "^$rel " "$work/before.txt")"
@@ -143,11 +147,11 @@ for sync in $syncs; do
 done
 
 echo
-echo "| synchronous_commit | round | consumers | system | messages | seconds | messages/s | transactions |"
-echo "|---|---|---|---|---|---|---|---|"
-while read -r sync round k system drained secs txns; do
-	printf '| %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n' "$sync" "$round" "$k" "$system" \
-		"$drained" "$secs" "$(echo "$drained / $secs" | bc -l)" "$txns"
+echo "| synchronous_commit | round | consumers | system | messages | seconds | messages/s | transactions | WAL bytes/message |"
+echo "|---|---|---|---|---|---|---|---|---|"
+while read -r sync round k system drained secs txns wal; do
+	printf '| %s | %s | %s | %s | %s | %.1f | %.0f | %s | %.1f |\n' "$sync" "$round" "$k" "$system" \
+		"$drained" "$secs" "$(echo "$drained / $secs" | bc -l)" "$txns" "$(echo "$wal / $drained" | bc -l)"
 done <"$results"
 
 echo
