@@ -7,7 +7,7 @@
 EXTENSION	= mq
 MODULE_big	= mq
 OBJS		= src/mq.o src/shmem.o src/worker.o src/topic.o src/produce.o \
-		  src/consume.o src/partitioner.o src/group.o src/fetch.o
+		  src/consume.o src/partitioner.o src/group.o src/fetch.o src/query.o
 DATA		= mq--0.1.sql
 PGFILEDESC	= "mq - transactional message broker"
 # -Wextra's unused-parameter warnings come from PostgreSQL's own headers.

@@ -57,6 +57,7 @@
 #include "group.h"
 #include "mq.h"
 #include "produce.h"
+#include "query.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_fetch);
@@ -151,12 +152,7 @@ static uint32 fetch_count = 0;
 static uint64
 query(const char *sql, int nargs, Oid *types, Datum *values, bool read_only)
 {
-	int			rc;
-
-	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, read_only, 0);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return SPI_processed;
+	return mq_query(sql, nargs, types, values, NULL, read_only);
 }
 
 static Datum
@@ -340,23 +336,22 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 		nulls[4] = tags_null ? 'n' : ' ';
 		args[5] = filter;
 		nulls[5] = filter_null ? 'n' : ' ';
-		if (SPI_execute_with_args(psprintf("SELECT \"offset\", id, key, tag,"
-										   " headers, payload,"
-										   " CASE payload_type WHEN 't' THEN 'text'"
-										   "  WHEN 'j' THEN 'jsonb' ELSE 'bytea' END,"
-										   " produced_at FROM %s"
-										   " WHERE partition = $1"
-										   " AND \"offset\" >= $2 AND \"offset\" < $3%s%s"
-										   " ORDER BY \"offset\" LIMIT $4",
-										   SPI_getvalue(segments->vals[s],
-														segments->tupdesc, 1),
-										   tags_null ? "" :
-										   " AND tag = ANY ($5)",
-										   filter_null ? "" :
-										   " AND coalesce(coalesce(headers, '{}') @@ $6,"
-										   " coalesce(headers, '{}') @? $6)"),
-								  6, types, args, nulls, false, 0) < 0)
-			elog(ERROR, "could not read a segment of topic \"%s\"", topic->name);
+		mq_query(psprintf("SELECT \"offset\", id, key, tag,"
+						  " headers, payload,"
+						  " CASE payload_type WHEN 't' THEN 'text'"
+						  "  WHEN 'j' THEN 'jsonb' ELSE 'bytea' END,"
+						  " produced_at FROM %s"
+						  " WHERE partition = $1"
+						  " AND \"offset\" >= $2 AND \"offset\" < $3%s%s"
+						  " ORDER BY \"offset\" LIMIT $4",
+						  SPI_getvalue(segments->vals[s],
+									   segments->tupdesc, 1),
+						  tags_null ? "" :
+						  " AND tag = ANY ($5)",
+						  filter_null ? "" :
+						  " AND coalesce(coalesce(headers, '{}') @@ $6,"
+						  " coalesce(headers, '{}') @? $6)"),
+				 6, types, args, nulls, false);
 		n = SPI_processed;
 		for (i = 0; i < n; i++)
 		{
@@ -532,29 +527,27 @@ fetch_pass(FetchArgs *a)
 	nulls[2] = a->partition >= 0 ? ' ' : 'n';
 	args[3] = CStringGetTextDatum(a->member_id);
 	args[4] = Int64GetDatum(session_token());
-	if (SPI_execute_with_args("SELECT t.name, p.topic_id, p.partition, p.next_offset,"
-							  " coalesce(p.lease_until > clock_timestamp()"
-							  "          AND p.lease_owner <> $5, false),"
-							  " s.tags, s.filter, p.member_id"
-							  " FROM mq.subscription s"
-							  " JOIN mq.topic t ON t.topic_id = s.topic_id"
-							  " JOIN mq.position p ON p.group_id = s.group_id"
-							  "  AND p.topic_id = s.topic_id"
-							  "  AND p.member_id = CASE s.mode WHEN 'broadcasting'"
-							  "                    THEN $4 ELSE '' END"
-							  " WHERE s.group_id = $1"
-							  " AND ($2::integer IS NULL OR s.topic_id = $2)"
-							  " AND ($3::integer IS NULL OR p.partition = $3)"
-							  " AND (s.mode = 'broadcasting' OR $4 = ''"
-							  "      OR EXISTS (SELECT 1 FROM mq.assignment x"
-							  "                  WHERE x.group_id = s.group_id"
-							  "                    AND x.topic_id = s.topic_id"
-							  "                    AND x.partition = p.partition"
-							  "                    AND x.member_id = $4))"
-							  " ORDER BY t.name, p.partition",
-							  5, types, args, nulls, false, 0) < 0)
-		elog(ERROR, "could not list the partitions of consumer group \"%s\"",
-			 a->group.name);
+	mq_query("SELECT t.name, p.topic_id, p.partition, p.next_offset,"
+			 " coalesce(p.lease_until > clock_timestamp()"
+			 "          AND p.lease_owner <> $5, false),"
+			 " s.tags, s.filter, p.member_id"
+			 " FROM mq.subscription s"
+			 " JOIN mq.topic t ON t.topic_id = s.topic_id"
+			 " JOIN mq.position p ON p.group_id = s.group_id"
+			 "  AND p.topic_id = s.topic_id"
+			 "  AND p.member_id = CASE s.mode WHEN 'broadcasting'"
+			 "                    THEN $4 ELSE '' END"
+			 " WHERE s.group_id = $1"
+			 " AND ($2::integer IS NULL OR s.topic_id = $2)"
+			 " AND ($3::integer IS NULL OR p.partition = $3)"
+			 " AND (s.mode = 'broadcasting' OR $4 = ''"
+			 "      OR EXISTS (SELECT 1 FROM mq.assignment x"
+			 "                  WHERE x.group_id = s.group_id"
+			 "                    AND x.topic_id = s.topic_id"
+			 "                    AND x.partition = p.partition"
+			 "                    AND x.member_id = $4))"
+			 " ORDER BY t.name, p.partition",
+			 5, types, args, nulls, false);
 	cands = SPI_tuptable;
 	ncands = SPI_processed;
 	if (ncands == 0)

@@ -44,6 +44,7 @@
 
 #include "group.h"
 #include "produce.h"
+#include "query.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_subscribe);
@@ -79,12 +80,7 @@ static uint64
 query(const char *sql, int nargs, Oid *types, Datum *values,
 	  const char *nulls, bool read_only)
 {
-	int			rc;
-
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	return SPI_processed;
+	return mq_query(sql, nargs, types, values, nulls, read_only);
 }
 
 static Datum

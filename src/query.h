@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.h
+ *	  SPI queries with plans kept for the session.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * src/query.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_QUERY_H
+#define MQ_QUERY_H
+
+#include "executor/spi.h"
+
+extern uint64 mq_query(const char *sql, int nargs, Oid *types, Datum *values,
+					   const char *nulls, bool read_only);
+
+#endif							/* MQ_QUERY_H */
