@@ -606,10 +606,22 @@ fetch_pass(FetchArgs *a)
 		if (claim != NULL)
 			from = claim->next;
 
-		/* the stable offset again, now that the position is ours */
+		/*
+		 * The stable offset again, now that the position is ours.  If another
+		 * consumer moved the position there meanwhile, the claim stays: wait
+		 * for this partition too.
+		 */
 		(void) mq_stable_offset(topic_id, partition, &stable, NULL);
 		if (from >= stable)
+		{
+			WaitTarget *w = palloc(sizeof(WaitTarget));
+
+			w->topic_id = topic_id;
+			w->partition = partition;
+			w->from = from;
+			a->wait = lappend(a->wait, w);
 			continue;
+		}
 		n = read_partition(a, &topic, partition, from, stable, tags, tags_null,
 						   filter, filter_null, a->max - returned, &scanned_to);
 		record_read(a, topic_id, partition, pos_member, from, scanned_to, n);
