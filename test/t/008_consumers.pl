@@ -153,6 +153,37 @@ cmp_ok($latency_ms, '<', 60_000, 'before its wait was over');
 diag(sprintf("long poll woke %.1f ms after the sender's commit returned", $latency_ms));
 $poller->quit;
 
+# Auto-commit: a batch is leased, not committed; another consumer skips
+# the partition until the lease expires, then gets the same messages
+# (at-least-once), and the first consumer's late commit does not count.
+$node->safe_psql('postgres', q{
+SELECT mq.create_topic('leased');
+SELECT mq.subscribe('lease-group', 'leased', start => 'earliest');
+SELECT count(*) FROM mq.send_batch('leased', ARRAY['a', 'b', 'c']);
+});
+my $first = $node->background_psql('postgres');
+$first->query_safe("SET mq.auto_commit_timeout = '1s'");
+is($first->query_safe(
+		"SELECT string_agg(\"offset\"::text, ',') FROM mq.fetch('lease-group', auto_commit => true)"),
+	'0,1,2', 'an auto-commit fetch gets the batch');
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM mq.fetch('lease-group', auto_commit => true)"),
+	'0', 'another consumer skips the leased partition');
+usleep(1_200_000);
+my $second = $node->background_psql('postgres');
+is($second->query_safe(
+		"SELECT string_agg(\"offset\"::text, ',') FROM mq.fetch('lease-group', auto_commit => true)"),
+	'0,1,2', 'once the lease expired, the batch is delivered again');
+is($first->query_safe("SELECT mq.commit('lease-group')"),
+	'0', 'the first consumer lost its lease: its commit commits nothing');
+is($second->query_safe("SELECT mq.commit('lease-group')"),
+	'1', 'the second consumer commits the batch');
+is($node->safe_psql('postgres',
+		"SELECT committed_offset FROM mq.lag WHERE \"group\" = 'lease-group'"),
+	'3', 'and the position is past it');
+$first->quit;
+$second->quit;
+
 # The worker expires a member that stops sending heartbeats, and the group
 # rebalances without it.
 $node->safe_psql('postgres', q{
