@@ -88,6 +88,7 @@ PG_FUNCTION_INFO_V1(mq_first_unconsumed_at);
  */
 typedef struct Claim
 {
+	char		group_name[MQ_NAME_MAX + 1];
 	int32		group_id;
 	int32		topic_id;
 	int32		partition;
@@ -433,6 +434,7 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 			{
 				old = MemoryContextSwitchTo(TopTransactionContext);
 				c = palloc0(sizeof(Claim));
+				strlcpy(c->group_name, a->group.name, sizeof(c->group_name));
 				c->group_id = a->group.group_id;
 				c->topic_id = topic_id;
 				c->partition = partition;
@@ -480,6 +482,7 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 					  6, types, args, false);
 				old = MemoryContextSwitchTo(TopTransactionContext);
 				c = palloc0(sizeof(Claim));
+				strlcpy(c->group_name, a->group.name, sizeof(c->group_name));
 				c->group_id = a->group.group_id;
 				c->topic_id = topic_id;
 				c->partition = partition;
@@ -507,7 +510,7 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 static int32
 fetch_pass(FetchArgs *a)
 {
-	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID};
+	Oid			types[5] = {TEXTOID, INT4OID, INT4OID, TEXTOID, INT8OID};
 	Datum		args[5];
 	char		nulls[6] = "     ";
 	SPITupleTable *cands;
@@ -520,7 +523,7 @@ fetch_pass(FetchArgs *a)
 	topic.topic_id = 0;
 	a->wait = NIL;
 
-	args[0] = Int32GetDatum(a->group.group_id);
+	args[0] = CStringGetTextDatum(a->group.name);
 	args[1] = Int32GetDatum(a->one_topic ? a->topic.topic_id : 0);
 	nulls[1] = a->one_topic ? ' ' : 'n';
 	args[2] = Int32GetDatum(a->partition);
@@ -530,14 +533,15 @@ fetch_pass(FetchArgs *a)
 	mq_query("SELECT t.name, p.topic_id, p.partition, p.next_offset,"
 			 " coalesce(p.lease_until > clock_timestamp()"
 			 "          AND p.lease_owner <> $5, false),"
-			 " s.tags, s.filter, p.member_id"
-			 " FROM mq.subscription s"
+			 " s.tags, s.filter, p.member_id, g.group_id"
+			 " FROM mq.consumer_group g"
+			 " JOIN mq.subscription s ON s.group_id = g.group_id"
 			 " JOIN mq.topic t ON t.topic_id = s.topic_id"
 			 " JOIN mq.position p ON p.group_id = s.group_id"
 			 "  AND p.topic_id = s.topic_id"
 			 "  AND p.member_id = CASE s.mode WHEN 'broadcasting'"
 			 "                    THEN $4 ELSE '' END"
-			 " WHERE s.group_id = $1"
+			 " WHERE g.name = $1"
 			 " AND ($2::integer IS NULL OR s.topic_id = $2)"
 			 " AND ($3::integer IS NULL OR p.partition = $3)"
 			 " AND (s.mode = 'broadcasting' OR $4 = ''"
@@ -553,7 +557,27 @@ fetch_pass(FetchArgs *a)
 	if (ncands == 0)
 	{
 		SPI_freetuptable(cands);
+
+		/* say why, if it is an error: no such group, not subscribed... */
+		if (a->group.group_id == 0)
+			mq_group_get(a->group.name, &a->group);
+		if (a->one_topic &&
+			mq_subscription_mode(&a->group, &a->topic) == 'b' &&
+			a->member_id[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode: consuming needs a member_id",
+							a->group.name, a->topic.name),
+					 errhint("Join the group with mq.join and pass the member_id.")));
 		return 0;
+	}
+	if (a->group.group_id == 0)
+	{
+		bool		isnull;
+
+		a->group.group_id = DatumGetInt32(SPI_getbinval(cands->vals[0],
+														cands->tupdesc, 9,
+														&isnull));
 	}
 
 	/* consumers of a group start at different partitions */
@@ -786,17 +810,20 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
-	mq_group_get(group_name, &a.group);
-	mq_group_check_member(&a.group, member_id,
-						  PG_ARGISNULL(arg_generation) ? a.group.generation :
-						  PG_GETARG_INT64(arg_generation));
-	if (a.one_topic &&
-		mq_subscription_mode(&a.group, &a.topic) == 'b' && member_id == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode: consuming needs a member_id",
-						a.group.name, a.topic.name),
-				 errhint("Join the group with mq.join and pass the member_id.")));
+
+	/*
+	 * The group is looked up here only to fence a member or to commit the
+	 * previous auto-commit batch; otherwise the candidate query finds it (and
+	 * an empty result is explained there).
+	 */
+	strlcpy(a.group.name, group_name, sizeof(a.group.name));
+	if (member_id != NULL || a.mode == FETCH_AUTO_COMMIT)
+	{
+		mq_group_get(group_name, &a.group);
+		mq_group_check_member(&a.group, member_id,
+							  PG_ARGISNULL(arg_generation) ? a.group.generation :
+							  PG_GETARG_INT64(arg_generation));
+	}
 
 	if (a.mode == FETCH_AUTO_COMMIT)
 		commit_leases(a.group.group_id);
@@ -991,17 +1018,34 @@ mq_commit_fetched(PG_FUNCTION_ARGS)
 	int			committed = 0;
 
 	SPI_connect();
-	mq_group_get(group_name, &group);
+
+	/*
+	 * The claims and leases know their group: look it up only when there are
+	 * none, to report a group that does not exist.
+	 */
+	group.group_id = 0;
 	foreach(lc, xact_claims)
 	{
 		Claim	   *c = lfirst(lc);
 
-		if (c->group_id == group.group_id &&
-			set_position(c->group_id, c->topic_id, c->partition, c->member_id,
+		if (strcmp(c->group_name, group_name) != 0)
+			continue;
+		group.group_id = c->group_id;
+		if (set_position(c->group_id, c->topic_id, c->partition, c->member_id,
 						 c->next))
 			committed++;
 	}
-	committed += commit_leases(group.group_id);
+	foreach(lc, session_batch_pending ? next_session_batch : session_batch)
+	{
+		Claim	   *c = lfirst(lc);
+
+		if (strcmp(c->group_name, group_name) == 0)
+			group.group_id = c->group_id;
+	}
+	if (group.group_id == 0)
+		mq_group_get(group_name, &group);
+	else
+		committed += commit_leases(group.group_id);
 	SPI_finish();
 	PG_RETURN_INT32(committed);
 }
