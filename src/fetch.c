@@ -411,6 +411,24 @@ claim_position(FetchArgs *a, int32 topic_id, int32 partition,
 }
 
 /*
+ * new_claim
+ *		A claim of this fetch's group on a partition, in TopTransactionContext.
+ */
+static Claim *
+new_claim(FetchArgs *a, int32 topic_id, int32 partition,
+		  const char *pos_member)
+{
+	Claim	   *c = MemoryContextAllocZero(TopTransactionContext, sizeof(Claim));
+
+	strlcpy(c->group_name, a->group.name, sizeof(c->group_name));
+	c->group_id = a->group.group_id;
+	c->topic_id = topic_id;
+	c->partition = partition;
+	strlcpy(c->member_id, pos_member, sizeof(c->member_id));
+	return c;
+}
+
+/*
  * record_read
  *		After reading [from, scanned_to) of a partition (returned messages
  *		of it), do what the fetch mode says with the position (of member
@@ -432,14 +450,9 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 						   pos_member);
 			if (c == NULL)
 			{
-				old = MemoryContextSwitchTo(TopTransactionContext);
-				c = palloc0(sizeof(Claim));
-				strlcpy(c->group_name, a->group.name, sizeof(c->group_name));
-				c->group_id = a->group.group_id;
-				c->topic_id = topic_id;
-				c->partition = partition;
-				strlcpy(c->member_id, pos_member, sizeof(c->member_id));
+				c = new_claim(a, topic_id, partition, pos_member);
 				c->subid = subid;
+				old = MemoryContextSwitchTo(TopTransactionContext);
 				xact_claims = lappend(xact_claims, c);
 				MemoryContextSwitchTo(old);
 			}
@@ -480,14 +493,9 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 							   " lease_until = clock_timestamp() + interval '%d ms'"
 							   POSITION_KEY, mq_auto_commit_timeout),
 					  6, types, args, false);
-				old = MemoryContextSwitchTo(TopTransactionContext);
-				c = palloc0(sizeof(Claim));
-				strlcpy(c->group_name, a->group.name, sizeof(c->group_name));
-				c->group_id = a->group.group_id;
-				c->topic_id = topic_id;
-				c->partition = partition;
-				strlcpy(c->member_id, pos_member, sizeof(c->member_id));
+				c = new_claim(a, topic_id, partition, pos_member);
 				c->next = scanned_to;
+				old = MemoryContextSwitchTo(TopTransactionContext);
 				next_session_batch = lappend(next_session_batch, c);
 				session_batch_pending = true;
 				MemoryContextSwitchTo(old);
@@ -935,16 +943,12 @@ commit_offset(FunctionCallInfo fcinfo, int64 next)
 	const char *member_id;
 	int32		partition;
 	int64		stable;
-	int64		end;
 
 	SPI_connect();
 	member_id = position_target(fcinfo, &group, &topic, 4, 5);
 	partition = PG_GETARG_INT32(2);
 	mq_check_partition(&topic, partition);
-	if (!mq_stable_offset(topic.topic_id, partition, &stable, &end))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" was dropped", topic.name)));
+	stable = mq_stable_or_error(&topic, partition);
 	if (next < 0 || next > stable)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -1061,13 +1065,8 @@ seek_partition(const MqGroupInfo *group, const MqTopicInfo *topic,
 			   int32 partition, const char *member_id, int64 offset)
 {
 	int64		log_start = mq_log_start(topic, partition);
-	int64		stable;
-	int64		end;
+	int64		stable = mq_stable_or_error(topic, partition);
 
-	if (!mq_stable_offset(topic->topic_id, partition, &stable, &end))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" was dropped", topic->name)));
 	if (offset > stable || offset < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -1147,12 +1146,7 @@ seek_all(FunctionCallInfo fcinfo, char how, TimestampTz at)
 		if (how == 'e')
 			offset = mq_log_start(&topic, p);
 		else if (how == 'l')
-		{
-			if (!mq_stable_offset(topic.topic_id, p, &offset, NULL))
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("topic \"%s\" was dropped", topic.name)));
-		}
+			offset = mq_stable_or_error(&topic, p);
 		else
 			offset = mq_offset_at_time(&topic, p, at);
 		offset = seek_partition(&group, &topic, p, member_id, offset);

@@ -253,16 +253,16 @@ mq_log_start(const MqTopicInfo *topic, int32 partition)
 }
 
 /*
- * stable_or_error
- *		The stable offset of a partition, and its end offset if end is not
- *		NULL.
+ * mq_stable_or_error
+ *		The stable offset of a partition; an error if the topic was dropped
+ *		meanwhile.
  */
-static int64
-stable_or_error(const MqTopicInfo *topic, int32 partition, int64 *end)
+int64
+mq_stable_or_error(const MqTopicInfo *topic, int32 partition)
 {
 	int64		stable;
 
-	if (!mq_stable_offset(topic->topic_id, partition, &stable, end))
+	if (!mq_stable_offset(topic->topic_id, partition, &stable, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("topic \"%s\" was dropped", topic->name)));
@@ -278,7 +278,7 @@ stable_or_error(const MqTopicInfo *topic, int32 partition, int64 *end)
 int64
 mq_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz at)
 {
-	int64		stable = stable_or_error(topic, partition, NULL);
+	int64		stable = mq_stable_or_error(topic, partition);
 	Oid			segtype = INT4OID;
 	Datum		segarg = Int32GetDatum(topic->topic_id);
 	SPITupleTable *segments;
@@ -328,7 +328,7 @@ start_offset(const MqTopicInfo *topic, int32 partition, StartKind start,
 		case START_EARLIEST:
 			return log_start;
 		case START_LATEST:
-			offset = stable_or_error(topic, partition, NULL);
+			offset = mq_stable_or_error(topic, partition);
 			break;
 		default:
 			offset = mq_offset_at_time(topic, partition, at);
