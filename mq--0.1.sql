@@ -357,7 +357,11 @@ CREATE VIEW mq.topics AS
            t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
            (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
            (SELECT sum(pg_total_relation_size(s.relid)) FROM mq.segment s
-             WHERE s.topic_id = t.topic_id)::bigint AS size_bytes
+             WHERE s.topic_id = t.topic_id)::bigint AS size_bytes,
+           CASE WHEN t.notify THEN
+               CASE WHEN length('mq.' || t.name) <= 63 THEN 'mq.' || t.name
+                    ELSE 'mq.#' || t.topic_id END
+           END AS channel
       FROM mq.topic t;
 
 CREATE VIEW mq.partitions AS

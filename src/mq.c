@@ -67,6 +67,7 @@ int			mq_max_databases = 16;
 int			mq_max_topics = 1024;
 int			mq_max_partitions = 8192;
 int			mq_auto_commit_timeout = 30000;
+int			mq_notify_interval = 5;
 int			mq_worker_naptime = 1000;
 int			mq_launcher_naptime = 30000;
 int			mq_max_message_size = 1024;
@@ -153,6 +154,14 @@ define_settings(void)
 							&mq_send_buffer_limit,
 							8192, 64, 1024 * 1024,
 							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.notify_interval",
+							"Shortest time between two notifications of one topic.",
+							"The worker coalesces commits into at most one NOTIFY per topic per interval.",
+							&mq_notify_interval,
+							5, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mq.auto_commit_timeout",

@@ -37,5 +37,6 @@ extern int	mq_launcher_naptime;
 extern int	mq_max_message_size;
 extern int	mq_send_buffer_limit;
 extern int	mq_auto_commit_timeout;
+extern int	mq_notify_interval;
 
 #endif							/* MQ_H */

@@ -80,6 +80,7 @@
 #include "produce.h"
 #include "shmem.h"
 #include "topic.h"
+#include "worker.h"
 
 /* How far the durable high mark moves ahead of the next offset. */
 #define MQ_HIGH_MARK_STEP	1000
@@ -1264,7 +1265,10 @@ mq_produce_xact_end(bool commit)
 		}
 		LWLockRelease(MqState->topic_lock);
 		if (moved)
+		{
 			ConditionVariableBroadcast(mq_wake_channel(MyDatabaseId));
+			mq_worker_notify();
+		}
 	}
 
 	/* all of it lived in TopTransactionContext, which is going away */
@@ -1319,6 +1323,85 @@ mq_produce_watchdog(void)
 			ConditionVariableBroadcast(&part->cv);
 			ConditionVariableBroadcast(mq_wake_channel(MyDatabaseId));
 		}
+	}
+	LWLockRelease(MqState->topic_lock);
+}
+
+/*
+ * mq_partitions_advanced
+ *		For the notification pass of the worker: append to buf, comma-
+ *		separated, the partitions of a topic whose stable offset moved past
+ *		the one last notified, and set marks[p] to that stable offset (-1
+ *		for the others).  Partitions not in shared memory are skipped.
+ *		Returns how many moved.
+ */
+int
+mq_partitions_advanced(int32 topic_id, int32 partitions, StringInfo buf,
+					   int64 *marks)
+{
+	int32		p;
+	int			moved = 0;
+
+	LWLockAcquire(MqState->topic_lock, LW_SHARED);
+	for (p = 0; p < partitions; p++)
+	{
+		MqPartitionKey key;
+		MqPartition *part;
+		int64		stable;
+
+		marks[p] = -1;
+		memset(&key, 0, sizeof(key));
+		key.dboid = MyDatabaseId;
+		key.topic_id = topic_id;
+		key.partition = p;
+		part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+		if (part == NULL)
+			continue;
+		SpinLockAcquire(&part->mutex);
+		stable = part->count > 0 ? part->ring[part->head].start :
+			part->next_offset;
+		if (stable > part->notified)
+			marks[p] = stable;
+		SpinLockRelease(&part->mutex);
+		if (marks[p] >= 0)
+		{
+			appendStringInfo(buf, moved > 0 ? ",%d" : "%d", p);
+			moved++;
+		}
+	}
+	LWLockRelease(MqState->topic_lock);
+	return moved;
+}
+
+/*
+ * mq_partitions_notified
+ *		The notification for marks (from mq_partitions_advanced) committed:
+ *		remember what it covered.
+ */
+void
+mq_partitions_notified(int32 topic_id, int32 partitions, const int64 *marks)
+{
+	int32		p;
+
+	LWLockAcquire(MqState->topic_lock, LW_SHARED);
+	for (p = 0; p < partitions; p++)
+	{
+		MqPartitionKey key;
+		MqPartition *part;
+
+		if (marks[p] < 0)
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.dboid = MyDatabaseId;
+		key.topic_id = topic_id;
+		key.partition = p;
+		part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+		if (part == NULL)
+			continue;
+		SpinLockAcquire(&part->mutex);
+		if (marks[p] > part->notified)
+			part->notified = marks[p];
+		SpinLockRelease(&part->mutex);
 	}
 	LWLockRelease(MqState->topic_lock);
 }

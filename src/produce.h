@@ -13,6 +13,8 @@
 #ifndef MQ_PRODUCE_H
 #define MQ_PRODUCE_H
 
+#include "lib/stringinfo.h"
+
 #include "shmem.h"
 
 extern bool mq_stable_offset(int32 topic_id, int32 partition, int64 *stable,
@@ -26,6 +28,11 @@ extern void mq_produce_subxact_end(bool commit, SubTransactionId mysubid,
 extern void mq_produce_xact_end(bool commit);
 
 /* From the database worker. */
+extern int	mq_partitions_advanced(int32 topic_id, int32 partitions,
+								   StringInfo buf, int64 *marks);
+extern void mq_partitions_notified(int32 topic_id, int32 partitions,
+								   const int64 *marks);
+
 extern void mq_produce_watchdog(void);
 extern void mq_produce_purge_dedup(void);
 

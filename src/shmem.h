@@ -83,6 +83,8 @@ typedef struct MqDatabase
 	slock_t		mutex;
 	TimestampTz last_tick;		/* end of the worker's last pass */
 	uint64		ticks;			/* passes since the worker started */
+	bool		notify_pending; /* a stable offset moved: notify listeners */
+	bool		tick_requested; /* run a pass now, not at the next naptime */
 } MqDatabase;
 
 /*
@@ -142,6 +144,7 @@ typedef struct MqPartition
 	slock_t		mutex;
 	int64		next_offset;	/* next offset to assign */
 	int64		high_mark;		/* durable: next_offset never passes it */
+	int64		notified;		/* stable offset of the last NOTIFY */
 	int			head;			/* oldest ring entry */
 	int			count;			/* ring entries in use */
 	MqInflight	ring[MQ_INFLIGHT_SLOTS];

@@ -386,6 +386,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 			SpinLockInit(&part->mutex);
 			part->next_offset = high_marks[i];
 			part->high_mark = high_marks[i];
+			part->notified = high_marks[i];
 			ConditionVariableInit(&part->cv);
 		}
 	}

@@ -58,10 +58,12 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "commands/async.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -829,6 +831,124 @@ worker_tick(void)
 }
 
 /*
+ * ms_until
+ *		Milliseconds from now to then, at least 0 and at most a day.
+ */
+static long
+ms_until(TimestampTz now, TimestampTz then)
+{
+	if (then <= now)
+		return 0;
+	return (long) Min((then - now + 999) / 1000, (int64) 24 * 3600 * 1000);
+}
+
+/* Below PostgreSQL's limit on a NOTIFY payload (BLCKSZ - NAMEDATALEN - 128). */
+#define MQ_NOTIFY_PAYLOAD_MAX	7000
+
+/*
+ * notify_pass
+ *		Send one NOTIFY for each topic that has notifications on and whose
+ *		stable offset moved in some partition since the last one: channel
+ *		"mq.<topic>" ("mq.#<topic id>" when that would pass NAMEDATALEN),
+ *		payload the partitions that moved, comma-separated ("*" if the list
+ *		would not fit in a payload).  Producers only set a flag and this
+ *		worker's latch, so they never take the notification queue's lock.
+ *		What was notified is recorded once the NOTIFY committed.
+ */
+static void
+notify_pass(void)
+{
+	static MemoryContext notify_cxt = NULL;
+	MemoryContext old;
+	int			ntopics = 0;
+	int32	   *topic_ids = NULL;
+	int32	   *partitions = NULL;
+	int64	  **marks = NULL;
+	int			i;
+
+	if (notify_cxt == NULL)
+		notify_cxt = AllocSetContextCreate(TopMemoryContext, "mq notify",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(notify_cxt);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "mq worker notify");
+	if (OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true)) &&
+		lock_for_jobs())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		SPI_execute("SELECT topic_id, name, partitions FROM mq.topic"
+					" WHERE notify", true, 0);
+		old = MemoryContextSwitchTo(notify_cxt);
+		ntopics = (int) SPI_processed;
+		topic_ids = palloc(sizeof(int32) * Max(ntopics, 1));
+		partitions = palloc(sizeof(int32) * Max(ntopics, 1));
+		marks = palloc(sizeof(int64 *) * Max(ntopics, 1));
+		MemoryContextSwitchTo(old);
+		for (i = 0; i < ntopics; i++)
+		{
+			bool		isnull;
+			char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
+											SPI_tuptable->tupdesc, 2);
+			StringInfoData payload;
+			char		channel[NAMEDATALEN];
+
+			topic_ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc,
+													   1, &isnull));
+			partitions[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc,
+														3, &isnull));
+			marks[i] = MemoryContextAlloc(notify_cxt,
+										  sizeof(int64) * partitions[i]);
+			initStringInfo(&payload);
+			if (mq_partitions_advanced(topic_ids[i], partitions[i], &payload,
+									   marks[i]) == 0)
+				continue;
+			if (strlen(name) + 3 < NAMEDATALEN)
+				snprintf(channel, sizeof(channel), "mq.%s", name);
+			else
+				snprintf(channel, sizeof(channel), "mq.#%d", topic_ids[i]);
+			Async_Notify(channel,
+						 payload.len < MQ_NOTIFY_PAYLOAD_MAX ?
+						 payload.data : "*");
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+	}
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	for (i = 0; i < ntopics; i++)
+		mq_partitions_notified(topic_ids[i], partitions[i], marks[i]);
+}
+
+/*
+ * mq_worker_notify
+ *		A stable offset of this database moved: have its worker send the
+ *		notifications.  Called by committing producers: a flag and a latch,
+ *		no notification lock.
+ */
+void
+mq_worker_notify(void)
+{
+	MqDatabase *db;
+
+	LWLockAcquire(MqState->dir_lock, LW_SHARED);
+	db = hash_search(MqDatabaseDir.htab, &MyDatabaseId, HASH_FIND, NULL);
+	if (db != NULL && db->latch != NULL)
+	{
+		SpinLockAcquire(&db->mutex);
+		db->notify_pending = true;
+		SpinLockRelease(&db->mutex);
+		SetLatch(db->latch);
+	}
+	LWLockRelease(MqState->dir_lock);
+}
+
+/*
  * mq_worker_main
  *		Entry point of a database worker; main_arg is the database OID.
  */
@@ -836,6 +956,8 @@ void
 mq_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
+	TimestampTz last_tick = 0;
+	TimestampTz last_notify = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -854,6 +976,11 @@ mq_worker_main(Datum main_arg)
 
 	for (;;)
 	{
+		TimestampTz now;
+		bool		tick;
+		bool		notify;
+		long		timeout;
+
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
@@ -863,12 +990,48 @@ mq_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (!worker_tick())
-			break;
+		SpinLockAcquire(&my_db->mutex);
+		tick = my_db->tick_requested;
+		my_db->tick_requested = false;
+		notify = my_db->notify_pending;
+		SpinLockRelease(&my_db->mutex);
 
+		/*
+		 * The timed pass, every naptime (as it is now: a reload may have
+		 * changed it) or when asked for.
+		 */
+		now = GetCurrentTimestamp();
+		if (tick ||
+			now >= TimestampTzPlusMilliseconds(last_tick, mq_worker_naptime))
+		{
+			if (!worker_tick())
+				break;
+			last_tick = GetCurrentTimestamp();
+		}
+
+		/* notifications, at most one pass per mq.notify_interval */
+		now = GetCurrentTimestamp();
+		if (notify &&
+			now >= TimestampTzPlusMilliseconds(last_notify, mq_notify_interval))
+		{
+			SpinLockAcquire(&my_db->mutex);
+			my_db->notify_pending = false;
+			SpinLockRelease(&my_db->mutex);
+			notify_pass();
+			last_notify = GetCurrentTimestamp();
+			notify = false;
+		}
+
+		now = GetCurrentTimestamp();
+		timeout = ms_until(now, TimestampTzPlusMilliseconds(last_tick,
+															mq_worker_naptime));
+		if (notify)
+			timeout = Min(timeout,
+						  ms_until(now, TimestampTzPlusMilliseconds(last_notify,
+																	mq_notify_interval)));
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 mq_worker_naptime, PG_WAIT_EXTENSION);
+						 timeout, PG_WAIT_EXTENSION);
 	}
 
 	/* Exit code 0: the extension is gone, nothing to restart. */
@@ -1069,7 +1232,12 @@ mq_worker_xact_end(bool commit)
 	{
 		db = hash_search(MqDatabaseDir.htab, &MyDatabaseId, HASH_FIND, NULL);
 		if (db != NULL && db->latch != NULL)
+		{
+			SpinLockAcquire(&db->mutex);
+			db->tick_requested = true;
+			SpinLockRelease(&db->mutex);
 			SetLatch(db->latch);
+		}
 	}
 
 	if ((commit && xact_rescan) || xact_paused != NIL)

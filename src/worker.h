@@ -32,6 +32,7 @@ extern void mq_worker_database_created(void);
 extern void mq_worker_pause(Oid dboid);
 
 /* Transaction end, from mq.c's single transaction callback. */
+extern void mq_worker_notify(void);
 extern bool mq_worker_xact_pending(void);
 extern void mq_worker_xact_end(bool commit);
 
