@@ -940,10 +940,20 @@ mq_worker_notify(void)
 	db = hash_search(MqDatabaseDir.htab, &MyDatabaseId, HASH_FIND, NULL);
 	if (db != NULL && db->latch != NULL)
 	{
+		bool		pending;
+
 		SpinLockAcquire(&db->mutex);
+		pending = db->notify_pending;
 		db->notify_pending = true;
 		SpinLockRelease(&db->mutex);
-		SetLatch(db->latch);
+
+		/*
+		 * Only the first commit after a notification pass wakes the worker:
+		 * it then sleeps until mq.notify_interval is over, and more wake-ups
+		 * would only cost context switches.
+		 */
+		if (!pending)
+			SetLatch(db->latch);
 	}
 	LWLockRelease(MqState->dir_lock);
 }
