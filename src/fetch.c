@@ -510,6 +510,21 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 }
 
 /*
+ * add_wait
+ *		Let poll wait for the partition's stable offset to pass from.
+ */
+static void
+add_wait(FetchArgs *a, int32 topic_id, int32 partition, int64 from)
+{
+	WaitTarget *w = palloc(sizeof(WaitTarget));
+
+	w->topic_id = topic_id;
+	w->partition = partition;
+	w->from = from;
+	a->wait = lappend(a->wait, w);
+}
+
+/*
  * fetch_pass
  *		One pass over the candidate partitions: claim and read until max
  *		messages are in the result.  Returns how many were; a->wait gets the
@@ -624,12 +639,7 @@ fetch_pass(FetchArgs *a)
 			continue;
 		if (from >= stable)
 		{
-			WaitTarget *w = palloc(sizeof(WaitTarget));
-
-			w->topic_id = topic_id;
-			w->partition = partition;
-			w->from = from;
-			a->wait = lappend(a->wait, w);
+			add_wait(a, topic_id, partition, from);
 			continue;
 		}
 
@@ -646,12 +656,7 @@ fetch_pass(FetchArgs *a)
 		(void) mq_stable_offset(topic_id, partition, &stable, NULL);
 		if (from >= stable)
 		{
-			WaitTarget *w = palloc(sizeof(WaitTarget));
-
-			w->topic_id = topic_id;
-			w->partition = partition;
-			w->from = from;
-			a->wait = lappend(a->wait, w);
+			add_wait(a, topic_id, partition, from);
 			continue;
 		}
 		n = read_partition(a, &topic, partition, from, stable, tags, tags_null,
@@ -666,12 +671,7 @@ fetch_pass(FetchArgs *a)
 			 * below the stable offset).  The claim stays, so while poll
 			 * waits, this partition is its own.
 			 */
-			WaitTarget *w = palloc(sizeof(WaitTarget));
-
-			w->topic_id = topic_id;
-			w->partition = partition;
-			w->from = scanned_to;
-			a->wait = lappend(a->wait, w);
+			add_wait(a, topic_id, partition, scanned_to);
 		}
 	}
 

@@ -691,6 +691,8 @@ mq_send_batch_bytea(PG_FUNCTION_ARGS)
 	return send_batch(fcinfo, BYTEAOID, 'b');
 }
 
+static MqPartition *find_partition(int32 topic_id, int32 partition);
+
 /*
  * mq_stable_offset
  *		The stable offset of a partition of a loaded topic: messages
@@ -701,16 +703,10 @@ mq_send_batch_bytea(PG_FUNCTION_ARGS)
 bool
 mq_stable_offset(int32 topic_id, int32 partition, int64 *stable, int64 *end)
 {
-	MqPartitionKey key;
 	MqPartition *part;
 
-	memset(&key, 0, sizeof(key));
-	key.dboid = MyDatabaseId;
-	key.topic_id = topic_id;
-	key.partition = partition;
-
 	LWLockAcquire(MqState->topic_lock, LW_SHARED);
-	part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+	part = find_partition(topic_id, partition);
 	if (part != NULL)
 	{
 		SpinLockAcquire(&part->mutex);
@@ -1328,6 +1324,23 @@ mq_produce_watchdog(void)
 }
 
 /*
+ * find_partition
+ *		A partition of this database in shared memory, or NULL.  The caller
+ *		holds topic_lock.
+ */
+static MqPartition *
+find_partition(int32 topic_id, int32 partition)
+{
+	MqPartitionKey key;
+
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.topic_id = topic_id;
+	key.partition = partition;
+	return hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+}
+
+/*
  * mq_partitions_advanced
  *		For the notification pass of the worker: append to buf, comma-
  *		separated, the partitions of a topic whose stable offset moved past
@@ -1345,16 +1358,11 @@ mq_partitions_advanced(int32 topic_id, int32 partitions, StringInfo buf,
 	LWLockAcquire(MqState->topic_lock, LW_SHARED);
 	for (p = 0; p < partitions; p++)
 	{
-		MqPartitionKey key;
 		MqPartition *part;
 		int64		stable;
 
 		marks[p] = -1;
-		memset(&key, 0, sizeof(key));
-		key.dboid = MyDatabaseId;
-		key.topic_id = topic_id;
-		key.partition = p;
-		part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+		part = find_partition(topic_id, p);
 		if (part == NULL)
 			continue;
 		SpinLockAcquire(&part->mutex);
@@ -1386,16 +1394,11 @@ mq_partitions_notified(int32 topic_id, int32 partitions, const int64 *marks)
 	LWLockAcquire(MqState->topic_lock, LW_SHARED);
 	for (p = 0; p < partitions; p++)
 	{
-		MqPartitionKey key;
 		MqPartition *part;
 
 		if (marks[p] < 0)
 			continue;
-		memset(&key, 0, sizeof(key));
-		key.dboid = MyDatabaseId;
-		key.topic_id = topic_id;
-		key.partition = p;
-		part = hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
+		part = find_partition(topic_id, p);
 		if (part == NULL)
 			continue;
 		SpinLockAcquire(&part->mutex);
