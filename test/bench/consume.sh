@@ -35,13 +35,7 @@ consumer_counts="1 4 16"
 ensure_deps
 build_and_install >/dev/null
 
-work=$(pg_workdir)
-cp "$bench"/consume_*.sql "$work/"
-chmod 644 "$work"/*.sql
-start_server "$work" "max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-shared_buffers = '512MB'"
-trap 'stop_server "$work" 2>/dev/null; rm -rf "$work"' EXIT
+start_bench_server "$bench"/consume_*.sql
 
 sql() { as_pg psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 

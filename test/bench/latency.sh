@@ -30,13 +30,7 @@ consumers=2
 ensure_deps
 build_and_install >/dev/null
 
-work=$(pg_workdir)
-cp "$bench"/latency_*.sql "$work/"
-chmod 644 "$work"/*.sql
-start_server "$work" "max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-shared_buffers = '512MB'"
-trap 'stop_server "$work" 2>/dev/null; rm -rf "$work"' EXIT
+start_bench_server "$bench"/latency_*.sql
 
 sql() { as_pg psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 pgbench() { as_pg "$PG_BINDIR/pgbench" -n -h "$work" -p "$port" -U postgres -M simple "$@" postgres; }

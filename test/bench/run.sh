@@ -25,13 +25,7 @@ protocol=${4:-simple}
 ensure_deps
 build_and_install >/dev/null
 
-work=$(pg_workdir)
-cp "$bench"/*.sql "$work/"
-chmod 644 "$work"/*.sql
-start_server "$work" "max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-shared_buffers = '512MB'"
-trap 'stop_server "$work" 2>/dev/null; rm -rf "$work"' EXIT
+start_bench_server "$bench"/*.sql
 
 sql() { as_pg psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 sql -f "$work/setup.sql" >/dev/null

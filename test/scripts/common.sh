@@ -101,3 +101,17 @@ stop_server()
 {
 	as_pg "$PG_BINDIR/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null
 }
+
+# The benchmarks' throwaway server: a work directory (set in $work) holding
+# the given SQL files (readable by postgres), a server with the settings
+# all benchmarks share, stopped and removed on exit.
+start_bench_server()
+{
+	work=$(pg_workdir)
+	cp "$@" "$work/"
+	chmod 644 "$work"/*.sql
+	start_server "$work" "max_wal_size = '8GB'
+checkpoint_timeout = '30min'
+shared_buffers = '512MB'"
+	trap 'stop_server "$work" 2>/dev/null; rm -rf "$work"' EXIT
+}
