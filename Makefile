@@ -7,7 +7,8 @@
 EXTENSION	= mq
 MODULE_big	= mq
 OBJS		= src/mq.o src/shmem.o src/worker.o src/topic.o src/produce.o \
-		  src/consume.o src/partitioner.o src/group.o src/fetch.o src/query.o
+		  src/consume.o src/partitioner.o src/group.o src/fetch.o src/query.o \
+		  src/delay.o src/txn.o src/retry.o
 DATA		= mq--0.1.sql
 PGFILEDESC	= "mq - transactional message broker"
 # -Wextra's unused-parameter warnings come from PostgreSQL's own headers.
@@ -15,7 +16,8 @@ PG_CPPFLAGS	= -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter
 
 # pg_regress: sql/ and expected/ at the top, one throwaway instance with the
 # library preloaded.
-REGRESS		= create_extension guc worker shmem partitioner topic produce lookup group
+REGRESS		= create_extension guc worker shmem partitioner topic produce lookup group \
+		  delay retry txn
 REGRESS_OPTS	= --temp-instance=./tmp_check \
 		  --temp-config=$(srcdir)/test/mq_test.conf
 

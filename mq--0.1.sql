@@ -154,6 +154,9 @@ CREATE FUNCTION mq.send(
     headers jsonb DEFAULT NULL,
     partition integer DEFAULT NULL,
     dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
     OUT id uuid,
     OUT partition integer,
     OUT duplicate boolean)
@@ -168,6 +171,9 @@ CREATE FUNCTION mq.send(
     headers jsonb DEFAULT NULL,
     partition integer DEFAULT NULL,
     dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
     OUT id uuid,
     OUT partition integer,
     OUT duplicate boolean)
@@ -182,18 +188,21 @@ CREATE FUNCTION mq.send(
     headers jsonb DEFAULT NULL,
     partition integer DEFAULT NULL,
     dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
     OUT id uuid,
     OUT partition integer,
     OUT duplicate boolean)
 AS 'MODULE_PATHNAME', 'mq_send_bytea'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text) IS
-'send a text message as part of the current transaction';
-COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer, text) IS
-'send a jsonb message as part of the current transaction';
-COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer, text) IS
-'send a bytea message as part of the current transaction';
+COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a text message as part of the current transaction, now or after a delay';
+COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a jsonb message as part of the current transaction, now or after a delay';
+COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a bytea message as part of the current transaction, now or after a delay';
 
 CREATE FUNCTION mq.send_batch(
     topic text,
@@ -384,6 +393,7 @@ CREATE TABLE mq.consumer_group (
     strategy    text NOT NULL DEFAULT 'range'
                 CHECK (strategy IN ('range', 'round_robin', 'sticky', 'consistent_hash')),
     generation  bigint NOT NULL DEFAULT 0,
+    dlq_replayed bigint NOT NULL DEFAULT 0,
     created_at  timestamptz NOT NULL DEFAULT now()
 ) WITH (fillfactor = 70);
 CREATE SEQUENCE mq.group_id_seq AS integer OWNED BY mq.consumer_group.group_id;
@@ -416,6 +426,7 @@ CREATE TABLE mq.position (
     lease_owner bigint,
     lease_to    bigint,
     lease_until timestamptz,
+    attempts    integer NOT NULL DEFAULT 0,
     committed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (group_id, topic_id, partition, member_id),
     FOREIGN KEY (group_id, topic_id) REFERENCES mq.subscription ON DELETE CASCADE
@@ -652,6 +663,75 @@ COMMENT ON FUNCTION mq.leave(text, text) IS
 COMMENT ON FUNCTION mq.expire_members() IS
 'remove members that missed their session timeout and rebalance their groups (the worker calls it)';
 
+CREATE FUNCTION mq.nack(
+    "group" text,
+    topic text,
+    partition integer,
+    "offset" bigint,
+    delay interval DEFAULT NULL,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'mq_nack'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.nack(text, text, integer, bigint, interval, text, bigint) IS
+'hand a message back for redelivery to this group after a back-off, in place for ordered subscriptions, or to the group''s dead-letter topic after max_retries; returns retry, in_place or dlq';
+
+CREATE FUNCTION mq.replay_dlq("group" text, max integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'mq_replay_dlq'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.replay_dlq(text, integer) IS
+'send a group''s dead letters not yet replayed back to it through its retry topic; returns how many';
+
+CREATE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
+                                max integer DEFAULT 100)
+RETURNS TABLE (
+    "offset" bigint,
+    id uuid,
+    origin_topic text,
+    origin_partition integer,
+    origin_offset bigint,
+    attempts integer,
+    replayed boolean,
+    produced_at timestamptz,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    replayed_to bigint;
+BEGIN
+    SELECT g.dlq_replayed INTO replayed_to
+      FROM mq.consumer_group g WHERE g.name = dead_letters."group";
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'consumer group "%" does not exist', dead_letters."group"
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The groups are listed in mq.groups.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM mq.topic t WHERE t.name = dead_letters."group" || '.dlq') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r."offset", r.id, r.headers ->> 'mq.origin_topic',
+           (r.headers ->> 'mq.origin_partition')::integer,
+           (r.headers ->> 'mq.origin_offset')::bigint,
+           (r.headers ->> 'mq.attempt')::integer,
+           r."offset" < replayed_to,
+           r.produced_at, r.key, r.tag, r.headers, r.payload, r.payload_type
+      FROM mq.read(dead_letters."group" || '.dlq', 0, from_offset, max) r;
+END
+$$;
+
+COMMENT ON FUNCTION mq.dead_letters(text, bigint, integer) IS
+'the messages in a group''s dead-letter topic, with where they came from and whether they were replayed';
+
 CREATE FUNCTION mq.first_unconsumed_at(topic text, partition integer, from_offset bigint)
 RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'mq_first_unconsumed_at'
@@ -709,6 +789,202 @@ CREATE VIEW mq.lag AS
       JOIN mq.topic t USING (topic_id)
       JOIN mq.partition pt ON pt.topic_id = p.topic_id AND pt.partition = p.partition
       JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition;
+
+------------------------------------------------------------------------
+-- Timed work: mq's clock, delayed messages, half messages
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.clock()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'mq_clock'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.clock() IS
+'mq''s clock, against which delays, retries and check-backs fall due';
+
+CREATE FUNCTION mq.advance_clock(by interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'mq_advance_clock'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.advance_clock(interval) IS
+'for tests, with mq.test_clock on: move mq''s clock forward for the whole server';
+
+-- Messages waiting for their due time (delayed sends and retries).  Rows
+-- are deleted on release: vacuum them often whatever the table's size.
+CREATE TABLE mq.delayed_message (
+    id           uuid PRIMARY KEY,
+    topic_id     integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition    integer,
+    due_at       timestamptz NOT NULL,
+    payload_type "char" NOT NULL,
+    key          text COLLATE "C",
+    tag          text COLLATE "C",
+    headers      jsonb,
+    payload      bytea NOT NULL,
+    sent_at      timestamptz NOT NULL DEFAULT now()
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
+        autovacuum_vacuum_cost_delay = 0);
+CREATE INDEX ON mq.delayed_message (due_at);
+CREATE INDEX ON mq.delayed_message (topic_id);
+SELECT pg_catalog.pg_extension_config_dump('mq.delayed_message', '');
+
+CREATE FUNCTION mq.cancel_delayed(id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_cancel_delayed'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.cancel_delayed(uuid) IS
+'cancel a delayed message or a pending retry before it is released; false if there is none by that id';
+
+CREATE VIEW mq.delayed AS
+    SELECT t.name AS topic, count(*) AS pending,
+           min(d.due_at) AS next_due, max(d.due_at) AS last_due
+      FROM mq.delayed_message d
+      JOIN mq.topic t USING (topic_id)
+     GROUP BY t.name;
+
+-- Half messages: prepared, then committed or rolled back by the producer
+-- or by check-back; 'unresolved' after the last check-back.
+CREATE TABLE mq.half_message (
+    id             uuid PRIMARY KEY,
+    topic_id       integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    producer_group text NOT NULL,
+    partition      integer,
+    payload_type   "char" NOT NULL,
+    key            text COLLATE "C",
+    tag            text COLLATE "C",
+    headers        jsonb,
+    payload        bytea NOT NULL,
+    state          text NOT NULL DEFAULT 'prepared'
+                   CHECK (state IN ('prepared', 'committed', 'rolled_back', 'unresolved')),
+    prepared_at    timestamptz NOT NULL,
+    checks         integer NOT NULL DEFAULT 0,
+    next_check_at  timestamptz,
+    last_check     text,
+    resolved_at    timestamptz,
+    resolved_by    text
+) WITH (fillfactor = 70);
+CREATE INDEX ON mq.half_message (next_check_at) WHERE state = 'prepared';
+CREATE INDEX ON mq.half_message (resolved_at) WHERE state IN ('committed', 'rolled_back');
+CREATE INDEX ON mq.half_message (topic_id);
+SELECT pg_catalog.pg_extension_config_dump('mq.half_message', '');
+
+CREATE TABLE mq.checker (
+    producer_group text PRIMARY KEY,
+    checker        regprocedure NOT NULL,
+    owner          oid NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('mq.checker', '');
+
+CREATE VIEW mq.half_messages AS
+    SELECT h.id AS handle, t.name AS topic, h.producer_group, h.state,
+           h.prepared_at, now() - h.prepared_at AS age, h.checks,
+           h.next_check_at, h.last_check, h.resolved_at, h.resolved_by,
+           h.partition, h.key, h.tag, h.headers, h.payload,
+           CASE h.payload_type WHEN 't' THEN 'text' WHEN 'j' THEN 'jsonb'
+                ELSE 'bytea' END AS payload_type
+      FROM mq.half_message h
+      JOIN mq.topic t USING (topic_id);
+
+CREATE VIEW mq.unresolved AS
+    SELECT handle, topic, producer_group, prepared_at, age, checks, last_check,
+           key, tag, headers, payload, payload_type
+      FROM mq.half_messages
+     WHERE state = 'unresolved';
+
+CREATE FUNCTION mq.prepare(
+    topic text,
+    payload text,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_text'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.prepare(
+    topic text,
+    payload jsonb,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_jsonb'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.prepare(
+    topic text,
+    payload bytea,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_bytea'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.prepare(text, text, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+COMMENT ON FUNCTION mq.prepare(text, jsonb, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+COMMENT ON FUNCTION mq.prepare(text, bytea, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+
+CREATE FUNCTION mq.commit_prepared(handle uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_commit_prepared'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.rollback_prepared(handle uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_rollback_prepared'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.commit_prepared(uuid) IS
+'publish a half message in the current transaction; false if it was committed before';
+COMMENT ON FUNCTION mq.rollback_prepared(uuid) IS
+'discard a half message; false if it was rolled back before';
+
+CREATE FUNCTION mq.register_checker(producer_group text, checker regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_register_checker'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.unregister_checker(producer_group text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_unregister_checker'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.register_checker(text, regprocedure) IS
+'have the worker call a function(mq.half_messages) returning ''commit'', ''rollback'' or ''unknown'' to check back a producer group''s half messages';
+COMMENT ON FUNCTION mq.unregister_checker(text) IS
+'check back a producer group''s half messages by NOTIFY again';
+
+CREATE FUNCTION mq.worker_jobs(
+    OUT database name,
+    OUT job text,
+    OUT last_run timestamptz,
+    OUT runs bigint,
+    OUT last_count bigint,
+    OUT backlog bigint,
+    OUT errors bigint,
+    OUT last_error_at timestamptz,
+    OUT last_error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_worker_jobs'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION mq.worker_jobs() IS
+'each job of each database worker: its last run, what it did, the work left and its errors';
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM PUBLIC;

@@ -261,7 +261,7 @@ ROLLBACK;
 -- A role granted what docs/install.md lists can send and read.
 CREATE ROLE mq_app;
 GRANT USAGE ON SCHEMA mq TO mq_app;
-GRANT EXECUTE ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text),
+GRANT EXECUTE ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text, interval, timestamptz, integer),
                           mq.read(text, integer, bigint, integer),
                           mq.payload_text(bytea, text) TO mq_app;
 GRANT SELECT ON ALL TABLES IN SCHEMA mq TO mq_app;

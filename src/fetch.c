@@ -225,7 +225,8 @@ set_position(int32 group_id, int32 topic_id, int32 partition,
 	position_key_args(args, group_id, topic_id, partition, member_id);
 	args[4] = Int64GetDatum(next);
 	return query("UPDATE mq.position SET next_offset = $5, committed_at = now(),"
-				 " lease_owner = NULL, lease_to = NULL, lease_until = NULL"
+				 " lease_owner = NULL, lease_to = NULL, lease_until = NULL,"
+				 " attempts = CASE WHEN next_offset = $5 THEN attempts ELSE 0 END"
 				 POSITION_KEY, 5, types, args, false) > 0;
 }
 
@@ -275,7 +276,9 @@ commit_leases(int32 group_id)
 			 */
 			committed += query("UPDATE mq.position SET next_offset = $5,"
 							   " committed_at = now(), lease_owner = NULL,"
-							   " lease_to = NULL, lease_until = NULL"
+							   " lease_to = NULL, lease_until = NULL,"
+							   " attempts = CASE WHEN next_offset = $5"
+							   "  THEN attempts ELSE 0 END"
 							   " WHERE ctid = (SELECT ctid FROM mq.position"
 							   POSITION_KEY
 							   " AND lease_owner = $6 AND lease_to = $5"
@@ -329,6 +332,9 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 		uint64		i;
 		uint64		n;
 
+		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
+										  segments->tupdesc, 1)))
+			continue;
 		args[0] = Int32GetDatum(partition);
 		args[1] = Int64GetDatum(from);
 		args[2] = Int64GetDatum(bound);
@@ -429,6 +435,28 @@ new_claim(FetchArgs *a, int32 topic_id, int32 partition,
 }
 
 /*
+ * move_claim
+ *		The claim's next offset is about to change in subtransaction subid:
+ *		if that is below the claim's own, keep an undo point so that its
+ *		rollback puts next back.
+ */
+static void
+move_claim(Claim *c, SubTransactionId subid)
+{
+	if (subid != c->subid &&
+		(c->undo == NIL || ((UndoPoint *) llast(c->undo))->subid != subid))
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		UndoPoint  *u = palloc(sizeof(UndoPoint));
+
+		u->subid = subid;
+		u->next = c->next;
+		c->undo = lappend(c->undo, u);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
  * record_read
  *		After reading [from, scanned_to) of a partition (returned messages
  *		of it), do what the fetch mode says with the position (of member
@@ -456,19 +484,8 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 				xact_claims = lappend(xact_claims, c);
 				MemoryContextSwitchTo(old);
 			}
-			else if (subid != c->subid &&
-					 (c->undo == NIL ||
-					  ((UndoPoint *) llast(c->undo))->subid != subid))
-			{
-				UndoPoint  *u;
-
-				old = MemoryContextSwitchTo(TopTransactionContext);
-				u = palloc(sizeof(UndoPoint));
-				u->subid = subid;
-				u->next = c->next;
-				c->undo = lappend(c->undo, u);
-				MemoryContextSwitchTo(old);
-			}
+			else
+				move_claim(c, subid);
 			c->next = scanned_to;
 			break;
 
@@ -920,6 +937,37 @@ position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 	return "";
 }
 
+/*
+ * mq_position_target
+ *		position_target() for other subsystems (mq.nack).
+ */
+const char *
+mq_position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
+				   MqTopicInfo *topic, int arg_member, int arg_generation)
+{
+	return position_target(fcinfo, group, topic, arg_member, arg_generation);
+}
+
+/*
+ * mq_fetch_rewind
+ *		A consumer of an ordered subscription handed back the message at
+ *		offset (mq.nack): the claim this transaction holds on the
+ *		partition, if any, goes back to it, so that mq.commit(group) does
+ *		not commit past it.  The caller moves the position itself.
+ */
+void
+mq_fetch_rewind(int32 group_id, int32 topic_id, int32 partition,
+				const char *member_id, int64 offset)
+{
+	Claim	   *c = find_claim(xact_claims, group_id, topic_id, partition,
+							   member_id);
+
+	if (c == NULL || c->next <= offset)
+		return;
+	move_claim(c, GetCurrentSubTransactionId());
+	c->next = offset;
+}
+
 static void
 forget_claim(int32 group_id, int32 topic_id, int32 partition,
 			 const char *member_id)
@@ -1237,6 +1285,9 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 		Datum		args[3];
 		bool		isnull;
 
+		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
+										  segments->tupdesc, 1)))
+			continue;
 		args[0] = Int32GetDatum(partition);
 		args[1] = Int64GetDatum(from);
 		args[2] = Int64GetDatum(stable);

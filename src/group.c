@@ -297,6 +297,9 @@ mq_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz at)
 		bool		isnull;
 		Datum		found;
 
+		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
+										  segments->tupdesc, 1)))
+			continue;
 		args[0] = Int32GetDatum(partition);
 		args[1] = TimestampTzGetDatum(at);
 		args[2] = Int64GetDatum(stable);
@@ -1414,11 +1417,15 @@ mq_groups_topic_grown(int32 topic_id, int32 from, int32 to)
 /*
  * mq_groups_worker_pass
  *		The worker's job: expire members.  Runs in the worker's transaction.
+ *		Returns how many members expired.
  */
-void
+int
 mq_groups_worker_pass(void)
 {
+	int			expired;
+
 	SPI_connect();
-	(void) group_expire_all();
+	expired = group_expire_all();
 	SPI_finish();
+	return expired;
 }

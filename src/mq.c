@@ -52,6 +52,7 @@
 #include "utils/syscache.h"
 
 #include "mq.h"
+#include "delay.h"
 #include "fetch.h"
 #include "produce.h"
 #include "shmem.h"
@@ -72,6 +73,11 @@ int			mq_worker_naptime = 1000;
 int			mq_launcher_naptime = 30000;
 int			mq_max_message_size = 1024;
 int			mq_send_buffer_limit = 8192;
+int			mq_max_delay = 40 * 24 * 3600;
+bool		mq_test_clock = false;
+int			mq_check_interval = 30;
+int			mq_check_max = 15;
+int			mq_check_timeout = 10000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -170,6 +176,46 @@ define_settings(void)
 							&mq_auto_commit_timeout,
 							30000, 100, 24 * 3600 * 1000,
 							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.max_delay",
+							"Longest delay accepted for a delayed message.",
+							NULL,
+							&mq_max_delay,
+							40 * 24 * 3600, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mq.test_clock",
+							 "Allows mq.advance_clock() to move mq's clock forward.",
+							 "For tests of delays, back-off and check-back schedules only: the clock never moves back.",
+							 &mq_test_clock,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.check_interval",
+							"Time between two check-backs of a half message.",
+							NULL,
+							&mq_check_interval,
+							30, 1, 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.check_max",
+							"Check-backs of a half message before it is moved to mq.unresolved.",
+							NULL,
+							&mq_check_max,
+							15, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.check_timeout",
+							"Longest time a check-back function may run.",
+							"A check-back function that runs longer is canceled, and its answer counts as unknown.",
+							&mq_check_timeout,
+							10000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved(MQ_EXTENSION_NAME);
@@ -413,10 +459,12 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */
 			mq_fetch_xact_end(false);
+			mq_delay_xact_end(false);
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			mq_produce_xact_end(true);
+			mq_delay_xact_end(true);
 			mq_fetch_xact_end(true);
 			mq_topic_xact_end(true);
 			mq_worker_xact_end(true);
@@ -424,6 +472,7 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			mq_produce_xact_end(false);
+			mq_delay_xact_end(false);
 			mq_fetch_xact_end(false);
 			mq_topic_xact_end(false);
 			mq_worker_xact_end(false);

@@ -39,4 +39,11 @@ extern int	mq_send_buffer_limit;
 extern int	mq_auto_commit_timeout;
 extern int	mq_notify_interval;
 
+/* Timed work settings (delay.c, retry.c, txn.c). */
+extern int	mq_max_delay;
+extern bool mq_test_clock;
+extern int	mq_check_interval;
+extern int	mq_check_max;
+extern int	mq_check_timeout;
+
 #endif							/* MQ_H */

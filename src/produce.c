@@ -77,6 +77,7 @@
 
 #include "mq.h"
 #include "partitioner.h"
+#include "delay.h"
 #include "produce.h"
 #include "shmem.h"
 #include "topic.h"
@@ -226,6 +227,28 @@ ensure_send_context(void)
 }
 
 /*
+ * mq_check_message
+ *		Refuse a message that could not be stored: a payload over
+ *		mq.max_message_size, or a key too long to index.
+ */
+void
+mq_check_message(const MqTopicInfo *topic, bytea *payload, text *key)
+{
+	Size		size = VARSIZE_ANY_EXHDR(payload);
+
+	if (size > (Size) mq_max_message_size * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message of %zu bytes for topic \"%s\" exceeds mq.max_message_size (%d kB)",
+						size, topic->name, mq_max_message_size)));
+	if (key != NULL && VARSIZE_ANY_EXHDR(key) > MQ_KEY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message key of %zu bytes for topic \"%s\" exceeds %d bytes",
+						(Size) VARSIZE_ANY_EXHDR(key), topic->name, MQ_KEY_MAX)));
+}
+
+/*
  * choose_partition
  *		The explicit partition if given (>= 0), else the key's partition
  *		under Kafka's default partitioner, else the partition this
@@ -239,12 +262,6 @@ choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 	MqSticky   *s;
 	MemoryContext oldcxt;
 
-	/* keys are indexed: refuse here what would fail at commit */
-	if (key != NULL && VARSIZE_ANY_EXHDR(key) > MQ_KEY_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("message key of %zu bytes for topic \"%s\" exceeds %d bytes",
-						(Size) VARSIZE_ANY_EXHDR(key), topic->name, MQ_KEY_MAX)));
 	if (partition >= 0)
 		return partition;
 	if (key != NULL)
@@ -267,12 +284,12 @@ choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 }
 
 /*
- * send_checks
+ * mq_send_checks
  *		What every send checks before buffering: a writable transaction,
  *		the topic (loaded if needed) and the caller's access to it.
  */
-static void
-send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic)
+void
+mq_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic)
 {
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 
@@ -308,7 +325,7 @@ partition_arg(FunctionCallInfo fcinfo, int argno, const MqTopicInfo *topic)
  *		messages of one call; partition is -1 to let choose_partition()
  *		decide; id is NULL for a new one; payload holds the bytes to store;
  *		key, tag and headers may be NULL.  The caller has
- *		run send_checks().  Returns the buffered message, which an early
+ *		run mq_send_checks().  Returns the buffered message, which an early
  *		flush may free: copy what is needed from it first.
  */
 static MqPending *
@@ -319,13 +336,8 @@ buffer_message(const MqTopicInfo *topic, const char *topic_name,
 {
 	MqPending  *msg;
 	MemoryContext oldcxt;
-	Size		size = VARSIZE_ANY_EXHDR(payload);
 
-	if (size > (Size) mq_max_message_size * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("message of %zu bytes for topic \"%s\" exceeds mq.max_message_size (%d kB)",
-						size, topic->name, mq_max_message_size)));
+	mq_check_message(topic, payload, key);
 
 	oldcxt = MemoryContextSwitchTo(ensure_send_context());
 	msg = palloc0(sizeof(MqPending));
@@ -368,12 +380,12 @@ flush_if_full(void)
 }
 
 /*
- * payload_bytes
+ * mq_payload_bytes
  *		A payload datum of the given type as the bytes to store: text and
  *		bytea as they are, jsonb as its text form.
  */
-static bytea *
-payload_bytes(Datum payload, char payload_type)
+bytea *
+mq_payload_bytes(Datum payload, char payload_type)
 {
 	if (payload_type == 'j')
 	{
@@ -472,11 +484,39 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 	Datum		values[3];
 	bool		nulls[3] = {0};
 
-	send_checks(fcinfo, &topic);
+	TimestampTz due;
+
+	mq_send_checks(fcinfo, &topic);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("message payload must not be null")));
+
+	/* delay, deliver_at or delay_level: store it until it is due */
+	if (mq_delay_arg(fcinfo, 7, topic.name, &due))
+	{
+		bytea	   *payload = mq_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+
+		if (!PG_ARGISNULL(6))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a delayed message to topic \"%s\" cannot have a dedup_id",
+							topic.name)));
+		mq_check_message(&topic, payload, key);
+		partition = partition_arg(fcinfo, 5, &topic);
+		make_uuidv7(&id, now);
+		mq_delay_store(&topic, partition, &id, payload, payload_type, key,
+					   PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+					   PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), due);
+		values[0] = UUIDPGetDatum(&id);
+		values[1] = Int32GetDatum(partition);
+		nulls[1] = (partition < 0);
+		values[2] = BoolGetDatum(false);
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(tupdesc);
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	}
 
 	partition = choose_partition(&topic, partition_arg(fcinfo, 5, &topic), key);
 	make_uuidv7(&id, now);
@@ -488,7 +528,7 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 		buffer_message(&topic,
 					   MemoryContextStrdup(ensure_send_context(), topic.name),
 					   now, partition, &id,
-					   payload_bytes(PG_GETARG_DATUM(1), payload_type),
+					   mq_payload_bytes(PG_GETARG_DATUM(1), payload_type),
 					   payload_type, key,
 					   PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
 					   PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
@@ -511,20 +551,24 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
  *		at once (someone holds a strong lock on it), the pass is skipped
  *		rather than wait.  Called by the database worker inside a
  *		transaction with a snapshot and a search_path of pg_catalog only.
+ *		Returns how many it deleted.
  */
-void
+int
 mq_produce_purge_dedup(void)
 {
 	Oid			relid = get_relname_relid("dedup", get_namespace_oid("mq", false));
+	int			purged;
 
 	if (!OidIsValid(relid) || !ConditionalLockRelationOid(relid, RowExclusiveLock))
-		return;
+		return 0;
 	SPI_connect();
 	SPI_execute("DELETE FROM mq.dedup WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 				" SELECT ctid FROM mq.dedup"
 				"  WHERE expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()"
 				"  LIMIT 10000 FOR UPDATE SKIP LOCKED))", false, 0);
+	purged = (int) SPI_processed;
 	SPI_finish();
+	return purged;
 }
 
 /* SQL: mq.send(topic, payload text, ...) */
@@ -546,6 +590,41 @@ Datum
 mq_send_bytea(PG_FUNCTION_ARGS)
 {
 	return send_one(fcinfo, 'b');
+}
+
+/*
+ * mq_new_message_id
+ *		A new message id (UUIDv7) for now.
+ */
+void
+mq_new_message_id(pg_uuid_t *id)
+{
+	make_uuidv7(id, GetCurrentTimestamp());
+}
+
+/*
+ * mq_produce_buffer
+ *		Send a message that mq itself produces (a delayed message released,
+ *		a retry, a dead letter, a half message committed) as part of the
+ *		current transaction, with the given id.  partition is -1 to choose
+ *		it by key, or for keyless messages round robin: a worker's
+ *		transaction releases many messages, which must not all stick to one
+ *		partition.  No access check: the caller decides who may do this.
+ */
+void
+mq_produce_buffer(const MqTopicInfo *topic, int32 partition,
+				  const pg_uuid_t *id, bytea *payload, char payload_type,
+				  text *key, text *tag, Jsonb *headers)
+{
+	if (partition >= topic->partitions)
+		partition = -1;
+	if (partition < 0 && key == NULL)
+		partition = (int32) (round_robin++ % (uint32) topic->partitions);
+	buffer_message(topic,
+				   MemoryContextStrdup(ensure_send_context(), topic->name),
+				   GetCurrentTimestamp(), partition, id, payload, payload_type,
+				   key, tag, headers);
+	flush_if_full();
 }
 
 /*
@@ -614,7 +693,7 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 	int			n;
 	int			i;
 
-	send_checks(fcinfo, &topic);
+	mq_send_checks(fcinfo, &topic);
 	partition = partition_arg(fcinfo, 5, &topic);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -653,7 +732,7 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 		if (!duplicate)
 		{
 			buffer_message(&topic, topic_name, now, p, &id,
-						   payload_bytes(payloads[i], payload_type),
+						   mq_payload_bytes(payloads[i], payload_type),
 						   payload_type, key,
 						   (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
 						   (headers && !header_nulls[i]) ?
@@ -1281,13 +1360,15 @@ mq_produce_xact_end(bool commit)
  *		longer running.  Normally the transaction's own callback does it;
  *		this keeps a partition from being held forever should that ever be
  *		skipped.  Once a transaction is no longer in progress its outcome
- *		is visible, so releasing its range is always safe.
+ *		is visible, so releasing its range is always safe.  Returns how
+ *		many ranges it released.
  */
-void
+int
 mq_produce_watchdog(void)
 {
 	HASH_SEQ_STATUS status;
 	MqPartition *part;
+	int			released = 0;
 
 	LWLockAcquire(MqState->topic_lock, LW_SHARED);
 	hash_seq_init(&status, MqPartitionDir.htab);
@@ -1313,6 +1394,7 @@ mq_produce_watchdog(void)
 				continue;
 			if (complete_range(part, ring[i].start, ring[i].xid))
 				moved = true;
+			released++;
 		}
 		if (moved)
 		{
@@ -1321,6 +1403,7 @@ mq_produce_watchdog(void)
 		}
 	}
 	LWLockRelease(MqState->topic_lock);
+	return released;
 }
 
 /*

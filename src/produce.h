@@ -13,10 +13,23 @@
 #ifndef MQ_PRODUCE_H
 #define MQ_PRODUCE_H
 
+#include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
 
 #include "shmem.h"
+#include "topic.h"
 
+extern void mq_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic);
+extern bytea *mq_payload_bytes(Datum payload, char payload_type);
+extern void mq_check_message(const MqTopicInfo *topic, bytea *payload,
+							 text *key);
+extern void mq_new_message_id(pg_uuid_t *id);
+extern void mq_produce_buffer(const MqTopicInfo *topic, int32 partition,
+							  const pg_uuid_t *id, bytea *payload,
+							  char payload_type, text *key, text *tag,
+							  Jsonb *headers);
 extern bool mq_stable_offset(int32 topic_id, int32 partition, int64 *stable,
 							 int64 *end);
 
@@ -33,7 +46,7 @@ extern int	mq_partitions_advanced(int32 topic_id, int32 partitions,
 extern void mq_partitions_notified(int32 topic_id, int32 partitions,
 								   const int64 *marks);
 
-extern void mq_produce_watchdog(void);
-extern void mq_produce_purge_dedup(void);
+extern int	mq_produce_watchdog(void);
+extern int	mq_produce_purge_dedup(void);
 
 #endif							/* MQ_PRODUCE_H */

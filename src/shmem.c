@@ -109,6 +109,7 @@ mq_shmem_startup(void)
 		for (i = 0; i < MQ_WAKE_CHANNELS; i++)
 			ConditionVariableInit(&MqState->wake_cv[i]);
 		MqState->partition_tranche = LWLockNewTrancheId();
+		pg_atomic_init_u64(&MqState->clock_offset, 0);
 	}
 	LWLockRegisterTranche(MqState->partition_tranche, "mq partition");
 

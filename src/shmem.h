@@ -41,6 +41,7 @@
 #define MQ_SHMEM_H
 
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -61,6 +62,36 @@ typedef enum MqWorkerState
 	MQ_WORKER_RUNNING,			/* connected, extension present */
 	MQ_WORKER_ABSENT			/* extension not installed: exited for good */
 } MqWorkerState;
+
+/*
+ * The jobs of a database worker, each with its statistics in its
+ * directory entry (shown by mq.worker_jobs()).
+ */
+typedef enum MqJob
+{
+	MQ_JOB_WATCHDOG,			/* clear in-flight ranges of dead producers */
+	MQ_JOB_DEDUP,				/* purge expired deduplication entries */
+	MQ_JOB_ROLL,				/* roll segments by size and age */
+	MQ_JOB_RETENTION,			/* drop segments past retention */
+	MQ_JOB_MEMBERS,				/* expire group members */
+	MQ_JOB_RELEASE,				/* release due delayed messages and retries */
+	MQ_JOB_CHECKBACK,			/* check back unresolved half messages */
+	MQ_JOB_NOTIFY,				/* NOTIFY listeners of moved topics */
+	MQ_JOB_COUNT
+} MqJob;
+
+#define MQ_JOB_ERROR_MAX	256
+
+typedef struct MqJobStats
+{
+	TimestampTz last_run;		/* end of its last run, 0 if none */
+	uint64		runs;
+	int64		last_count;		/* what the last run did (rows, topics) */
+	int64		backlog;		/* work left after it, -1 if not measured */
+	uint64		errors;			/* runs that failed */
+	TimestampTz last_error_at;
+	char		last_error[MQ_JOB_ERROR_MAX];
+} MqJobStats;
 
 /*
  * One database in which mq is installed, or is being looked for.
@@ -85,6 +116,17 @@ typedef struct MqDatabase
 	uint64		ticks;			/* passes since the worker started */
 	bool		notify_pending; /* a stable offset moved: notify listeners */
 	bool		tick_requested; /* run a pass now, not at the next naptime */
+
+	/*
+	 * Earliest time, on mq's clock (mq_now), at which timed work is due: a
+	 * delayed message or a retry to release, a half message to check.
+	 * Producers lower it when they commit such work; the worker sets it from
+	 * its tables after each pass (see worker.c).  Protected by mutex.
+	 */
+	TimestampTz next_due;
+
+	/* per-job statistics, protected by mutex */
+	MqJobStats	jobs[MQ_JOB_COUNT];
 } MqDatabase;
 
 /*
@@ -173,6 +215,12 @@ typedef struct MqShared
 	 * its database (dboid % MQ_WAKE_CHANNELS): what mq.poll sleeps on.
 	 */
 	ConditionVariable wake_cv[MQ_WAKE_CHANNELS];
+
+	/*
+	 * Microseconds added to the system clock to give mq's clock (mq_now):
+	 * zero unless tests move it with mq.advance_clock().  Only grows.
+	 */
+	pg_atomic_uint64 clock_offset;
 } MqShared;
 
 /*

@@ -43,6 +43,8 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "utils/regproc.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -834,12 +836,14 @@ mq_roll_segment(PG_FUNCTION_ARGS)
  * mq_topic_roll_due
  *		Roll the active segment of every topic of this database that has
  *		reached its segment_bytes (with its TOAST table and indexes), or is
- *		older than its segment_age and not empty.  Called by the database worker, in a transaction with a
- *		snapshot.
+ *		older than its segment_age and not empty.  Called by the database
+ *		worker, in a transaction with a snapshot.  Returns how many topics
+ *		it rolled.
  */
-void
+int
 mq_topic_roll_due(void)
 {
+	int			rolled = 0;
 	List	   *due = NIL;
 	ListCell   *lc;
 	MemoryContext outer = CurrentMemoryContext;
@@ -849,7 +853,7 @@ mq_topic_roll_due(void)
 	if (!ConditionalLockRelationOid(get_relname_relid("topic",
 													  get_namespace_oid(MQ_EXTENSION_NAME, false)),
 									ShareRowExclusiveLock))
-		return;
+		return 0;
 
 	SPI_connect();
 	SPI_execute("SELECT t.name FROM mq.topic t"
@@ -877,10 +881,122 @@ mq_topic_roll_due(void)
 		int32		segment_no = mq_topic_roll(lfirst(lc), true);
 
 		if (segment_no >= 0)
+		{
 			ereport(DEBUG1,
 					(errmsg("mq rolled topic \"%s\" to segment %d",
 							(char *) lfirst(lc), segment_no)));
+			rolled++;
+		}
 	}
+	return rolled;
+}
+
+/*
+ * mq_lock_segment
+ *		Lock segment table name (as mq.segment lists it) for reading, and
+ *		return whether it still exists: retention may have dropped it
+ *		since the caller listed it, and then the caller skips it.
+ */
+bool
+mq_lock_segment(const char *name)
+{
+	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
+
+	return OidIsValid(RangeVarGetRelidExtended(rv, AccessShareLock,
+											   RVR_MISSING_OK, NULL, NULL));
+}
+
+/*
+ * mq_topic_retention_pass
+ *		Drop the segments that fall out of their topic's retention, oldest
+ *		first, never a topic's active segment: by time, a segment whose
+ *		successor was started longer than retention ago (every message in
+ *		it is older than that); by size, a segment whose successors alone
+ *		reach retention_bytes.  Each partition's log start moves past the
+ *		last offset the segment held.  Segments are dropped whole, never
+ *		emptied by DELETE.  A segment that readers are using is left for
+ *		the next pass, and so are the segments after it.  The durable high
+ *		marks are untouched: they are past every offset handed out, so a
+ *		partition emptied by retention still never reuses an offset.
+ *		Called by the database worker, in a transaction with a snapshot.
+ *		Returns how many segments were dropped.
+ */
+int
+mq_topic_retention_pass(void)
+{
+	uint64		n;
+	uint64		i;
+	int			dropped = 0;
+	int32		blocked_topic = -1;
+	SPITupleTable *segments;
+
+	/* serialised with topic DDL, like rolls: do not wait for it */
+	if (!ConditionalLockRelationOid(get_relname_relid("topic",
+													  get_namespace_oid(MQ_EXTENSION_NAME, false)),
+									ShareRowExclusiveLock))
+		return 0;
+
+	SPI_connect();
+	SPI_execute("SELECT s.topic_id, t.partitions, s.relid::oid, s.relid::text"
+				" FROM mq.topic t JOIN mq.segment s USING (topic_id)"
+				" WHERE s.segment_no OPERATOR(pg_catalog.<) (SELECT max(a.segment_no)"
+				"   FROM mq.segment a WHERE a.topic_id OPERATOR(pg_catalog.=) t.topic_id)"
+				" AND ((SELECT n.created_at FROM mq.segment n"
+				"       WHERE n.topic_id OPERATOR(pg_catalog.=) t.topic_id"
+				"       AND n.segment_no OPERATOR(pg_catalog.>) s.segment_no"
+				"       ORDER BY n.segment_no LIMIT 1)"
+				"      OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) t.retention)"
+				"   OR (SELECT sum(pg_catalog.pg_total_relation_size(n.relid))"
+				"       FROM mq.segment n"
+				"       WHERE n.topic_id OPERATOR(pg_catalog.=) t.topic_id"
+				"       AND n.segment_no OPERATOR(pg_catalog.>) s.segment_no)"
+				"      OPERATOR(pg_catalog.>=) t.retention_bytes)"
+				" ORDER BY s.topic_id, s.segment_no",
+				false, 0);
+	segments = SPI_tuptable;
+	n = SPI_processed;
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = segments->vals[i];
+		bool		isnull;
+		int32		topic_id = DatumGetInt32(SPI_getbinval(tup, segments->tupdesc, 1, &isnull));
+		int32		partitions = DatumGetInt32(SPI_getbinval(tup, segments->tupdesc, 2, &isnull));
+		Oid			relid = DatumGetObjectId(SPI_getbinval(tup, segments->tupdesc, 3, &isnull));
+		char	   *table = SPI_getvalue(tup, segments->tupdesc, 4);
+		Datum		args[3];
+		Oid			types[3] = {INT4OID, INT4OID, OIDOID};
+
+		if (topic_id == blocked_topic)
+			continue;
+		if (!ConditionalLockRelationOid(relid, AccessExclusiveLock))
+		{
+			/* in use: keep it, and the newer ones, for the next pass */
+			blocked_topic = topic_id;
+			continue;
+		}
+
+		args[0] = Int32GetDatum(topic_id);
+		args[1] = Int32GetDatum(partitions);
+		args[2] = ObjectIdGetDatum(relid);
+		SPI_execute_with_args(psprintf("UPDATE mq.partition p"
+									   " SET log_start = pg_catalog.greatest(p.log_start, l.last OPERATOR(pg_catalog.+) 1)"
+									   " FROM (SELECT g.p, (SELECT s.\"offset\" FROM %s s"
+									   "   WHERE s.partition OPERATOR(pg_catalog.=) g.p"
+									   "   ORDER BY s.\"offset\" DESC LIMIT 1) AS last"
+									   "  FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) g(p)) l"
+									   " WHERE p.topic_id OPERATOR(pg_catalog.=) $1"
+									   " AND p.partition OPERATOR(pg_catalog.=) l.p"
+									   " AND l.last IS NOT NULL", table),
+							  2, types, args, NULL, false, 0);
+		SPI_execute_with_args("DELETE FROM mq.segment WHERE relid OPERATOR(pg_catalog.=) $3::pg_catalog.regclass",
+							  3, types, args, NULL, false, 0);
+		SPI_execute(psprintf("DROP TABLE %s", table), false, 0);
+		ereport(DEBUG1,
+				(errmsg("mq dropped segment %s past its topic's retention", table)));
+		dropped++;
+	}
+	SPI_finish();
+	return dropped;
 }
 
 /*

@@ -40,7 +40,9 @@ extern void mq_check_access(const MqTopicInfo *topic, MqAccess mode);
 extern void mq_check_partition(const MqTopicInfo *topic, int32 partition);
 
 extern int32 mq_topic_roll(const char *name, bool nowait);
-extern void mq_topic_roll_due(void);
+extern int	mq_topic_roll_due(void);
+extern int	mq_topic_retention_pass(void);
+extern bool mq_lock_segment(const char *name);
 
 extern void mq_topic_extension_dropped(void);
 extern bool mq_topic_xact_pending(void);

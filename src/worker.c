@@ -77,15 +77,18 @@
 #include "utils/lsyscache.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "mq.h"
 #include "group.h"
+#include "delay.h"
 #include "produce.h"
 #include "shmem.h"
 #include "topic.h"
+#include "txn.h"
 #include "worker.h"
 
 /* Delay before restarting a worker that died, doubled per failure. */
@@ -133,6 +136,7 @@ static List *xact_paused = NIL; /* OIDs of databases paused, in
 								 * TopMemoryContext */
 
 PG_FUNCTION_INFO_V1(mq_worker_status);
+PG_FUNCTION_INFO_V1(mq_worker_jobs);
 
 static void launcher_detach(int code, Datum arg);
 static void worker_detach(int code, Datum arg);
@@ -723,6 +727,8 @@ lock_for_jobs(void)
 		{"consumer_group", RowShareLock},
 		{"member", RowExclusiveLock},
 		{"assignment", RowExclusiveLock},
+		{"delayed_message", RowExclusiveLock},
+		{"half_message", RowExclusiveLock},
 	};
 	Oid			nsp = get_namespace_oid(MQ_EXTENSION_NAME, true);
 	size_t		i;
@@ -738,6 +744,263 @@ lock_for_jobs(void)
 			return false;
 	}
 	return true;
+}
+
+/* What mq.worker_jobs() calls each job. */
+static const char *const job_names[MQ_JOB_COUNT] = {
+	[MQ_JOB_WATCHDOG] = "watchdog",
+	[MQ_JOB_DEDUP] = "dedup",
+	[MQ_JOB_ROLL] = "roll",
+	[MQ_JOB_RETENTION] = "retention",
+	[MQ_JOB_MEMBERS] = "members",
+	[MQ_JOB_RELEASE] = "release",
+	[MQ_JOB_CHECKBACK] = "checkback",
+	[MQ_JOB_NOTIFY] = "notify",
+};
+
+/* A job: does its work, returns how much, and sets *backlog if it knows. */
+typedef int64 (*JobFunction) (int64 *backlog);
+
+/*
+ * job_done
+ *		Record a run of a job in this worker's statistics: what it did, the
+ *		work left, and its error message if it failed.
+ */
+static void
+job_done(MqJob job, int64 count, int64 backlog, const char *error)
+{
+	MqJobStats *stats = &my_db->jobs[job];
+	TimestampTz now = GetCurrentTimestamp();
+
+	SpinLockAcquire(&my_db->mutex);
+	stats->last_run = now;
+	stats->runs++;
+	stats->last_count = count;
+	stats->backlog = backlog;
+	if (error != NULL)
+	{
+		stats->errors++;
+		stats->last_error_at = now;
+		strlcpy(stats->last_error, error, MQ_JOB_ERROR_MAX);
+	}
+	SpinLockRelease(&my_db->mutex);
+}
+
+/*
+ * run_job
+ *		Run a job in a subtransaction of the current transaction, so that an
+ *		error undoes only that job's work: it is logged as a WARNING and
+ *		counted in the job's statistics, and the worker goes on with the
+ *		other jobs.  Returns what the job returned, or -1 if it failed.
+ */
+static int64
+run_job(MqJob job, JobFunction fn)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int64		count = -1;
+	int64		backlog = -1;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		count = fn(&backlog);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		job_done(job, count, backlog, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errmsg("mq worker job \"%s\" failed in database \"%s\": %s",
+						job_names[job], NameStr(my_dbname), edata->message)));
+		job_done(job, -1, -1, edata->message);
+		FreeErrorData(edata);
+		count = -1;
+	}
+	PG_END_TRY();
+	return count;
+}
+
+static int64
+dedup_job(int64 *backlog)
+{
+	return mq_produce_purge_dedup();
+}
+
+static int64
+roll_job(int64 *backlog)
+{
+	return mq_topic_roll_due();
+}
+
+static int64
+retention_job(int64 *backlog)
+{
+	return mq_topic_retention_pass();
+}
+
+static int64
+members_job(int64 *backlog)
+{
+	return mq_groups_worker_pass();
+}
+
+/* Delayed messages released per transaction. */
+#define RELEASE_BATCH		10000
+
+static int64
+release_job(int64 *backlog)
+{
+	return mq_delay_release(mq_now(), RELEASE_BATCH);
+}
+
+static int64
+checkback_job(int64 *backlog)
+{
+	return mq_txn_check_due(mq_now(), backlog);
+}
+
+/*
+ * offer_due
+ *		Timed work is due at due: lower this worker's next due time to it.
+ */
+static void
+offer_due(TimestampTz due)
+{
+	SpinLockAcquire(&my_db->mutex);
+	if (due < my_db->next_due)
+		my_db->next_due = due;
+	SpinLockRelease(&my_db->mutex);
+}
+
+/*
+ * due_pass
+ *		Release due delayed messages and retries, in transactions of
+ *		RELEASE_BATCH, then check back due half messages, then learn when
+ *		the next work is due.
+ *
+ * next_due is set to "never" before the first snapshot is taken: work
+ * committed before that snapshot is seen by the queries below, and a
+ * transaction that commits after it lowers next_due itself afterwards
+ * (mq_worker_wake_at), which offer_due() keeps.  After a full second of
+ * releasing, the pass stops and leaves next_due at "now", so that the
+ * worker's other work gets its turn before the release goes on.
+ */
+static void
+due_pass(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	int64		released;
+	bool		more = false;
+
+	SpinLockAcquire(&my_db->mutex);
+	my_db->next_due = DT_NOEND;
+	SpinLockRelease(&my_db->mutex);
+
+	for (;;)
+	{
+		bool		ran = false;
+
+		CHECK_FOR_INTERRUPTS();
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		pgstat_report_activity(STATE_RUNNING, "mq worker release");
+		released = 0;
+		if (OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true)) &&
+			lock_for_jobs())
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			released = run_job(MQ_JOB_RELEASE, release_job);
+			PopActiveSnapshot();
+			ran = true;
+		}
+		CommitTransactionCommand();
+		if (!ran || released < RELEASE_BATCH)
+			break;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 1000))
+		{
+			more = true;
+			break;
+		}
+	}
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "mq worker checkback");
+	if (OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true)) &&
+		lock_for_jobs())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		run_job(MQ_JOB_CHECKBACK, checkback_job);
+		offer_due(more ? 0 : Min(mq_delay_next_due(), mq_txn_next_check()));
+		PopActiveSnapshot();
+	}
+	else
+	{
+		/* try again at the next tick */
+		offer_due(TimestampTzPlusMilliseconds(mq_now(), mq_worker_naptime));
+	}
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * mq_worker_wake_at
+ *		The committing transaction created timed work due at due (mq's
+ *		clock): lower the worker's next due time, and wake it if that is
+ *		earlier than what it sleeps for.  Called in the COMMIT callback:
+ *		cannot fail.
+ */
+void
+mq_worker_wake_at(TimestampTz due)
+{
+	MqDatabase *db;
+
+	LWLockAcquire(MqState->dir_lock, LW_SHARED);
+	db = hash_search(MqDatabaseDir.htab, &MyDatabaseId, HASH_FIND, NULL);
+	if (db != NULL)
+	{
+		bool		earlier;
+
+		SpinLockAcquire(&db->mutex);
+		earlier = (due < db->next_due);
+		if (earlier)
+			db->next_due = due;
+		SpinLockRelease(&db->mutex);
+		if (earlier && db->latch != NULL)
+			SetLatch(db->latch);
+	}
+	LWLockRelease(MqState->dir_lock);
+}
+
+/*
+ * mq_worker_wake_all
+ *		Wake every database worker, so that each looks at mq's clock again
+ *		(mq.advance_clock moved it).
+ */
+void
+mq_worker_wake_all(void)
+{
+	HASH_SEQ_STATUS status;
+	MqDatabase *db;
+
+	LWLockAcquire(MqState->dir_lock, LW_SHARED);
+	hash_seq_init(&status, MqDatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+		if (db->latch != NULL)
+			SetLatch(db->latch);
+	LWLockRelease(MqState->dir_lock);
 }
 
 /*
@@ -765,7 +1028,7 @@ worker_tick(void)
 	LWLockRelease(MqState->dir_lock);
 
 	/* no transaction needed, and nothing below can hold it up */
-	mq_produce_watchdog();
+	job_done(MQ_JOB_WATCHDOG, mq_produce_watchdog(), -1, NULL);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -774,9 +1037,10 @@ worker_tick(void)
 	if (installed && lock_for_jobs())
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		mq_produce_purge_dedup();
-		mq_topic_roll_due();
-		mq_groups_worker_pass();
+		run_job(MQ_JOB_DEDUP, dedup_job);
+		run_job(MQ_JOB_ROLL, roll_job);
+		run_job(MQ_JOB_RETENTION, retention_job);
+		run_job(MQ_JOB_MEMBERS, members_job);
 		PopActiveSnapshot();
 	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
@@ -853,11 +1117,13 @@ ms_until(TimestampTz now, TimestampTz then)
  *		payload the partitions that moved, comma-separated ("*" if the list
  *		would not fit in a payload).  Producers only set a flag and this
  *		worker's latch, so they never take the notification queue's lock.
- *		What was notified is recorded once the NOTIFY committed.
+ *		What was notified is recorded once the NOTIFY committed.  Returns
+ *		how many topics were notified.
  */
-static void
+static int
 notify_pass(void)
 {
+	int			notified = 0;
 	static MemoryContext notify_cxt = NULL;
 	MemoryContext old;
 	int			ntopics = 0;
@@ -914,6 +1180,7 @@ notify_pass(void)
 			Async_Notify(channel,
 						 payload.len < MQ_NOTIFY_PAYLOAD_MAX ?
 						 payload.data : "*");
+			notified++;
 		}
 		SPI_finish();
 		PopActiveSnapshot();
@@ -923,6 +1190,7 @@ notify_pass(void)
 
 	for (i = 0; i < ntopics; i++)
 		mq_partitions_notified(topic_ids[i], partitions[i], marks[i]);
+	return notified;
 }
 
 /*
@@ -990,6 +1258,7 @@ mq_worker_main(Datum main_arg)
 		bool		tick;
 		bool		notify;
 		long		timeout;
+		TimestampTz due;
 
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
@@ -1017,7 +1286,21 @@ mq_worker_main(Datum main_arg)
 			if (!worker_tick())
 				break;
 			last_tick = GetCurrentTimestamp();
+
+			/*
+			 * Look for due work at every tick too, in case a wake-up was
+			 * missed: a delayed send in a prepared transaction commits
+			 * without this module's commit callback.
+			 */
+			offer_due(mq_now());
 		}
+
+		/* delayed messages, retries and check-backs that are due */
+		SpinLockAcquire(&my_db->mutex);
+		due = my_db->next_due;
+		SpinLockRelease(&my_db->mutex);
+		if (mq_now() >= due)
+			due_pass();
 
 		/* notifications, at most one pass per mq.notify_interval */
 		now = GetCurrentTimestamp();
@@ -1027,7 +1310,7 @@ mq_worker_main(Datum main_arg)
 			SpinLockAcquire(&my_db->mutex);
 			my_db->notify_pending = false;
 			SpinLockRelease(&my_db->mutex);
-			notify_pass();
+			job_done(MQ_JOB_NOTIFY, notify_pass(), -1, NULL);
 			last_notify = GetCurrentTimestamp();
 			notify = false;
 		}
@@ -1035,6 +1318,10 @@ mq_worker_main(Datum main_arg)
 		now = GetCurrentTimestamp();
 		timeout = ms_until(now, TimestampTzPlusMilliseconds(last_tick,
 															mq_worker_naptime));
+		SpinLockAcquire(&my_db->mutex);
+		due = my_db->next_due;
+		SpinLockRelease(&my_db->mutex);
+		timeout = Min(timeout, ms_until(mq_now(), due));
 		if (notify)
 			timeout = Min(timeout,
 						  ms_until(now, TimestampTzPlusMilliseconds(last_notify,
@@ -1372,5 +1659,84 @@ mq_worker_status(PG_FUNCTION_ARGS)
 							 values, nulls);
 	}
 
+	return (Datum) 0;
+}
+
+/*
+ * mq_worker_jobs
+ *		SQL: mq.worker_jobs() shows, for each database worker, each job:
+ *		when it last ran, how many times, what its last run did, the work
+ *		it left (when the job measures it), and its errors.  Jobs that have
+ *		not run yet show no last_run.
+ */
+Datum
+mq_worker_jobs(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	typedef struct JobsCopy
+	{
+		Oid			dboid;
+		MqJobStats	jobs[MQ_JOB_COUNT];
+	} JobsCopy;
+	JobsCopy   *copies;
+	int			ncopies = 0;
+	HASH_SEQ_STATUS status;
+	MqDatabase *db;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	copies = palloc(sizeof(JobsCopy) * mq_max_databases);
+
+	LWLockAcquire(MqState->dir_lock, LW_SHARED);
+	hash_seq_init(&status, MqDatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+	{
+		if (db->state != MQ_WORKER_RUNNING && db->jobs[MQ_JOB_WATCHDOG].runs == 0)
+			continue;
+		copies[ncopies].dboid = db->dboid;
+		SpinLockAcquire(&db->mutex);
+		memcpy(copies[ncopies].jobs, db->jobs, sizeof(db->jobs));
+		SpinLockRelease(&db->mutex);
+		ncopies++;
+	}
+	LWLockRelease(MqState->dir_lock);
+
+	for (i = 0; i < ncopies; i++)
+	{
+		char	   *datname = get_database_name(copies[i].dboid);
+		int			j;
+
+		for (j = 0; j < MQ_JOB_COUNT; j++)
+		{
+			MqJobStats *job = &copies[i].jobs[j];
+			Datum		values[9];
+			bool		nulls[9] = {0};
+
+			if (datname != NULL)
+			{
+				Name		n = palloc0(NAMEDATALEN);
+
+				namestrcpy(n, datname);
+				values[0] = NameGetDatum(n);
+			}
+			else
+				nulls[0] = true;
+			values[1] = CStringGetTextDatum(job_names[j]);
+			values[2] = TimestampTzGetDatum(job->last_run);
+			nulls[2] = (job->runs == 0);
+			values[3] = Int64GetDatum((int64) job->runs);
+			values[4] = Int64GetDatum(job->last_count);
+			nulls[4] = (job->runs == 0 || job->last_count < 0);
+			values[5] = Int64GetDatum(job->backlog);
+			nulls[5] = (job->runs == 0 || job->backlog < 0);
+			values[6] = Int64GetDatum((int64) job->errors);
+			values[7] = TimestampTzGetDatum(job->last_error_at);
+			nulls[7] = (job->errors == 0);
+			values[8] = CStringGetTextDatum(job->last_error);
+			nulls[8] = (job->errors == 0);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+		}
+	}
 	return (Datum) 0;
 }

@@ -20,6 +20,8 @@
 #ifndef MQ_WORKER_H
 #define MQ_WORKER_H
 
+#include "datatype/timestamp.h"
+
 extern void mq_worker_register_launcher(void);
 
 extern PGDLLEXPORT void mq_launcher_main(Datum main_arg) pg_attribute_noreturn();
@@ -33,6 +35,8 @@ extern void mq_worker_pause(Oid dboid);
 
 /* Transaction end, from mq.c's single transaction callback. */
 extern void mq_worker_notify(void);
+extern void mq_worker_wake_at(TimestampTz due);
+extern void mq_worker_wake_all(void);
 extern bool mq_worker_xact_pending(void);
 extern void mq_worker_xact_end(bool commit);
 

@@ -1,0 +1,117 @@
+--
+-- Retries and dead letters: mq.nack schedules a copy on the group's retry
+-- topic with back-off while the position moves on; after max_retries the
+-- message goes to the group's dead-letter topic; ordered subscriptions
+-- retry in place.  mq's clock is moved instead of sleeping.
+--
+\set VERBOSITY default
+SET mq.test_clock = on;
+SELECT mq.create_topic('r.jobs') > 0 AS created;
+SELECT mq.subscribe('r.workers', 'r.jobs', start => 'earliest', max_retries => 2);
+SELECT mq.subscribe('r.audit', 'r.jobs', start => 'earliest');
+SELECT count(*) FROM mq.send_batch('r.jobs', ARRAY['job-a', 'job-b', 'job-c'],
+    keys => ARRAY['a', 'b', 'c']);
+
+-- The first failure of job-b: a retry, the position still moves past it.
+BEGIN;
+SELECT "offset", mq.payload_text(payload, payload_type) FROM mq.fetch('r.workers');
+SELECT mq.nack('r.workers', 'r.jobs', 0, 1);
+SELECT mq.commit('r.workers');
+COMMIT;
+-- The retry topic exists, the group reads it, and the copy waits 10 s
+-- (RocketMQ's level 3).  Other groups are not affected.
+SELECT "group", topic, start FROM mq.subscriptions WHERE "group" = 'r.workers' ORDER BY 2;
+SELECT topic, pending, next_due - mq.clock() BETWEEN interval '9 s' AND interval '10 s' AS ten_seconds
+  FROM mq.delayed;
+SELECT count(*) AS nothing_yet FROM mq.fetch('r.workers');
+SELECT count(*) AS audit_sees_all FROM mq.fetch('r.audit');
+
+-- A nack rolled back with its transaction leaves no retry.
+BEGIN;
+SELECT mq.nack('r.workers', 'r.jobs', 0, 2);
+ROLLBACK;
+SELECT pending FROM mq.delayed;
+
+-- Due: delivered again from the retry topic with its attempt and origin.
+-- The second failure backs off 30 s (level 4), then the third goes to the
+-- dead-letter topic: max_retries => 2 allows two retries.
+SELECT mq.advance_clock('10 s') IS NOT NULL AS advanced;
+BEGIN;
+SELECT topic, "offset", mq.payload_text(payload, payload_type), key,
+       headers - 'mq.origin_id' AS headers
+  FROM mq.poll('r.workers', wait => '15 s');
+SELECT mq.nack('r.workers', 'r.workers.retry', 0, 0);
+SELECT mq.commit('r.workers');
+COMMIT;
+SELECT next_due - mq.clock() BETWEEN interval '29 s' AND interval '30 s' AS thirty_seconds
+  FROM mq.delayed;
+SELECT mq.advance_clock('30 s') IS NOT NULL AS advanced;
+BEGIN;
+SELECT "offset", headers ->> 'mq.attempt' AS attempt
+  FROM mq.poll('r.workers', wait => '15 s');
+SELECT mq.nack('r.workers', 'r.workers.retry', 0, 1);
+SELECT mq.commit('r.workers');
+COMMIT;
+SELECT "offset", origin_topic, origin_partition, origin_offset, attempts, replayed,
+       key, mq.payload_text(payload, payload_type)
+  FROM mq.dead_letters('r.workers');
+
+-- Replay sends the dead letters back at once, attempts reset, once.
+SELECT mq.replay_dlq('r.workers');
+SELECT mq.replay_dlq('r.workers');
+SELECT replayed FROM mq.dead_letters('r.workers');
+SELECT topic, mq.payload_text(payload, payload_type), headers ? 'mq.attempt' AS has_attempt,
+       headers ->> 'mq.origin_topic' AS origin
+  FROM mq.fetch('r.workers');
+
+-- An explicit delay overrides the back-off.
+SELECT mq.nack('r.workers', 'r.jobs', 0, 0, delay => '5 min');
+SELECT next_due - mq.clock() BETWEEN interval '299 s' AND interval '300 s' AS five_minutes
+  FROM mq.delayed;
+
+-- Ordered subscriptions retry in place: the position goes back to the
+-- message, and mq.commit(group) does not pass it.
+SELECT mq.create_topic('r.ledger') > 0 AS created;
+SELECT mq.subscribe('r.books', 'r.ledger', start => 'earliest', ordered => true, max_retries => 1);
+SELECT count(*) FROM mq.send_batch('r.ledger', ARRAY['l0', 'l1', 'l2']);
+BEGIN;
+SELECT "offset" FROM mq.fetch('r.books');
+SELECT mq.nack('r.books', 'r.ledger', 0, 1);
+SELECT mq.commit('r.books');
+COMMIT;
+SELECT committed_offset FROM mq.lag WHERE "group" = 'r.books';
+BEGIN;
+SELECT "offset" FROM mq.fetch('r.books');
+-- the second failure uses up max_retries => 1: dead letter, and on
+SELECT mq.nack('r.books', 'r.ledger', 0, 1);
+SELECT mq.commit('r.books');
+COMMIT;
+SELECT committed_offset FROM mq.lag WHERE "group" = 'r.books';
+SELECT origin_offset, attempts FROM mq.dead_letters('r.books');
+
+-- Errors.
+SELECT mq.nack('r.workers', 'r.jobs', 0, 99);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.nack('r.workers', 'r.jobs', NULL, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.nack('r.nobody', 'r.jobs', 0, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.nack('r.workers', 'r.ledger', 0, 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.nack('r.workers', 'r.jobs', 0, 0, delay => '-1 s');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.subscribe('r.everyone', 'r.jobs', start => 'earliest', mode => 'broadcasting');
+SELECT generation FROM mq.join('r.everyone', 'm1');
+SELECT mq.nack('r.everyone', 'r.jobs', 0, 0, member_id => 'm1');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.replay_dlq('r.nobody');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.replay_dlq('r.audit');
+SELECT mq.replay_dlq('r.workers', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.dead_letters('r.nobody');
+\echo :LAST_ERROR_SQLSTATE
+BEGIN READ ONLY;
+SELECT mq.nack('r.workers', 'r.jobs', 0, 0);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;

@@ -1,0 +1,396 @@
+/*-------------------------------------------------------------------------
+ *
+ * delay.c
+ *	  mq's clock and delayed messages.
+ *
+ * A delayed message (mq.send with delay, deliver_at or delay_level) is not
+ * buffered for the log: it is inserted into mq.delayed_message in the
+ * sender's transaction, so it exists if and only if that transaction
+ * commits, and survives a crash like any table row.  The database worker
+ * releases due messages into their topics in batches: it deletes them and
+ * sends them, in one transaction, so a message is released once or not at
+ * all.  Released messages keep their id and get their partition and offset
+ * then, by the usual rules.  Retries (retry.c) are delayed messages to the
+ * group's retry topic.
+ *
+ * The worker sleeps until the earliest due time it knows of (next_due in
+ * its shared-memory entry).  A transaction that schedules earlier work
+ * lowers it when it commits and sets the worker's latch, so release is
+ * late by the worker's reaction time, not by a polling interval.
+ *
+ * Times are on mq's clock, mq_now(): the system clock plus an offset that
+ * is zero unless tests move it forward with mq.advance_clock() (allowed
+ * only with mq.test_clock = on), so that tests check delays, back-off and
+ * check-back schedules without sleeping.
+ *
+ * The store is a plain table with an index on the due time.  Released and
+ * cancelled rows are deleted; the table's autovacuum settings (in the
+ * install script) keep the dead rows bounded whatever the backlog.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/delay.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "delay.h"
+#include "mq.h"
+#include "produce.h"
+#include "query.h"
+#include "shmem.h"
+#include "topic.h"
+#include "worker.h"
+
+PG_FUNCTION_INFO_V1(mq_cancel_delayed);
+PG_FUNCTION_INFO_V1(mq_advance_clock);
+PG_FUNCTION_INFO_V1(mq_clock);
+
+/* RocketMQ's messageDelayLevel, in seconds. */
+static const int delay_levels[MQ_DELAY_LEVELS] = {
+	1, 5, 10, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600,
+	1200, 1800, 3600, 7200
+};
+
+/* Earliest due time this transaction scheduled, 0 if none. */
+static TimestampTz xact_due = 0;
+
+/*
+ * mq_now
+ *		mq's clock: the system clock, moved forward by mq.advance_clock().
+ */
+TimestampTz
+mq_now(void)
+{
+	return GetCurrentTimestamp() +
+		(int64) pg_atomic_read_u64(&MqState->clock_offset);
+}
+
+/*
+ * mq_delay_level_usecs
+ *		The delay of a RocketMQ delay level, 1 to MQ_DELAY_LEVELS.
+ */
+int64
+mq_delay_level_usecs(int level)
+{
+	Assert(level >= 1 && level <= MQ_DELAY_LEVELS);
+	return (int64) delay_levels[level - 1] * USECS_PER_SEC;
+}
+
+/*
+ * mq_delay_arg
+ *		The due time given by arguments argno (delay interval), argno + 1
+ *		(deliver_at timestamptz) and argno + 2 (delay_level integer) of a
+ *		send to topic: at most one may be given.  Returns false if none is,
+ *		or if the time is not in the future (the message is sent now).
+ *		Refuses a delay beyond mq.max_delay.
+ */
+bool
+mq_delay_arg(FunctionCallInfo fcinfo, int argno, const char *topic,
+			 TimestampTz *due)
+{
+	TimestampTz now = mq_now();
+	int			given = 0;
+	int			i;
+
+	for (i = 0; i < 3; i++)
+		if (PG_NARGS() > argno + i && !PG_ARGISNULL(argno + i))
+			given++;
+	if (given == 0)
+		return false;
+	if (given > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("only one of delay, deliver_at and delay_level may be given")));
+
+	if (!PG_ARGISNULL(argno))
+	{
+		Interval   *delay = PG_GETARG_INTERVAL_P(argno);
+
+		if (delay->month < 0 || delay->day < 0 || delay->time < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("delay of a message to topic \"%s\" must not be negative",
+							topic)));
+		*due = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(now),
+													   IntervalPGetDatum(delay)));
+	}
+	else if (!PG_ARGISNULL(argno + 1))
+		*due = PG_GETARG_TIMESTAMPTZ(argno + 1);
+	else
+	{
+		int32		level = PG_GETARG_INT32(argno + 2);
+
+		if (level < 1 || level > MQ_DELAY_LEVELS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("delay_level must be between 1 and %d", MQ_DELAY_LEVELS),
+					 errhint("Levels 1 to 18 are 1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h.")));
+		*due = now + mq_delay_level_usecs(level);
+	}
+
+	if (TIMESTAMP_NOT_FINITE(*due) ||
+		*due - now > (int64) mq_max_delay * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delay of a message to topic \"%s\" exceeds mq.max_delay (%d s)",
+						topic, mq_max_delay)));
+	return *due > now;
+}
+
+/*
+ * mq_schedule_at
+ *		This transaction created timed work due at due: when it commits,
+ *		the database worker must know, in case it sleeps past that.
+ */
+void
+mq_schedule_at(TimestampTz due)
+{
+	if (xact_due == 0 || due < xact_due)
+		xact_due = due;
+}
+
+/*
+ * mq_delay_xact_end
+ *		Transaction end: after a commit, lower the worker's next due time to
+ *		what this transaction scheduled (waking it if that is earlier).
+ *		Only bookkeeping that cannot fail.
+ */
+void
+mq_delay_xact_end(bool commit)
+{
+	if (commit && xact_due != 0)
+		mq_worker_wake_at(xact_due);
+	xact_due = 0;
+}
+
+/*
+ * mq_delay_store
+ *		Store a message for topic until due, in the current transaction.
+ *		partition is -1 to choose it on release.  The caller has checked
+ *		access to the topic and the message's size.
+ */
+void
+mq_delay_store(const MqTopicInfo *topic, int32 partition, const pg_uuid_t *id,
+			   bytea *payload, char payload_type, text *key, text *tag,
+			   Jsonb *headers, TimestampTz due)
+{
+	Oid			types[9] = {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID,
+	CHAROID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
+
+	values[0] = UUIDPGetDatum(id);
+	values[1] = Int32GetDatum(topic->topic_id);
+	values[2] = Int32GetDatum(partition);
+	if (partition < 0)
+		nulls[2] = 'n';
+	values[3] = TimestampTzGetDatum(due);
+	values[4] = CharGetDatum(payload_type);
+	values[5] = PointerGetDatum(key);
+	if (key == NULL)
+		nulls[5] = 'n';
+	values[6] = PointerGetDatum(tag);
+	if (tag == NULL)
+		nulls[6] = 'n';
+	values[7] = PointerGetDatum(headers);
+	if (headers == NULL)
+		nulls[7] = 'n';
+	values[8] = PointerGetDatum(payload);
+
+	SPI_connect();
+	mq_query("INSERT INTO mq.delayed_message (id, topic_id, partition,"
+			 " due_at, payload_type, key, tag, headers, payload)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			 9, types, values, nulls, false);
+	SPI_finish();
+	mq_schedule_at(due);
+}
+
+/*
+ * mq_cancel_delayed
+ *		SQL: mq.cancel_delayed(id) removes a delayed message (or a pending
+ *		retry) that has not been released.  Returns false if there is none
+ *		by that id: never sent, cancelled, already released, or sent by a
+ *		transaction that has not committed.  The caller needs the right to
+ *		send to the message's topic.
+ */
+Datum
+mq_cancel_delayed(PG_FUNCTION_ARGS)
+{
+	Datum		arg;
+	Oid			type = UUIDOID;
+	MqTopicInfo topic;
+	bool		found;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null")));
+	arg = PG_GETARG_DATUM(0);
+
+	SPI_connect();
+	mq_query("DELETE FROM mq.delayed_message d"
+			 " WHERE d.id OPERATOR(pg_catalog.=) $1"
+			 " RETURNING (SELECT t.name FROM mq.topic t"
+			 "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id)",
+			 1, &type, &arg, NULL, false);
+	found = (SPI_processed > 0);
+	if (found)
+	{
+		mq_topic_get(SPI_getvalue(SPI_tuptable->vals[0],
+								  SPI_tuptable->tupdesc, 1), &topic);
+		mq_check_access(&topic, MQ_ACCESS_SEND);
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(found);
+}
+
+/*
+ * mq_delay_release
+ *		Release up to limit delayed messages due at now (mq's clock), oldest
+ *		due first, into their topics: deleted from the store and sent in the
+ *		current transaction, so that its commit does both.  Rows another
+ *		transaction holds (a cancel in progress) are skipped.  Returns how
+ *		many were released.  Called by the database worker, in a
+ *		transaction with a snapshot.
+ */
+int
+mq_delay_release(TimestampTz now, int limit)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
+	Datum		args[2];
+	uint64		n;
+	uint64		i;
+	MqTopicInfo topic;
+	char	   *last_name = NULL;
+
+	args[0] = TimestampTzGetDatum(now);
+	args[1] = Int32GetDatum(limit);
+
+	SPI_connect();
+	n = mq_query("WITH due AS (SELECT id FROM mq.delayed_message"
+				 "  WHERE due_at OPERATOR(pg_catalog.<=) $1"
+				 "  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+				 " DELETE FROM mq.delayed_message d USING due"
+				 " WHERE d.id OPERATOR(pg_catalog.=) due.id"
+				 " RETURNING (SELECT t.name FROM mq.topic t"
+				 "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id),"
+				 " d.partition, d.id, d.payload_type, d.key, d.tag,"
+				 " d.headers, d.payload",
+				 2, types, args, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *name = SPI_getvalue(tup, desc, 1);
+		bool		isnull;
+		Datum		partition;
+		Datum		key;
+		Datum		tag;
+		Datum		headers;
+		bool		nokey;
+		bool		notag;
+		bool		noheaders;
+
+		if (last_name == NULL || strcmp(name, last_name) != 0)
+		{
+			mq_topic_get(name, &topic);
+			last_name = name;
+		}
+		partition = SPI_getbinval(tup, desc, 2, &isnull);
+		key = SPI_getbinval(tup, desc, 5, &nokey);
+		tag = SPI_getbinval(tup, desc, 6, &notag);
+		headers = SPI_getbinval(tup, desc, 7, &noheaders);
+		mq_produce_buffer(&topic,
+						  isnull ? -1 : DatumGetInt32(partition),
+						  DatumGetUUIDP(SPI_getbinval(tup, desc, 3, &isnull)),
+						  DatumGetByteaPP(SPI_getbinval(tup, desc, 8, &isnull)),
+						  DatumGetChar(SPI_getbinval(tup, desc, 4, &isnull)),
+						  nokey ? NULL : DatumGetTextPP(key),
+						  notag ? NULL : DatumGetTextPP(tag),
+						  noheaders ? NULL : DatumGetJsonbP(headers));
+	}
+	SPI_finish();
+	return (int) n;
+}
+
+/*
+ * mq_delay_next_due
+ *		The earliest due time in the store, or DT_NOEND if it is empty.
+ *		Called by the database worker, in a transaction with a snapshot.
+ */
+TimestampTz
+mq_delay_next_due(void)
+{
+	TimestampTz due = DT_NOEND;
+	bool		isnull;
+	Datum		d;
+
+	SPI_connect();
+	mq_query("SELECT min(due_at) FROM mq.delayed_message", 0, NULL, NULL,
+			 NULL, true);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
+	if (!isnull)
+		due = DatumGetTimestampTz(d);
+	SPI_finish();
+	return due;
+}
+
+/*
+ * mq_clock
+ *		SQL: mq.clock() is mq's clock: the time against which delays,
+ *		back-off and check-backs are due.
+ */
+Datum
+mq_clock(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(mq_now());
+}
+
+/*
+ * mq_advance_clock
+ *		SQL: mq.advance_clock(by interval) moves mq's clock forward for the
+ *		whole server, wakes the database workers, and returns the new time.
+ *		For tests: refused unless mq.test_clock is on.
+ */
+Datum
+mq_advance_clock(PG_FUNCTION_ARGS)
+{
+	Interval   *by;
+	int64		usecs;
+
+	if (!mq_test_clock)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mq.advance_clock() requires mq.test_clock to be on"),
+				 errhint("mq.test_clock is meant for tests: it lets a superuser move the clock of delays and check-backs forward.")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("by must not be null")));
+	by = PG_GETARG_INTERVAL_P(0);
+	if (by->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("by must not have months")));
+	usecs = by->time + (int64) by->day * USECS_PER_DAY;
+	if (usecs < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mq's clock cannot go back")));
+	pg_atomic_fetch_add_u64(&MqState->clock_offset, (uint64) usecs);
+	mq_worker_wake_all();
+	PG_RETURN_TIMESTAMPTZ(mq_now());
+}

@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * delay.h
+ *	  mq's clock and delayed messages.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/delay.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_DELAY_H
+#define MQ_DELAY_H
+
+#include "fmgr.h"
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+#include "topic.h"
+
+/* RocketMQ's delay levels: 1 s to 2 h. */
+#define MQ_DELAY_LEVELS		18
+
+extern TimestampTz mq_now(void);
+extern int64 mq_delay_level_usecs(int level);
+
+extern bool mq_delay_arg(FunctionCallInfo fcinfo, int argno,
+						 const char *topic, TimestampTz *due);
+extern void mq_delay_store(const MqTopicInfo *topic, int32 partition,
+						   const pg_uuid_t *id, bytea *payload,
+						   char payload_type, text *key, text *tag,
+						   Jsonb *headers, TimestampTz due);
+extern void mq_schedule_at(TimestampTz due);
+
+/* From mq.c's transaction callback. */
+extern void mq_delay_xact_end(bool commit);
+
+/* From the database worker. */
+extern int	mq_delay_release(TimestampTz now, int limit);
+extern TimestampTz mq_delay_next_due(void);
+
+#endif							/* MQ_DELAY_H */

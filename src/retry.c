@@ -1,0 +1,487 @@
+/*-------------------------------------------------------------------------
+ *
+ * retry.c
+ *	  Retries with back-off and dead letters: mq.nack and mq.replay_dlq.
+ *
+ * A consumer that cannot handle a message hands it back with mq.nack, in
+ * the transaction in which it consumes (so that a rollback undoes the nack
+ * with the rest).  What happens depends on the subscription:
+ *
+ * - Normally (RocketMQ's concurrent consumption) the group's position
+ *   moves on, and a copy of the message is scheduled as a delayed message
+ *   to the group's retry topic "<group>.retry", which the group is
+ *   subscribed to: only this group gets it again.  The copy carries the
+ *   headers "mq.attempt" (deliveries that failed so far) and
+ *   "mq.origin_topic", "mq.origin_partition", "mq.origin_offset",
+ *   "mq.origin_id".  The delay is the one given, else RocketMQ's back-off:
+ *   delay level 3 + the attempt (10 s, 30 s, 1 min, 2 min, ... 2 h).
+ * - With ordered => true the message is retried in place: the position
+ *   goes back to it, so it comes again before anything after it in its
+ *   partition.  Failed deliveries are counted in the position (attempts).
+ *
+ * After max_retries retries (per subscription) the message goes to the
+ * group's dead-letter topic "<group>.dlq" instead: a normal topic with one
+ * partition, which mq.dead_letters lists and mq.replay_dlq sends back
+ * through the retry topic.  The retry and dead-letter topics are created
+ * on first use, by the consumer's role.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/retry.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "delay.h"
+#include "fetch.h"
+#include "group.h"
+#include "mq.h"
+#include "produce.h"
+#include "query.h"
+#include "retry.h"
+#include "topic.h"
+
+PG_FUNCTION_INFO_V1(mq_nack);
+PG_FUNCTION_INFO_V1(mq_replay_dlq);
+
+/* max_retries of a message whose subscription is gone: the default. */
+#define DEFAULT_MAX_RETRIES		16
+
+/* A message handed back, as read from its topic. */
+typedef struct Nacked
+{
+	pg_uuid_t	id;
+	text	   *key;
+	text	   *tag;
+	Jsonb	   *headers;
+	bytea	   *payload;
+	char		payload_type;
+	int32		attempt;		/* its "mq.attempt" header, 0 if none */
+	char	   *origin;			/* its "mq.origin_topic", NULL if none */
+} Nacked;
+
+/*
+ * group_topic_name
+ *		The name of the group's topic with suffix (".retry" or ".dlq").
+ */
+static char *
+group_topic_name(const MqGroupInfo *group, const char *suffix)
+{
+	if (strlen(group->name) + strlen(suffix) > MQ_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("consumer group name \"%s\" is too long for its topic \"%s%s\"",
+						group->name, group->name, suffix),
+				 errdetail("Topic names have at most %d characters.", MQ_NAME_MAX)));
+	return psprintf("%s%s", group->name, suffix);
+}
+
+/*
+ * ensure_group_topic
+ *		Load the group's topic name, creating it with the given partitions
+ *		if it does not exist, and subscribing the group to it from its
+ *		earliest offset if subscribe.  Concurrent callers of a group are
+ *		serialised on its row, so only one creates.  The caller is
+ *		connected to SPI.
+ */
+static void
+ensure_group_topic(const MqGroupInfo *group, const char *name,
+				   int32 partitions, bool subscribe, MqTopicInfo *topic)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	const char *exists = subscribe ?
+	"SELECT 1 FROM mq.subscription s JOIN mq.topic t USING (topic_id)"
+	" WHERE t.name OPERATOR(pg_catalog.=) $1"
+	" AND s.group_id OPERATOR(pg_catalog.=) $2" :
+	"SELECT 1 FROM mq.topic t WHERE t.name OPERATOR(pg_catalog.=) $1"
+	" AND $2 IS NOT NULL";
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = Int32GetDatum(group->group_id);
+	if (mq_query(exists, 2, types, args, NULL, false) == 0)
+	{
+		mq_query("SELECT 1 FROM mq.consumer_group"
+				 " WHERE group_id OPERATOR(pg_catalog.=) $2 FOR NO KEY UPDATE",
+				 2, types, args, NULL, false);
+		if (mq_query(exists, 2, types, args, NULL, false) == 0)
+		{
+			args[1] = Int32GetDatum(partitions);
+			if (mq_query("SELECT 1 FROM mq.topic"
+						 " WHERE name OPERATOR(pg_catalog.=) $1 AND $2 IS NOT NULL",
+						 2, types, args, NULL, false) == 0)
+				mq_query("SELECT mq.create_topic($1, partitions => $2)",
+						 2, types, args, NULL, false);
+			if (subscribe)
+			{
+				args[1] = CStringGetTextDatum(group->name);
+				types[1] = TEXTOID;
+				mq_query("SELECT mq.subscribe($2, $1, start => 'earliest')",
+						 2, types, args, NULL, false);
+			}
+		}
+	}
+	mq_topic_get(name, topic);
+}
+
+/*
+ * read_nacked
+ *		Read the message at offset of the topic's partition into *m.  The
+ *		caller is connected to SPI.
+ */
+static void
+read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
+			Nacked *m)
+{
+	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
+	Datum		args[3];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	char	   *type;
+	char	   *attempt;
+
+	args[0] = CStringGetTextDatum(topic->name);
+	args[1] = Int32GetDatum(partition);
+	args[2] = Int64GetDatum(offset);
+	if (mq_query("SELECT g.id, g.key, g.tag, g.headers, g.payload,"
+				 " g.payload_type, g.headers OPERATOR(pg_catalog.->>) 'mq.attempt',"
+				 " g.headers OPERATOR(pg_catalog.->>) 'mq.origin_topic'"
+				 " FROM mq.get($1, $2, $3) g",
+				 3, types, args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("partition %d of topic \"%s\" has no message at offset %lld",
+						partition, topic->name, (long long) offset),
+				 errdetail("The offset may be past the stable offset, a hole left by an aborted producer, or removed by retention.")));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	m->id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	m->key = isnull ? NULL : DatumGetTextPCopy(d);
+	d = SPI_getbinval(tup, desc, 3, &isnull);
+	m->tag = isnull ? NULL : DatumGetTextPCopy(d);
+	d = SPI_getbinval(tup, desc, 4, &isnull);
+	m->headers = isnull ? NULL : DatumGetJsonbPCopy(d);
+	m->payload = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 5, &isnull));
+	type = SPI_getvalue(tup, desc, 6);
+	m->payload_type = type[0] == 't' ? 't' : type[0] == 'j' ? 'j' : 'b';
+	attempt = SPI_getvalue(tup, desc, 7);
+	m->attempt = attempt ? pg_strtoint32(attempt) : 0;
+	m->origin = SPI_getvalue(tup, desc, 8);
+}
+
+/*
+ * retry_headers
+ *		The headers of a copy of m for delivery attempt + 1: m's headers
+ *		with "mq.attempt" set, and the origin headers added unless m is
+ *		already a retry.  The caller is connected to SPI.
+ */
+static Jsonb *
+retry_headers(const Nacked *m, int32 attempt, const MqTopicInfo *topic,
+			  int32 partition, int64 offset)
+{
+	Oid			types[6] = {JSONBOID, INT4OID, TEXTOID, INT4OID, INT8OID, UUIDOID};
+	Datum		args[6];
+	char		nulls[6] = "      ";
+	bool		isnull;
+
+	args[0] = PointerGetDatum(m->headers);
+	nulls[0] = m->headers == NULL ? 'n' : ' ';
+	args[1] = Int32GetDatum(attempt);
+	args[2] = CStringGetTextDatum(topic->name);
+	args[3] = Int32GetDatum(partition);
+	args[4] = Int64GetDatum(offset);
+	args[5] = UUIDPGetDatum(&m->id);
+	mq_query(m->origin != NULL ?
+			 "SELECT $1 OPERATOR(pg_catalog.||)"
+			 " pg_catalog.jsonb_build_object('mq.attempt', $2)"
+			 " WHERE $3 IS NOT NULL AND $4 IS NOT NULL AND $5 IS NOT NULL"
+			 " AND $6 IS NOT NULL" :
+			 "SELECT coalesce($1, '{}'::pg_catalog.jsonb) OPERATOR(pg_catalog.||)"
+			 " pg_catalog.jsonb_build_object('mq.attempt', $2,"
+			 " 'mq.origin_topic', $3, 'mq.origin_partition', $4,"
+			 " 'mq.origin_offset', $5, 'mq.origin_id', $6)",
+			 6, types, args, nulls, false);
+	return DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1,
+											&isnull));
+}
+
+/*
+ * dead_letter
+ *		Send m, with its failed deliveries counted in its headers, to the
+ *		group's dead-letter topic in the current transaction.
+ */
+static void
+dead_letter(const MqGroupInfo *group, const Nacked *m, int32 attempts,
+			const MqTopicInfo *topic, int32 partition, int64 offset)
+{
+	MqTopicInfo dlq;
+	pg_uuid_t	id;
+
+	ensure_group_topic(group, group_topic_name(group, MQ_DLQ_SUFFIX), 1,
+					   false, &dlq);
+	mq_new_message_id(&id);
+	mq_produce_buffer(&dlq, 0, &id, m->payload, m->payload_type, m->key,
+					  m->tag, retry_headers(m, attempts, topic, partition,
+											offset));
+}
+
+/*
+ * mq_nack
+ *		SQL: mq.nack(group, topic, partition, offset, delay, member_id,
+ *		generation) hands a message back for a later delivery to this group
+ *		only, in the current transaction.  Returns 'retry' (scheduled on
+ *		the group's retry topic), 'in_place' (ordered subscription: the
+ *		position went back to it) or 'dlq' (sent to the dead-letter topic,
+ *		max_retries being used up).
+ */
+Datum
+mq_nack(PG_FUNCTION_ARGS)
+{
+	MqGroupInfo group;
+	MqTopicInfo topic;
+	const char *member_id;
+	int32		partition;
+	int64		offset;
+	Nacked		m;
+	char	   *retry_name;
+	bool		is_retry;
+	int32		max_retries = DEFAULT_MAX_RETRIES;
+	bool		ordered = false;
+	const char *result;
+	Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
+	Datum		args[3];
+	bool		isnull;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition and offset must not be null")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot nack a message in a read-only transaction")));
+	partition = PG_GETARG_INT32(2);
+	offset = PG_GETARG_INT64(3);
+
+	SPI_connect();
+	member_id = mq_position_target(fcinfo, &group, &topic, 5, 6);
+	if (member_id[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode, which has no retries",
+						group.name, topic.name),
+				 errhint("Each member has its own position: seek back to deliver a message again.")));
+	mq_check_partition(&topic, partition);
+	read_nacked(&topic, partition, offset, &m);
+
+	/* the subscription that delivered it first decides */
+	retry_name = group_topic_name(&group, MQ_RETRY_SUFFIX);
+	is_retry = strcmp(topic.name, retry_name) == 0;
+	args[0] = Int32GetDatum(group.group_id);
+	args[1] = CStringGetTextDatum(is_retry && m.origin ? m.origin : topic.name);
+	if (mq_query("SELECT s.max_retries, s.ordered FROM mq.subscription s"
+				 " JOIN mq.topic t USING (topic_id)"
+				 " WHERE s.group_id OPERATOR(pg_catalog.=) $1"
+				 " AND t.name OPERATOR(pg_catalog.=) $2",
+				 2, types, args, NULL, false) > 0)
+	{
+		max_retries = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1,
+												  &isnull));
+		ordered = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2,
+											 &isnull));
+	}
+
+	if (ordered && !is_retry)
+	{
+		Oid			ptypes[4] = {INT4OID, INT4OID, INT4OID, INT8OID};
+		Datum		pargs[4];
+		int32		attempts;
+
+		pargs[0] = Int32GetDatum(group.group_id);
+		pargs[1] = Int32GetDatum(topic.topic_id);
+		pargs[2] = Int32GetDatum(partition);
+		pargs[3] = Int64GetDatum(offset);
+		mq_query("SELECT CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
+				 " THEN attempts ELSE 0 END FROM mq.position"
+				 " WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 " AND topic_id OPERATOR(pg_catalog.=) $2"
+				 " AND partition OPERATOR(pg_catalog.=) $3 AND member_id = ''",
+				 4, ptypes, pargs, NULL, false);
+		attempts = SPI_processed > 0 ?
+			DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull)) : 0;
+		if (attempts >= max_retries)
+		{
+			dead_letter(&group, &m, attempts + 1, &topic, partition, offset);
+			result = "dlq";
+		}
+		else
+		{
+			mq_query("UPDATE mq.position SET next_offset = $4,"
+					 " attempts = CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
+					 "  THEN attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
+					 " committed_at = pg_catalog.now(), lease_owner = NULL,"
+					 " lease_to = NULL, lease_until = NULL"
+					 " WHERE group_id OPERATOR(pg_catalog.=) $1"
+					 " AND topic_id OPERATOR(pg_catalog.=) $2"
+					 " AND partition OPERATOR(pg_catalog.=) $3 AND member_id = ''",
+					 4, ptypes, pargs, NULL, false);
+			mq_fetch_rewind(group.group_id, topic.topic_id, partition, "",
+							offset);
+			result = "in_place";
+		}
+	}
+	else if (m.attempt >= max_retries)
+	{
+		dead_letter(&group, &m, m.attempt + 1, &topic, partition, offset);
+		result = "dlq";
+	}
+	else
+	{
+		MqTopicInfo retry;
+		pg_uuid_t	id;
+		TimestampTz now = mq_now();
+		TimestampTz due;
+
+		if (!PG_ARGISNULL(4))
+		{
+			Interval   *delay = PG_GETARG_INTERVAL_P(4);
+
+			if (delay->month != 0 || delay->day < 0 || delay->time < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("delay must be a positive interval without months")));
+			due = now + delay->time + (int64) delay->day * USECS_PER_DAY;
+			if (due - now > (int64) mq_max_delay * USECS_PER_SEC)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("delay exceeds mq.max_delay (%d s)", mq_max_delay)));
+		}
+		else
+			due = now + mq_delay_level_usecs(Min(3 + m.attempt, MQ_DELAY_LEVELS));
+
+		ensure_group_topic(&group, retry_name, topic.partitions, true, &retry);
+		mq_new_message_id(&id);
+		mq_delay_store(&retry, -1, &id, m.payload, m.payload_type, m.key,
+					   m.tag, retry_headers(&m, m.attempt + 1, &topic,
+											partition, offset),
+					   due);
+		result = "retry";
+	}
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(result));
+}
+
+/*
+ * mq_replay_dlq
+ *		SQL: mq.replay_dlq(group, max) sends the group's dead letters that
+ *		were not replayed yet, oldest first and at most max (NULL: all),
+ *		back to the group through its retry topic, at once and with their
+ *		attempts reset.  Returns how many.  The dead letters stay in the
+ *		dead-letter topic until retention removes them; the group
+ *		remembers how far it replayed (mq.dead_letters shows it).
+ */
+Datum
+mq_replay_dlq(PG_FUNCTION_ARGS)
+{
+	MqGroupInfo group;
+	MqTopicInfo retry;
+	char	   *dlq_name;
+	int64		max = PG_ARGISNULL(1) ? PG_INT64_MAX : PG_GETARG_INT32(1);
+	int64		from;
+	int64		replayed = 0;
+	Oid			types[3] = {INT4OID, TEXTOID, INT8OID};
+	Datum		args[3];
+	bool		isnull;
+
+	if (max < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be positive")));
+	SPI_connect();
+	mq_group_get(mq_group_name_arg(fcinfo, 0), &group);
+	dlq_name = group_topic_name(&group, MQ_DLQ_SUFFIX);
+	args[0] = Int32GetDatum(group.group_id);
+	args[1] = CStringGetTextDatum(dlq_name);
+	if (mq_query("SELECT 1 FROM mq.topic WHERE name OPERATOR(pg_catalog.=) $2"
+				 " AND $1 IS NOT NULL", 2, types, args, NULL, false) == 0)
+	{
+		SPI_finish();
+		PG_RETURN_INT64(0);
+	}
+	ensure_group_topic(&group, group_topic_name(&group, MQ_RETRY_SUFFIX), 1,
+					   true, &retry);
+	mq_query("SELECT dlq_replayed FROM mq.consumer_group"
+			 " WHERE group_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+			 1, types, args, NULL, false);
+	from = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	while (replayed < max)
+	{
+		uint64		n;
+		uint64		i;
+
+		args[2] = Int64GetDatum(Min(max - replayed, 1000));
+		types[2] = INT8OID;
+		args[0] = Int64GetDatum(from);
+		types[0] = INT8OID;
+		n = mq_query("SELECT r.\"offset\", r.key, r.tag,"
+					 " r.headers OPERATOR(pg_catalog.-) 'mq.attempt',"
+					 " r.payload, r.payload_type"
+					 " FROM mq.read($2, 0, $1, $3::integer) r",
+					 3, types, args, NULL, false);
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			pg_uuid_t	id;
+			Datum		key;
+			Datum		tag;
+			Datum		headers;
+			bool		nokey;
+			bool		notag;
+			bool		noheaders;
+			char	   *type = SPI_getvalue(tup, desc, 6);
+
+			from = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)) + 1;
+			key = SPI_getbinval(tup, desc, 2, &nokey);
+			tag = SPI_getbinval(tup, desc, 3, &notag);
+			headers = SPI_getbinval(tup, desc, 4, &noheaders);
+			mq_new_message_id(&id);
+			mq_produce_buffer(&retry, -1, &id,
+							  DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)),
+							  type[0] == 't' ? 't' : type[0] == 'j' ? 'j' : 'b',
+							  nokey ? NULL : DatumGetTextPP(key),
+							  notag ? NULL : DatumGetTextPP(tag),
+							  noheaders ? NULL : DatumGetJsonbP(headers));
+			replayed++;
+		}
+	}
+	types[0] = INT4OID;
+	args[0] = Int32GetDatum(group.group_id);
+	types[2] = INT8OID;
+	args[2] = Int64GetDatum(from);
+	mq_query("UPDATE mq.consumer_group SET dlq_replayed = $3"
+			 " WHERE group_id OPERATOR(pg_catalog.=) $1 AND $2 IS NOT NULL",
+			 3, types, args, NULL, false);
+	SPI_finish();
+	PG_RETURN_INT64(replayed);
+}

@@ -1,0 +1,637 @@
+/*-------------------------------------------------------------------------
+ *
+ * txn.c
+ *	  Half messages (transactional messages) and their check-back.
+ *
+ * A half message is for a producer whose local transaction is not in this
+ * database: it prepares the message (mq.prepare), runs its transaction
+ * elsewhere, and then commits or rolls the message back by its handle
+ * (mq.commit_prepared, mq.rollback_prepared), from any session, after any
+ * restart.  Until then the message is a row of mq.half_message, invisible
+ * to consumers.  Committing it sends it, with the handle as its id, in the
+ * committing transaction: the offset is assigned then.
+ *
+ * If the producer never says, the database worker asks: first check_after
+ * (default 6 s) after the prepare, then every mq.check_interval, at most
+ * mq.check_max times.  It calls the function registered for the producer
+ * group (mq.register_checker), as the role that registered it and with
+ * mq.check_timeout as its statement timeout; it answers 'commit',
+ * 'rollback' or 'unknown', and an error or a timeout counts as unknown.
+ * Without a function it sends a NOTIFY on the channel
+ * "mq.check.<producer group>" with the handle as payload, which any live
+ * producer of the group answers by calling commit or rollback.  A half
+ * message still unresolved after the last check is marked 'unresolved'
+ * (view mq.unresolved) and logged as a WARNING: it is never dropped, and
+ * commit and rollback still work on it.
+ *
+ * Resolved half messages are kept for their topic's dedup_window, so that
+ * a second commit or rollback of the same handle is answered (false: it
+ * was done before) rather than refused.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/txn.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "delay.h"
+#include "mq.h"
+#include "produce.h"
+#include "query.h"
+#include "topic.h"
+#include "txn.h"
+
+PG_FUNCTION_INFO_V1(mq_prepare_text);
+PG_FUNCTION_INFO_V1(mq_prepare_jsonb);
+PG_FUNCTION_INFO_V1(mq_prepare_bytea);
+PG_FUNCTION_INFO_V1(mq_commit_prepared);
+PG_FUNCTION_INFO_V1(mq_rollback_prepared);
+PG_FUNCTION_INFO_V1(mq_register_checker);
+PG_FUNCTION_INFO_V1(mq_unregister_checker);
+
+/* Longest producer group name: "mq.check.<group>" must fit a channel name. */
+#define PRODUCER_GROUP_MAX	(NAMEDATALEN - 1 - 9)
+
+/* Half messages checked per worker transaction. */
+#define CHECK_BATCH			100
+
+/*
+ * producer_group_arg
+ *		Argument argno as a producer group name, checked.
+ */
+static char *
+producer_group_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name;
+	const char *c;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("producer group name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (name[0] == '\0' || strlen(name) > PRODUCER_GROUP_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("producer group name \"%s\" must have 1 to %d characters",
+						name, PRODUCER_GROUP_MAX),
+				 errdetail("Check-backs are notified on the channel \"mq.check.<producer group>\", which must fit in %d bytes.",
+						   NAMEDATALEN - 1)));
+	for (c = name; *c; c++)
+		if (!(isalnum((unsigned char) *c) || *c == '.' || *c == '_' || *c == '-'))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_NAME),
+					 errmsg("producer group name \"%s\" contains a character other than A-Z, a-z, 0-9, \".\", \"_\" and \"-\"",
+							name)));
+	return name;
+}
+
+/*
+ * prepare
+ *		The body of the three mq.prepare variants: (topic, payload,
+ *		producer_group, key, tag, headers, partition, check_after).
+ *		Stores the half message in the current transaction and returns its
+ *		handle.
+ */
+static Datum
+prepare(FunctionCallInfo fcinfo, char payload_type)
+{
+	MqTopicInfo topic;
+	char	   *group;
+	bytea	   *payload;
+	text	   *key = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	int32		partition = -1;
+	Interval   *check_after;
+	TimestampTz now = mq_now();
+	TimestampTz first_check;
+	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+	Oid			types[11] = {UUIDOID, INT4OID, TEXTOID, INT4OID, CHAROID,
+	TEXTOID, TEXTOID, JSONBOID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[11];
+	char		nulls[11] = "           ";
+
+	mq_send_checks(fcinfo, &topic);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("message payload must not be null")));
+	group = producer_group_arg(fcinfo, 2);
+	payload = mq_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+	mq_check_message(&topic, payload, key);
+	if (!PG_ARGISNULL(6))
+	{
+		partition = PG_GETARG_INT32(6);
+		mq_check_partition(&topic, partition);
+	}
+	if (PG_ARGISNULL(7))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("check_after must not be null")));
+	check_after = PG_GETARG_INTERVAL_P(7);
+	if (check_after->month != 0 || check_after->day < 0 || check_after->time < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("check_after must be a positive interval without months")));
+	first_check = now + check_after->time +
+		(int64) check_after->day * USECS_PER_DAY;
+
+	mq_new_message_id(id);
+	values[0] = UUIDPGetDatum(id);
+	values[1] = Int32GetDatum(topic.topic_id);
+	values[2] = CStringGetTextDatum(group);
+	values[3] = Int32GetDatum(partition);
+	nulls[3] = partition < 0 ? 'n' : ' ';
+	values[4] = CharGetDatum(payload_type);
+	values[5] = PointerGetDatum(key);
+	nulls[5] = key == NULL ? 'n' : ' ';
+	nulls[6] = PG_ARGISNULL(4) ? 'n' : ' ';
+	values[6] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	nulls[7] = PG_ARGISNULL(5) ? 'n' : ' ';
+	values[7] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	values[8] = PointerGetDatum(payload);
+	values[9] = TimestampTzGetDatum(now);
+	values[10] = TimestampTzGetDatum(first_check);
+
+	SPI_connect();
+	mq_query("INSERT INTO mq.half_message (id, topic_id, producer_group,"
+			 " partition, payload_type, key, tag, headers, payload,"
+			 " prepared_at, next_check_at)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			 11, types, values, nulls, false);
+	SPI_finish();
+	mq_schedule_at(first_check);
+	PG_RETURN_UUID_P(id);
+}
+
+/* SQL: mq.prepare(topic, payload text, producer_group, ...) */
+Datum
+mq_prepare_text(PG_FUNCTION_ARGS)
+{
+	return prepare(fcinfo, 't');
+}
+
+/* SQL: mq.prepare(topic, payload jsonb, producer_group, ...) */
+Datum
+mq_prepare_jsonb(PG_FUNCTION_ARGS)
+{
+	return prepare(fcinfo, 'j');
+}
+
+/* SQL: mq.prepare(topic, payload bytea, producer_group, ...) */
+Datum
+mq_prepare_bytea(PG_FUNCTION_ARGS)
+{
+	return prepare(fcinfo, 'b');
+}
+
+/*
+ * resolve
+ *		Commit (publish) or roll back the half message handle, as who
+ *		('producer' or 'checker'), in the current transaction.  Returns
+ *		true if this call resolved it, false if it was resolved the same
+ *		way before.  The caller is connected to SPI; check_access says
+ *		whether the caller needs the right to send to the topic (the worker
+ *		does not).
+ */
+static bool
+resolve(Datum handle, bool commit, const char *who, bool check_access)
+{
+	Oid			types[3] = {UUIDOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	const char *state = commit ? "committed" : "rolled_back";
+	char	   *found;
+
+	args[0] = handle;
+	args[1] = CStringGetTextDatum(state);
+	args[2] = CStringGetTextDatum(who);
+	if (mq_query("UPDATE mq.half_message h"
+				 " SET state = $2, resolved_at = pg_catalog.now(),"
+				 " resolved_by = $3, next_check_at = NULL"
+				 " WHERE h.id OPERATOR(pg_catalog.=) $1"
+				 " AND h.state OPERATOR(pg_catalog.=) ANY"
+				 "  ('{prepared,unresolved}'::text[])"
+				 " RETURNING (SELECT t.name FROM mq.topic t"
+				 "  WHERE t.topic_id OPERATOR(pg_catalog.=) h.topic_id),"
+				 " h.partition, h.payload_type, h.key, h.tag, h.headers,"
+				 " h.payload",
+				 3, types, args, NULL, false) > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MqTopicInfo topic;
+		bool		isnull;
+		bool		nokey;
+		bool		notag;
+		bool		noheaders;
+		Datum		partition;
+		Datum		key;
+		Datum		tag;
+		Datum		headers;
+
+		mq_topic_get(SPI_getvalue(tup, desc, 1), &topic);
+		if (check_access)
+			mq_check_access(&topic, MQ_ACCESS_SEND);
+		if (!commit)
+			return true;
+		partition = SPI_getbinval(tup, desc, 2, &isnull);
+		key = SPI_getbinval(tup, desc, 4, &nokey);
+		tag = SPI_getbinval(tup, desc, 5, &notag);
+		headers = SPI_getbinval(tup, desc, 6, &noheaders);
+		mq_produce_buffer(&topic, isnull ? -1 : DatumGetInt32(partition),
+						  DatumGetUUIDP(handle),
+						  DatumGetByteaPP(SPI_getbinval(tup, desc, 7, &isnull)),
+						  DatumGetChar(SPI_getbinval(tup, desc, 3, &isnull)),
+						  nokey ? NULL : DatumGetTextPP(key),
+						  notag ? NULL : DatumGetTextPP(tag),
+						  noheaders ? NULL : DatumGetJsonbP(headers));
+		return true;
+	}
+
+	mq_query("SELECT state FROM mq.half_message"
+			 " WHERE id OPERATOR(pg_catalog.=) $1", 1, types, args, NULL,
+			 false);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("half message %s does not exist",
+						DatumGetCString(DirectFunctionCall1(uuid_out, handle))),
+				 errhint("Resolved half messages are forgotten after their topic's dedup_window.")));
+	found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(found, state) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("half message %s cannot be %s: it was %s",
+						DatumGetCString(DirectFunctionCall1(uuid_out, handle)),
+						commit ? "committed" : "rolled back",
+						strcmp(found, "committed") == 0 ? "committed" : "rolled back")));
+	return false;
+}
+
+/*
+ * resolve_call
+ *		The body of mq.commit_prepared and mq.rollback_prepared.
+ */
+static Datum
+resolve_call(FunctionCallInfo fcinfo, bool commit)
+{
+	bool		done;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("handle must not be null")));
+	if (commit && XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot commit a half message in a read-only transaction")));
+	SPI_connect();
+	done = resolve(PG_GETARG_DATUM(0), commit, "producer", true);
+	SPI_finish();
+	PG_RETURN_BOOL(done);
+}
+
+/*
+ * mq_commit_prepared
+ *		SQL: mq.commit_prepared(handle) publishes a half message as part of
+ *		the current transaction.  Returns false if it was committed before.
+ */
+Datum
+mq_commit_prepared(PG_FUNCTION_ARGS)
+{
+	return resolve_call(fcinfo, true);
+}
+
+/*
+ * mq_rollback_prepared
+ *		SQL: mq.rollback_prepared(handle) discards a half message.  Returns
+ *		false if it was rolled back before.
+ */
+Datum
+mq_rollback_prepared(PG_FUNCTION_ARGS)
+{
+	return resolve_call(fcinfo, false);
+}
+
+/*
+ * mq_register_checker
+ *		SQL: mq.register_checker(producer_group, checker regprocedure) has
+ *		the worker call checker(mq.half_messages) to learn the outcome of
+ *		the group's unresolved half messages.  It must return text
+ *		('commit', 'rollback' or 'unknown').  The worker calls it as the
+ *		role that registers it, who must be allowed to execute it.
+ */
+Datum
+mq_register_checker(PG_FUNCTION_ARGS)
+{
+	char	   *group = producer_group_arg(fcinfo, 0);
+	Oid			fn;
+	Oid			rowtype;
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	Oid			types[3] = {TEXTOID, OIDOID, OIDOID};
+	Datum		args[3];
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("checker must not be null")));
+	fn = PG_GETARG_OID(1);
+	rowtype = get_rel_type_id(get_relname_relid("half_messages",
+												get_namespace_oid(MQ_EXTENSION_NAME, false)));
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->pronargs != 1 || proc->proargtypes.values[0] != rowtype ||
+		proc->prorettype != TEXTOID || proc->proretset ||
+		proc->prokind != PROKIND_FUNCTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("checker %s of producer group \"%s\" must take one mq.half_messages argument and return text",
+						format_procedure(fn), group),
+				 errhint("Declare it as FUNCTION f(m mq.half_messages) RETURNS text, returning 'commit', 'rollback' or 'unknown'.")));
+	ReleaseSysCache(tup);
+	if (pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function %s", format_procedure(fn))));
+
+	args[0] = CStringGetTextDatum(group);
+	args[1] = ObjectIdGetDatum(fn);
+	args[2] = ObjectIdGetDatum(GetUserId());
+	SPI_connect();
+	mq_query("INSERT INTO mq.checker (producer_group, checker, owner)"
+			 " VALUES ($1, $2, $3)"
+			 " ON CONFLICT (producer_group) DO UPDATE"
+			 " SET checker = excluded.checker, owner = excluded.owner",
+			 3, types, args, NULL, false);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * mq_unregister_checker
+ *		SQL: mq.unregister_checker(producer_group): check-backs of the group
+ *		go back to NOTIFY.  Returns false if it had no checker.
+ */
+Datum
+mq_unregister_checker(PG_FUNCTION_ARGS)
+{
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(producer_group_arg(fcinfo, 0));
+	bool		found;
+
+	SPI_connect();
+	found = mq_query("DELETE FROM mq.checker WHERE producer_group = $1",
+					 1, &type, &arg, NULL, false) > 0;
+	SPI_finish();
+	PG_RETURN_BOOL(found);
+}
+
+/*
+ * call_checker
+ *		Ask checker fn, as role owner, about half message handle.  Runs in
+ *		a subtransaction with mq.check_timeout as statement timeout, so an
+ *		error or a timeout only makes the answer 'unknown'; *why gets the
+ *		error message then.  Returns 'c' (commit), 'r' (rollback) or 'u'.
+ *		The caller is connected to SPI.
+ */
+static char
+call_checker(Oid fn, Oid owner, Datum handle, char **why)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner resowner = CurrentResourceOwner;
+	Oid			type = UUIDOID;
+	Oid			save_userid;
+	int			save_sec_context;
+	Datum		row;
+	bool		isnull;
+	volatile char answer = 'u';
+
+	*why = NULL;
+	mq_query("SELECT h FROM mq.half_messages h"
+			 " WHERE h.handle OPERATOR(pg_catalog.=) $1",
+			 1, &type, &handle, NULL, true);
+	if (SPI_processed != 1)
+		return 'u';
+	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						&isnull);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Datum		result;
+		char	   *said;
+
+		SetUserIdAndSecContext(owner, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		enable_timeout_after(STATEMENT_TIMEOUT, mq_check_timeout);
+		result = OidFunctionCall1Coll(fn, InvalidOid, row);
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		said = TextDatumGetCString(result);
+		if (strcmp(said, "commit") == 0)
+			answer = 'c';
+		else if (strcmp(said, "rollback") == 0)
+			answer = 'r';
+		else if (strcmp(said, "unknown") != 0)
+			*why = psprintf("checker returned \"%s\"", said);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = resowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = resowner;
+		*why = pstrdup(edata->message);
+		FreeErrorData(edata);
+		answer = 'u';
+	}
+	PG_END_TRY();
+	return answer;
+}
+
+/*
+ * mq_txn_check_due
+ *		Check back up to CHECK_BATCH half messages due at now (mq's clock),
+ *		earliest first, and forget resolved ones older than their topic's
+ *		dedup_window.  Sets *backlog to the checks still due.  Returns how
+ *		many were checked.  Called by the database worker in a transaction
+ *		with a snapshot, as the bootstrap superuser.
+ */
+int64
+mq_txn_check_due(TimestampTz now, int64 *backlog)
+{
+	Oid			types[4] = {TIMESTAMPTZOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[4];
+	uint64		n;
+	uint64		i;
+	Datum	   *handles;
+	char	  **groups;
+	Oid		   *checkers;
+	Oid		   *owners;
+	int32	   *checks;
+	bool		isnull;
+
+	args[0] = TimestampTzGetDatum(now);
+	SPI_connect();
+	n = mq_query("SELECT h.id, h.producer_group, c.checker::oid, c.owner,"
+				 " h.checks"
+				 " FROM mq.half_message h"
+				 " LEFT JOIN mq.checker c USING (producer_group)"
+				 " WHERE h.state OPERATOR(pg_catalog.=) 'prepared'"
+				 " AND h.next_check_at OPERATOR(pg_catalog.<=) $1"
+				 " ORDER BY h.next_check_at LIMIT " CppAsString2(CHECK_BATCH)
+				 " FOR UPDATE OF h SKIP LOCKED",
+				 1, types, args, NULL, false);
+	handles = palloc(sizeof(Datum) * Max(n, 1));
+	groups = palloc(sizeof(char *) * Max(n, 1));
+	checkers = palloc(sizeof(Oid) * Max(n, 1));
+	owners = palloc(sizeof(Oid) * Max(n, 1));
+	checks = palloc(sizeof(int32) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+		Datum		d;
+
+		*id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+		handles[i] = UUIDPGetDatum(id);
+		groups[i] = SPI_getvalue(tup, desc, 2);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		checkers[i] = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		owners[i] = isnull ? InvalidOid : DatumGetObjectId(d);
+		checks[i] = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		char		answer = 'u';
+		char	   *why = NULL;
+		const char *last;
+		char	   *handle_text = DatumGetCString(DirectFunctionCall1(uuid_out,
+																	  handles[i]));
+
+		CHECK_FOR_INTERRUPTS();
+		if (OidIsValid(checkers[i]))
+		{
+			answer = call_checker(checkers[i], owners[i], handles[i], &why);
+			last = answer == 'c' ? "commit" : answer == 'r' ? "rollback" :
+				why != NULL ? why : "unknown";
+		}
+		else
+		{
+			char		channel[NAMEDATALEN];
+
+			snprintf(channel, sizeof(channel), "mq.check.%s", groups[i]);
+			Async_Notify(channel, handle_text);
+			last = "notified";
+		}
+
+		if (answer != 'u')
+		{
+			resolve(handles[i], answer == 'c', "checker", false);
+			continue;
+		}
+
+		args[1] = handles[i];
+		args[2] = CStringGetTextDatum(last);
+		args[3] = TimestampTzGetDatum(now + (int64) mq_check_interval * USECS_PER_SEC);
+		if (checks[i] + 1 >= mq_check_max)
+		{
+			mq_query("UPDATE mq.half_message"
+					 " SET checks = checks OPERATOR(pg_catalog.+) 1,"
+					 " last_check = $3, state = 'unresolved',"
+					 " next_check_at = NULL"
+					 " WHERE id OPERATOR(pg_catalog.=) $2",
+					 4, types, args, NULL, false);
+			ereport(WARNING,
+					(errmsg("half message %s of producer group \"%s\" is unresolved after %d check-backs",
+							handle_text, groups[i], checks[i] + 1),
+					 errdetail("Last answer: %s.", last),
+					 errhint("It is kept in mq.unresolved; commit or roll it back with mq.commit_prepared() or mq.rollback_prepared().")));
+		}
+		else
+			mq_query("UPDATE mq.half_message"
+					 " SET checks = checks OPERATOR(pg_catalog.+) 1,"
+					 " last_check = $3, next_check_at = $4"
+					 " WHERE id OPERATOR(pg_catalog.=) $2",
+					 4, types, args, NULL, false);
+	}
+
+	/* forget what was resolved long enough ago */
+	mq_query("DELETE FROM mq.half_message h USING mq.topic t"
+			 " WHERE h.topic_id OPERATOR(pg_catalog.=) t.topic_id"
+			 " AND h.state OPERATOR(pg_catalog.=) ANY ('{committed,rolled_back}'::text[])"
+			 " AND h.resolved_at OPERATOR(pg_catalog.<)"
+			 "  (pg_catalog.now() OPERATOR(pg_catalog.-) t.dedup_window)",
+			 0, NULL, NULL, NULL, false);
+
+	mq_query("SELECT count(*) FROM (SELECT 1 FROM mq.half_message"
+			 " WHERE state OPERATOR(pg_catalog.=) 'prepared'"
+			 " AND next_check_at OPERATOR(pg_catalog.<=) $1 LIMIT 100000) d",
+			 1, types, args, NULL, true);
+	*backlog = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return (int64) n;
+}
+
+/*
+ * mq_txn_next_check
+ *		When the next check-back is due, or DT_NOEND if none is.  Called by
+ *		the database worker in a transaction with a snapshot.
+ */
+TimestampTz
+mq_txn_next_check(void)
+{
+	TimestampTz due = DT_NOEND;
+	bool		isnull;
+	Datum		d;
+
+	SPI_connect();
+	mq_query("SELECT min(next_check_at) FROM mq.half_message"
+			 " WHERE state OPERATOR(pg_catalog.=) 'prepared'",
+			 0, NULL, NULL, NULL, true);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
+	if (!isnull)
+		due = DatumGetTimestampTz(d);
+	SPI_finish();
+	return due;
+}
