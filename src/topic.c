@@ -979,7 +979,7 @@ mq_topic_retention_pass(void)
 		args[1] = Int32GetDatum(partitions);
 		args[2] = ObjectIdGetDatum(relid);
 		SPI_execute_with_args(psprintf("UPDATE mq.partition p"
-									   " SET log_start = pg_catalog.greatest(p.log_start, l.last OPERATOR(pg_catalog.+) 1)"
+									   " SET log_start = greatest(p.log_start, l.last OPERATOR(pg_catalog.+) 1)"
 									   " FROM (SELECT g.p, (SELECT s.\"offset\" FROM %s s"
 									   "   WHERE s.partition OPERATOR(pg_catalog.=) g.p"
 									   "   ORDER BY s.\"offset\" DESC LIMIT 1) AS last"
