@@ -83,3 +83,34 @@ format: $(OBJS)
 
 format-check: $(OBJS)
 	tools/pgindent --check $(OBJS:.o=.c) $(wildcard src/*.h)
+
+# ---- mqctl, the command-line client (mqctl/, docs/mqctl.md) ----
+# A PGXS client program with its own Makefile; built, installed (into
+# PostgreSQL's bindir) and cleaned with the extension.  Its files are
+# formatted with the typedefs of its objects (libpq's among them) added to
+# those tools/pgindent takes from src/.
+ifndef SKIP_PGXS
+.PHONY: mqctl-all mqctl-install mqctl-clean mqctl-format mqctl-format-check
+
+all: mqctl-all
+install: mqctl-install
+clean: mqctl-clean
+format: mqctl-format
+format-check: mqctl-format-check
+
+mqctl-all:
+	$(MAKE) -C mqctl all
+
+mqctl-install:
+	$(MAKE) -C mqctl install
+
+mqctl-clean:
+	$(MAKE) -C mqctl clean
+
+mqctl-format: $(OBJS) mqctl-all
+	PG_BSD_INDENT=mqctl/pg_bsd_indent tools/pgindent mqctl/*.c mqctl/*.h
+
+mqctl-format-check: $(OBJS) mqctl-all
+	PG_BSD_INDENT=mqctl/pg_bsd_indent tools/pgindent --check mqctl/*.c mqctl/*.h
+endif
+# ---- end of mqctl ----

@@ -1,0 +1,432 @@
+/*-------------------------------------------------------------------------
+ *
+ * common.c
+ *	  What every mqctl subcommand needs: the connection, queries that report
+ *	  the server's errors, aligned tables, notifications, options, signals.
+ *
+ * Errors from the server are printed with their SQLSTATE, detail and hint,
+ * so that a script can tell "unknown topic" (42704) from the rest.  A
+ * subcommand that cannot continue exits with the status documented in
+ * mqctl.h; the long-running ones (consume, tail) call reconnect() instead
+ * when the connection drops.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  mqctl/common.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <poll.h>
+#include <sys/time.h>
+
+#include "catalog/pg_type_d.h"
+#include "common/logging.h"
+#include "mqctl.h"
+
+/* Reconnection back-off: from 100 ms, doubling, to 5 s. */
+#define RECONNECT_FIRST_MS	100
+#define RECONNECT_MAX_MS	5000
+
+const char *conninfo = NULL;
+volatile sig_atomic_t stop_requested = false;
+
+/*
+ * Opens a connection from conninfo (or the PG* environment variables).
+ * Returns NULL, with the reason logged, if that fails.
+ */
+static PGconn *
+try_connect(void)
+{
+	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {conninfo, "mqctl", NULL};
+	PGconn	   *conn;
+
+	conn = PQconnectdbParams(keywords, values, true);
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		pg_log_error("%s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Connects, or exits with EXIT_CONNECTION. */
+PGconn *
+connect_or_exit(void)
+{
+	PGconn	   *conn = try_connect();
+
+	if (conn == NULL)
+		exit(EXIT_CONNECTION);
+	return conn;
+}
+
+/*
+ * Closes a lost connection and opens a new one, waiting 100 ms before the
+ * first attempt and doubling the wait after each failure, up to 5 s.
+ * Returns NULL, without a connection, if SIGINT or SIGTERM came meanwhile.
+ */
+PGconn *
+reconnect(PGconn *conn)
+{
+	int			delay = RECONNECT_FIRST_MS;
+
+	PQfinish(conn);
+	pg_log_warning("connection lost; reconnecting");
+	for (;;)
+	{
+		sleep_ms(delay);
+		if (stop_requested)
+			return NULL;
+		conn = try_connect();
+		if (conn != NULL)
+		{
+			pg_log_info("reconnected");
+			return conn;
+		}
+		delay = Min(delay * 2, RECONNECT_MAX_MS);
+	}
+}
+
+/* Whether the connection is gone (after a failed query or wait). */
+bool
+connection_lost(PGconn *conn)
+{
+	return PQstatus(conn) == CONNECTION_BAD;
+}
+
+/*
+ * Logs the error of a failed query: the server's message with its SQLSTATE,
+ * then its detail and hint.  A lost connection has no SQLSTATE: libpq's
+ * message is logged as it is.
+ */
+static void
+report_error(PGconn *conn, const PGresult *res)
+{
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+	if (sqlstate == NULL || message == NULL)
+	{
+		pg_log_error("%s", PQerrorMessage(conn));
+		return;
+	}
+	pg_log_error("%s (SQLSTATE %s)", message, sqlstate);
+	if (detail != NULL)
+		pg_log_error_detail("%s", detail);
+	if (hint != NULL)
+		pg_log_error_hint("%s", hint);
+}
+
+/*
+ * Runs a query with text parameters (NULL elements are SQL NULLs) and text
+ * results.  Returns its result, or NULL with the error logged; the caller
+ * tells a lost connection from an error with connection_lost().
+ */
+PGresult *
+run_query(PGconn *conn, const char *sql, int nparams,
+		  const char *const *params)
+{
+	PGresult   *res;
+	ExecStatusType status;
+
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	status = PQresultStatus(res);
+	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+		return res;
+	report_error(conn, res);
+	PQclear(res);
+	return NULL;
+}
+
+/*
+ * Exits after a failed query: with EXIT_CONNECTION if the connection was
+ * lost, else with EXIT_SQL_ERROR.
+ */
+void
+exit_after_failure(PGconn *conn)
+{
+	int			status = connection_lost(conn) ? EXIT_CONNECTION : EXIT_SQL_ERROR;
+
+	PQfinish(conn);
+	exit(status);
+}
+
+/* run_query(), exiting with exit_after_failure() if it fails */
+PGresult *
+query_or_exit(PGconn *conn, const char *sql, int nparams,
+			  const char *const *params)
+{
+	PGresult   *res = run_query(conn, sql, nparams, params);
+
+	if (res == NULL)
+		exit_after_failure(conn);
+	return res;
+}
+
+/*
+ * LISTENs on a channel.  LISTEN takes no parameter: the channel, which
+ * comes from the mq.topics view, is quoted by libpq as an identifier.
+ * Exits like query_or_exit() if the command fails, unless the connection
+ * is lost: the caller's next wait sees that.
+ */
+void
+listen_channel(PGconn *conn, const char *channel)
+{
+	char	   *quoted = PQescapeIdentifier(conn, channel, strlen(channel));
+	char	   *sql;
+	PGresult   *res;
+
+	if (quoted == NULL)
+	{
+		pg_log_error("%s", PQerrorMessage(conn));
+		exit(EXIT_SQL_ERROR);
+	}
+	sql = psprintf("LISTEN %s", quoted);
+	PQfreemem(quoted);
+	res = run_query(conn, sql, 0, NULL);
+	pg_free(sql);
+	if (res == NULL && !connection_lost(conn))
+		exit(EXIT_SQL_ERROR);
+	PQclear(res);
+}
+
+/*
+ * Waits up to timeout_ms for a notification on the connection, which must
+ * be idle.  Returns the number of notifications received (discarded: a
+ * notification from mq means "look again"), 0 on timeout or signal, -1 if
+ * the connection was lost.
+ */
+int
+wait_for_notification(PGconn *conn, int timeout_ms)
+{
+	struct pollfd pfd;
+	PGnotify   *notify;
+	int			count = 0;
+
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0)
+		return -1;
+	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+	{
+		pg_log_error("could not wait for the server: %m");
+		exit(EXIT_CONNECTION);
+	}
+	if (!PQconsumeInput(conn))
+		return -1;
+	while ((notify = PQnotifies(conn)) != NULL)
+	{
+		PQfreemem(notify);
+		count++;
+	}
+	return count;
+}
+
+/* Display width of a string in the client encoding. */
+static int
+display_width(const char *s, int encoding)
+{
+	int			width = 0;
+
+	while (*s)
+	{
+		int			w = PQdsplen(s, encoding);
+
+		if (w > 0)
+			width += w;
+		s += PQmblenBounded(s, encoding);
+	}
+	return width;
+}
+
+/* Whether a column is numeric, to be aligned right. */
+static bool
+numeric_column(const PGresult *res, int col)
+{
+	switch (PQftype(res, col))
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Prints s in a field of the given width: left, right or centred.  The last
+ * field of a row is not padded on the right.
+ */
+static void
+print_cell(FILE *out, const char *s, int encoding, int width, char align,
+		   bool last)
+{
+	int			pad = width - display_width(s, encoding);
+	int			before = align == 'r' ? pad : align == 'c' ? pad / 2 : 0;
+
+	fprintf(out, "%*s%s%*s", before, "", s, last ? 0 : pad - before, "");
+}
+
+/*
+ * Prints a query result as an aligned table, as psql does: centred column
+ * names, a rule, the rows (numbers aligned right), and the row count.
+ */
+void
+print_table(PGconn *conn, const PGresult *res, FILE *out)
+{
+	int			encoding = PQclientEncoding(conn);
+	int			ncols = PQnfields(res);
+	int			nrows = PQntuples(res);
+	int		   *widths = pg_malloc0(ncols * sizeof(int));
+
+	for (int c = 0; c < ncols; c++)
+	{
+		widths[c] = display_width(PQfname(res, c), encoding);
+		for (int r = 0; r < nrows; r++)
+			widths[c] = Max(widths[c],
+							display_width(PQgetvalue(res, r, c), encoding));
+	}
+
+	for (int c = 0; c < ncols; c++)
+	{
+		fputs(c == 0 ? " " : " | ", out);
+		print_cell(out, PQfname(res, c), encoding, widths[c], 'c',
+				   c == ncols - 1);
+	}
+	fputc('\n', out);
+	for (int c = 0; c < ncols; c++)
+	{
+		fputs(c == 0 ? "-" : "-+-", out);
+		for (int i = 0; i < widths[c]; i++)
+			fputc('-', out);
+	}
+	fputs("-\n", out);
+	for (int r = 0; r < nrows; r++)
+	{
+		for (int c = 0; c < ncols; c++)
+		{
+			fputs(c == 0 ? " " : " | ", out);
+			print_cell(out, PQgetvalue(res, r, c), encoding, widths[c],
+					   numeric_column(res, c) ? 'r' : 'l', c == ncols - 1);
+		}
+		fputc('\n', out);
+	}
+	fprintf(out, "(%d %s)\n", nrows, nrows == 1 ? "row" : "rows");
+	pg_free(widths);
+}
+
+/*
+ * Reports a usage error and exits with EXIT_USAGE, pointing to the
+ * subcommand's help (the program's when subcommand is NULL).
+ */
+void
+usage_error(const char *subcommand, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	pg_log_generic_v(PG_LOG_ERROR, PG_LOG_PRIMARY, fmt, ap);
+	va_end(ap);
+	if (subcommand != NULL)
+		pg_log_error_hint("Try \"mqctl %s --help\" for more information.",
+						  subcommand);
+	else
+		pg_log_error_hint("Try \"mqctl --help\" for more information.");
+	exit(EXIT_USAGE);
+}
+
+/* Parses an integer option value in [min, max], or exits with EXIT_USAGE. */
+int
+parse_int_option(const char *subcommand, const char *option,
+				 const char *value, int min, int max)
+{
+	char	   *end;
+	long		n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || n < min || n > max)
+		usage_error(subcommand, "%s must be an integer from %d to %d",
+					option, min, max);
+	return (int) n;
+}
+
+/* Parses a non-negative number of seconds, or exits with EXIT_USAGE. */
+double
+parse_seconds_option(const char *subcommand, const char *option,
+					 const char *value)
+{
+	char	   *end;
+	double		s;
+
+	errno = 0;
+	s = strtod(value, &end);
+	if (errno != 0 || end == value || *end != '\0' || !(s >= 0 && s < 1e6))
+		usage_error(subcommand, "%s must be a number of seconds", option);
+	return s;
+}
+
+/*
+ * Handles the options every subcommand accepts, in the default branch of
+ * its getopt_long switch: -d/--dbname; anything else was refused by
+ * getopt_long, which said why.
+ */
+void
+common_option(const char *subcommand, int c, const char *arg)
+{
+	if (c == 'd')
+	{
+		conninfo = arg;
+		return;
+	}
+	pg_log_error_hint("Try \"mqctl %s --help\" for more information.",
+					  subcommand);
+	exit(EXIT_USAGE);
+}
+
+static void
+stop_handler(SIGNAL_ARGS)
+{
+	stop_requested = true;
+}
+
+/*
+ * Makes SIGINT and SIGTERM set stop_requested instead of ending the
+ * process, for subcommands that finish cleanly.  A wait in poll() returns
+ * early when they come.
+ */
+void
+catch_stop_signals(void)
+{
+	pqsignal(SIGINT, stop_handler);
+	pqsignal(SIGTERM, stop_handler);
+}
+
+/* Sleeps for ms milliseconds, or less if a signal comes. */
+void
+sleep_ms(int ms)
+{
+	(void) poll(NULL, 0, ms);
+}
+
+/* Seconds since the epoch, with microseconds, for rates and timeouts. */
+double
+now_seconds(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}

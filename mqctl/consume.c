@@ -1,0 +1,827 @@
+/*-------------------------------------------------------------------------
+ *
+ * consume.c
+ *	  mqctl consume and mqctl tail: following messages as they come.
+ *
+ * consume is a member of a consumer group, at least once.  Each round is
+ * one transaction: BEGIN, fetch a batch (mq.poll, which waits briefly in
+ * the server when nothing is ready), handle each message (print it, or
+ * run --exec's command with the payload on its standard input; a command
+ * that fails gets mq.nack, which sends the message to retries and then to
+ * the dead letters), then mq.commit(group) and COMMIT.  Output is flushed
+ * before the commit, so a message is committed only once handled; one
+ * handled but not committed (the connection or mqctl died) comes again.
+ * Between rounds that found nothing, consume waits for a NOTIFY on the
+ * channels of its topics, or for a while at most (the fallback when
+ * notifications are off), so that it wakes within milliseconds of a
+ * commit without holding a transaction open while idle.
+ *
+ * SIGINT and SIGTERM stop consume after the message being handled: the
+ * messages handled so far are committed (mq.ack per partition when the
+ * batch was cut short) and it exits with 0.  A lost connection is
+ * reopened with back-off, and consuming resumes from the committed
+ * positions.
+ *
+ * tail follows a topic without a group: it reads every partition with
+ * mq.read from the stable offsets of when it started, woken the same way.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  mqctl/consume.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <sys/wait.h>
+
+#include "common/logging.h"
+#include "getopt_long.h"
+#include "mqctl.h"
+
+#define DEFAULT_BATCH_SIZE	100
+
+/* how long mq.poll waits in the server before a round ends empty */
+#define POLL_WAIT_MS		500
+
+/* how long an idle consumer or tail waits for a notification */
+#define IDLE_WAIT_MS		1000
+
+/* most messages tail reads from a partition at once */
+#define TAIL_READ_MAX		1000
+
+/*
+ * The columns both fetch and tail select, in this order: the message's
+ * coordinates and metadata, its payload as text (bytea in its hex form),
+ * its raw bytes if it is bytea, and the whole as one JSON object.
+ */
+enum
+{
+	COL_TOPIC,
+	COL_PARTITION,
+	COL_OFFSET,
+	COL_ID,
+	COL_KEY,
+	COL_TAG,
+	COL_HEADERS,
+	COL_TEXT,
+	COL_RAW,
+	COL_JSON
+};
+
+#define MESSAGE_COLUMNS \
+	"topic, partition, \"offset\", id, key, tag, headers," \
+	" coalesce(mq.payload_text(payload, payload_type), payload::text)," \
+	" CASE WHEN payload_type = 'bytea' THEN payload END," \
+	" json_build_object('topic', topic, 'partition', partition," \
+	"     'offset', \"offset\", 'id', id, 'key', key, 'tag', tag," \
+	"     'headers', headers, 'payload_type', payload_type," \
+	"     'payload', CASE payload_type" \
+	"                WHEN 'jsonb' THEN mq.payload_jsonb(payload, payload_type)" \
+	"                WHEN 'text' THEN to_jsonb(mq.payload_text(payload, payload_type))" \
+	"                ELSE to_jsonb(encode(payload, 'base64')) END," \
+	"     'produced_at', produced_at)"
+
+/* $1 group, $2 topic or NULL, $3 max, $4 wait */
+#define POLL_SQL \
+	"SELECT " MESSAGE_COLUMNS \
+	"  FROM mq.poll($1, $2, max => $3::integer, wait => $4::interval)"
+
+#define COMMIT_SQL			"SELECT mq.commit($1)"
+#define ACK_SQL \
+	"SELECT mq.ack($1::text, $2::text, $3::integer, $4::bigint)"
+#define NACK_SQL \
+	"SELECT mq.nack($1::text, $2::text, $3::integer, $4::bigint)"
+
+/* the channels of the topics consume reads: $1 group, $2 topic or NULL */
+#define CHANNELS_SQL \
+	"SELECT DISTINCT t.channel" \
+	"  FROM mq.subscriptions s" \
+	"  JOIN mq.topics t ON t.name = s.topic" \
+	" WHERE s.\"group\" = $1 AND t.channel IS NOT NULL" \
+	"   AND ($2::text IS NULL OR s.topic IN ($2, $1 || '.retry'))"
+
+#define SUBSCRIBED_SQL \
+	"SELECT 1 FROM mq.subscriptions WHERE \"group\" = $1 AND topic = $2"
+
+/* $1 topic, $2 partition, $3 from offset, $4 max */
+#define READ_SQL \
+	"SELECT " MESSAGE_COLUMNS \
+	"  FROM (SELECT $1::text AS topic, $2::integer AS partition, r.*" \
+	"          FROM mq.read($1, $2, $3, $4) r) m"
+
+#define OFFSETS_SQL \
+	"SELECT partition, stable_offset FROM mq.partition_offsets($1)" \
+	" ORDER BY partition"
+
+#define TOPIC_CHANNEL_SQL \
+	"SELECT channel FROM mq.topics WHERE name = $1 AND channel IS NOT NULL"
+
+/* What consume or tail was asked to do, and how far it got. */
+typedef struct Follower
+{
+	PGconn	   *conn;
+	const char *group;			/* consume */
+	const char *topic;			/* consume: NULL for all the group's topics */
+	char	   *retry_topic;	/* consume with a topic: "<group>.retry" */
+	bool		retry_subscribed;	/* the group reads retry_topic */
+	bool		json;
+	const char *exec;
+	int			batch_size;
+	long		max_messages;	/* 0: no limit */
+	double		idle_exit;		/* seconds; 0: never */
+	long		handled;
+	double		last_message;	/* when the last message came */
+} Follower;
+
+static const struct option long_options[] = {
+	{"json", no_argument, NULL, 'j'},
+	{"exec", required_argument, NULL, 'e'},
+	{"batch-size", required_argument, NULL, 'b'},
+	{"max-messages", required_argument, NULL, 'm'},
+	{"idle-exit", required_argument, NULL, 'i'},
+	{"dbname", required_argument, NULL, 'd'},
+	{NULL, 0, NULL, 0}
+};
+
+void
+help_consume(void)
+{
+	printf("mqctl consume consumes messages as a member of a consumer group, at least\n"
+		   "once: positions are committed after the messages were handled.\n\n");
+	printf("Usage:\n");
+	printf("  mqctl consume GROUP [TOPIC] [OPTION]...\n\n");
+	printf("Without TOPIC, every topic the group subscribes to is read; with TOPIC,\n"
+		   "that one and the group's retry topic \"GROUP.retry\".  Each message is\n"
+		   "printed (its payload, or a JSON object with --json), or given to --exec's\n"
+		   "command.  SIGINT and SIGTERM commit what was handled, then exit with 0.\n"
+		   "A lost connection is reopened, and consuming resumes from the committed\n"
+		   "positions.\n\n");
+	printf("Options:\n");
+	printf("  -j, --json             print each message as one line of JSON: topic,\n"
+		   "                         partition, offset, id, key, tag, headers,\n"
+		   "                         payload_type, payload, produced_at\n");
+	printf("  -e, --exec=COMMAND     run COMMAND with /bin/sh -c for each message, with\n"
+		   "                         the payload on standard input and MQ_GROUP,\n"
+		   "                         MQ_TOPIC, MQ_PARTITION, MQ_OFFSET, MQ_ID, MQ_KEY,\n"
+		   "                         MQ_TAG and MQ_HEADERS set; a non-zero exit status\n"
+		   "                         nacks the message (mq.nack)\n");
+	printf("  -b, --batch-size=N     messages per transaction (default %d)\n",
+		   DEFAULT_BATCH_SIZE);
+	printf("  -m, --max-messages=N   exit after handling N messages\n");
+	printf("  -i, --idle-exit=SECONDS  exit once no message came for SECONDS\n");
+	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
+	printf("  -?, --help             show this help, then exit\n");
+}
+
+void
+help_tail(void)
+{
+	printf("mqctl tail prints the messages committed to a topic from now on, in\n"
+		   "every partition, without a consumer group.\n\n");
+	printf("Usage:\n");
+	printf("  mqctl tail TOPIC [OPTION]...\n\n");
+	printf("Options:\n");
+	printf("  -j, --json             print each message as one line of JSON\n");
+	printf("  -m, --max-messages=N   exit after printing N messages\n");
+	printf("  -i, --idle-exit=SECONDS  exit once no message came for SECONDS\n");
+	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
+	printf("  -?, --help             show this help, then exit\n");
+}
+
+/*
+ * Parses the options of consume and tail into f, the positional arguments
+ * left in argv[optind..].  Exits on a usage error.
+ */
+static void
+parse_follower_options(const char *subcommand, int argc, char **argv,
+					   Follower *f)
+{
+	int			c;
+
+	f->batch_size = DEFAULT_BATCH_SIZE;
+	while ((c = getopt_long(argc, argv, "je:b:m:i:d:",
+							long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'j':
+				f->json = true;
+				break;
+			case 'e':
+				f->exec = optarg;
+				break;
+			case 'b':
+				f->batch_size = parse_int_option(subcommand, "--batch-size",
+												 optarg, 1, 100000);
+				break;
+			case 'm':
+				f->max_messages = parse_int_option(subcommand,
+												   "--max-messages",
+												   optarg, 1, PG_INT32_MAX);
+				break;
+			case 'i':
+				f->idle_exit = parse_seconds_option(subcommand, "--idle-exit",
+													optarg);
+				break;
+			default:
+				common_option(subcommand, c, optarg);
+		}
+	}
+	if (strcmp(subcommand, "tail") == 0 &&
+		(f->exec != NULL || f->batch_size != DEFAULT_BATCH_SIZE))
+		usage_error(subcommand, "tail takes neither --exec nor --batch-size");
+	if (f->exec != NULL && f->json)
+		usage_error(subcommand, "--exec and --json exclude each other");
+}
+
+/* Whether --max-messages or --idle-exit says to stop now. */
+static bool
+done(const Follower *f)
+{
+	if (f->max_messages > 0 && f->handled >= f->max_messages)
+		return true;
+	return f->idle_exit > 0 &&
+		now_seconds() - f->last_message >= f->idle_exit;
+}
+
+/*
+ * Milliseconds to wait for messages: up to max_ms, but not past the time
+ * --idle-exit would end the wait anyway.
+ */
+static int
+wait_ms(const Follower *f, int max_ms)
+{
+	double		left;
+
+	if (f->idle_exit <= 0)
+		return max_ms;
+	left = f->idle_exit - (now_seconds() - f->last_message);
+	return (int) Max(0, Min(max_ms, left * 1000));
+}
+
+/* How many messages to ask for: a batch, or what --max-messages leaves. */
+static int
+batch_max(const Follower *f)
+{
+	if (f->max_messages > 0)
+		return (int) Min(f->batch_size, f->max_messages - f->handled);
+	return f->batch_size;
+}
+
+/*
+ * Prints one message: its payload, or its JSON object.  Returns false if
+ * standard output failed (a closed pipe): the message is not handled.
+ */
+static bool
+print_message(const Follower *f, const PGresult *res, int row)
+{
+	fputs(PQgetvalue(res, row, f->json ? COL_JSON : COL_TEXT), stdout);
+	fputc('\n', stdout);
+	return !ferror(stdout);
+}
+
+/* Sets an environment variable for --exec's command, if value is not NULL. */
+static void
+set_message_env(const char *name, const PGresult *res, int row, int col)
+{
+	if (!PQgetisnull(res, row, col))
+		setenv(name, PQgetvalue(res, row, col), 1);
+}
+
+/*
+ * Runs --exec's command for one message with /bin/sh -c, the payload on
+ * its standard input (the raw bytes of a bytea payload, else the text in
+ * the client encoding).  Returns the command's wait status.
+ */
+static int
+run_command(const Follower *f, const PGresult *res, int row)
+{
+	int			pipefd[2];
+	pid_t		pid;
+	int			status;
+	unsigned char *raw = NULL;
+	const char *payload;
+	size_t		len;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (pipe(pipefd) < 0 || (pid = fork()) < 0)
+	{
+		pg_log_error("could not start the command: %m");
+		exit(EXIT_SQL_ERROR);
+	}
+	if (pid == 0)
+	{
+		dup2(pipefd[0], STDIN_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		pqsignal(SIGPIPE, SIG_DFL);
+		setenv("MQ_GROUP", f->group, 1);
+		set_message_env("MQ_TOPIC", res, row, COL_TOPIC);
+		set_message_env("MQ_PARTITION", res, row, COL_PARTITION);
+		set_message_env("MQ_OFFSET", res, row, COL_OFFSET);
+		set_message_env("MQ_ID", res, row, COL_ID);
+		set_message_env("MQ_KEY", res, row, COL_KEY);
+		set_message_env("MQ_TAG", res, row, COL_TAG);
+		set_message_env("MQ_HEADERS", res, row, COL_HEADERS);
+		execl("/bin/sh", "sh", "-c", f->exec, (char *) NULL);
+		_exit(127);
+	}
+	close(pipefd[0]);
+
+	if (!PQgetisnull(res, row, COL_RAW))
+	{
+		raw = PQunescapeBytea((const unsigned char *)
+							  PQgetvalue(res, row, COL_RAW), &len);
+		payload = (const char *) raw;
+	}
+	else
+	{
+		payload = PQgetvalue(res, row, COL_TEXT);
+		len = strlen(payload);
+	}
+	/* a command that does not read all its input gets to ignore it */
+	while (len > 0)
+	{
+		ssize_t		n = write(pipefd[1], payload, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		payload += n;
+		len -= n;
+	}
+	close(pipefd[1]);
+	if (raw != NULL)
+		PQfreemem(raw);
+
+	while (waitpid(pid, &status, 0) < 0)
+	{
+		if (errno != EINTR)
+		{
+			pg_log_error("could not wait for the command: %m");
+			exit(EXIT_SQL_ERROR);
+		}
+	}
+	return status;
+}
+
+/*
+ * Runs one statement of a consume round.  Returns its result, or NULL if
+ * the connection was lost; exits with EXIT_SQL_ERROR on any other error
+ * (the open transaction dies with the connection, so nothing handled in
+ * it is committed).
+ */
+static PGresult *
+round_query(Follower *f, const char *sql, int nparams,
+			const char *const *params)
+{
+	PGresult   *res = run_query(f->conn, sql, nparams, params);
+
+	if (res == NULL && !connection_lost(f->conn))
+		exit_after_failure(f->conn);
+	return res;
+}
+
+/*
+ * Fills the parameters of mq.ack and mq.nack for a message: group, topic,
+ * partition, offset.
+ */
+static void
+message_params(const Follower *f, const PGresult *msgs, int row,
+			   const char *params[4])
+{
+	params[0] = f->group;
+	params[1] = PQgetvalue(msgs, row, COL_TOPIC);
+	params[2] = PQgetvalue(msgs, row, COL_PARTITION);
+	params[3] = PQgetvalue(msgs, row, COL_OFFSET);
+}
+
+/*
+ * Sends mq.nack for a message whose command failed, saying so on stderr.
+ * Returns false if the connection was lost.
+ */
+static bool
+nack(Follower *f, const PGresult *msgs, int row, int status)
+{
+	const char *params[4];
+	char	   *reason = wait_result_to_str(status);
+	PGresult   *res;
+
+	message_params(f, msgs, row, params);
+	res = round_query(f, NACK_SQL, 4, params);
+
+	if (res == NULL)
+	{
+		pg_free(reason);
+		return false;
+	}
+	pg_log_warning("message %s[%s]@%s: %s; nacked: %s",
+				   params[1], params[2], params[3], reason,
+				   PQgetvalue(res, 0, 0));
+	pg_free(reason);
+	PQclear(res);
+	return true;
+}
+
+/*
+ * Handles the messages of a fetch result, in order, until all are handled
+ * or a stop was requested.  Returns how many were handled (*lost set if
+ * the connection was lost), and whether any was nacked in *nacked.
+ */
+static int
+handle_messages(Follower *f, const PGresult *msgs, bool *nacked, bool *lost)
+{
+	int			n;
+
+	for (n = 0; n < PQntuples(msgs); n++)
+	{
+		if (stop_requested)
+			break;
+		if (f->exec == NULL)
+		{
+			if (!print_message(f, msgs, n))
+				break;
+		}
+		else
+		{
+			int			status = run_command(f, msgs, n);
+
+			/* Ctrl-C killed the command too: leave the message for later */
+			if (status != 0 && stop_requested)
+				break;
+			if (status != 0)
+			{
+				if (!nack(f, msgs, n, status))
+				{
+					*lost = true;
+					break;
+				}
+				*nacked = true;
+			}
+		}
+		f->handled++;
+		f->last_message = now_seconds();
+	}
+	return n;
+}
+
+/*
+ * Commits the positions past the first `handled` messages of msgs: with
+ * mq.ack of the last handled message of each partition, for a batch cut
+ * short (rows of a partition come together, in offset order).  Returns
+ * false if the connection was lost.
+ */
+static bool
+ack_handled(Follower *f, const PGresult *msgs, int handled)
+{
+	for (int i = 0; i < handled; i++)
+	{
+		const char *params[4];
+		PGresult   *res;
+
+		message_params(f, msgs, i, params);
+		if (i + 1 < handled &&
+			strcmp(params[1], PQgetvalue(msgs, i + 1, COL_TOPIC)) == 0 &&
+			strcmp(params[2], PQgetvalue(msgs, i + 1, COL_PARTITION)) == 0)
+			continue;
+		res = round_query(f, ACK_SQL, 4, params);
+		if (res == NULL)
+			return false;
+		PQclear(res);
+	}
+	return true;
+}
+
+/* LISTENs on the channels of the topics consume reads. */
+static void
+listen_to_topics(Follower *f)
+{
+	const char *params[2] = {f->group, f->topic};
+	PGresult   *res = run_query(f->conn, CHANNELS_SQL, 2, params);
+
+	if (res == NULL)
+	{
+		if (connection_lost(f->conn))
+			return;
+		exit_after_failure(f->conn);
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		listen_channel(f->conn, PQgetvalue(res, i, 0));
+	PQclear(res);
+}
+
+/*
+ * Whether the group reads its retry topic, which mq.nack creates: consume
+ * with a topic fetches from both.  Once it does, it is not asked again.
+ */
+static bool
+reads_retry_topic(Follower *f, bool *lost)
+{
+	const char *params[2] = {f->group, f->retry_topic};
+	PGresult   *res;
+
+	if (f->retry_topic == NULL || f->retry_subscribed)
+		return f->retry_subscribed;
+	res = round_query(f, SUBSCRIBED_SQL, 2, params);
+	if (res == NULL)
+		*lost = true;
+	else
+	{
+		f->retry_subscribed = PQntuples(res) > 0;
+		PQclear(res);
+		if (f->retry_subscribed)
+			listen_to_topics(f);
+	}
+	return f->retry_subscribed;
+}
+
+/* Fetches up to max messages of a topic (NULL: all), waiting up to ms. */
+static PGresult *
+fetch(Follower *f, const char *topic, int max, int ms)
+{
+	char		max_text[16];
+	char		wait_text[32];
+	const char *params[4] = {f->group, topic, max_text, wait_text};
+
+	snprintf(max_text, sizeof(max_text), "%d", max);
+	snprintf(wait_text, sizeof(wait_text), "%d ms", ms);
+	return round_query(f, POLL_SQL, 4, params);
+}
+
+/*
+ * One round of consume: one transaction that fetches a batch, handles it,
+ * and commits the positions past what was handled.  Returns how many
+ * messages were handled, or -1 if the connection was lost.
+ */
+static int
+consume_round(Follower *f)
+{
+	PGresult   *batches[2] = {NULL, NULL};
+	int			handled[2] = {0, 0};
+	int			nbatches = 0;
+	int			max = batch_max(f);
+	int			total = 0;
+	bool		cut_short = false;
+	bool		nacked = false;
+	bool		lost = false;
+	PGresult   *res;
+
+	res = round_query(f, "BEGIN", 0, NULL);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+
+	/* retries first: they are older */
+	if (reads_retry_topic(f, &lost))
+	{
+		batches[nbatches] = fetch(f, f->retry_topic, max, 0);
+		if (batches[nbatches] == NULL)
+			return -1;
+		max -= PQntuples(batches[nbatches++]);
+	}
+	if (lost)
+		return -1;
+	if (max > 0)
+	{
+		bool		have_retries = nbatches > 0 && PQntuples(batches[0]) > 0;
+
+		batches[nbatches] = fetch(f, f->topic, max,
+								  have_retries ? 0 : wait_ms(f, POLL_WAIT_MS));
+		if (batches[nbatches] != NULL)
+			nbatches++;
+		else
+			lost = true;
+	}
+
+	for (int i = 0; i < nbatches && !cut_short && !lost; i++)
+	{
+		handled[i] = handle_messages(f, batches[i], &nacked, &lost);
+		total += handled[i];
+		cut_short = handled[i] < PQntuples(batches[i]);
+	}
+	if (fflush(stdout) != 0)
+	{
+		pg_log_error("could not write the messages: %m");
+		exit(EXIT_SQL_ERROR);
+	}
+
+	/*
+	 * mq.commit(group) commits past everything fetched; past what was handled
+	 * only, when a stop cut the batch short.
+	 */
+	if (!lost && !cut_short)
+	{
+		const char *param[1] = {f->group};
+
+		res = round_query(f, COMMIT_SQL, 1, param);
+		lost = res == NULL;
+		PQclear(res);
+	}
+	for (int i = 0; i < nbatches; i++)
+	{
+		if (cut_short && !lost)
+			lost = !ack_handled(f, batches[i], handled[i]);
+		PQclear(batches[i]);
+	}
+	if (!lost)
+	{
+		res = round_query(f, "COMMIT", 0, NULL);
+		lost = res == NULL;
+		PQclear(res);
+	}
+	if (lost)
+		return -1;
+
+	/* a first nack may have created the retry topic: LISTEN to it too */
+	if (nacked)
+		listen_to_topics(f);
+	return total;
+}
+
+int
+cmd_consume(int argc, char **argv)
+{
+	Follower	f = {0};
+
+	parse_follower_options("consume", argc, argv, &f);
+	if (optind == argc)
+		usage_error("consume", "a group name is needed");
+	f.group = argv[optind++];
+	if (optind < argc)
+		f.topic = argv[optind++];
+	if (optind < argc)
+		usage_error("consume", "too many arguments");
+	if (f.topic != NULL)
+	{
+		f.retry_topic = psprintf("%s.retry", f.group);
+		if (strcmp(f.topic, f.retry_topic) == 0)
+			f.retry_topic = NULL;
+	}
+
+	f.conn = connect_or_exit();
+	catch_stop_signals();
+	/* a closed standard output or a command not reading fails a write */
+	pqsignal(SIGPIPE, SIG_IGN);
+	listen_to_topics(&f);
+	f.last_message = now_seconds();
+
+	while (!stop_requested && !done(&f))
+	{
+		int			handled = consume_round(&f);
+
+		if (handled == 0 && !done(&f) && !stop_requested)
+			handled = wait_for_notification(f.conn, wait_ms(&f, IDLE_WAIT_MS));
+		if (handled < 0 || connection_lost(f.conn))
+		{
+			f.conn = reconnect(f.conn);
+			if (f.conn == NULL)
+				return 0;
+			f.retry_subscribed = false;
+			listen_to_topics(&f);
+		}
+	}
+	PQfinish(f.conn);
+	return 0;
+}
+
+/*
+ * Reads the new messages of one partition of the topic tail follows, from
+ * *next (moved past them) up to the stable offset last seen.  Returns how
+ * many it printed, or -1 if the connection was lost.
+ */
+static int
+tail_partition(Follower *f, const char *partition, long long *next,
+			   long long stable)
+{
+	char		from[32];
+	char		max[16];
+	const char *params[4] = {f->topic, partition, from, max};
+	int			limit = TAIL_READ_MAX;
+	PGresult   *res;
+	int			n;
+
+	if (f->max_messages > 0)
+		limit = (int) Min(limit, f->max_messages - f->handled);
+	snprintf(from, sizeof(from), "%lld", *next);
+	snprintf(max, sizeof(max), "%d", limit);
+	res = run_query(f->conn, READ_SQL, 4, params);
+	if (res == NULL)
+	{
+		if (connection_lost(f->conn))
+			return -1;
+		exit_after_failure(f->conn);
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+	{
+		print_message(f, res, i);
+		*next = atoll(PQgetvalue(res, i, COL_OFFSET)) + 1;
+	}
+	/* fewer than asked for: everything below the stable offset was read */
+	if (n < limit)
+		*next = Max(*next, stable);
+	PQclear(res);
+	f->handled += n;
+	if (n > 0)
+		f->last_message = now_seconds();
+	return n;
+}
+
+/*
+ * One pass of tail over the topic's partitions: those whose stable offset
+ * moved past what was printed are read.  Partitions added since the last
+ * pass start at offset 0.  Returns how many messages it printed, or -1 if
+ * the connection was lost.
+ */
+static int
+tail_pass(Follower *f, long long **next, int *npartitions, bool first)
+{
+	const char *param[1] = {f->topic};
+	PGresult   *res = run_query(f->conn, OFFSETS_SQL, 1, param);
+	int			printed = 0;
+
+	if (res == NULL)
+	{
+		if (connection_lost(f->conn))
+			return -1;
+		exit_after_failure(f->conn);
+	}
+	if (PQntuples(res) > *npartitions)
+	{
+		*next = pg_realloc(*next, PQntuples(res) * sizeof(long long));
+		for (int p = *npartitions; p < PQntuples(res); p++)
+			(*next)[p] = first ? atoll(PQgetvalue(res, p, 1)) : 0;
+		*npartitions = PQntuples(res);
+	}
+	for (int p = 0; p < *npartitions && !done(f); p++)
+	{
+		long long	stable = atoll(PQgetvalue(res, p, 1));
+		int			n;
+
+		if (stable <= (*next)[p])
+			continue;
+		n = tail_partition(f, PQgetvalue(res, p, 0), &(*next)[p], stable);
+		if (n < 0)
+		{
+			printed = -1;
+			break;
+		}
+		printed += n;
+	}
+	PQclear(res);
+	fflush(stdout);
+	return printed;
+}
+
+int
+cmd_tail(int argc, char **argv)
+{
+	Follower	f = {0};
+	long long  *next = NULL;
+	int			npartitions = 0;
+	const char *param[1];
+	PGresult   *res;
+	bool		first = true;
+
+	parse_follower_options("tail", argc, argv, &f);
+	if (optind == argc)
+		usage_error("tail", "a topic name is needed");
+	f.topic = param[0] = argv[optind++];
+	if (optind < argc)
+		usage_error("tail", "too many arguments");
+
+	f.conn = connect_or_exit();
+	catch_stop_signals();
+	f.last_message = now_seconds();
+	for (;;)
+	{
+		int			printed;
+
+		/* LISTEN first, so that no commit after the first pass is missed */
+		res = query_or_exit(f.conn, TOPIC_CHANNEL_SQL, 1, param);
+		if (PQntuples(res) == 1)
+			listen_channel(f.conn, PQgetvalue(res, 0, 0));
+		PQclear(res);
+
+		while ((printed = tail_pass(&f, &next, &npartitions, first)) >= 0)
+		{
+			first = false;
+			if (stop_requested || done(&f))
+				break;
+			if (printed == 0 &&
+				wait_for_notification(f.conn, wait_ms(&f, IDLE_WAIT_MS)) < 0)
+				break;
+		}
+		if (stop_requested || done(&f))
+			break;
+		f.conn = reconnect(f.conn);
+		if (f.conn == NULL)
+			return 0;
+	}
+	PQfinish(f.conn);
+	return 0;
+}

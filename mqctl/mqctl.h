@@ -1,0 +1,89 @@
+/*-------------------------------------------------------------------------
+ *
+ * mqctl.h
+ *	  Declarations shared by the files of mqctl, mq's command-line client.
+ *
+ * mqctl.c parses the program's options and dispatches to a subcommand;
+ * common.c holds what every subcommand needs (the connection, queries that
+ * report server errors, aligned tables, waiting for notifications);
+ * topics.c, groups.c, produce.c and consume.c implement the subcommands.
+ *
+ * There is one connection at a time, opened by a subcommand once its
+ * arguments are known.  Every query goes through run_query(), which passes
+ * user input as parameters only.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  mqctl/mqctl.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQCTL_H
+#define MQCTL_H
+
+#include <signal.h>
+
+#include "libpq-fe.h"
+
+/* Exit statuses, documented in docs/mqctl.md for scripts to rely on. */
+#define EXIT_SQL_ERROR		1	/* the server refused a command */
+#define EXIT_USAGE			2	/* bad options or arguments */
+#define EXIT_CONNECTION		3	/* could not connect */
+
+/* -d/--dbname: a connection string or database name; NULL: PG* variables */
+extern const char *conninfo;
+
+/* Set by SIGINT and SIGTERM once catch_stop_signals() was called. */
+extern volatile sig_atomic_t stop_requested;
+
+/* Subcommands: each returns the program's exit status. */
+extern int	cmd_topics(int argc, char **argv);
+extern int	cmd_delayed(int argc, char **argv);
+extern int	cmd_half(int argc, char **argv);
+extern int	cmd_groups(int argc, char **argv);
+extern int	cmd_lag(int argc, char **argv);
+extern int	cmd_dlq(int argc, char **argv);
+extern int	cmd_produce(int argc, char **argv);
+extern int	cmd_consume(int argc, char **argv);
+extern int	cmd_tail(int argc, char **argv);
+
+/* Their --help texts. */
+extern void help_topics(void);
+extern void help_delayed(void);
+extern void help_half(void);
+extern void help_groups(void);
+extern void help_lag(void);
+extern void help_dlq(void);
+extern void help_produce(void);
+extern void help_consume(void);
+extern void help_tail(void);
+
+/* common.c: connections */
+extern PGconn *connect_or_exit(void);
+extern PGconn *reconnect(PGconn *conn);
+extern bool connection_lost(PGconn *conn);
+extern void exit_after_failure(PGconn *conn) pg_attribute_noreturn();
+
+/* common.c: queries */
+extern PGresult *run_query(PGconn *conn, const char *sql,
+						   int nparams, const char *const *params);
+extern PGresult *query_or_exit(PGconn *conn, const char *sql,
+							   int nparams, const char *const *params);
+extern void listen_channel(PGconn *conn, const char *channel);
+extern int	wait_for_notification(PGconn *conn, int timeout_ms);
+extern void print_table(PGconn *conn, const PGresult *res, FILE *out);
+
+/* common.c: options and signals */
+extern void usage_error(const char *subcommand, const char *fmt,...)
+			pg_attribute_printf(2, 3) pg_attribute_noreturn();
+extern int	parse_int_option(const char *subcommand, const char *option,
+							 const char *value, int min, int max);
+extern double parse_seconds_option(const char *subcommand, const char *option,
+								   const char *value);
+extern void common_option(const char *subcommand, int c, const char *arg);
+extern void catch_stop_signals(void);
+extern void sleep_ms(int ms);
+extern double now_seconds(void);
+
+#endif							/* MQCTL_H */

@@ -1,0 +1,318 @@
+# mqctl, mq's command-line client, against a live server: usage errors and
+# connection failures have their own exit statuses; server errors show
+# their SQLSTATE; topics are administered; what produce sends, consume
+# receives exactly once when nothing fails; JSON input takes its keys from
+# a field; lag renders a table; consume survives a server restart and a
+# killed backend without losing a message, commits what it handled when
+# stopped with SIGTERM, and nacks the messages its --exec command fails on,
+# which come back from the retry topic and end in the dead letters.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use JSON::PP;
+use Time::HiRes qw(usleep);
+
+my $bindir = `pg_config --bindir`;
+chomp $bindir;
+my $mqctl = "$bindir/mqctl";
+plan skip_all => "mqctl is not installed in $bindir (make -C mqctl install)"
+  unless -x $mqctl;
+
+my $node = PostgreSQL::Test::Cluster->new('mqctl');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mq'
+mq.worker_naptime = '100ms'
+});
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION mq');
+my $connstr = $node->connstr('postgres');
+my $dir = PostgreSQL::Test::Utils::tempdir;
+
+# run mqctl to the end: (exit status, stdout, stderr)
+sub mqctl
+{
+	my ($args, $stdin) = @_;
+	my ($out, $err) = ('', '');
+	$stdin //= '';
+	IPC::Run::run([ $mqctl, '-d', $connstr, @$args ],
+		'<', \$stdin, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return ($? >> 8, $out, $err);
+}
+
+# start mqctl in the background, its output going to files
+sub mqctl_start
+{
+	my ($name, @args) = @_;
+	return IPC::Run::start([ $mqctl, '-d', $connstr, @args ],
+		'<', \undef, '>', "$dir/$name.out", '2>', "$dir/$name.err");
+}
+
+sub file_lines
+{
+	my ($file) = @_;
+	return () unless -e $file;
+	my @lines = split /\n/, slurp_file($file);
+	return @lines;
+}
+
+sub count_lines
+{
+	my @lines = file_lines(@_);
+	return scalar @lines;
+}
+
+# wait until a condition on the files holds
+sub wait_until
+{
+	my ($what, $cond) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	until ($cond->())
+	{
+		die "timed out waiting until $what" if time > $deadline;
+		usleep(50_000);
+	}
+	return 1;
+}
+
+sub distinct_lines
+{
+	my %seen = map { $_ => 1 } file_lines(@_);
+	return scalar keys %seen;
+}
+
+sub group_lag
+{
+	my ($group) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(sum(lag), 0) FROM mq.lag WHERE \"group\" = '$group'");
+}
+
+# --- Usage, help, exit statuses.
+my ($rc, $out, $err) = mqctl(['--help']);
+is($rc, 0, '--help exits with 0');
+like($out, qr/Usage:.*consume.*Exit status/s, 'and describes the program');
+for my $sub (qw(topics groups lag tail produce consume dlq half delayed))
+{
+	($rc, $out) = mqctl([ $sub, '--help' ]);
+	ok($rc == 0 && $out =~ /Usage:\n  mqctl $sub/, "$sub --help");
+}
+($rc, $out, $err) = mqctl([]);
+is($rc, 2, 'no subcommand: usage error (2)');
+($rc, $out, $err) = mqctl(['frobnicate']);
+ok($rc == 2 && $err =~ /unknown subcommand "frobnicate"/,
+	'unknown subcommand: 2');
+($rc, $out, $err) = mqctl([ 'produce', 'orders', '--batch-size', '0' ]);
+ok($rc == 2 && $err =~ /--batch-size must be an integer/,
+	'bad option value: 2');
+($rc, $out, $err) = mqctl([ 'topics', '--frob' ]);
+ok($rc == 2 && $err =~ /mqctl topics --help/, 'unknown option: 2, with a hint');
+($rc, $out, $err) = mqctl(['consume']);
+is($rc, 2, 'missing argument: 2');
+IPC::Run::run([ $mqctl, '-d', $node->connstr('no_such_db'), 'topics' ],
+	'>', \$out, '2>', \$err);
+ok($? >> 8 == 3 && $err =~ /"no_such_db" does not exist/,
+	'connection failure: 3');
+
+# --- Topics, and server errors with their SQLSTATE.
+($rc, $out) = mqctl([ 'topics', 'create', 'orders', '--partitions', '3' ]);
+ok($rc == 0 && $out =~ /created topic "orders"/, 'topics create');
+($rc, $out) = mqctl([ 'topics', 'alter', 'orders', '--partitions=4',
+	'--retention', '3 days' ]);
+is($rc, 0, 'topics alter');
+($rc, $out) = mqctl(['topics']);
+like($out, qr/^ orders \|\s+4 \|.*\| 3 days .*\| mq\.orders$/m,
+	'topics lists the topic with its settings and channel');
+($rc, $out, $err) = mqctl([ 'topics', 'create', 'orders' ]);
+ok($rc == 1 && $err =~ /topic "orders" already exists \(SQLSTATE 42710\)/,
+	'an existing topic: 1, SQLSTATE 42710');
+($rc, $out, $err) = mqctl([ 'topics', 'drop', 'nope' ]);
+is($rc, 1, 'dropping an unknown topic: 1');
+like($err, qr/topic "nope" does not exist \(SQLSTATE 42704\)\n.*hint: .*mq\.topics/,
+	'with SQLSTATE 42704 and the server\'s hint');
+($rc, $out, $err) = mqctl([ 'tail', 'nope' ]);
+ok($rc == 1 && $err =~ /SQLSTATE 42704/, 'tail of an unknown topic: 42704');
+($rc, $out, $err) = mqctl([ 'consume', 'nobody', '--max-messages', '1' ]);
+ok($rc == 1 && $err =~ /consumer group "nobody" does not exist \(SQLSTATE 42704\)/,
+	'consume with an unknown group: 42704');
+($rc, $out) = mqctl([ 'topics', 'drop', 'nope', '--if-exists' ]);
+is($rc, 0, 'drop --if-exists of an unknown topic: 0');
+
+# --- produce N lines, consume exactly N.
+$node->safe_psql('postgres',
+	"SELECT mq.subscribe('billing', 'orders', start => 'earliest')");
+my $n = 1234;
+($rc, $out) = mqctl([ 'produce', 'orders' ], join('', map { "order $_\n" } 1 .. $n));
+ok($rc == 0 && $out =~ /^sent $n messages to "orders" in [0-9.]+ s \([0-9]+ messages\/s\)$/,
+	"produce sends $n lines and reports the rate");
+($rc, $out) = mqctl([ 'consume', 'billing', '--max-messages', $n ]);
+is($rc, 0, "consume --max-messages $n exits with 0");
+is_deeply([ sort split /\n/, $out ], [ sort map { "order $_" } 1 .. $n ],
+	"and printed each of the $n payloads once");
+($rc, $out) = mqctl([ 'consume', 'billing', 'orders', '--idle-exit', '0.5' ]);
+ok($rc == 0 && $out eq '', '--idle-exit: nothing more, then exit 0');
+is(group_lag('billing'), '0', 'the positions were committed');
+
+# --- JSON lines: keys from a field, the rest from the options.
+$node->safe_psql('postgres', q{
+SELECT mq.create_topic('users');
+SELECT mq.subscribe('audit', 'users', start => 'earliest');
+});
+($rc, $out) = mqctl(
+	[ 'produce', 'users', '--json', '--key-field', 'user', '--key', 'anon',
+		'--tag', 'signup', '--header', 'source=cli', '--header', 'v=2' ],
+	qq({"user": "u1", "n": 1}\n\n{"user": "u2", "n": 2}\n{"n": 3}\n));
+ok($rc == 0 && $out =~ /^sent 3 messages/, 'produce --json skips blank lines');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(key || ':' || (mq.payload_jsonb(payload, payload_type) ->> 'n')
+                  || ':' || tag || ':' || headers::text, ' ' ORDER BY "offset")
+  FROM mq.read('users', 0)}),
+	'u1:1:signup:{"v": "2", "source": "cli"} u2:2:signup:{"v": "2", "source": "cli"} anon:3:signup:{"v": "2", "source": "cli"}',
+	'keys from --key-field (--key where absent), tag and headers on each');
+($rc, $out) = mqctl([ 'produce', 'users', '--json' ], "{not json\n");
+is($rc, 1, 'invalid JSON is refused by the server: 1');
+($rc, $out) = mqctl([ 'consume', 'audit', '--json', '--max-messages', '3' ]);
+my @msgs = map { decode_json($_) } split /\n/, $out;
+is_deeply([ map { "$_->{topic}/$_->{partition}/$_->{offset}/$_->{key}/$_->{payload}{n}" } @msgs ],
+	[ 'users/0/0/u1/1', 'users/0/1/u2/2', 'users/0/2/anon/3' ],
+	'consume --json prints one JSON object per message');
+ok($msgs[0]{id} =~ /^[0-9a-f-]{36}$/ && $msgs[0]{headers}{source} eq 'cli'
+	  && $msgs[0]{tag} eq 'signup', 'with its id, tag and headers');
+
+# --- lag renders a table, once per refresh.
+$node->safe_psql('postgres', "SELECT count(*) FROM mq.send('users', 'late'::text)");
+($rc, $out) = mqctl([ 'lag', '--watch', '--iterations', '1' ]);
+is($rc, 0, 'lag --watch --iterations 1 exits with 0');
+like($out,
+	qr/^mq\.lag at .*\n\n +group +\| +topic +\| partition \|.*\| lag \|.*\n-+\+.*\n(.*\n)* audit +\| users +\| +0 \|.*\| +1 \|.*\n(.*\n)*\(\d+ rows\)\n\z/,
+	'and renders the aligned table, with the lag of each position');
+($rc, $out) = mqctl([ 'lag', 'audit', '--watch', '0.1', '--iterations', '2' ]);
+my $titles = () = $out =~ /^mq\.lag at /mg;
+ok($rc == 0 && $titles == 2 && $out !~ /billing/,
+	'--watch SECONDS refreshes; a group restricts the table');
+
+# --- consume survives a server restart and a killed backend.
+$node->safe_psql('postgres', q{
+SELECT mq.create_topic('events', partitions => 2);
+SELECT mq.subscribe('sink', 'events', start => 'earliest');
+});
+my $sink = mqctl_start('sink', 'consume', 'sink');
+sub produce_events
+{
+	my ($from, $to) = @_;
+	my ($rc) = mqctl([ 'produce', 'events', '--batch-size', '10' ],
+		join('', map { "event $_\n" } $from .. $to));
+	die "produce failed" if $rc != 0;
+}
+produce_events(1, 100);
+wait_until('the first 100 events are consumed',
+	sub { distinct_lines("$dir/sink.out") == 100 });
+$node->restart;
+produce_events(101, 200);
+wait_until('100 more after the restart',
+	sub { distinct_lines("$dir/sink.out") == 200 });
+is($node->safe_psql('postgres', q{
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+ WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()}),
+	'1', "the consumer's backend is killed");
+produce_events(201, 300);
+wait_until('100 more after the kill',
+	sub { distinct_lines("$dir/sink.out") == 300 });
+$sink->signal('TERM');
+$sink->finish;
+is($sink->result(0), 0, 'consume exits with 0 on SIGTERM');
+my %got = map { $_ => 1 } file_lines("$dir/sink.out");
+is_deeply([ sort keys %got ], [ sort map { "event $_" } 1 .. 300 ],
+	'every event was processed at least once');
+like(slurp_file("$dir/sink.err"), qr/connection lost; reconnecting/,
+	'consume said it reconnected');
+is(group_lag('sink'), '0', 'and the group\'s lag is zero at the end');
+
+# --- SIGTERM in the middle of a batch commits what was handled.
+$node->safe_psql('postgres', q{
+SELECT mq.create_topic('slow');
+SELECT mq.subscribe('slowg', 'slow', start => 'earliest');
+});
+mqctl([ 'produce', 'slow' ], join('', map { "job $_\n" } 1 .. 5));
+my $slow = mqctl_start('slow', 'consume', 'slowg', '--exec',
+	"cat >> $dir/slow.done; echo >> $dir/slow.done; sleep 0.5");
+wait_until('two jobs are done', sub { count_lines("$dir/slow.done") >= 2 });
+$slow->signal('TERM');
+$slow->finish;
+is($slow->result(0), 0, 'SIGTERM during a batch: consume exits with 0');
+my $done = count_lines("$dir/slow.done");
+cmp_ok($done, '<', 5, "it stopped after the job in progress ($done done)");
+is($node->safe_psql('postgres',
+		"SELECT committed_offset FROM mq.lag WHERE \"group\" = 'slowg'"),
+	$done, 'and committed exactly the jobs it had done');
+
+# --- --exec failures are nacked: retried, then dead letters.
+SKIP:
+{
+	skip 'mq.nack is not installed', 8
+	  unless $node->safe_psql('postgres',
+		"SELECT to_regproc('mq.nack') IS NOT NULL") eq 't';
+	$node->safe_psql('postgres', q{
+SELECT mq.create_topic('work');
+SELECT mq.subscribe('ng', 'work', start => 'earliest', max_retries => 1);
+});
+	mqctl([ 'produce', 'work' ], "ok1\nbad\nok2\n");
+	my $ng = mqctl_start('ng', 'consume', 'ng', 'work', '--exec',
+		qq{read x; echo "\$x \$MQ_TOPIC" >> $dir/ng.done; test "\$x" != bad});
+	wait_until('the first failure is nacked',
+		sub { -e "$dir/ng.err" && slurp_file("$dir/ng.err") =~ /nacked: retry/ });
+	like(slurp_file("$dir/ng.err"),
+		qr/message work\[0\]\@1: child process exited with exit code 1; nacked: retry/,
+		'a failing command nacks its message (to retry)');
+	# the retry is due after a back-off: move mq's clock past it
+	$node->safe_psql('postgres',
+		"SET mq.test_clock = on; SELECT mq.advance_clock('2 hours')");
+	wait_until('the retry is nacked to the dead letters',
+		sub { slurp_file("$dir/ng.err") =~ /nacked: dlq/ });
+	pass('the retry came back from ng.retry and failed again: dead letter');
+	$ng->signal('TERM');
+	$ng->finish;
+	is($ng->result(0), 0, 'consume exits with 0');
+	is(join(',', file_lines("$dir/ng.done")), 'ok1 work,bad work,ok2 work,bad ng.retry',
+		'each message ran once, the failed one again from the retry topic');
+	is(group_lag('ng'), '0', 'every position was committed');
+	($rc, $out) = mqctl([ 'dlq', 'ng' ]);
+	ok($rc == 0 && $out =~ /^ +0 \| work +\| +0 \| +1 \| +2 \| f +\|.*\| bad$/m,
+		'dlq lists the dead letter with its origin and attempts');
+	($rc, $out) = mqctl([ 'dlq', 'ng', 'replay' ]);
+	ok($rc == 0 && $out =~ /^replayed 1 dead letters of group "ng"$/,
+		'dlq replay replays it');
+	($rc, $out) = mqctl([ 'dlq', 'ng' ]);
+	like($out, qr/\| t +\|/, 'and it is marked replayed');
+}
+
+# --- groups, delayed and half messages.
+($rc, $out) = mqctl(['groups']);
+# (the restart left holes in the offsets of billing's partitions: lag)
+like($out, qr/^ billing +\| range +\| +0 \| +0 \| orders +\| +\d+$/m,
+	'groups lists each group with its topics and lag');
+like($out, qr/^ ng +\| range +\| +0 \| +0 \| ng\.retry, work +\| +1$/m,
+	'including the retry topic mq.nack subscribed it to (the replayed message waits there)');
+$node->safe_psql('postgres',
+	"SELECT mq.send('users', 'later'::text, delay => interval '1 hour')");
+($rc, $out) = mqctl(['delayed']);
+like($out, qr/^ users +\| +1 \|/m, 'delayed counts pending delayed messages');
+my $handle = $node->safe_psql('postgres',
+	"SELECT mq.prepare('users', 'half'::text, 'signups')");
+($rc, $out) = mqctl(['half']);
+like($out, qr/^ $handle \| users +\| signups +\| prepared /m,
+	'half lists a prepared half message');
+($rc, $out) = mqctl([ 'half', 'commit', $handle ]);
+ok($rc == 0 && $out eq "committed half message $handle\n", 'half commit');
+($rc, $out, $err) = mqctl([ 'half', 'commit', $handle ]);
+ok($rc == 1 && $err =~ /half message $handle was already committed/,
+	'committing it again: 1');
+($rc, $out, $err) = mqctl([ 'half', 'rollback', $handle ]);
+ok($rc == 1 && $err =~ /it was committed \(SQLSTATE 55000\)/,
+	'rolling back a committed half message: 1, SQLSTATE 55000');
+
+$node->stop;
+done_testing();
