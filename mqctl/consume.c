@@ -401,11 +401,53 @@ message_params(const Follower *f, const PGresult *msgs, int row,
 }
 
 /*
- * Sends mq.nack for a message whose command failed, saying so on stderr.
- * Returns false if the connection was lost.
+ * One round of consume: the batches fetched in its transaction (from the
+ * retry topic, then from the topic) and what became of their messages.
+ */
+typedef struct Round
+{
+	PGresult   *batches[2];
+	int			nbatches;
+	int			done[2];		/* rows of each batch gone through */
+	bool		cut_short;		/* a stop came before the end */
+	bool		nacked;			/* a message was nacked */
+	bool		lost;			/* the connection was lost */
+
+	/*
+	 * Rows nacked in place (ordered subscriptions): the position of their
+	 * partition went back to them, and the later rows of the partition are
+	 * left for the next round, to keep the order.
+	 */
+	const PGresult **rewound_batch;
+	int		   *rewound_row;
+	int			nrewound;
+} Round;
+
+/* Whether a row belongs to a partition whose message was nacked in place. */
+static bool
+was_rewound(const Round *r, const PGresult *msgs, int row)
+{
+	for (int i = 0; i < r->nrewound; i++)
+	{
+		const PGresult *other = r->rewound_batch[i];
+		int			orow = r->rewound_row[i];
+
+		if (strcmp(PQgetvalue(msgs, row, COL_TOPIC),
+				   PQgetvalue(other, orow, COL_TOPIC)) == 0 &&
+			strcmp(PQgetvalue(msgs, row, COL_PARTITION),
+				   PQgetvalue(other, orow, COL_PARTITION)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Sends mq.nack for a message whose command failed, saying so on stderr,
+ * and notes a message nacked in place.  Returns false if the connection
+ * was lost.
  */
 static bool
-nack(Follower *f, const PGresult *msgs, int row, int status)
+nack(Follower *f, Round *r, const PGresult *msgs, int row, int status)
 {
 	const char *params[4];
 	char	   *reason = wait_result_to_str(status);
@@ -413,7 +455,6 @@ nack(Follower *f, const PGresult *msgs, int row, int status)
 
 	message_params(f, msgs, row, params);
 	res = round_query(f, NACK_SQL, 4, params);
-
 	if (res == NULL)
 	{
 		pg_free(reason);
@@ -422,25 +463,34 @@ nack(Follower *f, const PGresult *msgs, int row, int status)
 	pg_log_warning("message %s[%s]@%s: %s; nacked: %s",
 				   params[1], params[2], params[3], reason,
 				   PQgetvalue(res, 0, 0));
+	if (strcmp(PQgetvalue(res, 0, 0), "in_place") == 0)
+	{
+		r->rewound_batch[r->nrewound] = msgs;
+		r->rewound_row[r->nrewound++] = row;
+	}
+	r->nacked = true;
 	pg_free(reason);
 	PQclear(res);
 	return true;
 }
 
 /*
- * Handles the messages of a fetch result, in order, until all are handled
- * or a stop was requested.  Returns how many were handled (*lost set if
- * the connection was lost), and whether any was nacked in *nacked.
+ * Handles the messages of one batch of the round, in order, until all are
+ * handled or a stop was requested.  Sets r->done[b] to the number of rows
+ * gone through (handled, or passed over in a partition nacked in place).
  */
-static int
-handle_messages(Follower *f, const PGresult *msgs, bool *nacked, bool *lost)
+static void
+handle_messages(Follower *f, Round *r, int b)
 {
+	const PGresult *msgs = r->batches[b];
 	int			n;
 
-	for (n = 0; n < PQntuples(msgs); n++)
+	for (n = 0; n < PQntuples(msgs) && !r->lost; n++)
 	{
 		if (stop_requested)
 			break;
+		if (was_rewound(r, msgs, n))
+			continue;
 		if (f->exec == NULL)
 		{
 			if (!print_message(f, msgs, n))
@@ -453,40 +503,39 @@ handle_messages(Follower *f, const PGresult *msgs, bool *nacked, bool *lost)
 			/* Ctrl-C killed the command too: leave the message for later */
 			if (status != 0 && stop_requested)
 				break;
-			if (status != 0)
-			{
-				if (!nack(f, msgs, n, status))
-				{
-					*lost = true;
-					break;
-				}
-				*nacked = true;
-			}
+			if (status != 0 && !nack(f, r, msgs, n, status))
+				r->lost = true;
 		}
 		f->handled++;
 		f->last_message = now_seconds();
 	}
-	return n;
+	r->done[b] = n;
+	r->cut_short = n < PQntuples(msgs);
 }
 
 /*
- * Commits the positions past the first `handled` messages of msgs: with
- * mq.ack of the last handled message of each partition, for a batch cut
- * short (rows of a partition come together, in offset order).  Returns
- * false if the connection was lost.
+ * Commits, for a round cut short, the positions past the messages of a
+ * batch that were handled: mq.ack of the last one of each partition (the
+ * rows of a partition come together, in offset order).  Partitions nacked
+ * in place are left where mq.nack put them.  Returns false if the
+ * connection was lost.
  */
 static bool
-ack_handled(Follower *f, const PGresult *msgs, int handled)
+ack_handled(Follower *f, const Round *r, int b)
 {
-	for (int i = 0; i < handled; i++)
+	const PGresult *msgs = r->batches[b];
+	int			done = r->done[b];
+
+	for (int i = 0; i < done; i++)
 	{
 		const char *params[4];
 		PGresult   *res;
 
 		message_params(f, msgs, i, params);
-		if (i + 1 < handled &&
-			strcmp(params[1], PQgetvalue(msgs, i + 1, COL_TOPIC)) == 0 &&
-			strcmp(params[2], PQgetvalue(msgs, i + 1, COL_PARTITION)) == 0)
+		if (was_rewound(r, msgs, i) ||
+			(i + 1 < done &&
+			 strcmp(params[1], PQgetvalue(msgs, i + 1, COL_TOPIC)) == 0 &&
+			 strcmp(params[2], PQgetvalue(msgs, i + 1, COL_PARTITION)) == 0))
 			continue;
 		res = round_query(f, ACK_SQL, 4, params);
 		if (res == NULL)
@@ -553,21 +602,48 @@ fetch(Follower *f, const char *topic, int max, int ms)
 }
 
 /*
+ * Fetches the batches of a round: the retry topic's first (they are older),
+ * then the topic's, waiting briefly in the server if there is nothing.
+ * Returns false if the connection was lost.
+ */
+static bool
+fetch_round(Follower *f, Round *r)
+{
+	int			max = batch_max(f);
+	bool		lost = false;
+
+	if (reads_retry_topic(f, &lost))
+	{
+		r->batches[r->nbatches] = fetch(f, f->retry_topic, max, 0);
+		if (r->batches[r->nbatches] == NULL)
+			return false;
+		max -= PQntuples(r->batches[r->nbatches++]);
+	}
+	if (lost)
+		return false;
+	if (max > 0)
+	{
+		bool		retries = r->nbatches > 0 && PQntuples(r->batches[0]) > 0;
+
+		r->batches[r->nbatches] = fetch(f, f->topic, max,
+										retries ? 0 : wait_ms(f, POLL_WAIT_MS));
+		if (r->batches[r->nbatches] == NULL)
+			return false;
+		r->nbatches++;
+	}
+	return true;
+}
+
+/*
  * One round of consume: one transaction that fetches a batch, handles it,
  * and commits the positions past what was handled.  Returns how many
- * messages were handled, or -1 if the connection was lost.
+ * messages it went through, or -1 if the connection was lost.
  */
 static int
 consume_round(Follower *f)
 {
-	PGresult   *batches[2] = {NULL, NULL};
-	int			handled[2] = {0, 0};
-	int			nbatches = 0;
-	int			max = batch_max(f);
+	Round		r = {0};
 	int			total = 0;
-	bool		cut_short = false;
-	bool		nacked = false;
-	bool		lost = false;
 	PGresult   *res;
 
 	res = round_query(f, "BEGIN", 0, NULL);
@@ -575,33 +651,13 @@ consume_round(Follower *f)
 		return -1;
 	PQclear(res);
 
-	/* retries first: they are older */
-	if (reads_retry_topic(f, &lost))
+	r.rewound_batch = pg_malloc(f->batch_size * sizeof(PGresult *));
+	r.rewound_row = pg_malloc(f->batch_size * sizeof(int));
+	r.lost = !fetch_round(f, &r);
+	for (int b = 0; b < r.nbatches && !r.cut_short && !r.lost; b++)
 	{
-		batches[nbatches] = fetch(f, f->retry_topic, max, 0);
-		if (batches[nbatches] == NULL)
-			return -1;
-		max -= PQntuples(batches[nbatches++]);
-	}
-	if (lost)
-		return -1;
-	if (max > 0)
-	{
-		bool		have_retries = nbatches > 0 && PQntuples(batches[0]) > 0;
-
-		batches[nbatches] = fetch(f, f->topic, max,
-								  have_retries ? 0 : wait_ms(f, POLL_WAIT_MS));
-		if (batches[nbatches] != NULL)
-			nbatches++;
-		else
-			lost = true;
-	}
-
-	for (int i = 0; i < nbatches && !cut_short && !lost; i++)
-	{
-		handled[i] = handle_messages(f, batches[i], &nacked, &lost);
-		total += handled[i];
-		cut_short = handled[i] < PQntuples(batches[i]);
+		handle_messages(f, &r, b);
+		total += r.done[b];
 	}
 	if (fflush(stdout) != 0)
 	{
@@ -610,34 +666,35 @@ consume_round(Follower *f)
 	}
 
 	/*
-	 * mq.commit(group) commits past everything fetched; past what was handled
-	 * only, when a stop cut the batch short.
+	 * mq.commit(group) commits past everything fetched (but not past a
+	 * message nacked in place); past what was handled only, when a stop cut
+	 * the round short.
 	 */
-	if (!lost && !cut_short)
+	if (!r.lost && !r.cut_short)
 	{
 		const char *param[1] = {f->group};
 
 		res = round_query(f, COMMIT_SQL, 1, param);
-		lost = res == NULL;
+		r.lost = res == NULL;
 		PQclear(res);
 	}
-	for (int i = 0; i < nbatches; i++)
-	{
-		if (cut_short && !lost)
-			lost = !ack_handled(f, batches[i], handled[i]);
-		PQclear(batches[i]);
-	}
-	if (!lost)
+	for (int b = 0; b < r.nbatches && r.cut_short && !r.lost; b++)
+		r.lost = !ack_handled(f, &r, b);
+	if (!r.lost)
 	{
 		res = round_query(f, "COMMIT", 0, NULL);
-		lost = res == NULL;
+		r.lost = res == NULL;
 		PQclear(res);
 	}
-	if (lost)
+	for (int b = 0; b < r.nbatches; b++)
+		PQclear(r.batches[b]);
+	pg_free(r.rewound_batch);
+	pg_free(r.rewound_row);
+	if (r.lost)
 		return -1;
 
 	/* a first nack may have created the retry topic: LISTEN to it too */
-	if (nacked)
+	if (r.nacked)
 		listen_to_topics(f);
 	return total;
 }

@@ -252,7 +252,7 @@ is($node->safe_psql('postgres',
 # --- --exec failures are nacked: retried, then dead letters.
 SKIP:
 {
-	skip 'mq.nack is not installed', 8
+	skip 'mq.nack is not installed', 12
 	  unless $node->safe_psql('postgres',
 		"SELECT to_regproc('mq.nack') IS NOT NULL") eq 't';
 	$node->safe_psql('postgres', q{
@@ -287,6 +287,21 @@ SELECT mq.subscribe('ng', 'work', start => 'earliest', max_retries => 1);
 		'dlq replay replays it');
 	($rc, $out) = mqctl([ 'dlq', 'ng' ]);
 	like($out, qr/\| t +\|/, 'and it is marked replayed');
+
+	# An ordered subscription retries in place, before the later messages.
+	$node->safe_psql('postgres', q{
+SELECT mq.create_topic('steps');
+SELECT mq.subscribe('og', 'steps', start => 'earliest', ordered => true, max_retries => 2);
+});
+	mqctl([ 'produce', 'steps' ], "a\nbad\nc\n");
+	($rc, $out, $err) = mqctl([ 'consume', 'og', '--idle-exit', '1', '--exec',
+		qq{read x; echo "\$x" >> $dir/og.done; test "\$x" != bad} ]);
+	is($rc, 0, 'consume of an ordered subscription exits with 0');
+	is(join(',', file_lines("$dir/og.done")), 'a,bad,bad,bad,c',
+		'the failed message is retried in place before the next one, then dead-lettered');
+	like($err, qr/nacked: in_place\n.*nacked: in_place\n.*nacked: dlq\n\z/,
+		'as nack said');
+	is(group_lag('og'), '0', 'and the position moved past all of them');
 }
 
 # --- groups, delayed and half messages.
