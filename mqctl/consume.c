@@ -728,16 +728,16 @@ cmd_consume(int argc, char **argv)
 
 	while (!stop_requested && !done(&f))
 	{
-		int			handled = consume_round(&f);
+		/* messages gone through, then notifications; -1: connection lost */
+		int			n = consume_round(&f);
 
-		if (handled == 0 && !done(&f) && !stop_requested)
-			handled = wait_for_notification(f.conn, wait_ms(&f, IDLE_WAIT_MS));
-		if (handled < 0 || connection_lost(f.conn))
+		if (n == 0 && !done(&f) && !stop_requested)
+			n = wait_for_notification(f.conn, wait_ms(&f, IDLE_WAIT_MS));
+		if (n < 0)
 		{
 			f.conn = reconnect(f.conn);
 			if (f.conn == NULL)
 				return 0;
-			f.retry_subscribed = false;
 			listen_to_topics(&f);
 		}
 	}
