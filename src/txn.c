@@ -563,14 +563,18 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 			last = "notified";
 		}
 
+		args[1] = handles[i];
+		args[2] = CStringGetTextDatum(last);
 		if (answer != 'u')
 		{
+			mq_query("UPDATE mq.half_message"
+					 " SET checks = checks OPERATOR(pg_catalog.+) 1, last_check = $3"
+					 " WHERE id OPERATOR(pg_catalog.=) $2",
+					 4, types, args, NULL, false);
 			resolve(handles[i], answer == 'c', "checker", false);
 			continue;
 		}
 
-		args[1] = handles[i];
-		args[2] = CStringGetTextDatum(last);
 		args[3] = TimestampTzGetDatum(now + (int64) mq_check_interval * USECS_PER_SEC);
 		if (checks[i] + 1 >= mq_check_max)
 		{

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 #
-# make demo: build and install mq, start a throwaway PostgreSQL on a
-# loopback port with mq preloaded, show the extension at work (its worker,
-# and an outbox: orders and their messages committed or rolled back
-# together), stop the server.  Works as root on a fresh Debian bookworm machine (dependencies
-# are installed with apt) or as a user who already has them.
+# make demo: build and install mq and mqctl, start a throwaway PostgreSQL
+# on a loopback port with mq preloaded, and run an outbox scenario from end
+# to end: orders and their messages committed or rolled back together; a
+# cart service that clears carts exactly once; order timeouts delayed by
+# 3 s that cancel unpaid orders (mqctl consume --exec); a payment published
+# through a half message, committed by check-back after its producer
+# "crashed"; and mqctl lag at zero.  Stops the server.  Works as root on a
+# fresh Debian bookworm machine (dependencies are installed with apt) or
+# as a user who already has them.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -73,7 +77,8 @@ psql_demo -d mqdemo -c "SELECT pid, backend_type, application_name, datname FROM
 step "an outbox without a relay: a topic, and an orders table"
 psql_demo -d mqdemo -q <<'SQL'
 SELECT mq.create_topic('order.created', partitions => 3);
-CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, amount numeric NOT NULL);
+CREATE TABLE orders (id bigint PRIMARY KEY, customer text NOT NULL, amount numeric NOT NULL,
+                     status text NOT NULL DEFAULT 'unpaid');
 SQL
 psql_demo -d mqdemo -c "SELECT name, partitions, retention FROM mq.topics"
 
@@ -141,8 +146,104 @@ psql_demo -d mqdemo -c "SELECT * FROM carts ORDER BY customer"
 psql_demo -d mqdemo -c "SELECT count(*) AS fetched_again FROM mq.fetch('cart')"
 psql_demo -d mqdemo -c "SELECT \"group\", partition, committed_offset, stable_offset, lag FROM mq.lag ORDER BY partition"
 
-step "shared memory directories"
-psql_demo -d mqdemo -c "SELECT * FROM mq.shmem_usage()"
+mqctl() { as_pg "$PG_BINDIR/mqctl" -d "$conninfo" "$@"; }
+conninfo="host=127.0.0.1 port=$port user=postgres dbname=mqdemo"
+
+step "two more topics: order.timeout (delayed messages) and payment.done (half messages)"
+mqctl topics create order.timeout
+mqctl topics create payment.done
+psql_demo -d mqdemo -q <<'SQL'
+SELECT mq.subscribe('order-timeouts', 'order.timeout', start => 'earliest');
+SELECT mq.subscribe('shipping', 'payment.done', start => 'earliest');
+SQL
+mqctl topics
+
+step "orders 4 and 5: each INSERT with its order.created message and an order.timeout due in 3 s, in one transaction"
+psql_demo -d mqdemo <<'SQL'
+BEGIN;
+INSERT INTO orders VALUES (4, 'dave', 30.00);
+SELECT partition FROM mq.send('order.created',
+    '{"order": 4, "customer": "dave", "amount": 30.00}'::jsonb, key => 'dave');
+SELECT id AS timeout_id, partition FROM mq.send('order.timeout', '4'::text, key => '4', delay => '3 s');
+COMMIT;
+BEGIN;
+INSERT INTO orders VALUES (5, 'erin', 15.00);
+SELECT partition FROM mq.send('order.created',
+    '{"order": 5, "customer": "erin", "amount": 15.00}'::jsonb, key => 'erin');
+SELECT id AS timeout_id, partition FROM mq.send('order.timeout', '5'::text, key => '5', delay => '3 s');
+COMMIT;
+SQL
+echo "pending delayed messages (mqctl delayed):"
+mqctl delayed
+
+step "the payment service registers how to check a payment, prepares a half message for order 4, pays, and crashes"
+psql_demo -d mqdemo <<'SQL'
+CREATE FUNCTION payment_checker(m mq.half_messages) RETURNS text
+LANGUAGE sql SET search_path = public AS $$
+    SELECT CASE (SELECT status FROM orders WHERE id = m.key::bigint)
+           WHEN 'paid' THEN 'commit' WHEN 'cancelled' THEN 'rollback'
+           ELSE 'unknown' END
+$$;
+SELECT mq.register_checker('payment-service', 'payment_checker(mq.half_messages)');
+SELECT mq.prepare('payment.done', '{"order": 4, "amount": 30.00}'::jsonb,
+                  'payment-service', key => '4', check_after => '1 s') AS handle;
+-- the payment's local transaction commits...
+UPDATE orders SET status = 'paid' WHERE id = 4;
+-- ...and the process dies before it calls mq.commit_prepared(handle)
+SQL
+echo "half messages (mqctl half):"
+mqctl half
+
+step "check-back: the worker asks payment_checker, which finds order 4 paid, and publishes the payment"
+psql_demo -d mqdemo -qAt <<'SQL'
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN EXISTS (SELECT FROM mq.half_messages WHERE state = 'committed');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SQL
+psql_demo -d mqdemo -c "SELECT topic, producer_group, state, resolved_by, checks FROM mq.half_messages"
+echo "the shipping service reads it (mqctl consume shipping payment.done --json):"
+mqctl consume shipping payment.done --json --max-messages 1
+
+step "the timeouts fall due: mqctl consume --exec cancels the orders still unpaid"
+cat >"$work/cancel_unpaid.sh" <<EOF
+#!/bin/sh
+# An order-timeout handler: the order id is the message key.
+status=\$(psql -X -qAt -v ON_ERROR_STOP=1 "$conninfo" -c "
+    UPDATE orders SET status = 'cancelled' WHERE id = \$MQ_KEY AND status = 'unpaid'
+    RETURNING 'cancelled'") || exit 1
+if [ -n "\$status" ]; then
+    echo "order \$MQ_KEY was unpaid: cancelled"
+else
+    echo "order \$MQ_KEY is paid: nothing to do"
+fi
+EOF
+chmod 755 "$work/cancel_unpaid.sh"
+mqctl consume order-timeouts order.timeout --exec "$work/cancel_unpaid.sh" --max-messages 2
+psql_demo -d mqdemo -c "SELECT id, customer, amount, status FROM orders ORDER BY id"
+
+step "the cart service catches up on orders 4 and 5, exactly once again"
+psql_demo -d mqdemo <<'SQL'
+INSERT INTO carts VALUES ('dave', 4), ('erin', 1);
+BEGIN;
+WITH m AS (SELECT partition, "offset", key FROM mq.fetch('cart', 'order.created'))
+UPDATE carts SET items = 0 FROM m WHERE carts.customer = m.key
+RETURNING m.partition, m."offset", carts.customer;
+SELECT mq.commit('cart') AS positions_committed;
+COMMIT;
+SQL
+
+step "the worker's jobs (mq.worker_jobs)"
+psql_demo -d mqdemo -c "SELECT job, runs, last_count, errors FROM mq.worker_jobs() WHERE database = current_database() ORDER BY job"
+
+step "mqctl lag: every group has consumed everything"
+mqctl lag
+psql_demo -d mqdemo -qAt -c "SELECT CASE WHEN sum(lag) = 0 THEN 'lag is zero' ELSE 'lag is ' || sum(lag) END FROM mq.lag" |
+	tee "$work/lag.txt"
+grep -qx 'lag is zero' "$work/lag.txt"
 
 step "stopping the server"
 stop_server "$work"
