@@ -678,6 +678,21 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.nack(text, text, integer, bigint, interval, text, bigint) IS
 'hand a message back for redelivery to this group after a back-off, in place for ordered subscriptions, or to the group''s dead-letter topic after max_retries; returns retry, in_place or dlq';
 
+CREATE FUNCTION mq.nack_batch(
+    "group" text,
+    topic text,
+    partition integer,
+    offsets bigint[],
+    delay interval DEFAULT NULL,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS TABLE ("offset" bigint, result text)
+AS 'MODULE_PATHNAME', 'mq_nack_batch'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.nack_batch(text, text, integer, bigint[], interval, text, bigint) IS
+'mq.nack for several messages of a partition; returns what happened to each';
+
 CREATE FUNCTION mq.replay_dlq("group" text, max integer DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'mq_replay_dlq'

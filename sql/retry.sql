@@ -89,6 +89,23 @@ COMMIT;
 SELECT committed_offset FROM mq.lag WHERE "group" = 'r.books';
 SELECT origin_offset, attempts FROM mq.dead_letters('r.books');
 
+-- A batch: several offsets at once, each with its result; an ordered
+-- subscription goes back to the first, and the later ones come after it.
+SELECT count(*) FROM mq.send_batch('r.ledger', ARRAY['l3', 'l4', 'l5']);
+SELECT count(*) FROM mq.send_batch('r.jobs', ARRAY['job-d', 'job-e']);
+BEGIN;
+SELECT topic, "offset" FROM mq.fetch('r.books');
+SELECT * FROM mq.nack_batch('r.books', 'r.ledger', 0, ARRAY[5, 4, 4]::bigint[]);
+SELECT mq.commit('r.books');
+COMMIT;
+SELECT committed_offset FROM mq.lag WHERE "group" = 'r.books';
+BEGIN;
+SELECT topic, "offset" FROM mq.fetch('r.workers', 'r.jobs');
+SELECT * FROM mq.nack_batch('r.workers', 'r.jobs', 0, ARRAY[3, 4]::bigint[]);
+SELECT mq.commit('r.workers');
+COMMIT;
+SELECT topic, pending FROM mq.delayed;
+
 -- Errors.
 SELECT mq.nack('r.workers', 'r.jobs', 0, 99);
 \echo :LAST_ERROR_SQLSTATE
@@ -108,6 +125,10 @@ SELECT mq.replay_dlq('r.nobody');
 \echo :LAST_ERROR_SQLSTATE
 SELECT mq.replay_dlq('r.audit');
 SELECT mq.replay_dlq('r.workers', 0);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.nack_batch('r.workers', 'r.jobs', 0, ARRAY[1, NULL]::bigint[]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mq.nack_batch('r.workers', 'r.jobs', 0, NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM mq.dead_letters('r.nobody');
 \echo :LAST_ERROR_SQLSTATE

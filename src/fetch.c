@@ -96,6 +96,7 @@ typedef struct Claim
 	int64		next;			/* just past what was handed out */
 	SubTransactionId subid;		/* subtransaction that made the claim */
 	List	   *undo;			/* UndoPoints, innermost last */
+	int64		rewound;		/* where mq.nack sent next back, or -1 */
 } Claim;
 
 /*
@@ -431,6 +432,7 @@ new_claim(FetchArgs *a, int32 topic_id, int32 partition,
 	c->topic_id = topic_id;
 	c->partition = partition;
 	strlcpy(c->member_id, pos_member, sizeof(c->member_id));
+	c->rewound = -1;
 	return c;
 }
 
@@ -487,6 +489,7 @@ record_read(FetchArgs *a, int32 topic_id, int32 partition,
 			else
 				move_claim(c, subid);
 			c->next = scanned_to;
+			c->rewound = -1;
 			break;
 
 		case FETCH_AUTO_COMMIT:
@@ -953,19 +956,29 @@ mq_position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
  *		A consumer of an ordered subscription handed back the message at
  *		offset (mq.nack): the claim this transaction holds on the
  *		partition, if any, goes back to it, so that mq.commit(group) does
- *		not commit past it.  The caller moves the position itself.
+ *		not commit past it.  Returns false if an earlier nack in this
+ *		transaction already sent the claim back to offset or before: the
+ *		message comes again anyway, and the caller must not move the
+ *		position forward to it.  The caller moves the position itself.
  */
-void
+bool
 mq_fetch_rewind(int32 group_id, int32 topic_id, int32 partition,
 				const char *member_id, int64 offset)
 {
 	Claim	   *c = find_claim(xact_claims, group_id, topic_id, partition,
 							   member_id);
 
-	if (c == NULL || c->next <= offset)
-		return;
-	move_claim(c, GetCurrentSubTransactionId());
-	c->next = offset;
+	if (c == NULL)
+		return true;
+	if (c->rewound >= 0 && c->rewound <= offset)
+		return false;
+	if (c->next > offset)
+	{
+		move_claim(c, GetCurrentSubTransactionId());
+		c->next = offset;
+	}
+	c->rewound = offset;
+	return true;
 }
 
 static void
@@ -1357,6 +1370,8 @@ mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
 				{
 					c->next = u->next;
 					c->undo = list_truncate(c->undo, i);
+					if (c->rewound != c->next)
+						c->rewound = -1;
 					break;
 				}
 			}

@@ -36,7 +36,9 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -52,10 +54,21 @@
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_nack);
+PG_FUNCTION_INFO_V1(mq_nack_batch);
 PG_FUNCTION_INFO_V1(mq_replay_dlq);
 
 /* max_retries of a message whose subscription is gone: the default. */
 #define DEFAULT_MAX_RETRIES		16
+
+/* qsort comparator of int64 */
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
 
 /* A message handed back, as read from its topic. */
 typedef struct Nacked
@@ -240,59 +253,58 @@ dead_letter(const MqGroupInfo *group, const Nacked *m, int32 attempts,
 }
 
 /*
- * mq_nack
- *		SQL: mq.nack(group, topic, partition, offset, delay, member_id,
- *		generation) hands a message back for a later delivery to this group
- *		only, in the current transaction.  Returns 'retry' (scheduled on
- *		the group's retry topic), 'in_place' (ordered subscription: the
- *		position went back to it) or 'dlq' (sent to the dead-letter topic,
- *		max_retries being used up).
+ * nack_target
+ *		The group and topic of a nack, checked: the caller's access, the
+ *		member's generation, a clustering subscription, and a writable
+ *		transaction.  Arguments: group 0, topic 1, member_id 5, generation
+ *		6.  The caller is connected to SPI.
  */
-Datum
-mq_nack(PG_FUNCTION_ARGS)
+static void
+nack_target(FunctionCallInfo fcinfo, MqGroupInfo *group, MqTopicInfo *topic)
 {
-	MqGroupInfo group;
-	MqTopicInfo topic;
 	const char *member_id;
-	int32		partition;
-	int64		offset;
+
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot nack a message in a read-only transaction")));
+	member_id = mq_position_target(fcinfo, group, topic, 5, 6);
+	if (member_id[0] != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode, which has no retries",
+						group->name, topic->name),
+				 errhint("Each member has its own position: seek back to deliver a message again.")));
+}
+
+/*
+ * nack_one
+ *		Hand back the message at offset of the topic's partition for the
+ *		group, after delay (NULL: the back-off).  Returns 'retry',
+ *		'in_place' or 'dlq'.  The caller is connected to SPI and has run
+ *		nack_target().
+ */
+static const char *
+nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
+		 int64 offset, Interval *delay)
+{
 	Nacked		m;
 	char	   *retry_name;
 	bool		is_retry;
 	int32		max_retries = DEFAULT_MAX_RETRIES;
 	bool		ordered = false;
-	const char *result;
 	Oid			types[3] = {INT4OID, TEXTOID, INT4OID};
 	Datum		args[3];
 	bool		isnull;
 
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("partition and offset must not be null")));
-	if (XactReadOnly)
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot nack a message in a read-only transaction")));
-	partition = PG_GETARG_INT32(2);
-	offset = PG_GETARG_INT64(3);
-
-	SPI_connect();
-	member_id = mq_position_target(fcinfo, &group, &topic, 5, 6);
-	if (member_id[0] != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode, which has no retries",
-						group.name, topic.name),
-				 errhint("Each member has its own position: seek back to deliver a message again.")));
-	mq_check_partition(&topic, partition);
-	read_nacked(&topic, partition, offset, &m);
+	mq_check_partition(topic, partition);
+	read_nacked(topic, partition, offset, &m);
 
 	/* the subscription that delivered it first decides */
-	retry_name = group_topic_name(&group, MQ_RETRY_SUFFIX);
-	is_retry = strcmp(topic.name, retry_name) == 0;
-	args[0] = Int32GetDatum(group.group_id);
-	args[1] = CStringGetTextDatum(is_retry && m.origin ? m.origin : topic.name);
+	retry_name = group_topic_name(group, MQ_RETRY_SUFFIX);
+	is_retry = strcmp(topic->name, retry_name) == 0;
+	args[0] = Int32GetDatum(group->group_id);
+	args[1] = CStringGetTextDatum(is_retry && m.origin ? m.origin : topic->name);
 	if (mq_query("SELECT s.max_retries, s.ordered FROM mq.subscription s"
 				 " JOIN mq.topic t USING (topic_id)"
 				 " WHERE s.group_id OPERATOR(pg_catalog.=) $1"
@@ -313,8 +325,8 @@ mq_nack(PG_FUNCTION_ARGS)
 		Datum		pargs[4];
 		int32		attempts;
 
-		pargs[0] = Int32GetDatum(group.group_id);
-		pargs[1] = Int32GetDatum(topic.topic_id);
+		pargs[0] = Int32GetDatum(group->group_id);
+		pargs[1] = Int32GetDatum(topic->topic_id);
 		pargs[2] = Int32GetDatum(partition);
 		pargs[3] = Int64GetDatum(offset);
 		mq_query("SELECT CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
@@ -328,41 +340,43 @@ mq_nack(PG_FUNCTION_ARGS)
 										SPI_tuptable->tupdesc, 1, &isnull)) : 0;
 		if (attempts >= max_retries)
 		{
-			dead_letter(&group, &m, attempts + 1, &topic, partition, offset);
-			result = "dlq";
+			dead_letter(group, &m, attempts + 1, topic, partition, offset);
+			return "dlq";
 		}
-		else
-		{
-			mq_query("UPDATE mq.position SET next_offset = $4,"
-					 " attempts = CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
-					 "  THEN attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
-					 " committed_at = pg_catalog.now(), lease_owner = NULL,"
-					 " lease_to = NULL, lease_until = NULL"
-					 " WHERE group_id OPERATOR(pg_catalog.=) $1"
-					 " AND topic_id OPERATOR(pg_catalog.=) $2"
-					 " AND partition OPERATOR(pg_catalog.=) $3 AND member_id = ''",
-					 4, ptypes, pargs, NULL, false);
-			mq_fetch_rewind(group.group_id, topic.topic_id, partition, "",
-							offset);
-			result = "in_place";
-		}
+
+		/*
+		 * An earlier nack in this transaction sent the partition back to a
+		 * message before this one: this one comes again after it anyway.
+		 */
+		if (!mq_fetch_rewind(group->group_id, topic->topic_id, partition, "",
+							 offset))
+			return "in_place";
+		mq_query("UPDATE mq.position SET next_offset = $4,"
+				 " attempts = CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
+				 "  THEN attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
+				 " committed_at = pg_catalog.now(), lease_owner = NULL,"
+				 " lease_to = NULL, lease_until = NULL"
+				 " WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 " AND topic_id OPERATOR(pg_catalog.=) $2"
+				 " AND partition OPERATOR(pg_catalog.=) $3 AND member_id = ''",
+				 4, ptypes, pargs, NULL, false);
+		return "in_place";
 	}
-	else if (m.attempt >= max_retries)
+
+	if (m.attempt >= max_retries)
 	{
-		dead_letter(&group, &m, m.attempt + 1, &topic, partition, offset);
-		result = "dlq";
+		dead_letter(group, &m, m.attempt + 1, topic, partition, offset);
+		return "dlq";
 	}
-	else
+
 	{
 		MqTopicInfo retry;
 		pg_uuid_t	id;
 		TimestampTz now = mq_now();
 		TimestampTz due;
 
-		if (!PG_ARGISNULL(4))
+		if (delay != NULL)
 		{
-			Interval   *delay = PG_GETARG_INTERVAL_P(4);
-
 			if (delay->month != 0 || delay->day < 0 || delay->time < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -376,16 +390,107 @@ mq_nack(PG_FUNCTION_ARGS)
 		else
 			due = now + mq_delay_level_usecs(Min(3 + m.attempt, MQ_DELAY_LEVELS));
 
-		ensure_group_topic(&group, retry_name, topic.partitions, true, &retry);
+		ensure_group_topic(group, retry_name, topic->partitions, true, &retry);
 		mq_new_message_id(&id);
 		mq_delay_store(&retry, -1, &id, m.payload, m.payload_type, m.key,
-					   m.tag, retry_headers(&m, m.attempt + 1, &topic,
+					   m.tag, retry_headers(&m, m.attempt + 1, topic,
 											partition, offset),
 					   due);
-		result = "retry";
+		return "retry";
 	}
+}
+
+/*
+ * mq_nack
+ *		SQL: mq.nack(group, topic, partition, offset, delay, member_id,
+ *		generation) hands a message back for a later delivery to this group
+ *		only, in the current transaction.  Returns 'retry' (scheduled on
+ *		the group's retry topic), 'in_place' (ordered subscription: the
+ *		position went back to it) or 'dlq' (sent to the dead-letter topic,
+ *		max_retries being used up).
+ */
+Datum
+mq_nack(PG_FUNCTION_ARGS)
+{
+	MqGroupInfo group;
+	MqTopicInfo topic;
+	const char *result;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition and offset must not be null")));
+	SPI_connect();
+	nack_target(fcinfo, &group, &topic);
+	result = nack_one(&group, &topic, PG_GETARG_INT32(2), PG_GETARG_INT64(3),
+					  PG_ARGISNULL(4) ? NULL : PG_GETARG_INTERVAL_P(4));
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(result));
+}
+
+/*
+ * mq_nack_batch
+ *		SQL: mq.nack_batch(group, topic, partition, offsets, delay,
+ *		member_id, generation) hands back several messages of a partition
+ *		at once, in offset order; returns each offset with what happened
+ *		to it, as mq.nack does.
+ */
+Datum
+mq_nack_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MqGroupInfo group;
+	MqTopicInfo topic;
+	ArrayType  *array;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int64	   *offsets;
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("partition and offsets must not be null")));
+	array = PG_GETARG_ARRAYTYPE_P(3);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("offsets must be a one-dimensional array")));
+	deconstruct_array(array, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	offsets = palloc(sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("offset %d of the batch is null", i + 1)));
+		offsets[i] = DatumGetInt64(elems[i]);
+	}
+	qsort(offsets, n, sizeof(int64), compare_int64);
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	nack_target(fcinfo, &group, &topic);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		isnull[2] = {0};
+
+		if (i > 0 && offsets[i] == offsets[i - 1])
+			continue;
+		values[0] = Int64GetDatum(offsets[i]);
+		values[1] = CStringGetTextDatum(nack_one(&group, &topic,
+												 PG_GETARG_INT32(2),
+												 offsets[i],
+												 PG_ARGISNULL(4) ? NULL :
+												 PG_GETARG_INTERVAL_P(4)));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
+							 isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /*
