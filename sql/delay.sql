@@ -82,6 +82,16 @@ SELECT partition = mq.partition_for(key, 2) AS key_partition, key,
        mq.payload_text(payload, payload_type), payload_type
   FROM mq.fetch('d.timeouts') ORDER BY key NULLS LAST;
 
+-- A released message keeps the id its send returned, and mq.get_by_id
+-- finds it although it was produced later than its id says.
+SELECT id AS later FROM mq.send('d.orders', 'found later'::text, delay => '1 min') \gset
+SELECT pg_sleep(0.1);
+SELECT mq.advance_clock('1 min') IS NOT NULL AS advanced;
+SELECT pg_temp.wait_until('SELECT NOT EXISTS (SELECT 1 FROM mq.delayed)');
+SELECT mq.payload_text(payload, payload_type)
+  FROM mq.get_by_id('d.orders', :'later');
+SELECT count(*) AS consumed FROM mq.fetch('d.timeouts');
+
 -- The release job reports what it did.
 SELECT job, runs > 0 AS ran, errors FROM mq.worker_jobs()
  WHERE database = current_database() AND job = 'release';

@@ -300,8 +300,10 @@ mq_get(PG_FUNCTION_ARGS)
  * was sent, which is its produced_at or at most a few milliseconds later
  * (when a backend sends more than 4096 messages in a millisecond).  So the
  * BRIN index on produced_at finds the message, and no index on id has to
- * be maintained on the write path.  Ids that are not version 7 find
- * nothing.
+ * be maintained on the write path.  A message that entered the log later
+ * than it was sent (delayed, retried, or a half message) is found by a
+ * second search through what was produced since its id's time, whose cost
+ * grows with that time.  Ids that are not version 7 find nothing.
  */
 Datum
 mq_get_by_id(PG_FUNCTION_ARGS)
@@ -326,6 +328,17 @@ mq_get_by_id(PG_FUNCTION_ARGS)
 		   " AND $3 + interval '1 millisecond' AND id = $1 LIMIT $2",
 		   UUIDOID, UUIDPGetDatum(id), TimestampTzGetDatum(at),
 		   TIMESTAMPTZOID, 1, false);
+
+	/*
+	 * A message that entered the log after it was sent (a delayed message,
+	 * a retry, a half message committed later) was produced after its id's
+	 * time: look through everything produced since.
+	 */
+	if (tuplestore_tuple_count(((ReturnSetInfo *) fcinfo->resultinfo)->setResult) == 0)
+		lookup(fcinfo, &topic,
+			   LOOKUP_COLUMNS "WHERE produced_at >= $3 AND id = $1 LIMIT $2",
+			   UUIDOID, UUIDPGetDatum(id), TimestampTzGetDatum(at),
+			   TIMESTAMPTZOID, 1, false);
 	return (Datum) 0;
 }
 
