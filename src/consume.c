@@ -330,8 +330,8 @@ mq_get_by_id(PG_FUNCTION_ARGS)
 		   TIMESTAMPTZOID, 1, false);
 
 	/*
-	 * A message that entered the log after it was sent (a delayed message,
-	 * a retry, a half message committed later) was produced after its id's
+	 * A message that entered the log after it was sent (a delayed message, a
+	 * retry, a half message committed later) was produced after its id's
 	 * time: look through everything produced since.
 	 */
 	if (tuplestore_tuple_count(((ReturnSetInfo *) fcinfo->resultinfo)->setResult) == 0)

@@ -70,7 +70,8 @@ typedef enum MqWorkerState
 typedef enum MqJob
 {
 	MQ_JOB_WATCHDOG,			/* clear in-flight ranges of dead producers */
-	MQ_JOB_DEDUP,				/* purge expired deduplication entries */
+	MQ_JOB_DEDUP,				/* forget expired dedup entries and resolved
+								 * half messages */
 	MQ_JOB_ROLL,				/* roll segments by size and age */
 	MQ_JOB_RETENTION,			/* drop segments past retention */
 	MQ_JOB_MEMBERS,				/* expire group members */

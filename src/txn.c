@@ -487,8 +487,7 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 /*
  * mq_txn_check_due
  *		Check back up to CHECK_BATCH half messages due at now (mq's clock),
- *		earliest first, and forget resolved ones older than their topic's
- *		dedup_window.  Sets *backlog to the checks still due.  Returns how
+ *		earliest first.  Sets *backlog to the checks still due.  Returns how
  *		many were checked.  Called by the database worker in a transaction
  *		with a snapshot, as the bootstrap superuser.
  */
@@ -598,14 +597,6 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 					 4, types, args, NULL, false);
 	}
 
-	/* forget what was resolved long enough ago */
-	mq_query("DELETE FROM mq.half_message h USING mq.topic t"
-			 " WHERE h.topic_id OPERATOR(pg_catalog.=) t.topic_id"
-			 " AND h.state OPERATOR(pg_catalog.=) ANY ('{committed,rolled_back}'::text[])"
-			 " AND h.resolved_at OPERATOR(pg_catalog.<)"
-			 "  (pg_catalog.now() OPERATOR(pg_catalog.-) t.dedup_window)",
-			 0, NULL, NULL, NULL, false);
-
 	mq_query("SELECT count(*) FROM (SELECT 1 FROM mq.half_message"
 			 " WHERE state OPERATOR(pg_catalog.=) 'prepared'"
 			 " AND next_check_at OPERATOR(pg_catalog.<=) $1 LIMIT 100000) d",
@@ -614,6 +605,29 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 	return (int64) n;
+}
+
+/*
+ * mq_txn_purge_resolved
+ *		Forget half messages resolved longer ago than their topic's
+ *		dedup_window (up to 10000 a call).  Returns how many.  Called by the
+ *		database worker in a transaction with a snapshot.
+ */
+int
+mq_txn_purge_resolved(void)
+{
+	int			purged;
+
+	SPI_connect();
+	purged = (int) mq_query("DELETE FROM mq.half_message WHERE id OPERATOR(pg_catalog.=) ANY (ARRAY("
+							" SELECT h.id FROM mq.half_message h JOIN mq.topic t USING (topic_id)"
+							"  WHERE h.state OPERATOR(pg_catalog.=) ANY ('{committed,rolled_back}'::text[])"
+							"  AND h.resolved_at OPERATOR(pg_catalog.<)"
+							"   (pg_catalog.now() OPERATOR(pg_catalog.-) t.dedup_window)"
+							"  LIMIT 10000 FOR UPDATE OF h SKIP LOCKED))",
+							0, NULL, NULL, NULL, false);
+	SPI_finish();
+	return purged;
 }
 
 /*

@@ -18,5 +18,6 @@
 /* From the database worker. */
 extern int64 mq_txn_check_due(TimestampTz now, int64 *backlog);
 extern TimestampTz mq_txn_next_check(void);
+extern int	mq_txn_purge_resolved(void);
 
 #endif							/* MQ_TXN_H */

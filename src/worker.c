@@ -832,10 +832,16 @@ run_job(MqJob job, JobFunction fn)
 	return count;
 }
 
+/*
+ * dedup_job
+ *		Forget what the idempotence windows (the topics' dedup_window) no
+ *		longer cover: expired deduplication entries, and resolved half
+ *		messages.
+ */
 static int64
 dedup_job(int64 *backlog)
 {
-	return mq_produce_purge_dedup();
+	return mq_produce_purge_dedup() + mq_txn_purge_resolved();
 }
 
 static int64
@@ -887,72 +893,97 @@ offer_due(TimestampTz due)
 /*
  * due_pass
  *		Release due delayed messages and retries, in transactions of
- *		RELEASE_BATCH, then check back due half messages, then learn when
- *		the next work is due.
+ *		RELEASE_BATCH; the last of them also learns when the next release
+ *		and the next check-back are due.  Then, if check-backs are due, run
+ *		them in a transaction of their own, so that a slow check-back
+ *		function never holds back the commit of released messages.
  *
  * next_due is set to "never" before the first snapshot is taken: work
  * committed before that snapshot is seen by the queries below, and a
  * transaction that commits after it lowers next_due itself afterwards
  * (mq_worker_wake_at), which offer_due() keeps.  After a full second of
  * releasing, the pass stops and leaves next_due at "now", so that the
- * worker's other work gets its turn before the release goes on.
+ * worker's other work gets its turn before the release goes on.  A job
+ * that fails is tried again a naptime later, not in a loop.
  */
 static void
 due_pass(void)
 {
 	TimestampTz start = GetCurrentTimestamp();
-	int64		released;
-	bool		more = false;
+	TimestampTz retry_at;
+	TimestampTz next_release = DT_NOEND;
+	TimestampTz next_check = DT_NOEND;
 
 	SpinLockAcquire(&my_db->mutex);
 	my_db->next_due = DT_NOEND;
 	SpinLockRelease(&my_db->mutex);
+	retry_at = TimestampTzPlusMilliseconds(mq_now(), mq_worker_naptime);
 
 	for (;;)
 	{
+		int64		released = -1;
 		bool		ran = false;
 
 		CHECK_FOR_INTERRUPTS();
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		pgstat_report_activity(STATE_RUNNING, "mq worker release");
-		released = 0;
 		if (OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true)) &&
 			lock_for_jobs())
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
 			released = run_job(MQ_JOB_RELEASE, release_job);
+			if (released >= 0 && released < RELEASE_BATCH)
+			{
+				next_release = mq_delay_next_due();
+				next_check = mq_txn_next_check();
+			}
 			PopActiveSnapshot();
 			ran = true;
 		}
 		CommitTransactionCommand();
-		if (!ran || released < RELEASE_BATCH)
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		if (!ran)
+		{
+			/* extension gone or its tables locked: try at the next tick */
+			offer_due(retry_at);
+			return;
+		}
+		if (released < 0)
+		{
+			next_release = retry_at;
+			next_check = mq_now();
+			break;
+		}
+		if (released < RELEASE_BATCH)
 			break;
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 1000))
 		{
-			more = true;
+			next_release = 0;
+			next_check = mq_now();
 			break;
 		}
 	}
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	pgstat_report_activity(STATE_RUNNING, "mq worker checkback");
-	if (OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true)) &&
-		lock_for_jobs())
+	if (next_check <= mq_now())
 	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		run_job(MQ_JOB_CHECKBACK, checkback_job);
-		offer_due(more ? 0 : Min(mq_delay_next_due(), mq_txn_next_check()));
-		PopActiveSnapshot();
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		pgstat_report_activity(STATE_RUNNING, "mq worker checkback");
+		next_check = retry_at;
+		if (OidIsValid(get_extension_oid(MQ_EXTENSION_NAME, true)) &&
+			lock_for_jobs())
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			if (run_job(MQ_JOB_CHECKBACK, checkback_job) >= 0)
+				next_check = mq_txn_next_check();
+			PopActiveSnapshot();
+		}
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
 	}
-	else
-	{
-		/* try again at the next tick */
-		offer_due(TimestampTzPlusMilliseconds(mq_now(), mq_worker_naptime));
-	}
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	offer_due(Min(next_release, next_check));
 }
 
 /*
