@@ -279,11 +279,15 @@ mq_delay_release(TimestampTz now, int limit)
 	args[1] = Int32GetDatum(limit);
 
 	SPI_connect();
-	n = mq_query("WITH due AS (SELECT id FROM mq.delayed_message"
+	/*
+	 * The rows by ctid (a TID scan): a join on id would let a generic plan,
+	 * which cannot know that the limit is small, scan the whole store.
+	 */
+	n = mq_query("DELETE FROM mq.delayed_message d"
+				 " WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+				 "  SELECT ctid FROM mq.delayed_message"
 				 "  WHERE due_at OPERATOR(pg_catalog.<=) $1"
-				 "  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
-				 " DELETE FROM mq.delayed_message d USING due"
-				 " WHERE d.id OPERATOR(pg_catalog.=) due.id"
+				 "  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
 				 " RETURNING (SELECT t.name FROM mq.topic t"
 				 "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id),"
 				 " d.partition, d.id, d.payload_type, d.key, d.tag,"

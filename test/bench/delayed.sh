@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# test/bench/delayed.sh [MESSAGES] [NOTIFY_ITERATIONS]
+# test/bench/delayed.sh [MESSAGES] [NOTIFY_ITERATIONS] [PENDING]
 #
 # The worker's timed work, measured on a throwaway server:
 #
@@ -21,6 +21,11 @@
 #    notifies) and, as the baseline, the producer's own NOTIFY
 #    (NOTIFY_ITERATIONS each, default 500).
 #
+# With PENDING (default 0), that many delayed messages due in 30 days are
+# sent to another topic first, and stay pending throughout: the store is
+# then that much bigger for every measurement.  The time to send the
+# MESSAGES of step 1 is reported too.
+#
 # Builds and installs mq, and prints a Markdown report.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
@@ -28,6 +33,7 @@ bench=$(cd "$(dirname "$0")" && pwd)
 
 messages=${1:-100000}
 iterations=${2:-500}
+pending=${3:-0}
 
 ensure_deps
 build_and_install >/dev/null
@@ -36,14 +42,27 @@ start_bench_server "$bench"/delayed_*.sql
 sql() { as_pg psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 sql -f "$work/delayed_setup.sql" >/dev/null
 
+# 0. messages that stay pending throughout, in transactions of 100000
+left=$pending
+while [ "$left" -gt 0 ]; do
+	chunk=$((left < 100000 ? left : 100000))
+	sql -c "SELECT count(*) FROM generate_series(1, $chunk) g, LATERAL mq.send('parked', 'p' || g, key => 'k' || g, delay => '30 days')" >/dev/null
+	left=$((left - chunk))
+done
+sql -c "VACUUM ANALYZE mq.delayed_message" >/dev/null
+
 # 1. lateness over one minute
 sql -v n="$messages" <<'SQL' >/dev/null
 SELECT now() + interval '30 s' AS t0 \gset
+SELECT clock_timestamp() AS s0 \gset
 SELECT count(*) FROM generate_series(0, :n - 1) g,
     LATERAL mq.send('late', 'm' || g, key => 'k' || (g % 1000),
                     deliver_at => :'t0'::timestamptz + (g * 60.0 / :n) * interval '1 s');
-INSERT INTO due SELECT id, due_at FROM mq.delayed_message;
+INSERT INTO timings SELECT 'send', extract(epoch FROM clock_timestamp() - :'s0'::timestamptz);
+INSERT INTO due SELECT d.id, d.due_at FROM mq.delayed_message d
+  JOIN mq.topic t USING (topic_id) WHERE t.name = 'late';
 SQL
+send_s=$(sql -c "SELECT round(seconds, 2) FROM timings WHERE name = 'send'")
 echo "CALL consume_until('late', $messages, interval '3 min')" | sql >/dev/null
 read -r rel50 rel99 relmax rec50 rec99 recmax received <<<"$(sql <<'SQL'
 SELECT round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.produced_at - d.due_at)) * 1000)::numeric, 1),
@@ -63,14 +82,16 @@ TRUNCATE due, recv;
 SELECT now() + interval '40 s' AS t1 \gset
 SELECT count(*) FROM generate_series(0, :n - 1) g,
     LATERAL mq.send('burst', 'm' || g, key => 'k' || (g % 1000), deliver_at => :'t1');
-INSERT INTO store SELECT * FROM mq.delayed_message;
+INSERT INTO store SELECT d.* FROM mq.delayed_message d
+  JOIN mq.topic t USING (topic_id) WHERE t.name = 'burst';
 SQL
 t1=$(sql -c "SELECT max(due_at) FROM store")
 release_s=$(sql -v t1="$t1" <<'SQL'
 SELECT pg_sleep(greatest(extract(epoch FROM :'t1'::timestamptz - clock_timestamp()), 0));
 DO $$
 BEGIN
-    WHILE EXISTS (SELECT 1 FROM mq.delayed_message) LOOP
+    WHILE EXISTS (SELECT 1 FROM mq.delayed_message d JOIN mq.topic t USING (topic_id)
+                   WHERE t.name = 'burst') LOOP
         PERFORM pg_sleep(0.005);
     END LOOP;
 END
@@ -92,7 +113,9 @@ read -r mq50 mq99 mqmax <<<"$(as_pg "$work/notify_latency" "$conninfo" "$iterati
 read -r pl50 pl99 plmax <<<"$(as_pg "$work/notify_latency" "$conninfo" "$iterations" plain)"
 
 cat <<EOF2
-### Delayed messages: $messages due over one minute ($received received)
+### Delayed messages: $messages due over one minute ($received received), $pending more pending
+
+Sending the $messages took $send_s s.
 
 | lateness (ms) | p50 | p99 | max |
 |---|---|---|---|

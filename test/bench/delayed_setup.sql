@@ -3,6 +3,8 @@ CREATE EXTENSION IF NOT EXISTS mq;
 SELECT mq.create_topic('late', partitions => 4);
 SELECT mq.create_topic('burst', partitions => 4);
 SELECT mq.create_topic('nl');
+SELECT mq.create_topic('parked');
+CREATE TABLE timings (name text, seconds numeric);
 SELECT mq.subscribe('bench', 'late', start => 'latest');
 CREATE TABLE due (id uuid PRIMARY KEY, due_at timestamptz);
 CREATE TABLE recv (id uuid, produced_at timestamptz, received_at timestamptz);
