@@ -279,6 +279,7 @@ mq_delay_release(TimestampTz now, int limit)
 	args[1] = Int32GetDatum(limit);
 
 	SPI_connect();
+
 	/*
 	 * The rows by ctid (a TID scan): a join on id would let a generic plan,
 	 * which cannot know that the limit is small, scan the whole store.
