@@ -96,6 +96,36 @@ SELECT count(*) AS consumed FROM mq.fetch('d.timeouts');
 SELECT job, runs > 0 AS ran, errors FROM mq.worker_jobs()
  WHERE database = current_database() AND job = 'release';
 
+-- The worker writes released messages into a segment as the segment's
+-- owner, in a security-restricted operation: an index expression that the
+-- owner added never runs as the worker's superuser.
+CREATE ROLE d_owner;
+CREATE FUNCTION public.d_not_as_superuser(bytea) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'index expression run as superuser %', current_user;
+    END IF;
+    RETURN 0;
+END
+$$;
+SELECT mq.create_topic('d.owned') > 0 AS created;
+DO $$
+DECLARE
+    seg regclass := (SELECT s.relid FROM mq.segment s JOIN mq.topic t USING (topic_id)
+                      WHERE t.name = 'd.owned');
+BEGIN
+    EXECUTE format('ALTER TABLE %s OWNER TO d_owner', seg);
+    EXECUTE format('CREATE INDEX ON %s ((public.d_not_as_superuser(payload)))', seg);
+END
+$$;
+SELECT partition FROM mq.send('d.owned', 'owned'::text, delay => '1 s');
+SELECT mq.advance_clock('1 s') IS NOT NULL AS advanced;
+SELECT pg_temp.wait_until($$SELECT end_offset = 1 FROM mq.partitions WHERE topic = 'd.owned'$$);
+SELECT mq.drop_topic('d.owned');
+DROP FUNCTION public.d_not_as_superuser(bytea);
+DROP ROLE d_owner;
+
 -- Errors.
 SELECT mq.send('d.orders', 'x'::text, delay => '1 s', delay_level => 1);
 \echo :LAST_ERROR_SQLSTATE

@@ -106,6 +106,42 @@ SELECT mq.commit('r.workers');
 COMMIT;
 SELECT topic, pending FROM mq.delayed;
 
+-- Going back is remembered per savepoint: a nack rolled back to a
+-- savepoint no longer holds the partition back, the one before it still
+-- does.
+SELECT count(*) FROM mq.send_batch('r.ledger', ARRAY['l6', 'l7', 'l8']);
+BEGIN;
+SELECT "offset" FROM mq.fetch('r.books');
+SELECT mq.nack('r.books', 'r.ledger', 0, 5);
+SAVEPOINT s;
+SELECT mq.nack('r.books', 'r.ledger', 0, 4);
+ROLLBACK TO s;
+SELECT mq.nack('r.books', 'r.ledger', 0, 7);
+SELECT mq.commit('r.books');
+COMMIT;
+SELECT committed_offset FROM mq.lag WHERE "group" = 'r.books';
+
+-- An ordered subscription's message can be handed back only by the
+-- transaction that fetched it: elsewhere, nothing says where its consumer
+-- stopped.
+SELECT count(*) FROM mq.fetch('r.books', auto_commit => true);
+SELECT mq.nack('r.books', 'r.ledger', 0, 6);
+\echo :LAST_ERROR_SQLSTATE
+
+-- A member's first nack creates the retry topic without a rebalance, so
+-- the member's own generation still holds and it can commit.
+SELECT mq.create_topic('r.fenced') > 0 AS created;
+SELECT mq.subscribe('r.members', 'r.fenced', start => 'earliest');
+SELECT partition FROM mq.send('r.fenced', 'f0'::text);
+SELECT generation AS gen FROM mq.join('r.members', 'w1') \gset
+BEGIN;
+SELECT "offset" FROM mq.fetch('r.members', member_id => 'w1', generation => :gen);
+SELECT mq.nack('r.members', 'r.fenced', 0, 0, member_id => 'w1', generation => :gen);
+SELECT mq.commit('r.members', 'r.fenced', 0, 1, member_id => 'w1', generation => :gen);
+COMMIT;
+SELECT generation = :gen AS same_generation FROM mq.groups WHERE "group" = 'r.members';
+SELECT member_id, assignment FROM mq.members WHERE "group" = 'r.members';
+
 -- Errors.
 SELECT mq.nack('r.workers', 'r.jobs', 0, 99);
 \echo :LAST_ERROR_SQLSTATE

@@ -106,6 +106,27 @@ SELECT mq.rollback_prepared(:'fail'), mq.rollback_prepared(:'maybe');
 SELECT runs > 0 AS ran, errors FROM mq.worker_jobs()
  WHERE database = current_database() AND job = 'checkback';
 
+-- A checker belongs to the role that registered it: another role can
+-- neither replace nor remove it.  Callers need no privilege on mq's tables.
+SELECT mq.register_checker('pay.service', 'public.h_checker(mq.half_messages)');
+CREATE ROLE h_other;
+GRANT USAGE ON SCHEMA mq TO h_other;
+GRANT EXECUTE ON FUNCTION mq.register_checker(text, regprocedure),
+                          mq.unregister_checker(text) TO h_other;
+SET ROLE h_other;
+SELECT mq.register_checker('pay.service', 'public.h_checker(mq.half_messages)');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.unregister_checker('pay.service');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.register_checker('other.service', 'public.h_checker(mq.half_messages)');
+SELECT * FROM mq.checker;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT producer_group, checker, owner = 'h_other'::regrole AS by_other FROM mq.checker ORDER BY 1;
+SELECT mq.unregister_checker('other.service'), mq.unregister_checker('pay.service');
+DROP OWNED BY h_other;
+DROP ROLE h_other;
+
 -- Errors.
 SELECT mq.prepare('h.payments', 'x'::text, NULL);
 \echo :LAST_ERROR_SQLSTATE
@@ -116,6 +137,8 @@ SELECT mq.prepare('h.payments', 'x'::text, 'bad group');
 SELECT mq.prepare('h.payments', NULL::text, 'g');
 \echo :LAST_ERROR_SQLSTATE
 SELECT mq.prepare('h.payments', 'x'::text, 'g', check_after => '-1 s');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.prepare('h.payments', 'x'::text, 'g', check_after => '100000000 days');
 \echo :LAST_ERROR_SQLSTATE
 SELECT mq.prepare('h.payments', 'x'::text, 'g', partition => 1);
 \echo :LAST_ERROR_SQLSTATE

@@ -209,10 +209,10 @@ mq_delay_store(const MqTopicInfo *topic, int32 partition, const pg_uuid_t *id,
 	values[8] = PointerGetDatum(payload);
 
 	SPI_connect();
-	mq_query("INSERT INTO mq.delayed_message (id, topic_id, partition,"
-			 " due_at, payload_type, key, tag, headers, payload)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			 9, types, values, nulls, false);
+	mq_query_as_owner("INSERT INTO mq.delayed_message (id, topic_id, partition,"
+					  " due_at, payload_type, key, tag, headers, payload)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					  9, types, values, nulls, false);
 	SPI_finish();
 	mq_schedule_at(due);
 }
@@ -240,11 +240,11 @@ mq_cancel_delayed(PG_FUNCTION_ARGS)
 	arg = PG_GETARG_DATUM(0);
 
 	SPI_connect();
-	mq_query("DELETE FROM mq.delayed_message d"
-			 " WHERE d.id OPERATOR(pg_catalog.=) $1"
-			 " RETURNING (SELECT t.name FROM mq.topic t"
-			 "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id)",
-			 1, &type, &arg, NULL, false);
+	mq_query_as_owner("DELETE FROM mq.delayed_message d"
+					  " WHERE d.id OPERATOR(pg_catalog.=) $1"
+					  " RETURNING (SELECT t.name FROM mq.topic t"
+					  "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id)",
+					  1, &type, &arg, NULL, false);
 	found = (SPI_processed > 0);
 	if (found)
 	{
@@ -332,23 +332,34 @@ mq_delay_release(TimestampTz now, int limit)
 
 /*
  * mq_delay_next_due
- *		The earliest due time in the store, or DT_NOEND if it is empty.
- *		Called by the database worker, in a transaction with a snapshot.
+ *		The earliest due time in the store after after, or DT_NOEND; *stuck
+ *		says whether messages due at or before after are still there (rows
+ *		that the release skipped because another transaction holds them,
+ *		such as a cancel in progress).  Reads with a new snapshot, so that
+ *		the release's own deletes are seen.  Called by the database worker,
+ *		in a transaction.
  */
 TimestampTz
-mq_delay_next_due(void)
+mq_delay_next_due(TimestampTz after, bool *stuck)
 {
 	TimestampTz due = DT_NOEND;
+	Oid			type = TIMESTAMPTZOID;
+	Datum		arg = TimestampTzGetDatum(after);
 	bool		isnull;
 	Datum		d;
 
 	SPI_connect();
-	mq_query("SELECT min(due_at) FROM mq.delayed_message", 0, NULL, NULL,
-			 NULL, true);
+	mq_query("SELECT (SELECT min(due_at) FROM mq.delayed_message"
+			 "         WHERE due_at OPERATOR(pg_catalog.>) $1),"
+			 " EXISTS (SELECT 1 FROM mq.delayed_message"
+			 "         WHERE due_at OPERATOR(pg_catalog.<=) $1)",
+			 1, &type, &arg, NULL, false);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 					  &isnull);
 	if (!isnull)
 		due = DatumGetTimestampTz(d);
+	*stuck = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 	return due;
 }

@@ -108,6 +108,7 @@ typedef struct UndoPoint
 {
 	SubTransactionId subid;
 	int64		next;
+	int64		rewound;
 } UndoPoint;
 
 typedef enum FetchMode
@@ -453,6 +454,7 @@ move_claim(Claim *c, SubTransactionId subid)
 
 		u->subid = subid;
 		u->next = c->next;
+		u->rewound = c->rewound;
 		c->undo = lappend(c->undo, u);
 		MemoryContextSwitchTo(old);
 	}
@@ -956,29 +958,31 @@ mq_position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
  *		A consumer of an ordered subscription handed back the message at
  *		offset (mq.nack): the claim this transaction holds on the
  *		partition, if any, goes back to it, so that mq.commit(group) does
- *		not commit past it.  Returns false if an earlier nack in this
- *		transaction already sent the claim back to offset or before: the
- *		message comes again anyway, and the caller must not move the
- *		position forward to it.  The caller moves the position itself.
+ *		not commit past it.  Returns -1 if this transaction holds no claim
+ *		on the partition, 0 if an earlier nack in it already sent the claim
+ *		back to offset or before (the message comes again anyway, and the
+ *		caller must not move the position forward to it), 1 if the claim
+ *		went back now (or, if !apply, would go back: nothing is changed).
+ *		The caller moves the position itself.
  */
-bool
+int
 mq_fetch_rewind(int32 group_id, int32 topic_id, int32 partition,
-				const char *member_id, int64 offset)
+				const char *member_id, int64 offset, bool apply)
 {
 	Claim	   *c = find_claim(xact_claims, group_id, topic_id, partition,
 							   member_id);
 
 	if (c == NULL)
-		return true;
+		return -1;
 	if (c->rewound >= 0 && c->rewound <= offset)
-		return false;
+		return 0;
+	if (!apply)
+		return 1;
+	move_claim(c, GetCurrentSubTransactionId());
 	if (c->next > offset)
-	{
-		move_claim(c, GetCurrentSubTransactionId());
 		c->next = offset;
-	}
 	c->rewound = offset;
-	return true;
+	return 1;
 }
 
 static void
@@ -1369,9 +1373,8 @@ mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
 				if (u->subid >= mysubid)
 				{
 					c->next = u->next;
+					c->rewound = u->rewound;
 					c->undo = list_truncate(c->undo, i);
-					if (c->rewound != c->next)
-						c->rewound = -1;
 					break;
 				}
 			}

@@ -19,8 +19,8 @@
 extern const char *mq_position_target(FunctionCallInfo fcinfo,
 									  MqGroupInfo *group, MqTopicInfo *topic,
 									  int arg_member, int arg_generation);
-extern bool mq_fetch_rewind(int32 group_id, int32 topic_id, int32 partition,
-							const char *member_id, int64 offset);
+extern int	mq_fetch_rewind(int32 group_id, int32 topic_id, int32 partition,
+							const char *member_id, int64 offset, bool apply);
 
 extern void mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
 								 SubTransactionId parentsubid);

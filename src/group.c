@@ -660,6 +660,69 @@ assign(const char *strategy, int m, char **members, int n,
 }
 
 /*
+ * Set while mq_group_subscribe_quietly() subscribes: the new topic's
+ * partitions go to the members as they are, without a rebalance.
+ */
+static bool quiet_subscribe = false;
+
+/*
+ * assign_quietly
+ *		Assign the partitions of a topic just subscribed to the group's
+ *		members, round robin, without starting a new generation: no member
+ *		loses a partition, so none needs fencing, and fetches by member find
+ *		the new partitions in mq.assignment at once.
+ */
+static void
+assign_quietly(int32 group_id, int32 topic_id)
+{
+	Oid			types[2] = {INT4OID, INT4OID};
+	Datum		args[2];
+
+	args[0] = Int32GetDatum(group_id);
+	args[1] = Int32GetDatum(topic_id);
+	query("INSERT INTO mq.assignment (group_id, topic_id, partition, member_id)"
+		  " SELECT $1, $2, p.partition, m.member_id"
+		  " FROM (SELECT partition, row_number() OVER (ORDER BY partition) - 1 AS i"
+		  "       FROM mq.position WHERE group_id = $1 AND topic_id = $2"
+		  "       AND member_id = '') p"
+		  " JOIN (SELECT member_id,"
+		  "              row_number() OVER (ORDER BY member_id COLLATE \"C\") - 1 AS j,"
+		  "              count(*) OVER () AS n"
+		  "       FROM mq.member WHERE group_id = $1) m ON p.i % m.n = m.j"
+		  " ON CONFLICT DO NOTHING",
+		  2, types, args, NULL, false);
+}
+
+/*
+ * mq_group_subscribe_quietly
+ *		Subscribe group to topic from its earliest offset, in clustering
+ *		mode, without a rebalance (see assign_quietly): for the group's own
+ *		retry topic, which a member's nack creates in the middle of its
+ *		transaction, where a new generation would fence that very member.
+ *		The caller is connected to SPI.
+ */
+void
+mq_group_subscribe_quietly(const char *group, const char *topic)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(group);
+	args[1] = CStringGetTextDatum(topic);
+	quiet_subscribe = true;
+	PG_TRY();
+	{
+		query("SELECT mq.subscribe($1, $2, start => 'earliest')",
+			  2, types, args, NULL, false);
+	}
+	PG_FINALLY();
+	{
+		quiet_subscribe = false;
+	}
+	PG_END_TRY();
+}
+
+/*
  * rebalance
  *		Recompute the assignment of a group whose row the caller has locked,
  *		and start a new generation.  Returns the new generation.
@@ -994,7 +1057,12 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 		{
 			insert_positions(group.group_id, &topic, "", start, at);
 			if (group_has_members(group.group_id))
-				rebalance(group.group_id);
+			{
+				if (quiet_subscribe)
+					assign_quietly(group.group_id, topic.topic_id);
+				else
+					rebalance(group.group_id);
+			}
 		}
 		else
 		{

@@ -37,5 +37,6 @@ extern int64 mq_log_start(const MqTopicInfo *topic, int32 partition);
 extern int64 mq_stable_or_error(const MqTopicInfo *topic, int32 partition);
 extern void mq_groups_topic_grown(int32 topic_id, int32 from, int32 to);
 extern int	mq_groups_worker_pass(void);
+extern void mq_group_subscribe_quietly(const char *group, const char *topic);
 
 #endif							/* MQ_GROUP_H */

@@ -325,8 +325,9 @@ partition_arg(FunctionCallInfo fcinfo, int argno, const MqTopicInfo *topic)
  *		messages of one call; partition is -1 to let choose_partition()
  *		decide; id is NULL for a new one; payload holds the bytes to store;
  *		key, tag and headers may be NULL.  The caller has
- *		run mq_send_checks().  Returns the buffered message, which an early
- *		flush may free: copy what is needed from it first.
+ *		run mq_send_checks() and mq_check_message().  Returns the buffered
+ *		message, which an early flush may free: copy what is needed from it
+ *		first.
  */
 static MqPending *
 buffer_message(const MqTopicInfo *topic, const char *topic_name,
@@ -336,8 +337,6 @@ buffer_message(const MqTopicInfo *topic, const char *topic_name,
 {
 	MqPending  *msg;
 	MemoryContext oldcxt;
-
-	mq_check_message(topic, payload, key);
 
 	oldcxt = MemoryContextSwitchTo(ensure_send_context());
 	msg = palloc0(sizeof(MqPending));
@@ -525,10 +524,12 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 
 	if (!duplicate)
 	{
+		bytea	   *payload = mq_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+
+		mq_check_message(&topic, payload, key);
 		buffer_message(&topic,
 					   MemoryContextStrdup(ensure_send_context(), topic.name),
-					   now, partition, &id,
-					   mq_payload_bytes(PG_GETARG_DATUM(1), payload_type),
+					   now, partition, &id, payload,
 					   payload_type, key,
 					   PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
 					   PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
@@ -610,6 +611,8 @@ mq_new_message_id(pg_uuid_t *id)
  *		it by key, or for keyless messages round robin: a worker's
  *		transaction releases many messages, which must not all stick to one
  *		partition.  No access check: the caller decides who may do this.
+ *		Nor a size check: the message passed it when it was first sent, and
+ *		a setting changed since must not keep it stuck in a store.
  */
 void
 mq_produce_buffer(const MqTopicInfo *topic, int32 partition,
@@ -731,8 +734,10 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 									 &id, &p);
 		if (!duplicate)
 		{
-			buffer_message(&topic, topic_name, now, p, &id,
-						   mq_payload_bytes(payloads[i], payload_type),
+			bytea	   *payload = mq_payload_bytes(payloads[i], payload_type);
+
+			mq_check_message(&topic, payload, key);
+			buffer_message(&topic, topic_name, now, p, &id, payload,
 						   payload_type, key,
 						   (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
 						   (headers && !header_nulls[i]) ?
@@ -1074,6 +1079,9 @@ flush_topic(MqPending **msgs, int n)
 	Relation	marks = NULL;
 	int			i;
 	int			j;
+	Oid			save_userid;
+	int			save_sec_context;
+	bool		pushed;
 
 	/*
 	 * Lock the active segment, then make sure the topic is the one the
@@ -1103,6 +1111,21 @@ flush_topic(MqPending **msgs, int n)
 		goto dropped;
 	rel = table_open(topic.segment_relid, NoLock);
 
+	/*
+	 * Insert as the segment's owner, in a security-restricted operation, as
+	 * VACUUM does: index expressions a topic owner may have added to the
+	 * segment then never run with the rights of whoever commits (the database
+	 * worker is a superuser).  They also get a snapshot, which the commit
+	 * path has not.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	pushed = !ActiveSnapshotSet();
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
+
 	for (i = 0; i < n; i = j)
 	{
 		MqPartition *part;
@@ -1117,6 +1140,9 @@ flush_topic(MqPending **msgs, int n)
 		insert_rows(rel, msgs + i, j - i, start);
 	}
 
+	if (pushed)
+		PopActiveSnapshot();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (marks != NULL)
 		table_close(marks, NoLock);
 	table_close(rel, NoLock);

@@ -21,10 +21,16 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/syscache.h"
+#include "catalog/pg_namespace.h"
+#include "access/htup_details.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "mq.h"
 #include "query.h"
 
 #define QUERY_CACHE_MAX		256
@@ -128,4 +134,41 @@ mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 	if (rc < 0)
 		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
+}
+
+/*
+ * mq_query_as_owner
+ *		mq_query as the owner of schema mq (the extension's owner), for the
+ *		tables that mq's functions keep on their callers' behalf: delayed
+ *		and half messages and check-back registrations.  Callers need no
+ *		privilege on those tables, so they can change them only through the
+ *		functions and their checks.  Runs as a security-restricted
+ *		operation: nothing the caller defined can act with the owner's
+ *		rights meanwhile.
+ */
+uint64
+mq_query_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
+				  const char *nulls, bool read_only)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	Oid			owner;
+	HeapTuple	tup;
+	uint64		n;
+
+	tup = SearchSysCache1(NAMESPACEOID,
+						  ObjectIdGetDatum(get_namespace_oid(MQ_EXTENSION_NAME,
+															 false)));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %s", MQ_EXTENSION_NAME);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	n = mq_query(sql, nargs, types, values, nulls, read_only);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return n;
 }

@@ -136,12 +136,7 @@ ensure_group_topic(const MqGroupInfo *group, const char *name,
 				mq_query("SELECT mq.create_topic($1, partitions => $2)",
 						 2, types, args, NULL, false);
 			if (subscribe)
-			{
-				args[1] = CStringGetTextDatum(group->name);
-				types[1] = TEXTOID;
-				mq_query("SELECT mq.subscribe($2, $1, start => 'earliest')",
-						 2, types, args, NULL, false);
-			}
+				mq_group_subscribe_quietly(group->name, name);
 		}
 	}
 	mq_topic_get(name, topic);
@@ -191,7 +186,16 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 	type = SPI_getvalue(tup, desc, 6);
 	m->payload_type = type[0] == 't' ? 't' : type[0] == 'j' ? 'j' : 'b';
 	attempt = SPI_getvalue(tup, desc, 7);
-	m->attempt = attempt ? pg_strtoint32(attempt) : 0;
+	m->attempt = 0;
+	if (attempt != NULL)
+	{
+		char	   *end;
+		long		v = strtol(attempt, &end, 10);
+
+		/* a header is producer data: take only a sane count */
+		if (*end == '\0' && end != attempt && v > 0 && v <= 1000)
+			m->attempt = (int32) v;
+	}
 	m->origin = SPI_getvalue(tup, desc, 8);
 }
 
@@ -303,6 +307,12 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 	/* the subscription that delivered it first decides */
 	retry_name = group_topic_name(group, MQ_RETRY_SUFFIX);
 	is_retry = strcmp(topic->name, retry_name) == 0;
+	if (!is_retry)
+	{
+		/* only mq's own retries count attempts and carry an origin */
+		m.attempt = 0;
+		m.origin = NULL;
+	}
 	args[0] = Int32GetDatum(group->group_id);
 	args[1] = CStringGetTextDatum(is_retry && m.origin ? m.origin : topic->name);
 	if (mq_query("SELECT s.max_retries, s.ordered FROM mq.subscription s"
@@ -324,6 +334,21 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 		Oid			ptypes[4] = {INT4OID, INT4OID, INT4OID, INT8OID};
 		Datum		pargs[4];
 		int32		attempts;
+		int			rewound;
+
+		/*
+		 * Only the transaction that holds the partition can say where its
+		 * consumer stopped: elsewhere, going back to one message could skip
+		 * another one handed back before it.
+		 */
+		rewound = mq_fetch_rewind(group->group_id, topic->topic_id, partition,
+								  "", offset, false);
+		if (rewound < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("consumer group \"%s\" reads topic \"%s\" in order: a message of partition %d can be handed back only in the transaction that fetched it",
+							group->name, topic->name, partition),
+					 errhint("Fetch and nack in one transaction block.")));
 
 		pargs[0] = Int32GetDatum(group->group_id);
 		pargs[1] = Int32GetDatum(topic->topic_id);
@@ -338,19 +363,21 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 		attempts = SPI_processed > 0 ?
 			DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										SPI_tuptable->tupdesc, 1, &isnull)) : 0;
-		if (attempts >= max_retries)
-		{
-			dead_letter(group, &m, attempts + 1, topic, partition, offset);
-			return "dlq";
-		}
 
 		/*
 		 * An earlier nack in this transaction sent the partition back to a
 		 * message before this one: this one comes again after it anyway.
 		 */
-		if (!mq_fetch_rewind(group->group_id, topic->topic_id, partition, "",
-							 offset))
+		if (rewound == 0)
 			return "in_place";
+		if (attempts >= max_retries)
+		{
+			/* used up: to the dead letters, and the partition moves on */
+			dead_letter(group, &m, attempts + 1, topic, partition, offset);
+			return "dlq";
+		}
+		(void) mq_fetch_rewind(group->group_id, topic->topic_id, partition,
+							   "", offset, true);
 		mq_query("UPDATE mq.position SET next_offset = $4,"
 				 " attempts = CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
 				 "  THEN attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
@@ -381,6 +408,10 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("delay must be a positive interval without months")));
+			if (delay->day > mq_max_delay / SECS_PER_DAY + 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("delay exceeds mq.max_delay (%d s)", mq_max_delay)));
 			due = now + delay->time + (int64) delay->day * USECS_PER_DAY;
 			if (due - now > (int64) mq_max_delay * USECS_PER_SEC)
 				ereport(ERROR,

@@ -73,8 +73,11 @@ PG_FUNCTION_INFO_V1(mq_unregister_checker);
 /* Longest producer group name: "mq.check.<group>" must fit a channel name. */
 #define PRODUCER_GROUP_MAX	(NAMEDATALEN - 1 - 9)
 
-/* Half messages checked per worker transaction. */
-#define CHECK_BATCH			100
+/*
+ * Check-back functions called in one worker transaction, at most this long
+ * in all (ms), however many are due: the worker's other jobs wait meanwhile.
+ */
+#define CHECK_BUDGET_MS		1000
 
 /*
  * producer_group_arg
@@ -153,6 +156,12 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("check_after must be a positive interval without months")));
+	if (check_after->day > mq_max_delay / SECS_PER_DAY + 1 ||
+		check_after->time + (int64) check_after->day * USECS_PER_DAY >
+		(int64) mq_max_delay * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("check_after exceeds mq.max_delay (%d s)", mq_max_delay)));
 	first_check = now + check_after->time +
 		(int64) check_after->day * USECS_PER_DAY;
 
@@ -174,11 +183,11 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 	values[10] = TimestampTzGetDatum(first_check);
 
 	SPI_connect();
-	mq_query("INSERT INTO mq.half_message (id, topic_id, producer_group,"
-			 " partition, payload_type, key, tag, headers, payload,"
-			 " prepared_at, next_check_at)"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-			 11, types, values, nulls, false);
+	mq_query_as_owner("INSERT INTO mq.half_message (id, topic_id, producer_group,"
+					  " partition, payload_type, key, tag, headers, payload,"
+					  " prepared_at, next_check_at)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+					  11, types, values, nulls, false);
 	SPI_finish();
 	mq_schedule_at(first_check);
 	PG_RETURN_UUID_P(id);
@@ -225,17 +234,17 @@ resolve(Datum handle, bool commit, const char *who, bool check_access)
 	args[0] = handle;
 	args[1] = CStringGetTextDatum(state);
 	args[2] = CStringGetTextDatum(who);
-	if (mq_query("UPDATE mq.half_message h"
-				 " SET state = $2, resolved_at = pg_catalog.now(),"
-				 " resolved_by = $3, next_check_at = NULL"
-				 " WHERE h.id OPERATOR(pg_catalog.=) $1"
-				 " AND h.state OPERATOR(pg_catalog.=) ANY"
-				 "  ('{prepared,unresolved}'::text[])"
-				 " RETURNING (SELECT t.name FROM mq.topic t"
-				 "  WHERE t.topic_id OPERATOR(pg_catalog.=) h.topic_id),"
-				 " h.partition, h.payload_type, h.key, h.tag, h.headers,"
-				 " h.payload",
-				 3, types, args, NULL, false) > 0)
+	if (mq_query_as_owner("UPDATE mq.half_message h"
+						  " SET state = $2, resolved_at = pg_catalog.now(),"
+						  " resolved_by = $3, next_check_at = NULL"
+						  " WHERE h.id OPERATOR(pg_catalog.=) $1"
+						  " AND h.state OPERATOR(pg_catalog.=) ANY"
+						  "  ('{prepared,unresolved}'::text[])"
+						  " RETURNING (SELECT t.name FROM mq.topic t"
+						  "  WHERE t.topic_id OPERATOR(pg_catalog.=) h.topic_id),"
+						  " h.partition, h.payload_type, h.key, h.tag, h.headers,"
+						  " h.payload",
+						  3, types, args, NULL, false) > 0)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -268,9 +277,16 @@ resolve(Datum handle, bool commit, const char *who, bool check_access)
 		return true;
 	}
 
-	mq_query("SELECT state FROM mq.half_message"
-			 " WHERE id OPERATOR(pg_catalog.=) $1", 1, types, args, NULL,
-			 false);
+	mq_query_as_owner("SELECT state FROM mq.half_message"
+					  " WHERE id OPERATOR(pg_catalog.=) $1", 1, types, args,
+					  NULL, false);
+
+	/*
+	 * For the worker, a half message resolved meanwhile (by its checker
+	 * itself, say) is simply no longer its business.
+	 */
+	if (!check_access)
+		return false;
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -381,11 +397,18 @@ mq_register_checker(PG_FUNCTION_ARGS)
 	args[1] = ObjectIdGetDatum(fn);
 	args[2] = ObjectIdGetDatum(GetUserId());
 	SPI_connect();
-	mq_query("INSERT INTO mq.checker (producer_group, checker, owner)"
-			 " VALUES ($1, $2, $3)"
-			 " ON CONFLICT (producer_group) DO UPDATE"
-			 " SET checker = excluded.checker, owner = excluded.owner",
-			 3, types, args, NULL, false);
+	if (mq_query_as_owner("INSERT INTO mq.checker AS c (producer_group, checker, owner)"
+						  " VALUES ($1, $2, $3)"
+						  " ON CONFLICT (producer_group) DO UPDATE"
+						  " SET checker = excluded.checker, owner = excluded.owner"
+						  " WHERE pg_catalog.pg_has_role($3, c.owner, 'MEMBER')"
+						  " RETURNING 1",
+						  3, types, args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("producer group \"%s\" has a checker registered by another role",
+						group),
+				 errhint("Only that role, or a member of it, can replace or remove it.")));
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -398,13 +421,29 @@ mq_register_checker(PG_FUNCTION_ARGS)
 Datum
 mq_unregister_checker(PG_FUNCTION_ARGS)
 {
-	Oid			type = TEXTOID;
 	Datum		arg = CStringGetTextDatum(producer_group_arg(fcinfo, 0));
 	bool		found;
 
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		args[2];
+
+	args[0] = arg;
+	args[1] = ObjectIdGetDatum(GetUserId());
 	SPI_connect();
-	found = mq_query("DELETE FROM mq.checker WHERE producer_group = $1",
-					 1, &type, &arg, NULL, false) > 0;
+	found = mq_query_as_owner("DELETE FROM mq.checker"
+							  " WHERE producer_group OPERATOR(pg_catalog.=) $1"
+							  " AND pg_catalog.pg_has_role($2, owner, 'MEMBER')",
+							  2, types, args, NULL, false) > 0;
+	if (!found &&
+		mq_query_as_owner("SELECT 1 FROM mq.checker"
+						  " WHERE producer_group OPERATOR(pg_catalog.=) $1"
+						  " AND $2 IS NOT NULL",
+						  2, types, args, NULL, false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("producer group \"%s\" has a checker registered by another role",
+						TextDatumGetCString(arg)),
+				 errhint("Only that role, or a member of it, can replace or remove it.")));
 	SPI_finish();
 	PG_RETURN_BOOL(found);
 }
@@ -430,6 +469,15 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 	volatile char answer = 'u';
 
 	*why = NULL;
+
+	/* the registrant must still exist and still be allowed to run it */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)) ||
+		!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)) ||
+		pg_proc_aclcheck(fn, owner, ACL_EXECUTE) != ACLCHECK_OK)
+	{
+		*why = psprintf("the checker's registrant may no longer execute function %u", fn);
+		return 'u';
+	}
 	mq_query("SELECT h FROM mq.half_messages h"
 			 " WHERE h.handle OPERATOR(pg_catalog.=) $1",
 			 1, &type, &handle, NULL, true);
@@ -486,9 +534,11 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 
 /*
  * mq_txn_check_due
- *		Check back up to CHECK_BATCH half messages due at now (mq's clock),
- *		earliest first.  Sets *backlog to the checks still due.  Returns how
- *		many were checked.  Called by the database worker in a transaction
+ *		Check back up to MQ_CHECK_BATCH half messages due at now (mq's
+ *		clock), earliest first, for at most CHECK_BUDGET_MS of check-back
+ *		functions.  Sets *backlog to the checks still due.  Returns how many
+ *		were checked, or MQ_CHECK_BATCH if it stopped for lack of time (so
+ *		that the worker comes back at once, after its other due work).  Called by the database worker in a transaction
  *		with a snapshot, as the bootstrap superuser.
  */
 int64
@@ -504,6 +554,7 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 	Oid		   *owners;
 	int32	   *checks;
 	bool		isnull;
+	TimestampTz start = GetCurrentTimestamp();
 
 	args[0] = TimestampTzGetDatum(now);
 	SPI_connect();
@@ -513,7 +564,7 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 				 " LEFT JOIN mq.checker c USING (producer_group)"
 				 " WHERE h.state OPERATOR(pg_catalog.=) 'prepared'"
 				 " AND h.next_check_at OPERATOR(pg_catalog.<=) $1"
-				 " ORDER BY h.next_check_at LIMIT " CppAsString2(CHECK_BATCH)
+				 " ORDER BY h.next_check_at LIMIT " CppAsString2(MQ_CHECK_BATCH)
 				 " FOR UPDATE OF h SKIP LOCKED",
 				 1, types, args, NULL, false);
 	handles = palloc(sizeof(Datum) * Max(n, 1));
@@ -543,9 +594,15 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 		char		answer = 'u';
 		char	   *why = NULL;
 		const char *last;
-		char	   *handle_text = DatumGetCString(DirectFunctionCall1(uuid_out,
-																	  handles[i]));
+		char	   *handle_text;
 
+		if (i > 0 && TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+												CHECK_BUDGET_MS))
+		{
+			n = MQ_CHECK_BATCH;
+			break;
+		}
+		handle_text = DatumGetCString(DirectFunctionCall1(uuid_out, handles[i]));
 		CHECK_FOR_INTERRUPTS();
 		if (OidIsValid(checkers[i]))
 		{
@@ -600,7 +657,7 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 	mq_query("SELECT count(*) FROM (SELECT 1 FROM mq.half_message"
 			 " WHERE state OPERATOR(pg_catalog.=) 'prepared'"
 			 " AND next_check_at OPERATOR(pg_catalog.<=) $1 LIMIT 100000) d",
-			 1, types, args, NULL, true);
+			 1, types, args, NULL, false);
 	*backlog = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
@@ -632,24 +689,35 @@ mq_txn_purge_resolved(void)
 
 /*
  * mq_txn_next_check
- *		When the next check-back is due, or DT_NOEND if none is.  Called by
- *		the database worker in a transaction with a snapshot.
+ *		When the next check-back after after is due, or DT_NOEND; *stuck
+ *		says whether check-backs due at or before after are still waiting
+ *		(rows another transaction holds: a producer resolving it).  Reads
+ *		with a new snapshot.  Called by the database worker in a
+ *		transaction.
  */
 TimestampTz
-mq_txn_next_check(void)
+mq_txn_next_check(TimestampTz after, bool *stuck)
 {
 	TimestampTz due = DT_NOEND;
+	Oid			type = TIMESTAMPTZOID;
+	Datum		arg = TimestampTzGetDatum(after);
 	bool		isnull;
 	Datum		d;
 
 	SPI_connect();
-	mq_query("SELECT min(next_check_at) FROM mq.half_message"
-			 " WHERE state OPERATOR(pg_catalog.=) 'prepared'",
-			 0, NULL, NULL, NULL, true);
+	mq_query("SELECT (SELECT min(next_check_at) FROM mq.half_message"
+			 "         WHERE state OPERATOR(pg_catalog.=) 'prepared'"
+			 "         AND next_check_at OPERATOR(pg_catalog.>) $1),"
+			 " EXISTS (SELECT 1 FROM mq.half_message"
+			 "         WHERE state OPERATOR(pg_catalog.=) 'prepared'"
+			 "         AND next_check_at OPERATOR(pg_catalog.<=) $1)",
+			 1, &type, &arg, NULL, false);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 					  &isnull);
 	if (!isnull)
 		due = DatumGetTimestampTz(d);
+	*stuck = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 	return due;
 }

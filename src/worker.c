@@ -865,16 +865,19 @@ members_job(int64 *backlog)
 /* Delayed messages released per transaction. */
 #define RELEASE_BATCH		10000
 
+/* The time (mq's clock) against which the running release or check runs. */
+static TimestampTz job_now;
+
 static int64
 release_job(int64 *backlog)
 {
-	return mq_delay_release(mq_now(), RELEASE_BATCH);
+	return mq_delay_release(job_now, RELEASE_BATCH);
 }
 
 static int64
 checkback_job(int64 *backlog)
 {
-	return mq_txn_check_due(mq_now(), backlog);
+	return mq_txn_check_due(job_now, backlog);
 }
 
 /*
@@ -913,6 +916,8 @@ due_pass(void)
 	TimestampTz retry_at;
 	TimestampTz next_release = DT_NOEND;
 	TimestampTz next_check = DT_NOEND;
+	bool		check_due = false;
+	int64		checked;
 
 	SpinLockAcquire(&my_db->mutex);
 	my_db->next_due = DT_NOEND;
@@ -932,11 +937,21 @@ due_pass(void)
 			lock_for_jobs())
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
+			job_now = mq_now();
 			released = run_job(MQ_JOB_RELEASE, release_job);
 			if (released >= 0 && released < RELEASE_BATCH)
 			{
-				next_release = mq_delay_next_due();
-				next_check = mq_txn_next_check();
+				bool		stuck;
+
+				/*
+				 * What is still due was skipped as held by someone else: look
+				 * again a naptime later, not in a loop.  Work that commits
+				 * meanwhile lowers next_due by itself.
+				 */
+				next_release = mq_delay_next_due(job_now, &stuck);
+				if (stuck)
+					next_release = Min(next_release, retry_at);
+				next_check = mq_txn_next_check(job_now, &check_due);
 			}
 			PopActiveSnapshot();
 			ran = true;
@@ -953,7 +968,7 @@ due_pass(void)
 		if (released < 0)
 		{
 			next_release = retry_at;
-			next_check = mq_now();
+			check_due = true;
 			break;
 		}
 		if (released < RELEASE_BATCH)
@@ -961,12 +976,12 @@ due_pass(void)
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 1000))
 		{
 			next_release = 0;
-			next_check = mq_now();
+			check_due = true;
 			break;
 		}
 	}
 
-	if (next_check <= mq_now())
+	if (check_due || next_check <= mq_now())
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -976,8 +991,18 @@ due_pass(void)
 			lock_for_jobs())
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
-			if (run_job(MQ_JOB_CHECKBACK, checkback_job) >= 0)
-				next_check = mq_txn_next_check();
+			job_now = mq_now();
+			checked = run_job(MQ_JOB_CHECKBACK, checkback_job);
+			if (checked >= MQ_CHECK_BATCH)
+				next_check = 0; /* more are due: after the other due work */
+			else if (checked >= 0)
+			{
+				bool		stuck;
+
+				next_check = mq_txn_next_check(job_now, &stuck);
+				if (stuck)
+					next_check = Min(next_check, retry_at);
+			}
 			PopActiveSnapshot();
 		}
 		CommitTransactionCommand();
@@ -1070,7 +1095,6 @@ worker_tick(void)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		run_job(MQ_JOB_DEDUP, dedup_job);
 		run_job(MQ_JOB_ROLL, roll_job);
-		run_job(MQ_JOB_RETENTION, retention_job);
 		run_job(MQ_JOB_MEMBERS, members_job);
 		PopActiveSnapshot();
 	}
@@ -1081,6 +1105,25 @@ worker_tick(void)
 	namestrcpy(&my_dbname, NameStr(((Form_pg_database) GETSTRUCT(tup))->datname));
 	ReleaseSysCache(tup);
 	CommitTransactionCommand();
+
+	/*
+	 * Retention in a short transaction of its own: its update of the
+	 * partitions' log start must not stay uncommitted while another job waits
+	 * for a lock, since a producer moving the same row's high mark (in place)
+	 * waits for it with the partition's LWLock held.
+	 */
+	if (installed && eligible)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (lock_for_jobs())
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			run_job(MQ_JOB_RETENTION, retention_job);
+			PopActiveSnapshot();
+		}
+		CommitTransactionCommand();
+	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	if (!installed || !eligible)
