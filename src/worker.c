@@ -1395,7 +1395,19 @@ mq_worker_main(Datum main_arg)
 		SpinLockAcquire(&my_db->mutex);
 		due = my_db->next_due;
 		SpinLockRelease(&my_db->mutex);
-		timeout = Min(timeout, ms_until(mq_now(), due));
+
+		/*
+		 * Down to the millisecond below, not above: a latch wait cannot be
+		 * shorter than a millisecond, and rounding up would make a release
+		 * late by up to one; the loop instead comes round at most a
+		 * millisecond early and waits no more.
+		 */
+		{
+			TimestampTz mq_time = mq_now();
+
+			timeout = Min(timeout, due <= mq_time ? 0 :
+						  (long) Min((due - mq_time) / 1000, (int64) timeout));
+		}
 		if (notify)
 			timeout = Min(timeout,
 						  ms_until(now, TimestampTzPlusMilliseconds(last_notify,
