@@ -332,15 +332,17 @@ mq_delay_release(TimestampTz now, int limit)
 
 /*
  * mq_delay_next_due
- *		The earliest due time in the store after after, or DT_NOEND; *stuck
- *		says whether messages due at or before after are still there (rows
- *		that the release skipped because another transaction holds them,
- *		such as a cancel in progress).  Reads with a new snapshot, so that
- *		the release's own deletes are seen.  Called by the database worker,
- *		in a transaction.
+ *		The earliest due time in the store after after, or DT_NOEND.  What
+ *		is due at or before after and still there was skipped by the release
+ *		as held by another transaction (a cancel in progress): the worker's
+ *		next tick, or the holder's commit, brings it back; looking for it
+ *		here would mean scanning the index entries of everything released
+ *		since the last vacuum.  Reads with a new snapshot, so that the
+ *		release's own deletes are seen.  Called by the database worker, in
+ *		a transaction.
  */
 TimestampTz
-mq_delay_next_due(TimestampTz after, bool *stuck)
+mq_delay_next_due(TimestampTz after)
 {
 	TimestampTz due = DT_NOEND;
 	Oid			type = TIMESTAMPTZOID;
@@ -349,17 +351,13 @@ mq_delay_next_due(TimestampTz after, bool *stuck)
 	Datum		d;
 
 	SPI_connect();
-	mq_query("SELECT (SELECT min(due_at) FROM mq.delayed_message"
-			 "         WHERE due_at OPERATOR(pg_catalog.>) $1),"
-			 " EXISTS (SELECT 1 FROM mq.delayed_message"
-			 "         WHERE due_at OPERATOR(pg_catalog.<=) $1)",
+	mq_query("SELECT min(due_at) FROM mq.delayed_message"
+			 " WHERE due_at OPERATOR(pg_catalog.>) $1",
 			 1, &type, &arg, NULL, false);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 					  &isnull);
 	if (!isnull)
 		due = DatumGetTimestampTz(d);
-	*stuck = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 	return due;
 }

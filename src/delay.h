@@ -39,6 +39,6 @@ extern void mq_delay_xact_end(bool commit);
 
 /* From the database worker. */
 extern int	mq_delay_release(TimestampTz now, int limit);
-extern TimestampTz mq_delay_next_due(TimestampTz after, bool *stuck);
+extern TimestampTz mq_delay_next_due(TimestampTz after);
 
 #endif							/* MQ_DELAY_H */

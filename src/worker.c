@@ -941,16 +941,12 @@ due_pass(void)
 			released = run_job(MQ_JOB_RELEASE, release_job);
 			if (released >= 0 && released < RELEASE_BATCH)
 			{
-				bool		stuck;
-
 				/*
-				 * What is still due was skipped as held by someone else: look
-				 * again a naptime later, not in a loop.  Work that commits
+				 * What is still due was skipped as held by someone else: the
+				 * next tick looks again, not a loop.  Work that commits
 				 * meanwhile lowers next_due by itself.
 				 */
-				next_release = mq_delay_next_due(job_now, &stuck);
-				if (stuck)
-					next_release = Min(next_release, retry_at);
+				next_release = mq_delay_next_due(job_now);
 				next_check = mq_txn_next_check(job_now, &check_due);
 			}
 			PopActiveSnapshot();
