@@ -87,6 +87,28 @@ mq_delay_level_usecs(int level)
 }
 
 /*
+ * mq_due_after
+ *		now plus interval iv, an argument called what: refuses months, a
+ *		negative interval, and one beyond mq.max_delay (checked before the
+ *		arithmetic, so that it cannot overflow).
+ */
+TimestampTz
+mq_due_after(TimestampTz now, Interval *iv, const char *what)
+{
+	if (iv->month != 0 || iv->day < 0 || iv->time < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive interval without months", what)));
+	if (iv->day > mq_max_delay / SECS_PER_DAY + 1 ||
+		iv->time + (int64) iv->day * USECS_PER_DAY >
+		(int64) mq_max_delay * USECS_PER_SEC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s exceeds mq.max_delay (%d s)", what, mq_max_delay)));
+	return now + iv->time + (int64) iv->day * USECS_PER_DAY;
+}
+
+/*
  * mq_delay_arg
  *		The due time given by arguments argno (delay interval), argno + 1
  *		(deliver_at timestamptz) and argno + 2 (delay_level integer) of a

@@ -15,6 +15,7 @@
 
 #include "fmgr.h"
 #include "datatype/timestamp.h"
+#include "utils/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
@@ -25,6 +26,8 @@
 
 extern TimestampTz mq_now(void);
 extern int64 mq_delay_level_usecs(int level);
+extern TimestampTz mq_due_after(TimestampTz now, Interval *iv,
+								const char *what);
 
 extern bool mq_delay_arg(FunctionCallInfo fcinfo, int argno,
 						 const char *topic, TimestampTz *due);

@@ -403,21 +403,7 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 		TimestampTz due;
 
 		if (delay != NULL)
-		{
-			if (delay->month != 0 || delay->day < 0 || delay->time < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("delay must be a positive interval without months")));
-			if (delay->day > mq_max_delay / SECS_PER_DAY + 1)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("delay exceeds mq.max_delay (%d s)", mq_max_delay)));
-			due = now + delay->time + (int64) delay->day * USECS_PER_DAY;
-			if (due - now > (int64) mq_max_delay * USECS_PER_SEC)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("delay exceeds mq.max_delay (%d s)", mq_max_delay)));
-		}
+			due = mq_due_after(now, delay, "delay");
 		else
 			due = now + mq_delay_level_usecs(Min(3 + m.attempt, MQ_DELAY_LEVELS));
 

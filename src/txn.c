@@ -152,18 +152,7 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("check_after must not be null")));
 	check_after = PG_GETARG_INTERVAL_P(7);
-	if (check_after->month != 0 || check_after->day < 0 || check_after->time < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("check_after must be a positive interval without months")));
-	if (check_after->day > mq_max_delay / SECS_PER_DAY + 1 ||
-		check_after->time + (int64) check_after->day * USECS_PER_DAY >
-		(int64) mq_max_delay * USECS_PER_SEC)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("check_after exceeds mq.max_delay (%d s)", mq_max_delay)));
-	first_check = now + check_after->time +
-		(int64) check_after->day * USECS_PER_DAY;
+	first_check = mq_due_after(now, check_after, "check_after");
 
 	mq_new_message_id(id);
 	values[0] = UUIDPGetDatum(id);
