@@ -235,6 +235,44 @@ SELECT * FROM mq.join('workers', 'w9', strategy => 'random');
 SELECT mq.drop_group('nobody');
 SELECT mq.drop_group('nobody', if_exists => true);
 
+-- A consumer reads the messages with its own rights on the segment
+-- tables: without SELECT on them, or under row-level security there, a
+-- fetch is refused and nothing moves.
+CREATE ROLE g_reader;
+GRANT USAGE ON SCHEMA mq TO g_reader;
+GRANT SELECT, UPDATE ON ALL TABLES IN SCHEMA mq TO g_reader;
+GRANT EXECUTE ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) TO g_reader;
+SELECT mq.subscribe('readers', 'g.filtered', start => 'earliest');
+SELECT relid AS filtered_segment FROM mq.segment
+ WHERE topic_id = (SELECT topic_id FROM mq.topic WHERE name = 'g.filtered') \gset
+REVOKE SELECT ON :filtered_segment FROM g_reader;
+SET ROLE g_reader;
+SELECT count(*) FROM mq.fetch('readers', 'g.filtered');
+RESET ROLE;
+GRANT SELECT ON :filtered_segment TO g_reader;
+ALTER TABLE :filtered_segment ENABLE ROW LEVEL SECURITY;
+SET ROLE g_reader;
+SELECT count(*) FROM mq.fetch('readers', 'g.filtered');
+RESET ROLE;
+ALTER TABLE :filtered_segment DISABLE ROW LEVEL SECURITY;
+SET ROLE g_reader;
+SELECT count(*) FROM mq.fetch('readers', 'g.filtered');
+RESET ROLE;
+SELECT committed_offset FROM mq.lag WHERE "group" = 'readers';
+SELECT mq.drop_group('readers');
+REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM g_reader;
+REVOKE ALL ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) FROM g_reader;
+REVOKE USAGE ON SCHEMA mq FROM g_reader;
+DROP ROLE g_reader;
+
+-- Sessions keep subscriptions until a change commits, which a prepared
+-- transaction could not tell them: subscribing in one is refused.
+BEGIN;
+SELECT mq.subscribe('prepared', 'g.filtered');
+PREPARE TRANSACTION 'mq_subscribe';
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS prepared_group FROM mq.consumer_group WHERE name = 'prepared';
+
 -- Unsubscribing and dropping.
 SELECT mq.unsubscribe('audit', 'g.events');
 SELECT mq.unsubscribe('audit', 'g.events') AS again;

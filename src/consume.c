@@ -130,8 +130,8 @@ mq_read(PG_FUNCTION_ARGS)
 		char	   *query;
 		uint64		i;
 
-		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
-										  segments->tupdesc, 1)))
+		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
+													 segments->tupdesc, 1))))
 			continue;
 		args[1] = Int64GetDatum(from);
 		args[3] = Int64GetDatum(max - returned);
@@ -208,8 +208,8 @@ lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
 		Datum		args[3] = {arg, Int64GetDatum(max - returned), arg2};
 		uint64		i;
 
-		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
-										  segments->tupdesc, 1)))
+		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
+													 segments->tupdesc, 1))))
 			continue;
 		SPI_execute_with_args(psprintf(query,
 									   SPI_getvalue(segments->vals[s],

@@ -41,15 +41,29 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/condition_variable.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -58,6 +72,7 @@
 #include "mq.h"
 #include "produce.h"
 #include "query.h"
+#include "shmem.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_fetch);
@@ -296,6 +311,206 @@ commit_leases(int32 group_id)
 }
 
 /*
+ * A subscription's filters, ready to test messages against.
+ */
+typedef struct MessageFilter
+{
+	bool		any_tag;		/* no tag filter */
+	Datum	   *tags;
+	int			ntags;
+	bool		any_headers;	/* no jsonpath filter */
+	FmgrInfo	match;			/* jsonb @@ jsonpath */
+	FmgrInfo	exists;			/* jsonb @? jsonpath */
+	Datum		path;
+	Datum		no_headers;		/* '{}', what a message without headers is */
+} MessageFilter;
+
+/*
+ * init_filter
+ *		Prepare the tags (text[]) and jsonpath filter of a subscription,
+ *		either of which may be null.
+ */
+static void
+init_filter(MessageFilter *f, Datum tags, bool tags_null, Datum filter,
+			bool filter_null)
+{
+	memset(f, 0, sizeof(*f));
+	f->any_tag = tags_null;
+	if (!tags_null)
+		deconstruct_array(DatumGetArrayTypeP(tags), TEXTOID, -1, false,
+						  TYPALIGN_INT, &f->tags, NULL, &f->ntags);
+	f->any_headers = filter_null;
+	if (!filter_null)
+	{
+		fmgr_info(F_JSONB_PATH_MATCH_OPR, &f->match);
+		fmgr_info(F_JSONB_PATH_EXISTS_OPR, &f->exists);
+		f->path = filter;
+		f->no_headers = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	}
+}
+
+/*
+ * path_test
+ *		jsonb_path_match_opr or jsonb_path_exists_opr on headers; sets
+ *		*isnull when the result is null (the path's result is not a boolean,
+ *		or it failed in a way the operators stay silent about).
+ */
+static bool
+path_test(FmgrInfo *fn, Datum headers, Datum path, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 2);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, fn, 2, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = headers;
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = path;
+	fcinfo->args[1].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	*isnull = fcinfo->isnull;
+	return !fcinfo->isnull && DatumGetBool(result);
+}
+
+/*
+ * filter_passes
+ *		Whether a message with this tag and these headers passes f: its tag
+ *		is one of the tags (a message without a tag is not), and the
+ *		headers (or '{}') match the jsonpath as a predicate (@@) or, if it
+ *		is not one, as a path that finds something (@?).
+ */
+static bool
+filter_passes(MessageFilter *f, Datum tag, bool tag_null, Datum headers,
+			  bool headers_null)
+{
+	if (!f->any_tag)
+	{
+		text	   *t;
+		bool		found = false;
+		int			i;
+
+		if (tag_null)
+			return false;
+		t = DatumGetTextPP(tag);
+		for (i = 0; i < f->ntags && !found; i++)
+		{
+			text	   *want = DatumGetTextPP(f->tags[i]);
+
+			found = VARSIZE_ANY_EXHDR(t) == VARSIZE_ANY_EXHDR(want) &&
+				memcmp(VARDATA_ANY(t), VARDATA_ANY(want),
+					   VARSIZE_ANY_EXHDR(t)) == 0;
+		}
+		if (!found)
+			return false;
+	}
+	if (!f->any_headers)
+	{
+		Datum		h = headers_null ? f->no_headers : headers;
+		bool		isnull;
+		bool		passes = path_test(&f->match, h, f->path, &isnull);
+
+		if (isnull)
+			passes = path_test(&f->exists, h, f->path, &isnull);
+		if (!passes)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * scan_segment
+ *		Put into the result the messages of a partition in segment relid
+ *		(locked by the caller) from offset *from up to bound, that pass f:
+ *		at most max, in offset order.  A plain index scan on the segment's
+ *		primary key, under a snapshot taken now (after the caller read the
+ *		stable offset): no plan, and each message goes straight from the
+ *		buffer into the result.  Reads with the caller's rights, as a query
+ *		would.  Returns how many, and moves *from past the last one.
+ */
+static int32
+scan_segment(FetchArgs *a, Oid relid, Datum topic_name, int32 partition,
+			 int64 *from, int64 bound, MessageFilter *f, int32 max)
+{
+	Relation	rel = table_open(relid, NoLock);
+	Relation	index;
+	AclResult	aclresult;
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData keys[3];
+	int32		returned = 0;
+	Datum		type_text = CStringGetTextDatum("text");
+	Datum		type_jsonb = CStringGetTextDatum("jsonb");
+	Datum		type_bytea = CStringGetTextDatum("bytea");
+
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("row-level security on segment table \"%s\" is not supported",
+						RelationGetRelationName(rel))));
+
+	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(partition));
+	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(*from));
+	ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_INT8LT,
+				Int64GetDatum(bound));
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	scan = index_beginscan(rel, index, snapshot, 3, 0);
+	index_rescan(scan, keys, 3, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+
+	while (returned < max &&
+		   index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		Datum	   *v;
+		bool	   *n;
+		Datum		values[FETCH_COLUMNS];
+		bool		isnull[FETCH_COLUMNS];
+		char		type;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(slot);
+		v = slot->tts_values;
+		n = slot->tts_isnull;
+		if (!filter_passes(f, v[SEG_TAG], n[SEG_TAG], v[SEG_HEADERS],
+						   n[SEG_HEADERS]))
+			continue;
+
+		type = DatumGetChar(v[SEG_PAYLOAD_TYPE]);
+		memset(isnull, 0, sizeof(isnull));
+		values[0] = topic_name;
+		values[1] = Int32GetDatum(partition);
+		values[2] = v[SEG_OFFSET];
+		values[3] = v[SEG_ID];
+		values[4] = v[SEG_KEY];
+		isnull[4] = n[SEG_KEY];
+		values[5] = v[SEG_TAG];
+		isnull[5] = n[SEG_TAG];
+		values[6] = v[SEG_HEADERS];
+		isnull[6] = n[SEG_HEADERS];
+		values[7] = v[SEG_PAYLOAD];
+		values[8] = type == 't' ? type_text :
+			type == 'j' ? type_jsonb : type_bytea;
+		values[9] = v[SEG_PRODUCED_AT];
+		tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc,
+							 values, isnull);
+		*from = DatumGetInt64(v[SEG_OFFSET]) + 1;
+		returned++;
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	table_close(rel, NoLock);
+	return returned;
+}
+
+/*
  * read_partition
  *		Put into the result the committed messages of a partition from
  *		offset from on, below stable, that pass the subscription's filters:
@@ -317,9 +532,11 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	int64		window = Max((int64) FETCH_SCAN_WINDOW,
 							 (int64) max * FETCH_SCAN_FACTOR);
 	Datum		topic_name = CStringGetTextDatum(topic->name);
+	MessageFilter f;
 
 	bound = (stable - from > window) ? from + window : stable;
 	*scanned_to = bound;
+	init_filter(&f, tags, tags_null, filter, filter_null);
 
 	query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
 		  " ORDER BY segment_no", 1, &segtype, &segarg, false);
@@ -327,60 +544,14 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	nsegments = SPI_processed;
 	for (s = 0; s < nsegments && returned < max; s++)
 	{
-		Oid			types[6] = {INT4OID, INT8OID, INT8OID, INT8OID,
-		TEXTARRAYOID, JSONPATHOID};
-		Datum		args[6];
-		char		nulls[7] = "      ";
-		uint64		i;
-		uint64		n;
+		Oid			relid;
 
-		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
-										  segments->tupdesc, 1)))
+		relid = mq_lock_segment(SPI_getvalue(segments->vals[s],
+											 segments->tupdesc, 1));
+		if (!OidIsValid(relid))
 			continue;
-		args[0] = Int32GetDatum(partition);
-		args[1] = Int64GetDatum(from);
-		args[2] = Int64GetDatum(bound);
-		args[3] = Int64GetDatum(max - returned);
-		args[4] = tags;
-		nulls[4] = tags_null ? 'n' : ' ';
-		args[5] = filter;
-		nulls[5] = filter_null ? 'n' : ' ';
-		mq_query(psprintf("SELECT \"offset\", id, key, tag,"
-						  " headers, payload,"
-						  " CASE payload_type WHEN 't' THEN 'text'"
-						  "  WHEN 'j' THEN 'jsonb' ELSE 'bytea' END,"
-						  " produced_at FROM %s"
-						  " WHERE partition = $1"
-						  " AND \"offset\" >= $2 AND \"offset\" < $3%s%s"
-						  " ORDER BY \"offset\" LIMIT $4",
-						  SPI_getvalue(segments->vals[s],
-									   segments->tupdesc, 1),
-						  tags_null ? "" :
-						  " AND tag = ANY ($5)",
-						  filter_null ? "" :
-						  " AND coalesce(coalesce(headers, '{}') @@ $6,"
-						  " coalesce(headers, '{}') @? $6)"),
-				 6, types, args, nulls, false);
-		n = SPI_processed;
-		for (i = 0; i < n; i++)
-		{
-			Datum		values[FETCH_COLUMNS];
-			bool		isnull[FETCH_COLUMNS];
-			int			c;
-
-			values[0] = topic_name;
-			isnull[0] = false;
-			values[1] = Int32GetDatum(partition);
-			isnull[1] = false;
-			values[2] = column(i, 1, &isnull[2]);
-			for (c = 2; c <= 8; c++)
-				values[c + 1] = column(i, c, &isnull[c + 1]);
-			tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc,
-								 values, isnull);
-			from = DatumGetInt64(values[2]) + 1;
-			returned++;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		returned += scan_segment(a, relid, topic_name, partition, &from,
+								 bound, &f, max - returned);
 	}
 	SPI_freetuptable(segments);
 	if (returned == max)
@@ -547,6 +718,244 @@ add_wait(FetchArgs *a, int32 topic_id, int32 partition, int64 from)
 }
 
 /*
+ * The subscriptions of the groups this session fetches for, kept between
+ * fetches so that a fetch reads only the positions.  They stay valid while
+ * MqState->subscriptions_version is the value read before looking them up:
+ * a transaction that changes groups, subscriptions or topics bumps it when
+ * it commits, after its changes are visible.  A session that makes such a
+ * change forgets what it kept at once, and again when its transaction
+ * ends.
+ */
+typedef struct CachedSubscription
+{
+	int32		topic_id;
+	char		topic[MQ_NAME_MAX + 1];
+	bool		broadcasting;
+	bool		tags_null;
+	Datum		tags;			/* text[] */
+	bool		filter_null;
+	Datum		filter;			/* jsonpath */
+} CachedSubscription;
+
+typedef struct CachedGroup
+{
+	char		name[MQ_NAME_MAX + 1];
+	int32		group_id;
+	int			nsubs;
+	CachedSubscription *subs;	/* in topic name order */
+} CachedGroup;
+
+/* Kept groups beyond this are all forgotten, to bound the memory. */
+#define SUBSCRIPTION_CACHE_MAX	64
+
+static MemoryContext subscription_cxt = NULL;
+static List *cached_groups = NIL;	/* CachedGroup */
+static uint64 cached_version = 0;
+static bool subscriptions_changed = false;
+
+/*
+ * forget_subscriptions
+ *		Empty the session's kept subscriptions.
+ */
+static void
+forget_subscriptions(void)
+{
+	if (subscription_cxt != NULL)
+		MemoryContextReset(subscription_cxt);
+	cached_groups = NIL;
+	cached_version = 0;
+}
+
+/*
+ * mq_fetch_subscriptions_changed
+ *		The current transaction changes consumer groups, subscriptions or
+ *		topics: other sessions must look their subscriptions up again once
+ *		it commits, and this one at once.
+ */
+void
+mq_fetch_subscriptions_changed(void)
+{
+	subscriptions_changed = true;
+	forget_subscriptions();
+}
+
+/*
+ * mq_fetch_subscriptions_pending
+ *		Whether the current transaction changed subscriptions (which a
+ *		prepared transaction could not announce when it commits).
+ */
+bool
+mq_fetch_subscriptions_pending(void)
+{
+	return subscriptions_changed;
+}
+
+/*
+ * group_subscriptions
+ *		The group's id and subscriptions, kept or looked up; NULL if there is
+ *		no such group.  The caller is connected to SPI.
+ */
+static CachedGroup *
+group_subscriptions(const char *name)
+{
+	uint64		version = pg_atomic_read_u64(&MqState->subscriptions_version);
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+	ListCell   *lc;
+	CachedGroup *g;
+	MemoryContext old;
+	uint64		n;
+	uint64		i;
+
+	if (subscription_cxt == NULL)
+		subscription_cxt = AllocSetContextCreate(TopMemoryContext,
+												 "mq subscriptions",
+												 ALLOCSET_SMALL_SIZES);
+	if (version != cached_version ||
+		list_length(cached_groups) >= SUBSCRIPTION_CACHE_MAX)
+	{
+		forget_subscriptions();
+		cached_version = version;
+	}
+	foreach(lc, cached_groups)
+	{
+		g = lfirst(lc);
+		if (strcmp(g->name, name) == 0)
+			return g;
+	}
+
+	n = query("SELECT g.group_id, s.topic_id, t.name,"
+			  " s.mode = 'broadcasting', s.tags, s.filter"
+			  " FROM mq.consumer_group g"
+			  " LEFT JOIN (mq.subscription s"
+			  "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
+			  "  ON s.group_id = g.group_id"
+			  " WHERE g.name = $1"
+			  " ORDER BY t.name",
+			  1, &type, &arg, false);
+	if (n == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return NULL;
+	}
+
+	old = MemoryContextSwitchTo(subscription_cxt);
+	g = palloc0(sizeof(CachedGroup));
+	strlcpy(g->name, name, sizeof(g->name));
+	g->subs = palloc0(sizeof(CachedSubscription) * n);
+	for (i = 0; i < n; i++)
+	{
+		CachedSubscription *sub = &g->subs[g->nsubs];
+		bool		isnull;
+		Datum		d;
+
+		g->group_id = DatumGetInt32(column(i, 1, &isnull));
+		d = column(i, 2, &isnull);
+		if (isnull)
+			continue;			/* a group with no subscription */
+		sub->topic_id = DatumGetInt32(d);
+		strlcpy(sub->topic, TextDatumGetCString(column(i, 3, &isnull)),
+				sizeof(sub->topic));
+		sub->broadcasting = DatumGetBool(column(i, 4, &isnull));
+		d = column(i, 5, &sub->tags_null);
+		if (!sub->tags_null)
+			sub->tags = datumCopy(d, false, -1);
+		d = column(i, 6, &sub->filter_null);
+		if (!sub->filter_null)
+			sub->filter = datumCopy(d, false, -1);
+		g->nsubs++;
+	}
+	cached_groups = lappend(cached_groups, g);
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	return g;
+}
+
+/* A partition a fetch pass may read: a position of the group. */
+typedef struct Candidate
+{
+	CachedSubscription *sub;
+	int32		partition;
+	int64		next;
+	bool		leased;			/* by another session, and not expired */
+	const char *member_id;		/* of the position: '' in clustering mode */
+} Candidate;
+
+/*
+ * list_candidates
+ *		The positions a fetch pass may read, in topic name and partition
+ *		order: those of the subscription's topic (or every subscription's),
+ *		of the member in broadcasting mode, restricted to its assignment
+ *		when a member fetches in clustering mode, and to a->partition if
+ *		set.  Returns an array; sets *n.
+ */
+static Candidate *
+list_candidates(FetchArgs *a, CachedGroup *g, int *n)
+{
+	Oid			types[7] = {INT4OID, INT4OID, TEXTOID, INT4OID, INT8OID,
+	BOOLOID, TEXTOID};
+	Datum		args[7];
+	char		nulls[8] = "       ";
+	Candidate  *cands = NULL;
+	int			size = 0;
+	int			s;
+
+	*n = 0;
+	for (s = 0; s < g->nsubs; s++)
+	{
+		CachedSubscription *sub = &g->subs[s];
+		uint64		rows;
+		uint64		i;
+
+		if (a->one_topic && sub->topic_id != a->topic.topic_id)
+			continue;
+		if (sub->broadcasting && a->member_id[0] == '\0')
+			continue;
+		args[0] = Int32GetDatum(g->group_id);
+		args[1] = Int32GetDatum(sub->topic_id);
+		args[2] = CStringGetTextDatum(sub->broadcasting ? a->member_id : "");
+		args[3] = Int32GetDatum(a->partition);
+		nulls[3] = a->partition >= 0 ? ' ' : 'n';
+		args[4] = Int64GetDatum(session_token());
+		args[5] = BoolGetDatum(sub->broadcasting || a->member_id[0] == '\0');
+		args[6] = CStringGetTextDatum(a->member_id);
+		rows = mq_query("SELECT p.partition, p.next_offset,"
+						" coalesce(p.lease_until > clock_timestamp()"
+						"          AND p.lease_owner <> $5, false)"
+						" FROM mq.position p"
+						" WHERE p.group_id = $1 AND p.topic_id = $2"
+						" AND p.member_id = $3"
+						" AND ($4::integer IS NULL OR p.partition = $4)"
+						" AND ($6 OR EXISTS (SELECT 1 FROM mq.assignment x"
+						"                     WHERE x.group_id = $1"
+						"                       AND x.topic_id = $2"
+						"                       AND x.partition = p.partition"
+						"                       AND x.member_id = $7))"
+						" ORDER BY p.partition",
+						7, types, args, nulls, false);
+		if (*n + (int) rows > size)
+		{
+			size = *n + (int) rows;
+			cands = cands ? repalloc(cands, sizeof(Candidate) * size) :
+				palloc(sizeof(Candidate) * size);
+		}
+		for (i = 0; i < rows; i++)
+		{
+			Candidate  *c = &cands[(*n)++];
+			bool		isnull;
+
+			c->sub = sub;
+			c->partition = DatumGetInt32(column(i, 1, &isnull));
+			c->next = DatumGetInt64(column(i, 2, &isnull));
+			c->leased = DatumGetBool(column(i, 3, &isnull));
+			c->member_id = sub->broadcasting ? a->member_id : "";
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	return cands;
+}
+
+/*
  * fetch_pass
  *		One pass over the candidate partitions: claim and read until max
  *		messages are in the result.  Returns how many were; a->wait gets the
@@ -555,54 +964,22 @@ add_wait(FetchArgs *a, int32 topic_id, int32 partition, int64 from)
 static int32
 fetch_pass(FetchArgs *a)
 {
-	Oid			types[5] = {TEXTOID, INT4OID, INT4OID, TEXTOID, INT8OID};
-	Datum		args[5];
-	char		nulls[6] = "     ";
-	SPITupleTable *cands;
-	uint64		ncands;
-	uint64		k;
-	uint64		start;
+	CachedGroup *g;
+	Candidate  *cands = NULL;
+	int			ncands = 0;
+	int			k;
+	int			start;
 	int32		returned = 0;
 	MqTopicInfo topic;
 
 	topic.topic_id = 0;
 	a->wait = NIL;
 
-	args[0] = CStringGetTextDatum(a->group.name);
-	args[1] = Int32GetDatum(a->one_topic ? a->topic.topic_id : 0);
-	nulls[1] = a->one_topic ? ' ' : 'n';
-	args[2] = Int32GetDatum(a->partition);
-	nulls[2] = a->partition >= 0 ? ' ' : 'n';
-	args[3] = CStringGetTextDatum(a->member_id);
-	args[4] = Int64GetDatum(session_token());
-	mq_query("SELECT t.name, p.topic_id, p.partition, p.next_offset,"
-			 " coalesce(p.lease_until > clock_timestamp()"
-			 "          AND p.lease_owner <> $5, false),"
-			 " s.tags, s.filter, p.member_id, g.group_id"
-			 " FROM mq.consumer_group g"
-			 " JOIN mq.subscription s ON s.group_id = g.group_id"
-			 " JOIN mq.topic t ON t.topic_id = s.topic_id"
-			 " JOIN mq.position p ON p.group_id = s.group_id"
-			 "  AND p.topic_id = s.topic_id"
-			 "  AND p.member_id = CASE s.mode WHEN 'broadcasting'"
-			 "                    THEN $4 ELSE '' END"
-			 " WHERE g.name = $1"
-			 " AND ($2::integer IS NULL OR s.topic_id = $2)"
-			 " AND ($3::integer IS NULL OR p.partition = $3)"
-			 " AND (s.mode = 'broadcasting' OR $4 = ''"
-			 "      OR EXISTS (SELECT 1 FROM mq.assignment x"
-			 "                  WHERE x.group_id = s.group_id"
-			 "                    AND x.topic_id = s.topic_id"
-			 "                    AND x.partition = p.partition"
-			 "                    AND x.member_id = $4))"
-			 " ORDER BY t.name, p.partition",
-			 5, types, args, nulls, false);
-	cands = SPI_tuptable;
-	ncands = SPI_processed;
+	g = group_subscriptions(a->group.name);
+	if (g != NULL)
+		cands = list_candidates(a, g, &ncands);
 	if (ncands == 0)
 	{
-		SPI_freetuptable(cands);
-
 		/* say why, if it is an error: no such group, not subscribed... */
 		if (a->group.group_id == 0)
 			mq_group_get(a->group.name, &a->group);
@@ -617,44 +994,30 @@ fetch_pass(FetchArgs *a)
 		return 0;
 	}
 	if (a->group.group_id == 0)
-	{
-		bool		isnull;
-
-		a->group.group_id = DatumGetInt32(SPI_getbinval(cands->vals[0],
-														cands->tupdesc, 9,
-														&isnull));
-	}
+		a->group.group_id = g->group_id;
 
 	/* consumers of a group start at different partitions */
-	start = (uint64) (fetch_count++ + (uint32) MyProcPid) % ncands;
+	start = (int) ((fetch_count++ + (uint32) MyProcPid) % (uint32) ncands);
 	for (k = 0; k < ncands && returned < a->max; k++)
 	{
-		HeapTuple	tup = cands->vals[(start + k) % ncands];
-		TupleDesc	desc = cands->tupdesc;
-		bool		isnull;
-		int32		topic_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-		int32		partition = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-		int64		from = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		bool		leased = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		bool		tags_null;
-		Datum		tags = SPI_getbinval(tup, desc, 6, &tags_null);
-		bool		filter_null;
-		Datum		filter = SPI_getbinval(tup, desc, 7, &filter_null);
-		char	   *pos_member = SPI_getvalue(tup, desc, 8);
+		Candidate  *c = &cands[(start + k) % ncands];
+		int32		topic_id = c->sub->topic_id;
+		int32		partition = c->partition;
+		int64		from = c->next;
 		Claim	   *claim;
 		int64		stable;
 		int64		scanned_to;
 		int32		n;
 
-		if (leased)
+		if (c->leased)
 			continue;
 		if (topic.topic_id != topic_id)
 		{
-			mq_topic_get(SPI_getvalue(tup, desc, 1), &topic);
+			mq_topic_get(c->sub->topic, &topic);
 			mq_check_access(&topic, MQ_ACCESS_READ);
 		}
 		claim = find_claim(xact_claims, a->group.group_id, topic_id,
-						   partition, pos_member);
+						   partition, c->member_id);
 		if (claim != NULL)
 			from = claim->next;
 		if (!mq_stable_offset(topic_id, partition, &stable, NULL))
@@ -665,7 +1028,7 @@ fetch_pass(FetchArgs *a)
 			continue;
 		}
 
-		if (!claim_position(a, topic_id, partition, pos_member, &from))
+		if (!claim_position(a, topic_id, partition, c->member_id, &from))
 			continue;
 		if (claim != NULL)
 			from = claim->next;
@@ -681,9 +1044,12 @@ fetch_pass(FetchArgs *a)
 			add_wait(a, topic_id, partition, from);
 			continue;
 		}
-		n = read_partition(a, &topic, partition, from, stable, tags, tags_null,
-						   filter, filter_null, a->max - returned, &scanned_to);
-		record_read(a, topic_id, partition, pos_member, from, scanned_to, n);
+		n = read_partition(a, &topic, partition, from, stable,
+						   c->sub->tags, c->sub->tags_null,
+						   c->sub->filter, c->sub->filter_null,
+						   a->max - returned, &scanned_to);
+		record_read(a, topic_id, partition, c->member_id, from, scanned_to,
+					n);
 		returned += n;
 		if (n == 0)
 		{
@@ -696,9 +1062,6 @@ fetch_pass(FetchArgs *a)
 			add_wait(a, topic_id, partition, scanned_to);
 		}
 	}
-
-	/* mq.poll may run many passes in one call */
-	SPI_freetuptable(cands);
 	return returned;
 }
 
@@ -1302,8 +1665,8 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 		Datum		args[3];
 		bool		isnull;
 
-		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
-										  segments->tupdesc, 1)))
+		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
+													 segments->tupdesc, 1))))
 			continue;
 		args[0] = Int32GetDatum(partition);
 		args[1] = Int64GetDatum(from);
@@ -1422,4 +1785,16 @@ mq_fetch_xact_end(bool commit)
 	xact_claims = NIL;
 	next_session_batch = NIL;
 	session_batch_pending = false;
+
+	/*
+	 * Committed changes to subscriptions become visible now: tell the other
+	 * sessions.  Either way, what this one kept may hold uncommitted rows.
+	 */
+	if (subscriptions_changed)
+	{
+		if (commit)
+			pg_atomic_fetch_add_u64(&MqState->subscriptions_version, 1);
+		forget_subscriptions();
+		subscriptions_changed = false;
+	}
 }

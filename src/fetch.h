@@ -25,6 +25,8 @@ extern int	mq_fetch_rewind(int32 group_id, int32 topic_id, int32 partition,
 extern void mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
 								 SubTransactionId parentsubid);
 extern bool mq_fetch_xact_pending(void);
+extern void mq_fetch_subscriptions_changed(void);
+extern bool mq_fetch_subscriptions_pending(void);
 extern void mq_fetch_xact_end(bool commit);
 
 #endif							/* MQ_FETCH_H */

@@ -42,6 +42,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "fetch.h"
 #include "group.h"
 #include "produce.h"
 #include "query.h"
@@ -297,8 +298,8 @@ mq_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz at)
 		bool		isnull;
 		Datum		found;
 
-		if (!mq_lock_segment(SPI_getvalue(segments->vals[s],
-										  segments->tupdesc, 1)))
+		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
+													 segments->tupdesc, 1))))
 			continue;
 		args[0] = Int32GetDatum(partition);
 		args[1] = TimestampTzGetDatum(at);
@@ -1032,6 +1033,7 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 					 errmsg("consumer group \"%s\" is already subscribed to topic \"%s\" in %s mode",
 							group_name, topic_name, old_mode),
 					 errhint("Unsubscribe first (its positions are lost) to change the mode.")));
+		mq_fetch_subscriptions_changed();
 		query("UPDATE mq.subscription SET tags = $4, filter = $5,"
 			  " ordered = $6, max_retries = $7"
 			  " WHERE group_id = $1 AND topic_id = $2",
@@ -1047,6 +1049,7 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 		itypes[8] = TIMESTAMPTZOID;
 		args[8] = attime;
 		nulls[8] = start == START_TIME ? ' ' : 'n';
+		mq_fetch_subscriptions_changed();
 		query("INSERT INTO mq.subscription (group_id, topic_id, mode, tags,"
 			  " filter, ordered, max_retries, start, start_at)"
 			  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1157,6 +1160,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 		undefined_group(group_name);
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = Int32GetDatum(topic.topic_id);
+	mq_fetch_subscriptions_changed();
 	removed = query("DELETE FROM mq.subscription"
 					" WHERE group_id = $1 AND topic_id = $2",
 					2, types, args, NULL, false) > 0;
@@ -1191,6 +1195,7 @@ mq_drop_group(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 	arg = Int32GetDatum(group.group_id);
+	mq_fetch_subscriptions_changed();
 	query("DELETE FROM mq.consumer_group WHERE group_id = $1",
 		  1, &type, &arg, NULL, false);
 	SPI_finish();

@@ -451,10 +451,11 @@ mq_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
 						 errdetail("Its claims and auto-commit leases belong to this session.")));
-			if (mq_worker_xact_pending() || mq_topic_xact_pending())
+			if (mq_worker_xact_pending() || mq_topic_xact_pending() ||
+				mq_fetch_subscriptions_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that has changed mq topics, created or dropped the mq extension, or paused an mq worker")));
+						 errmsg("cannot PREPARE a transaction that has changed mq topics or subscriptions, created or dropped the mq extension, or paused an mq worker")));
 			break;
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */

@@ -92,21 +92,6 @@
 /* Rows written per heap multi-insert. */
 #define MQ_INSERT_BATCH		1000
 
-/* Columns of a segment table (see mq_create_topic). */
-enum
-{
-	SEG_PARTITION,
-	SEG_OFFSET,
-	SEG_ID,
-	SEG_PRODUCED_AT,
-	SEG_PAYLOAD_TYPE,
-	SEG_KEY,
-	SEG_TAG,
-	SEG_HEADERS,
-	SEG_PAYLOAD,
-	SEG_NATTS
-};
-
 /* A message waiting for its transaction's commit. */
 typedef struct MqPending
 {

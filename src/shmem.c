@@ -110,6 +110,7 @@ mq_shmem_startup(void)
 			ConditionVariableInit(&MqState->wake_cv[i]);
 		MqState->partition_tranche = LWLockNewTrancheId();
 		pg_atomic_init_u64(&MqState->clock_offset, 0);
+		pg_atomic_init_u64(&MqState->subscriptions_version, 1);
 	}
 	LWLockRegisterTranche(MqState->partition_tranche, "mq partition");
 

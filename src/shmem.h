@@ -222,6 +222,13 @@ typedef struct MqShared
 	 * zero unless tests move it with mq.advance_clock().  Only grows.
 	 */
 	pg_atomic_uint64 clock_offset;
+
+	/*
+	 * Bumped by every committed change to consumer groups, subscriptions or
+	 * topics: sessions keep the subscriptions they fetch for while it stays
+	 * the same (see fetch.c).
+	 */
+	pg_atomic_uint64 subscriptions_version;
 } MqShared;
 
 /*

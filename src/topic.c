@@ -52,9 +52,10 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "fetch.h"
+#include "group.h"
 #include "mq.h"
 #include "shmem.h"
-#include "group.h"
 #include "topic.h"
 
 /* A topic created or dropped by the current transaction. */
@@ -727,6 +728,7 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 
 	for_each_segment(topic_id, "DROP TABLE %s");
 	arg = Int32GetDatum(topic_id);
+	mq_fetch_subscriptions_changed();
 	SPI_execute_with_args("DELETE FROM mq.topic WHERE topic_id = $1",
 						  1, &int4_type, &arg, NULL, false, 0);
 	SPI_finish();
@@ -894,16 +896,17 @@ mq_topic_roll_due(void)
 /*
  * mq_lock_segment
  *		Lock segment table name (as mq.segment lists it) for reading, and
- *		return whether it still exists: retention may have dropped it
- *		since the caller listed it, and then the caller skips it.
+ *		return its OID, or InvalidOid if it no longer exists: retention may
+ *		have dropped it since the caller listed it, and then the caller
+ *		skips it.
  */
-bool
+Oid
 mq_lock_segment(const char *name)
 {
 	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
 
-	return OidIsValid(RangeVarGetRelidExtended(rv, AccessShareLock,
-											   RVR_MISSING_OK, NULL, NULL));
+	return RangeVarGetRelidExtended(rv, AccessShareLock, RVR_MISSING_OK,
+									NULL, NULL);
 }
 
 /*
@@ -1224,6 +1227,7 @@ void
 mq_topic_extension_dropped(void)
 {
 	purge_at_commit = true;
+	mq_fetch_subscriptions_changed();
 }
 
 bool

@@ -31,6 +31,21 @@ typedef enum MqAccess
 	MQ_ACCESS_READ
 } MqAccess;
 
+/* Columns of a segment table (see create_segment in topic.c). */
+enum
+{
+	SEG_PARTITION,
+	SEG_OFFSET,
+	SEG_ID,
+	SEG_PRODUCED_AT,
+	SEG_PAYLOAD_TYPE,
+	SEG_KEY,
+	SEG_TAG,
+	SEG_HEADERS,
+	SEG_PAYLOAD,
+	SEG_NATTS
+};
+
 extern char *mq_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind);
 extern char *mq_topic_name_arg(FunctionCallInfo fcinfo, int argno);
 extern void mq_topic_get(const char *name, MqTopicInfo *info);
@@ -42,7 +57,7 @@ extern void mq_check_partition(const MqTopicInfo *topic, int32 partition);
 extern int32 mq_topic_roll(const char *name, bool nowait);
 extern int	mq_topic_roll_due(void);
 extern int	mq_topic_retention_pass(void);
-extern bool mq_lock_segment(const char *name);
+extern Oid	mq_lock_segment(const char *name);
 
 extern void mq_topic_extension_dropped(void);
 extern bool mq_topic_xact_pending(void);
