@@ -13,6 +13,11 @@
 #   plain: BEGIN; DELETE the first 100 rows locked with
 #          FOR UPDATE SKIP LOCKED ... RETURNING payload; COMMIT;
 #
+# After each pair, the floor: mq's transaction shape doing no work
+# (BEGIN; SELECT 1; UPDATE one small row per client; COMMIT), as many
+# transactions as a drain takes, reported as 100 messages per transaction:
+# what round trips and commit flushes alone allow.
+#
 # The mq and plain drains run interleaved, ROUNDS times (default 1); before
 # each, the group is moved back to the earliest offset, the plain table is
 # refilled, and both are vacuumed.  SYNC is the list of synchronous_commit
@@ -94,7 +99,24 @@ drain()
 	echo "$((before - rest)) $(echo "$total_ns / 1000000000" | bc -l) $txns $(sql -c "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")"
 }
 
+# floor CLIENTS: the floor script, as many transactions as a full drain
+# with batches of 100 takes; print "messages_if_full seconds transactions".
+floor()
+{
+	local k=$1 t t0 t1 out n
+	t=$(((messages + batch * k - 1) / (batch * k)))
+	t0=$(date +%s%N)
+	out=$(as_pg "$PG_BINDIR/pgbench" -n -h "$work" -p "$port" -U postgres \
+		-M simple -c "$k" -j "$k" -t "$t" -f "$work/consume_floor.sql" postgres 2>&1) ||
+		{ echo "$out"; die "pgbench failed for floor with $k clients"; }
+	t1=$(date +%s%N)
+	n=$(echo "$out" | awk '/number of transactions actually processed/ { split($NF, a, "/"); print a[1]; exit }')
+	echo "$((n * batch)) $(echo "($t1 - $t0) / 1000000000" | bc -l) $n"
+}
+
 results="$work/results.txt"
+floors="$work/floors.txt"
+: >"$floors"
 sizes="$work/sizes.txt"
 : >"$results"
 : >"$sizes"
@@ -120,6 +142,10 @@ for sync in $syncs; do
 				printf 'sync=%s round=%s %s with %s consumers: %s messages in %.1f s, %s transactions\n' \
 					"$sync" "$round" "$system" "$k" "$drained" "$secs" "$txns" >&2
 			done
+			read -r fmsgs fsecs ftxns <<<"$(floor "$k")"
+			echo "$sync $round $k $fmsgs $fsecs $ftxns" >>"$floors"
+			printf 'sync=%s round=%s floor with %s clients: %s transactions in %.1f s\n' \
+				"$sync" "$round" "$k" "$ftxns" "$fsecs" >&2
 		done
 	done
 done
@@ -127,8 +153,10 @@ done
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rate() { awk -v y="$1" -v r="$2" -v k="$3" -v s="$4" '$1 == y && $2 == r && $3 == k && $4 == s { print $5 / $6 }' "$results"; }
 
-echo "| synchronous_commit | consumers | mq messages/s | plain messages/s | mq / plain |"
-echo "|---|---|---|---|---|"
+frate() { awk -v y="$1" -v r="$2" -v k="$3" '$1 == y && $2 == r && $3 == k { print $4 / $5 }' "$floors"; }
+
+echo "| synchronous_commit | consumers | mq messages/s | plain messages/s | mq / plain | floor messages/s | plain / floor | mq / floor |"
+echo "|---|---|---|---|---|---|---|---|"
 for sync in $syncs; do
 	for k in $consumer_counts; do
 		mq=$(for r in $(seq "$rounds"); do rate "$sync" "$r" "$k" mq; done | median)
@@ -136,7 +164,14 @@ for sync in $syncs; do
 		ratio=$(for r in $(seq "$rounds"); do
 			echo "$(rate "$sync" "$r" "$k" mq) / $(rate "$sync" "$r" "$k" plain)" | bc -l
 		done | median)
-		printf '| %s | %s | %.0f | %.0f | %.2f |\n' "$sync" "$k" "$mq" "$plain" "$ratio"
+		fl=$(for r in $(seq "$rounds"); do frate "$sync" "$r" "$k"; done | median)
+		pfloor=$(for r in $(seq "$rounds"); do
+			echo "$(rate "$sync" "$r" "$k" plain) / $(frate "$sync" "$r" "$k")" | bc -l
+		done | median)
+		mfloor=$(for r in $(seq "$rounds"); do
+			echo "$(rate "$sync" "$r" "$k" mq) / $(frate "$sync" "$r" "$k")" | bc -l
+		done | median)
+		printf '| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f |\n' "$sync" "$k" "$mq" "$plain" "$ratio" "$fl" "$pfloor" "$mfloor"
 	done
 done
 

@@ -19,6 +19,12 @@ CREATE TABLE queue (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The floor: the mq consumer's transaction shape (BEGIN, a SELECT, an
+-- UPDATE of one small row per client, COMMIT) doing no work, to show what
+-- round trips and the commit's WAL flush alone allow.
+CREATE TABLE floor (id integer PRIMARY KEY, n bigint NOT NULL) WITH (fillfactor = 50);
+INSERT INTO floor SELECT g, 0 FROM generate_series(0, 63) g;
+
 -- Fill the topic with mq.send_batch, 10000 messages per transaction.
 CREATE PROCEDURE fill_topic(n bigint)
 LANGUAGE plpgsql
