@@ -6,9 +6,11 @@
 
 EXTENSION	= mq
 MODULE_big	= mq
-OBJS		= src/mq.o src/shmem.o src/worker.o src/topic.o src/produce.o \
-		  src/consume.o src/partitioner.o src/group.o src/fetch.o src/query.o \
-		  src/delay.o src/txn.o src/retry.o
+OBJS		= src/settings.o src/shmem.o src/query.o src/partitioner.o \
+		  src/clock.o src/database.o src/topic.o src/offsets.o \
+		  src/segment.o src/delay.o src/produce.o src/group.o \
+		  src/fetch.o src/lookup.o src/half.o src/retry.o src/topic_ddl.o \
+		  src/worker.o src/launcher.o src/mq.o
 DATA		= mq--0.1.sql
 PGFILEDESC	= "mq - transactional message broker"
 # -Wextra's unused-parameter warnings come from PostgreSQL's own headers.
@@ -32,12 +34,12 @@ PROVE_TESTS	= test/t/*.pl
 
 EXTRA_CLEAN	= src/*.bc tmp_check_iso output_iso
 
-SCRIPT_GOALS	= demo test deps
+SCRIPT_GOALS	= demo test deps check-layers
 
 PG_CONFIG ?= pg_config
 
 # demo, test and deps install PostgreSQL's build files themselves, so they
-# must not need them to parse this Makefile.
+# must not need them to parse this Makefile; check-layers reads only src/.
 ifeq ($(filter-out $(SCRIPT_GOALS),$(MAKECMDGOALS)),)
 ifneq ($(MAKECMDGOALS),)
 SKIP_PGXS = 1
@@ -54,7 +56,7 @@ $(OBJS): $(wildcard $(srcdir)/src/*.h)
 endif
 
 .PHONY: demo test deps installcheck-regress installcheck-isolation \
-	installcheck-tap format format-check
+	installcheck-tap format format-check check-layers
 
 demo:
 	test/scripts/demo.sh
@@ -83,6 +85,11 @@ format: $(OBJS)
 
 format-check: $(OBJS)
 	tools/pgindent --check $(OBJS:.o=.c) $(wildcard src/*.h)
+
+# Includes between src/ files must only go down the layers: no cycles
+# (tools/check-layers says why, and prints the layers).
+check-layers:
+	tools/check-layers src
 
 # ---- mqctl, the command-line client (mqctl/, docs/mqctl.md) ----
 # A PGXS client program with its own Makefile; built, installed (into

@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * delay.c
- *	  mq's clock and delayed messages.
+ *	  Delayed messages: the store of messages not yet due.
  *
  * A delayed message (mq.send with delay, deliver_at or delay_level) is not
  * buffered for the log: it is inserted into mq.delayed_message in the
  * sender's transaction, so it exists if and only if that transaction
  * commits, and survives a crash like any table row.  The database worker
- * releases due messages into their topics in batches: it deletes them and
- * sends them, in one transaction, so a message is released once or not at
- * all.  Released messages keep their id and get their partition and offset
+ * releases due messages into their topics in batches: it takes them out of
+ * the store here and sends them (produce.c), in one transaction, so a
+ * message is released once or not at all.  Released messages keep their id and get their partition and offset
  * then, by the usual rules.  Retries (retry.c) are delayed messages to the
  * group's retry topic.
  *
@@ -18,10 +18,7 @@
  * lowers it when it commits and sets the worker's latch, so release is
  * late by the worker's reaction time, not by a polling interval.
  *
- * Times are on mq's clock, mq_now(): the system clock plus an offset that
- * is zero unless tests move it forward with mq.advance_clock() (allowed
- * only with mq.test_clock = on), so that tests check delays, back-off and
- * check-back schedules without sleeping.
+ * Times are on mq's clock, mq_now() (clock.c).
  *
  * The store is a plain table with an index on the due time.  Released and
  * cancelled rows are deleted; the table's autovacuum settings (in the
@@ -43,17 +40,14 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "clock.h"
+#include "database.h"
 #include "delay.h"
-#include "mq.h"
-#include "produce.h"
 #include "query.h"
-#include "shmem.h"
+#include "settings.h"
 #include "topic.h"
-#include "worker.h"
 
 PG_FUNCTION_INFO_V1(mq_cancel_delayed);
-PG_FUNCTION_INFO_V1(mq_advance_clock);
-PG_FUNCTION_INFO_V1(mq_clock);
 
 /* RocketMQ's messageDelayLevel, in seconds. */
 static const int delay_levels[MQ_DELAY_LEVELS] = {
@@ -65,17 +59,6 @@ static const int delay_levels[MQ_DELAY_LEVELS] = {
 static TimestampTz xact_due = 0;
 
 /*
- * mq_now
- *		mq's clock: the system clock, moved forward by mq.advance_clock().
- */
-TimestampTz
-mq_now(void)
-{
-	return GetCurrentTimestamp() +
-		(int64) pg_atomic_read_u64(&MqState->clock_offset);
-}
-
-/*
  * mq_delay_level_usecs
  *		The delay of a RocketMQ delay level, 1 to MQ_DELAY_LEVELS.
  */
@@ -84,28 +67,6 @@ mq_delay_level_usecs(int level)
 {
 	Assert(level >= 1 && level <= MQ_DELAY_LEVELS);
 	return (int64) delay_levels[level - 1] * USECS_PER_SEC;
-}
-
-/*
- * mq_due_after
- *		now plus interval iv, an argument called what: refuses months, a
- *		negative interval, and one beyond mq.max_delay (checked before the
- *		arithmetic, so that it cannot overflow).
- */
-TimestampTz
-mq_due_after(TimestampTz now, Interval *iv, const char *what)
-{
-	if (iv->month != 0 || iv->day < 0 || iv->time < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a positive interval without months", what)));
-	if (iv->day > mq_max_delay / SECS_PER_DAY + 1 ||
-		iv->time + (int64) iv->day * USECS_PER_DAY >
-		(int64) mq_max_delay * USECS_PER_SEC)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s exceeds mq.max_delay (%d s)", what, mq_max_delay)));
-	return now + iv->time + (int64) iv->day * USECS_PER_DAY;
 }
 
 /*
@@ -192,7 +153,7 @@ void
 mq_delay_xact_end(bool commit)
 {
 	if (commit && xact_due != 0)
-		mq_worker_wake_at(xact_due);
+		mq_database_wake_at(xact_due);
 	xact_due = 0;
 }
 
@@ -279,23 +240,23 @@ mq_cancel_delayed(PG_FUNCTION_ARGS)
 }
 
 /*
- * mq_delay_release
- *		Release up to limit delayed messages due at now (mq's clock), oldest
- *		due first, into their topics: deleted from the store and sent in the
- *		current transaction, so that its commit does both.  Rows another
- *		transaction holds (a cancel in progress) are skipped.  Returns how
- *		many were released.  Called by the database worker, in a
- *		transaction with a snapshot.
+ * mq_delay_take_due
+ *		Take up to limit delayed messages due at now (mq's clock), oldest
+ *		due first, out of the store, and hand each to release (with arg)
+ *		in the current transaction, so that its commit does both.  Rows
+ *		another transaction holds (a cancel in progress) are skipped.  The
+ *		values handed over live until release returns.  Returns how many
+ *		were taken.  Called by the database worker, in a transaction with a
+ *		snapshot.
  */
 int
-mq_delay_release(TimestampTz now, int limit)
+mq_delay_take_due(TimestampTz now, int limit, MqDelayRelease release,
+				  void *arg)
 {
 	Oid			types[2] = {TIMESTAMPTZOID, INT4OID};
 	Datum		args[2];
 	uint64		n;
 	uint64		i;
-	MqTopicInfo topic;
-	char	   *last_name = NULL;
 
 	args[0] = TimestampTzGetDatum(now);
 	args[1] = Int32GetDatum(limit);
@@ -330,23 +291,19 @@ mq_delay_release(TimestampTz now, int limit)
 		bool		notag;
 		bool		noheaders;
 
-		if (last_name == NULL || strcmp(name, last_name) != 0)
-		{
-			mq_topic_get(name, &topic);
-			last_name = name;
-		}
 		partition = SPI_getbinval(tup, desc, 2, &isnull);
 		key = SPI_getbinval(tup, desc, 5, &nokey);
 		tag = SPI_getbinval(tup, desc, 6, &notag);
 		headers = SPI_getbinval(tup, desc, 7, &noheaders);
-		mq_produce_buffer(&topic,
-						  isnull ? -1 : DatumGetInt32(partition),
-						  DatumGetUUIDP(SPI_getbinval(tup, desc, 3, &isnull)),
-						  DatumGetByteaPP(SPI_getbinval(tup, desc, 8, &isnull)),
-						  DatumGetChar(SPI_getbinval(tup, desc, 4, &isnull)),
-						  nokey ? NULL : DatumGetTextPP(key),
-						  notag ? NULL : DatumGetTextPP(tag),
-						  noheaders ? NULL : DatumGetJsonbP(headers));
+		release(name,
+				isnull ? -1 : DatumGetInt32(partition),
+				DatumGetUUIDP(SPI_getbinval(tup, desc, 3, &isnull)),
+				DatumGetByteaPP(SPI_getbinval(tup, desc, 8, &isnull)),
+				DatumGetChar(SPI_getbinval(tup, desc, 4, &isnull)),
+				nokey ? NULL : DatumGetTextPP(key),
+				notag ? NULL : DatumGetTextPP(tag),
+				noheaders ? NULL : DatumGetJsonbP(headers),
+				arg);
 	}
 	SPI_finish();
 	return (int) n;
@@ -382,51 +339,4 @@ mq_delay_next_due(TimestampTz after)
 		due = DatumGetTimestampTz(d);
 	SPI_finish();
 	return due;
-}
-
-/*
- * mq_clock
- *		SQL: mq.clock() is mq's clock: the time against which delays,
- *		back-off and check-backs are due.
- */
-Datum
-mq_clock(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TIMESTAMPTZ(mq_now());
-}
-
-/*
- * mq_advance_clock
- *		SQL: mq.advance_clock(by interval) moves mq's clock forward for the
- *		whole server, wakes the database workers, and returns the new time.
- *		For tests: refused unless mq.test_clock is on.
- */
-Datum
-mq_advance_clock(PG_FUNCTION_ARGS)
-{
-	Interval   *by;
-	int64		usecs;
-
-	if (!mq_test_clock)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mq.advance_clock() requires mq.test_clock to be on"),
-				 errhint("mq.test_clock is meant for tests: it lets a superuser move the clock of delays and check-backs forward.")));
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("by must not be null")));
-	by = PG_GETARG_INTERVAL_P(0);
-	if (by->month != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("by must not have months")));
-	usecs = by->time + (int64) by->day * USECS_PER_DAY;
-	if (usecs < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("mq's clock cannot go back")));
-	pg_atomic_fetch_add_u64(&MqState->clock_offset, (uint64) usecs);
-	mq_worker_wake_all();
-	PG_RETURN_TIMESTAMPTZ(mq_now());
 }

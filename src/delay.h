@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * delay.h
- *	  mq's clock and delayed messages.
+ *	  Delayed messages: the store of messages not yet due.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -21,13 +21,20 @@
 
 #include "topic.h"
 
+/*
+ * What the database worker does with a due message it takes from the
+ * store (see mq_delay_take_due): topic is its name, partition -1 if it is
+ * to be chosen on release.
+ */
+typedef void (*MqDelayRelease) (const char *topic, int32 partition,
+								const pg_uuid_t *id, bytea *payload,
+								char payload_type, text *key, text *tag,
+								Jsonb *headers, void *arg);
+
 /* RocketMQ's delay levels: 1 s to 2 h. */
 #define MQ_DELAY_LEVELS		18
 
-extern TimestampTz mq_now(void);
 extern int64 mq_delay_level_usecs(int level);
-extern TimestampTz mq_due_after(TimestampTz now, Interval *iv,
-								const char *what);
 
 extern bool mq_delay_arg(FunctionCallInfo fcinfo, int argno,
 						 const char *topic, TimestampTz *due);
@@ -41,7 +48,8 @@ extern void mq_schedule_at(TimestampTz due);
 extern void mq_delay_xact_end(bool commit);
 
 /* From the database worker. */
-extern int	mq_delay_release(TimestampTz now, int limit);
+extern int	mq_delay_take_due(TimestampTz now, int limit,
+							  MqDelayRelease release, void *arg);
 extern TimestampTz mq_delay_next_due(TimestampTz after);
 
 #endif							/* MQ_DELAY_H */

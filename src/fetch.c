@@ -69,10 +69,10 @@
 
 #include "fetch.h"
 #include "group.h"
-#include "mq.h"
-#include "produce.h"
+#include "offsets.h"
 #include "query.h"
-#include "shmem.h"
+#include "segment.h"
+#include "settings.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_fetch);
@@ -546,7 +546,7 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	{
 		Oid			relid;
 
-		relid = mq_lock_segment(SPI_getvalue(segments->vals[s],
+		relid = mq_segment_lock(SPI_getvalue(segments->vals[s],
 											 segments->tupdesc, 1));
 		if (!OidIsValid(relid))
 			continue;
@@ -717,160 +717,6 @@ add_wait(FetchArgs *a, int32 topic_id, int32 partition, int64 from)
 	a->wait = lappend(a->wait, w);
 }
 
-/*
- * The subscriptions of the groups this session fetches for, kept between
- * fetches so that a fetch reads only the positions.  They stay valid while
- * MqState->subscriptions_version is the value read before looking them up:
- * a transaction that changes groups, subscriptions or topics bumps it when
- * it commits, after its changes are visible.  A session that makes such a
- * change forgets what it kept at once, and again when its transaction
- * ends.
- */
-typedef struct CachedSubscription
-{
-	int32		topic_id;
-	char		topic[MQ_NAME_MAX + 1];
-	bool		broadcasting;
-	bool		tags_null;
-	Datum		tags;			/* text[] */
-	bool		filter_null;
-	Datum		filter;			/* jsonpath */
-} CachedSubscription;
-
-typedef struct CachedGroup
-{
-	char		name[MQ_NAME_MAX + 1];
-	int32		group_id;
-	int			nsubs;
-	CachedSubscription *subs;	/* in topic name order */
-} CachedGroup;
-
-/* Kept groups beyond this are all forgotten, to bound the memory. */
-#define SUBSCRIPTION_CACHE_MAX	64
-
-static MemoryContext subscription_cxt = NULL;
-static List *cached_groups = NIL;	/* CachedGroup */
-static uint64 cached_version = 0;
-static bool subscriptions_changed = false;
-
-/*
- * forget_subscriptions
- *		Empty the session's kept subscriptions.
- */
-static void
-forget_subscriptions(void)
-{
-	if (subscription_cxt != NULL)
-		MemoryContextReset(subscription_cxt);
-	cached_groups = NIL;
-	cached_version = 0;
-}
-
-/*
- * mq_fetch_subscriptions_changed
- *		The current transaction changes consumer groups, subscriptions or
- *		topics: other sessions must look their subscriptions up again once
- *		it commits, and this one at once.
- */
-void
-mq_fetch_subscriptions_changed(void)
-{
-	subscriptions_changed = true;
-	forget_subscriptions();
-}
-
-/*
- * mq_fetch_subscriptions_pending
- *		Whether the current transaction changed subscriptions (which a
- *		prepared transaction could not announce when it commits).
- */
-bool
-mq_fetch_subscriptions_pending(void)
-{
-	return subscriptions_changed;
-}
-
-/*
- * group_subscriptions
- *		The group's id and subscriptions, kept or looked up; NULL if there is
- *		no such group.  The caller is connected to SPI.
- */
-static CachedGroup *
-group_subscriptions(const char *name)
-{
-	uint64		version = pg_atomic_read_u64(&MqState->subscriptions_version);
-	Oid			type = TEXTOID;
-	Datum		arg = CStringGetTextDatum(name);
-	ListCell   *lc;
-	CachedGroup *g;
-	MemoryContext old;
-	uint64		n;
-	uint64		i;
-
-	if (subscription_cxt == NULL)
-		subscription_cxt = AllocSetContextCreate(TopMemoryContext,
-												 "mq subscriptions",
-												 ALLOCSET_SMALL_SIZES);
-	if (version != cached_version ||
-		list_length(cached_groups) >= SUBSCRIPTION_CACHE_MAX)
-	{
-		forget_subscriptions();
-		cached_version = version;
-	}
-	foreach(lc, cached_groups)
-	{
-		g = lfirst(lc);
-		if (strcmp(g->name, name) == 0)
-			return g;
-	}
-
-	n = query("SELECT g.group_id, s.topic_id, t.name,"
-			  " s.mode = 'broadcasting', s.tags, s.filter"
-			  " FROM mq.consumer_group g"
-			  " LEFT JOIN (mq.subscription s"
-			  "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
-			  "  ON s.group_id = g.group_id"
-			  " WHERE g.name = $1"
-			  " ORDER BY t.name",
-			  1, &type, &arg, false);
-	if (n == 0)
-	{
-		SPI_freetuptable(SPI_tuptable);
-		return NULL;
-	}
-
-	old = MemoryContextSwitchTo(subscription_cxt);
-	g = palloc0(sizeof(CachedGroup));
-	strlcpy(g->name, name, sizeof(g->name));
-	g->subs = palloc0(sizeof(CachedSubscription) * n);
-	for (i = 0; i < n; i++)
-	{
-		CachedSubscription *sub = &g->subs[g->nsubs];
-		bool		isnull;
-		Datum		d;
-
-		g->group_id = DatumGetInt32(column(i, 1, &isnull));
-		d = column(i, 2, &isnull);
-		if (isnull)
-			continue;			/* a group with no subscription */
-		sub->topic_id = DatumGetInt32(d);
-		strlcpy(sub->topic, TextDatumGetCString(column(i, 3, &isnull)),
-				sizeof(sub->topic));
-		sub->broadcasting = DatumGetBool(column(i, 4, &isnull));
-		d = column(i, 5, &sub->tags_null);
-		if (!sub->tags_null)
-			sub->tags = datumCopy(d, false, -1);
-		d = column(i, 6, &sub->filter_null);
-		if (!sub->filter_null)
-			sub->filter = datumCopy(d, false, -1);
-		g->nsubs++;
-	}
-	cached_groups = lappend(cached_groups, g);
-	MemoryContextSwitchTo(old);
-	SPI_freetuptable(SPI_tuptable);
-	return g;
-}
-
 /* A partition a fetch pass may read: a position of the group. */
 typedef struct Candidate
 {
@@ -975,7 +821,7 @@ fetch_pass(FetchArgs *a)
 	topic.topic_id = 0;
 	a->wait = NIL;
 
-	g = group_subscriptions(a->group.name);
+	g = mq_group_subscriptions(a->group.name);
 	if (g != NULL)
 		cands = list_candidates(a, g, &ncands);
 	if (ncands == 0)
@@ -1020,7 +866,7 @@ fetch_pass(FetchArgs *a)
 						   partition, c->member_id);
 		if (claim != NULL)
 			from = claim->next;
-		if (!mq_stable_offset(topic_id, partition, &stable, NULL))
+		if (!mq_offsets_stable(topic_id, partition, &stable, NULL))
 			continue;
 		if (from >= stable)
 		{
@@ -1038,7 +884,7 @@ fetch_pass(FetchArgs *a)
 		 * consumer moved the position there meanwhile, the claim stays: wait
 		 * for this partition too.
 		 */
-		(void) mq_stable_offset(topic_id, partition, &stable, NULL);
+		(void) mq_offsets_stable(topic_id, partition, &stable, NULL);
 		if (from >= stable)
 		{
 			add_wait(a, topic_id, partition, from);
@@ -1074,7 +920,7 @@ fetch_pass(FetchArgs *a)
 static bool
 wait_for_messages(FetchArgs *a, TimestampTz deadline)
 {
-	ConditionVariable *cv = mq_wake_channel(MyDatabaseId);
+	ConditionVariable *cv = mq_offsets_wake_channel(MyDatabaseId);
 
 	ConditionVariablePrepareToSleep(cv);
 	for (;;)
@@ -1088,7 +934,7 @@ wait_for_messages(FetchArgs *a, TimestampTz deadline)
 			WaitTarget *w = lfirst(lc);
 			int64		stable;
 
-			if (!mq_stable_offset(w->topic_id, w->partition, &stable, NULL) ||
+			if (!mq_offsets_stable(w->topic_id, w->partition, &stable, NULL) ||
 				stable > w->from)
 			{
 				ConditionVariableCancelSleep();
@@ -1376,7 +1222,7 @@ commit_offset(FunctionCallInfo fcinfo, int64 next)
 	member_id = position_target(fcinfo, &group, &topic, 4, 5);
 	partition = PG_GETARG_INT32(2);
 	mq_check_partition(&topic, partition);
-	stable = mq_stable_or_error(&topic, partition);
+	stable = mq_topic_stable_offset(&topic, partition);
 	if (next < 0 || next > stable)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -1492,8 +1338,8 @@ static int64
 seek_partition(const MqGroupInfo *group, const MqTopicInfo *topic,
 			   int32 partition, const char *member_id, int64 offset)
 {
-	int64		log_start = mq_log_start(topic, partition);
-	int64		stable = mq_stable_or_error(topic, partition);
+	int64		log_start = mq_segment_log_start(topic, partition);
+	int64		stable = mq_topic_stable_offset(topic, partition);
 
 	if (offset > stable || offset < 0)
 		ereport(ERROR,
@@ -1572,11 +1418,11 @@ seek_all(FunctionCallInfo fcinfo, char how, TimestampTz at)
 		bool		nulls[2] = {false, false};
 
 		if (how == 'e')
-			offset = mq_log_start(&topic, p);
+			offset = mq_segment_log_start(&topic, p);
 		else if (how == 'l')
-			offset = mq_stable_or_error(&topic, p);
+			offset = mq_topic_stable_offset(&topic, p);
 		else
-			offset = mq_offset_at_time(&topic, p, at);
+			offset = mq_segment_offset_at_time(&topic, p, at);
 		offset = seek_partition(&group, &topic, p, member_id, offset);
 		values[0] = Int32GetDatum(p);
 		values[1] = Int64GetDatum(offset);
@@ -1649,7 +1495,7 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 	mq_topic_get(mq_topic_name_arg(fcinfo, 0), &topic);
 	mq_check_access(&topic, MQ_ACCESS_READ);
 	mq_check_partition(&topic, partition);
-	if (!mq_stable_offset(topic.topic_id, partition, &stable, NULL) ||
+	if (!mq_offsets_stable(topic.topic_id, partition, &stable, NULL) ||
 		from >= stable)
 		PG_RETURN_NULL();
 
@@ -1665,7 +1511,7 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 		Datum		args[3];
 		bool		isnull;
 
-		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
+		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
 													 segments->tupdesc, 1))))
 			continue;
 		args[0] = Int32GetDatum(partition);
@@ -1785,16 +1631,4 @@ mq_fetch_xact_end(bool commit)
 	xact_claims = NIL;
 	next_session_batch = NIL;
 	session_batch_pending = false;
-
-	/*
-	 * Committed changes to subscriptions become visible now: tell the other
-	 * sessions.  Either way, what this one kept may hold uncommitted rows.
-	 */
-	if (subscriptions_changed)
-	{
-		if (commit)
-			pg_atomic_fetch_add_u64(&MqState->subscriptions_version, 1);
-		forget_subscriptions();
-		subscriptions_changed = false;
-	}
 }

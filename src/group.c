@@ -35,17 +35,21 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
-#include "fetch.h"
 #include "group.h"
-#include "produce.h"
+#include "offsets.h"
 #include "query.h"
+#include "segment.h"
+#include "settings.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_subscribe);
@@ -65,31 +69,26 @@ typedef enum StartKind
 	START_TIME
 } StartKind;
 
+/* Kept groups beyond this are all forgotten, to bound the memory. */
+#define SUBSCRIPTION_CACHE_MAX	64
+
+static MemoryContext subscription_cxt = NULL;
+static List *cached_groups = NIL;	/* CachedGroup */
+static uint64 cached_version = 0;
+static bool subscriptions_changed = false;
+
+/*
+ * Bumped by every committed change to consumer groups, subscriptions or
+ * topics (shared memory, no lock: an atomic).
+ */
+static pg_atomic_uint64 *subscriptions_version = NULL;
+
 /* Virtual nodes per member on the consistent-hash ring. */
 #define RING_POINTS		32
 
 static const char *const strategies[] = {
 	"range", "round_robin", "sticky", "consistent_hash"
 };
-
-/*
- * query
- *		Run an SPI query with parameters; raise an error if it fails.
- *		Returns SPI_processed.
- */
-static uint64
-query(const char *sql, int nargs, Oid *types, Datum *values,
-	  const char *nulls, bool read_only)
-{
-	return mq_query(sql, nargs, types, values, nulls, read_only);
-}
-
-static Datum
-column(int row, int col, bool *isnull)
-{
-	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
-						 isnull);
-}
 
 /*
  * mq_group_name_arg
@@ -144,16 +143,16 @@ group_lookup(const char *name, bool lock, MqGroupInfo *info)
 	Datum		arg = CStringGetTextDatum(name);
 	bool		isnull;
 
-	if (query(lock ?
-			  "SELECT group_id, generation FROM mq.consumer_group"
-			  " WHERE name = $1 FOR UPDATE" :
-			  "SELECT group_id, generation FROM mq.consumer_group"
-			  " WHERE name = $1",
-			  1, &type, &arg, NULL, false) == 0)
+	if (mq_query(lock ?
+				 "SELECT group_id, generation FROM mq.consumer_group"
+				 " WHERE name = $1 FOR UPDATE" :
+				 "SELECT group_id, generation FROM mq.consumer_group"
+				 " WHERE name = $1",
+				 1, &type, &arg, NULL, false) == 0)
 		return false;
 	strlcpy(info->name, name, sizeof(info->name));
-	info->group_id = DatumGetInt32(column(0, 1, &isnull));
-	info->generation = DatumGetInt64(column(0, 2, &isnull));
+	info->group_id = DatumGetInt32(mq_query_value(0, 1, &isnull));
+	info->generation = DatumGetInt64(mq_query_value(0, 2, &isnull));
 	return true;
 }
 
@@ -185,8 +184,8 @@ mq_group_check_member(const MqGroupInfo *group, const char *member_id,
 		return;
 	args[0] = Int32GetDatum(group->group_id);
 	args[1] = CStringGetTextDatum(member_id);
-	if (query("SELECT 1 FROM mq.member WHERE group_id = $1 AND member_id = $2",
-			  2, types, args, NULL, false) == 0)
+	if (mq_query("SELECT 1 FROM mq.member WHERE group_id = $1 AND member_id = $2",
+				 2, types, args, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("member \"%s\" is not in consumer group \"%s\"",
@@ -218,102 +217,16 @@ mq_subscription_mode(const MqGroupInfo *group, const MqTopicInfo *topic)
 
 	args[0] = Int32GetDatum(group->group_id);
 	args[1] = Int32GetDatum(topic->topic_id);
-	if (query("SELECT mode FROM mq.subscription"
-			  " WHERE group_id = $1 AND topic_id = $2",
-			  2, types, args, NULL, false) == 0)
+	if (mq_query("SELECT mode FROM mq.subscription"
+				 " WHERE group_id = $1 AND topic_id = $2",
+				 2, types, args, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("consumer group \"%s\" is not subscribed to topic \"%s\"",
 						group->name, topic->name),
 				 errhint("Subscribe it with mq.subscribe.")));
-	mode = TextDatumGetCString(column(0, 1, &isnull));
+	mode = TextDatumGetCString(mq_query_value(0, 1, &isnull));
 	return mode[0] == 'b' ? 'b' : 'c';
-}
-
-/*
- * mq_log_start
- *		The log start offset of a partition: the first offset that
- *		retention has not removed.
- */
-int64
-mq_log_start(const MqTopicInfo *topic, int32 partition)
-{
-	Oid			types[2] = {INT4OID, INT4OID};
-	Datum		args[2];
-	bool		isnull;
-
-	args[0] = Int32GetDatum(topic->topic_id);
-	args[1] = Int32GetDatum(partition);
-	if (query("SELECT log_start FROM mq.partition"
-			  " WHERE topic_id = $1 AND partition = $2",
-			  2, types, args, NULL, false) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" was dropped", topic->name)));
-	return DatumGetInt64(column(0, 1, &isnull));
-}
-
-/*
- * mq_stable_or_error
- *		The stable offset of a partition; an error if the topic was dropped
- *		meanwhile.
- */
-int64
-mq_stable_or_error(const MqTopicInfo *topic, int32 partition)
-{
-	int64		stable;
-
-	if (!mq_stable_offset(topic->topic_id, partition, &stable, NULL))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("topic \"%s\" was dropped", topic->name)));
-	return stable;
-}
-
-/*
- * mq_offset_at_time
- *		The offset of the first committed message of the partition produced
- *		at or after at, or the stable offset if there is none.  Each segment
- *		is searched, oldest first, through its BRIN index on produced_at.
- */
-int64
-mq_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz at)
-{
-	int64		stable = mq_stable_or_error(topic, partition);
-	Oid			segtype = INT4OID;
-	Datum		segarg = Int32GetDatum(topic->topic_id);
-	SPITupleTable *segments;
-	uint64		nsegments;
-	uint64		s;
-
-	query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-		  " ORDER BY segment_no",
-		  1, &segtype, &segarg, NULL, false);
-	segments = SPI_tuptable;
-	nsegments = SPI_processed;
-	for (s = 0; s < nsegments; s++)
-	{
-		Oid			types[3] = {INT4OID, TIMESTAMPTZOID, INT8OID};
-		Datum		args[3];
-		bool		isnull;
-		Datum		found;
-
-		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
-													 segments->tupdesc, 1))))
-			continue;
-		args[0] = Int32GetDatum(partition);
-		args[1] = TimestampTzGetDatum(at);
-		args[2] = Int64GetDatum(stable);
-		query(psprintf("SELECT min(\"offset\") FROM %s"
-					   " WHERE partition = $1 AND produced_at >= $2"
-					   " AND \"offset\" < $3",
-					   SPI_getvalue(segments->vals[s], segments->tupdesc, 1)),
-			  3, types, args, NULL, false);
-		found = column(0, 1, &isnull);
-		if (!isnull)
-			return DatumGetInt64(found);
-	}
-	return stable;
 }
 
 /*
@@ -324,7 +237,7 @@ static int64
 start_offset(const MqTopicInfo *topic, int32 partition, StartKind start,
 			 TimestampTz at)
 {
-	int64		log_start = mq_log_start(topic, partition);
+	int64		log_start = mq_segment_log_start(topic, partition);
 	int64		offset;
 
 	switch (start)
@@ -332,10 +245,10 @@ start_offset(const MqTopicInfo *topic, int32 partition, StartKind start,
 		case START_EARLIEST:
 			return log_start;
 		case START_LATEST:
-			offset = mq_stable_or_error(topic, partition);
+			offset = mq_topic_stable_offset(topic, partition);
 			break;
 		default:
-			offset = mq_offset_at_time(topic, partition, at);
+			offset = mq_segment_offset_at_time(topic, partition, at);
 			break;
 	}
 	return Max(offset, log_start);
@@ -361,12 +274,12 @@ insert_positions(int32 group_id, const MqTopicInfo *topic,
 	bool		isnull;
 
 	args[0] = Int32GetDatum(topic->topic_id);
-	if (query("SELECT partitions FROM mq.topic WHERE topic_id = $1 FOR SHARE",
-			  1, &types[1], args, NULL, false) == 0)
+	if (mq_query("SELECT partitions FROM mq.topic WHERE topic_id = $1 FOR SHARE",
+				 1, &types[1], args, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("topic \"%s\" was dropped", topic->name)));
-	partitions = DatumGetInt32(column(0, 1, &isnull));
+	partitions = DatumGetInt32(mq_query_value(0, 1, &isnull));
 	offsets = palloc(sizeof(Datum) * partitions);
 	for (p = 0; p < partitions; p++)
 		offsets[p] = Int64GetDatum(start_offset(topic, p, start, at));
@@ -376,12 +289,12 @@ insert_positions(int32 group_id, const MqTopicInfo *topic,
 	args[3] = PointerGetDatum(construct_array(offsets, partitions,
 											  INT8OID, 8, true,
 											  TYPALIGN_DOUBLE));
-	query("INSERT INTO mq.position"
-		  " (group_id, topic_id, partition, member_id, next_offset)"
-		  " SELECT $1, $2, o.n - 1, $3, o.off"
-		  " FROM unnest($4) WITH ORDINALITY AS o(off, n)"
-		  " ON CONFLICT DO NOTHING",
-		  4, types, args, NULL, false);
+	mq_query("INSERT INTO mq.position"
+			 " (group_id, topic_id, partition, member_id, next_offset)"
+			 " SELECT $1, $2, o.n - 1, $3, o.off"
+			 " FROM unnest($4) WITH ORDINALITY AS o(off, n)"
+			 " ON CONFLICT DO NOTHING",
+			 4, types, args, NULL, false);
 }
 
 /*
@@ -681,17 +594,17 @@ assign_quietly(int32 group_id, int32 topic_id)
 
 	args[0] = Int32GetDatum(group_id);
 	args[1] = Int32GetDatum(topic_id);
-	query("INSERT INTO mq.assignment (group_id, topic_id, partition, member_id)"
-		  " SELECT $1, $2, p.partition, m.member_id"
-		  " FROM (SELECT partition, row_number() OVER (ORDER BY partition) - 1 AS i"
-		  "       FROM mq.position WHERE group_id = $1 AND topic_id = $2"
-		  "       AND member_id = '') p"
-		  " JOIN (SELECT member_id,"
-		  "              row_number() OVER (ORDER BY member_id COLLATE \"C\") - 1 AS j,"
-		  "              count(*) OVER () AS n"
-		  "       FROM mq.member WHERE group_id = $1) m ON p.i % m.n = m.j"
-		  " ON CONFLICT DO NOTHING",
-		  2, types, args, NULL, false);
+	mq_query("INSERT INTO mq.assignment (group_id, topic_id, partition, member_id)"
+			 " SELECT $1, $2, p.partition, m.member_id"
+			 " FROM (SELECT partition, row_number() OVER (ORDER BY partition) - 1 AS i"
+			 "       FROM mq.position WHERE group_id = $1 AND topic_id = $2"
+			 "       AND member_id = '') p"
+			 " JOIN (SELECT member_id,"
+			 "              row_number() OVER (ORDER BY member_id COLLATE \"C\") - 1 AS j,"
+			 "              count(*) OVER () AS n"
+			 "       FROM mq.member WHERE group_id = $1) m ON p.i % m.n = m.j"
+			 " ON CONFLICT DO NOTHING",
+			 2, types, args, NULL, false);
 }
 
 /*
@@ -713,8 +626,8 @@ mq_group_subscribe_quietly(const char *group, const char *topic)
 	quiet_subscribe = true;
 	PG_TRY();
 	{
-		query("SELECT mq.subscribe($1, $2, start => 'earliest')",
-			  2, types, args, NULL, false);
+		mq_query("SELECT mq.subscribe($1, $2, start => 'earliest')",
+				 2, types, args, NULL, false);
 	}
 	PG_FINALLY();
 	{
@@ -751,23 +664,23 @@ rebalance(int32 group_id)
 	Datum	   *d_members;
 	int			assigned = 0;
 
-	query("SELECT strategy FROM mq.consumer_group WHERE group_id = $1",
-		  1, &gtype, &garg, NULL, false);
-	strategy = TextDatumGetCString(column(0, 1, &isnull));
+	mq_query("SELECT strategy FROM mq.consumer_group WHERE group_id = $1",
+			 1, &gtype, &garg, NULL, false);
+	strategy = TextDatumGetCString(mq_query_value(0, 1, &isnull));
 
-	query("SELECT member_id FROM mq.member WHERE group_id = $1"
-		  " ORDER BY member_id COLLATE \"C\"",
-		  1, &gtype, &garg, NULL, false);
+	mq_query("SELECT member_id FROM mq.member WHERE group_id = $1"
+			 " ORDER BY member_id COLLATE \"C\"",
+			 1, &gtype, &garg, NULL, false);
 	m = (int) SPI_processed;
 	members = palloc(sizeof(char *) * Max(m, 1));
 	for (j = 0; j < m; j++)
-		members[j] = TextDatumGetCString(column(j, 1, &isnull));
+		members[j] = TextDatumGetCString(mq_query_value(j, 1, &isnull));
 
-	query("SELECT s.topic_id, t.partitions FROM mq.subscription s"
-		  " JOIN mq.topic t USING (topic_id)"
-		  " WHERE s.group_id = $1 AND s.mode = 'clustering'"
-		  " ORDER BY s.topic_id",
-		  1, &gtype, &garg, NULL, false);
+	mq_query("SELECT s.topic_id, t.partitions FROM mq.subscription s"
+			 " JOIN mq.topic t USING (topic_id)"
+			 " WHERE s.group_id = $1 AND s.mode = 'clustering'"
+			 " ORDER BY s.topic_id",
+			 1, &gtype, &garg, NULL, false);
 	subs = SPI_tuptable;
 	nsubs = SPI_processed;
 	for (i = 0; i < nsubs; i++)
@@ -793,15 +706,15 @@ rebalance(int32 group_id)
 	}
 
 	/* the previous owners, for sticky */
-	query("SELECT topic_id, partition, member_id FROM mq.assignment"
-		  " WHERE group_id = $1 ORDER BY topic_id, partition",
-		  1, &gtype, &garg, NULL, false);
+	mq_query("SELECT topic_id, partition, member_id FROM mq.assignment"
+			 " WHERE group_id = $1 ORDER BY topic_id, partition",
+			 1, &gtype, &garg, NULL, false);
 	j = 0;
 	for (i = 0; i < SPI_processed; i++)
 	{
-		int32		topic_id = DatumGetInt32(column(i, 1, &isnull));
-		int32		p = DatumGetInt32(column(i, 2, &isnull));
-		char	   *member = TextDatumGetCString(column(i, 3, &isnull));
+		int32		topic_id = DatumGetInt32(mq_query_value(i, 1, &isnull));
+		int32		p = DatumGetInt32(mq_query_value(i, 2, &isnull));
+		char	   *member = TextDatumGetCString(mq_query_value(i, 3, &isnull));
 		int			k;
 
 		while (j < n && (topic_ids[j] < topic_id ||
@@ -816,8 +729,8 @@ rebalance(int32 group_id)
 
 	assign(strategy, m, members, n, topic_ids, parts, prev, owner);
 
-	query("DELETE FROM mq.assignment WHERE group_id = $1",
-		  1, &gtype, &garg, NULL, false);
+	mq_query("DELETE FROM mq.assignment WHERE group_id = $1",
+			 1, &gtype, &garg, NULL, false);
 	d_topics = palloc(sizeof(Datum) * Max(n, 1));
 	d_parts = palloc(sizeof(Datum) * Max(n, 1));
 	d_members = palloc(sizeof(Datum) * Max(n, 1));
@@ -842,15 +755,15 @@ rebalance(int32 group_id)
 												  4, true, TYPALIGN_INT));
 		args[3] = PointerGetDatum(construct_array(d_members, assigned, TEXTOID,
 												  -1, false, TYPALIGN_INT));
-		query("INSERT INTO mq.assignment (group_id, topic_id, partition, member_id)"
-			  " SELECT $1, a.t, a.p, a.m FROM unnest($2, $3, $4) AS a(t, p, m)",
-			  4, types, args, NULL, false);
+		mq_query("INSERT INTO mq.assignment (group_id, topic_id, partition, member_id)"
+				 " SELECT $1, a.t, a.p, a.m FROM unnest($2, $3, $4) AS a(t, p, m)",
+				 4, types, args, NULL, false);
 	}
 
-	query("UPDATE mq.consumer_group SET generation = generation + 1"
-		  " WHERE group_id = $1 RETURNING generation",
-		  1, &gtype, &garg, NULL, false);
-	return DatumGetInt64(column(0, 1, &isnull));
+	mq_query("UPDATE mq.consumer_group SET generation = generation + 1"
+			 " WHERE group_id = $1 RETURNING generation",
+			 1, &gtype, &garg, NULL, false);
+	return DatumGetInt64(mq_query_value(0, 1, &isnull));
 }
 
 /*
@@ -862,8 +775,8 @@ group_has_members(int32 group_id)
 	Oid			type = INT4OID;
 	Datum		arg = Int32GetDatum(group_id);
 
-	return query("SELECT 1 FROM mq.member WHERE group_id = $1 LIMIT 1",
-				 1, &type, &arg, NULL, false) > 0;
+	return mq_query("SELECT 1 FROM mq.member WHERE group_id = $1 LIMIT 1",
+					1, &type, &arg, NULL, false) > 0;
 }
 
 /*
@@ -882,17 +795,17 @@ expire_group(int32 group_id, const char *keep)
 
 	args[0] = Int32GetDatum(group_id);
 	args[1] = CStringGetTextDatum(keep ? keep : "");
-	expired = query("DELETE FROM mq.member WHERE group_id = $1"
-					" AND last_seen + session_timeout < now()"
-					" AND member_id <> $2 RETURNING member_id",
-					2, types, args, NULL, false);
+	expired = mq_query("DELETE FROM mq.member WHERE group_id = $1"
+					   " AND last_seen + session_timeout < now()"
+					   " AND member_id <> $2 RETURNING member_id",
+					   2, types, args, NULL, false);
 	for (i = 0; i < expired; i++)
 	{
 		bool		isnull;
 
 		ereport(LOG,
 				(errmsg("mq: member \"%s\" of consumer group %d missed its session timeout and was removed",
-						TextDatumGetCString(column(i, 1, &isnull)), group_id)));
+						TextDatumGetCString(mq_query_value(i, 1, &isnull)), group_id)));
 	}
 	return expired;
 }
@@ -912,17 +825,17 @@ member_assignment(int32 group_id, const char *member_id)
 
 	args[0] = Int32GetDatum(group_id);
 	args[1] = CStringGetTextDatum(member_id);
-	query("SELECT coalesce(jsonb_object_agg(t.name, x.parts ORDER BY t.name), '{}')"
-		  " FROM (SELECT topic_id, array_agg(partition ORDER BY partition) AS parts"
-		  "         FROM mq.assignment WHERE group_id = $1 AND member_id = $2"
-		  "        GROUP BY topic_id"
-		  "       UNION ALL"
-		  "       SELECT s.topic_id, array(SELECT generate_series(0, t.partitions - 1))"
-		  "         FROM mq.subscription s JOIN mq.topic t USING (topic_id)"
-		  "        WHERE s.group_id = $1 AND s.mode = 'broadcasting') x"
-		  " JOIN mq.topic t USING (topic_id)",
-		  2, types, args, NULL, false);
-	return SPI_datumTransfer(column(0, 1, &isnull), false, -1);
+	mq_query("SELECT coalesce(jsonb_object_agg(t.name, x.parts ORDER BY t.name), '{}')"
+			 " FROM (SELECT topic_id, array_agg(partition ORDER BY partition) AS parts"
+			 "         FROM mq.assignment WHERE group_id = $1 AND member_id = $2"
+			 "        GROUP BY topic_id"
+			 "       UNION ALL"
+			 "       SELECT s.topic_id, array(SELECT generate_series(0, t.partitions - 1))"
+			 "         FROM mq.subscription s JOIN mq.topic t USING (topic_id)"
+			 "        WHERE s.group_id = $1 AND s.mode = 'broadcasting') x"
+			 " JOIN mq.topic t USING (topic_id)",
+			 2, types, args, NULL, false);
+	return SPI_datumTransfer(mq_query_value(0, 1, &isnull), false, -1);
 }
 
 /*
@@ -1002,10 +915,10 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 		Oid			t = TEXTOID;
 		Datum		a = CStringGetTextDatum(group_name);
 
-		query("INSERT INTO mq.consumer_group (group_id, name)"
-			  " VALUES (nextval('mq.group_id_seq'), $1)"
-			  " ON CONFLICT (name) DO NOTHING",
-			  1, &t, &a, NULL, false);
+		mq_query("INSERT INTO mq.consumer_group (group_id, name)"
+				 " VALUES (nextval('mq.group_id_seq'), $1)"
+				 " ON CONFLICT (name) DO NOTHING",
+				 1, &t, &a, NULL, false);
 	}
 	if (!group_lookup(group_name, true, &group))
 		undefined_group(group_name);
@@ -1021,11 +934,11 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 	args[6] = Int32GetDatum(max_retries);
 	args[7] = CStringGetTextDatum(start == START_EARLIEST ? "earliest" :
 								  start == START_LATEST ? "latest" : "time");
-	if (query("SELECT mode FROM mq.subscription"
-			  " WHERE group_id = $1 AND topic_id = $2 FOR UPDATE",
-			  2, types, args, NULL, false) > 0)
+	if (mq_query("SELECT mode FROM mq.subscription"
+				 " WHERE group_id = $1 AND topic_id = $2 FOR UPDATE",
+				 2, types, args, NULL, false) > 0)
 	{
-		char	   *old_mode = TextDatumGetCString(column(0, 1, &isnull));
+		char	   *old_mode = TextDatumGetCString(mq_query_value(0, 1, &isnull));
 
 		if (strcmp(old_mode, mode) != 0)
 			ereport(ERROR,
@@ -1033,11 +946,11 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 					 errmsg("consumer group \"%s\" is already subscribed to topic \"%s\" in %s mode",
 							group_name, topic_name, old_mode),
 					 errhint("Unsubscribe first (its positions are lost) to change the mode.")));
-		mq_fetch_subscriptions_changed();
-		query("UPDATE mq.subscription SET tags = $4, filter = $5,"
-			  " ordered = $6, max_retries = $7"
-			  " WHERE group_id = $1 AND topic_id = $2",
-			  7, types, args, nulls, false);
+		mq_group_subscriptions_changed();
+		mq_query("UPDATE mq.subscription SET tags = $4, filter = $5,"
+				 " ordered = $6, max_retries = $7"
+				 " WHERE group_id = $1 AND topic_id = $2",
+				 7, types, args, nulls, false);
 		created = false;
 	}
 	else
@@ -1049,11 +962,11 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 		itypes[8] = TIMESTAMPTZOID;
 		args[8] = attime;
 		nulls[8] = start == START_TIME ? ' ' : 'n';
-		mq_fetch_subscriptions_changed();
-		query("INSERT INTO mq.subscription (group_id, topic_id, mode, tags,"
-			  " filter, ordered, max_retries, start, start_at)"
-			  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-			  9, itypes, args, nulls, false);
+		mq_group_subscriptions_changed();
+		mq_query("INSERT INTO mq.subscription (group_id, topic_id, mode, tags,"
+				 " filter, ordered, max_retries, start, start_at)"
+				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+				 9, itypes, args, nulls, false);
 		created = true;
 
 		if (mode[0] == 'c')
@@ -1075,8 +988,8 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 			uint64		nmembers;
 			uint64		i;
 
-			query("SELECT member_id FROM mq.member WHERE group_id = $1",
-				  1, &gtype, &garg, NULL, false);
+			mq_query("SELECT member_id FROM mq.member WHERE group_id = $1",
+					 1, &gtype, &garg, NULL, false);
 			members = SPI_tuptable;
 			nmembers = SPI_processed;
 			for (i = 0; i < nmembers; i++)
@@ -1160,10 +1073,10 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 		undefined_group(group_name);
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = Int32GetDatum(topic.topic_id);
-	mq_fetch_subscriptions_changed();
-	removed = query("DELETE FROM mq.subscription"
-					" WHERE group_id = $1 AND topic_id = $2",
-					2, types, args, NULL, false) > 0;
+	mq_group_subscriptions_changed();
+	removed = mq_query("DELETE FROM mq.subscription"
+					   " WHERE group_id = $1 AND topic_id = $2",
+					   2, types, args, NULL, false) > 0;
 	if (removed && group_has_members(group.group_id))
 		rebalance(group.group_id);
 	SPI_finish();
@@ -1195,9 +1108,9 @@ mq_drop_group(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 	arg = Int32GetDatum(group.group_id);
-	mq_fetch_subscriptions_changed();
-	query("DELETE FROM mq.consumer_group WHERE group_id = $1",
-		  1, &type, &arg, NULL, false);
+	mq_group_subscriptions_changed();
+	mq_query("DELETE FROM mq.consumer_group WHERE group_id = $1",
+			 1, &type, &arg, NULL, false);
 	SPI_finish();
 	PG_RETURN_BOOL(true);
 }
@@ -1261,29 +1174,29 @@ mq_join(PG_FUNCTION_ARGS)
 					 errhint("The strategies are 'range', 'round_robin', 'sticky' and 'consistent_hash'.")));
 		sargs[0] = Int32GetDatum(group.group_id);
 		sargs[1] = CStringGetTextDatum(strategy);
-		if (query("UPDATE mq.consumer_group SET strategy = $2"
-				  " WHERE group_id = $1 AND strategy <> $2",
-				  2, stypes, sargs, NULL, false) > 0)
+		if (mq_query("UPDATE mq.consumer_group SET strategy = $2"
+					 " WHERE group_id = $1 AND strategy <> $2",
+					 2, stypes, sargs, NULL, false) > 0)
 			changed = true;
 	}
 
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = CStringGetTextDatum(member_id);
 	args[2] = IntervalPGetDatum(timeout);
-	query("INSERT INTO mq.member (group_id, member_id, session_timeout)"
-		  " VALUES ($1, $2, $3)"
-		  " ON CONFLICT (group_id, member_id) DO UPDATE"
-		  " SET session_timeout = excluded.session_timeout, last_seen = now()"
-		  " RETURNING xmax = 0",
-		  3, types, args, NULL, false);
-	if (DatumGetBool(column(0, 1, &isnull)))
+	mq_query("INSERT INTO mq.member (group_id, member_id, session_timeout)"
+			 " VALUES ($1, $2, $3)"
+			 " ON CONFLICT (group_id, member_id) DO UPDATE"
+			 " SET session_timeout = excluded.session_timeout, last_seen = now()"
+			 " RETURNING xmax = 0",
+			 3, types, args, NULL, false);
+	if (DatumGetBool(mq_query_value(0, 1, &isnull)))
 		changed = true;
 
 	/* a position of its own in every broadcasting subscription */
-	query("SELECT t.name, s.start, s.start_at FROM mq.subscription s"
-		  " JOIN mq.topic t USING (topic_id)"
-		  " WHERE s.group_id = $1 AND s.mode = 'broadcasting'",
-		  1, types, args, NULL, false);
+	mq_query("SELECT t.name, s.start, s.start_at FROM mq.subscription s"
+			 " JOIN mq.topic t USING (topic_id)"
+			 " WHERE s.group_id = $1 AND s.mode = 'broadcasting'",
+			 1, types, args, NULL, false);
 	subs = SPI_tuptable;
 	nsubs = SPI_processed;
 	for (i = 0; i < nsubs; i++)
@@ -1333,9 +1246,9 @@ mq_heartbeat(PG_FUNCTION_ARGS)
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = CStringGetTextDatum(member_id);
 
-	if (query("SELECT 1 FROM mq.member WHERE group_id = $1"
-			  " AND last_seen + session_timeout < now() AND member_id <> $2"
-			  " LIMIT 1", 2, types, args, NULL, false) > 0)
+	if (mq_query("SELECT 1 FROM mq.member WHERE group_id = $1"
+				 " AND last_seen + session_timeout < now() AND member_id <> $2"
+				 " LIMIT 1", 2, types, args, NULL, false) > 0)
 	{
 		if (!group_lookup(group_name, true, &group))
 			undefined_group(group_name);
@@ -1343,9 +1256,9 @@ mq_heartbeat(PG_FUNCTION_ARGS)
 			group.generation = rebalance(group.group_id);
 	}
 
-	if (query("UPDATE mq.member SET last_seen = now()"
-			  " WHERE group_id = $1 AND member_id = $2",
-			  2, types, args, NULL, false) == 0)
+	if (mq_query("UPDATE mq.member SET last_seen = now()"
+				 " WHERE group_id = $1 AND member_id = $2",
+				 2, types, args, NULL, false) == 0)
 		mq_group_check_member(&group, member_id, group.generation);
 	assignment = member_assignment(group.group_id, member_id);
 	SPI_finish();
@@ -1377,12 +1290,12 @@ mq_leave(PG_FUNCTION_ARGS)
 		undefined_group(group_name);
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = CStringGetTextDatum(member_id);
-	left = query("DELETE FROM mq.member WHERE group_id = $1 AND member_id = $2",
-				 2, types, args, NULL, false) > 0;
+	left = mq_query("DELETE FROM mq.member WHERE group_id = $1 AND member_id = $2",
+					2, types, args, NULL, false) > 0;
 	if (left)
 	{
-		query("DELETE FROM mq.position WHERE group_id = $1 AND member_id = $2",
-			  2, types, args, NULL, false);
+		mq_query("DELETE FROM mq.position WHERE group_id = $1 AND member_id = $2",
+				 2, types, args, NULL, false);
 		rebalance(group.group_id);
 	}
 	SPI_finish();
@@ -1403,9 +1316,9 @@ group_expire_all(void)
 	uint64		i;
 	int64		expired = 0;
 
-	query("SELECT DISTINCT group_id FROM mq.member"
-		  " WHERE last_seen + session_timeout < now() ORDER BY group_id",
-		  0, NULL, NULL, NULL, false);
+	mq_query("SELECT DISTINCT group_id FROM mq.member"
+			 " WHERE last_seen + session_timeout < now() ORDER BY group_id",
+			 0, NULL, NULL, NULL, false);
 	groups = SPI_tuptable;
 	ngroups = SPI_processed;
 	for (i = 0; i < ngroups; i++)
@@ -1416,8 +1329,8 @@ group_expire_all(void)
 										&isnull);
 		uint64		n;
 
-		if (query("SELECT 1 FROM mq.consumer_group WHERE group_id = $1"
-				  " FOR UPDATE", 1, &type, &arg, NULL, false) == 0)
+		if (mq_query("SELECT 1 FROM mq.consumer_group WHERE group_id = $1"
+					 " FOR UPDATE", 1, &type, &arg, NULL, false) == 0)
 			continue;
 		n = expire_group(DatumGetInt32(arg), NULL);
 		if (n > 0)
@@ -1460,22 +1373,22 @@ mq_groups_topic_grown(int32 topic_id, int32 from, int32 to)
 	args[0] = Int32GetDatum(topic_id);
 	args[1] = Int32GetDatum(from);
 	args[2] = Int32GetDatum(to - 1);
-	query("INSERT INTO mq.position"
-		  " (group_id, topic_id, partition, member_id, next_offset)"
-		  " SELECT h.group_id, $1, p, h.member_id, 0"
-		  " FROM (SELECT DISTINCT group_id, member_id FROM mq.position"
-		  "        WHERE topic_id = $1) h,"
-		  " generate_series($2, $3) p"
-		  " ON CONFLICT DO NOTHING",
-		  3, types, args, NULL, false);
+	mq_query("INSERT INTO mq.position"
+			 " (group_id, topic_id, partition, member_id, next_offset)"
+			 " SELECT h.group_id, $1, p, h.member_id, 0"
+			 " FROM (SELECT DISTINCT group_id, member_id FROM mq.position"
+			 "        WHERE topic_id = $1) h,"
+			 " generate_series($2, $3) p"
+			 " ON CONFLICT DO NOTHING",
+			 3, types, args, NULL, false);
 
-	query("SELECT g.group_id FROM mq.consumer_group g"
-		  " WHERE EXISTS (SELECT 1 FROM mq.subscription s"
-		  "                WHERE s.group_id = g.group_id AND s.topic_id = $1"
-		  "                  AND s.mode = 'clustering')"
-		  " AND EXISTS (SELECT 1 FROM mq.member m WHERE m.group_id = g.group_id)"
-		  " ORDER BY g.group_id FOR UPDATE OF g",
-		  1, types, args, NULL, false);
+	mq_query("SELECT g.group_id FROM mq.consumer_group g"
+			 " WHERE EXISTS (SELECT 1 FROM mq.subscription s"
+			 "                WHERE s.group_id = g.group_id AND s.topic_id = $1"
+			 "                  AND s.mode = 'clustering')"
+			 " AND EXISTS (SELECT 1 FROM mq.member m WHERE m.group_id = g.group_id)"
+			 " ORDER BY g.group_id FOR UPDATE OF g",
+			 1, types, args, NULL, false);
 	groups = SPI_tuptable;
 	ngroups = SPI_processed;
 	for (i = 0; i < ngroups; i++)
@@ -1501,4 +1414,167 @@ mq_groups_worker_pass(void)
 	expired = group_expire_all();
 	SPI_finish();
 	return expired;
+}
+
+/*
+ * forget_subscriptions
+ *		Empty the session's kept subscriptions.
+ */
+static void
+forget_subscriptions(void)
+{
+	if (subscription_cxt != NULL)
+		MemoryContextReset(subscription_cxt);
+	cached_groups = NIL;
+	cached_version = 0;
+}
+
+/*
+ * mq_group_subscriptions_changed
+ *		The current transaction changes consumer groups, subscriptions or
+ *		topics: other sessions must look their subscriptions up again once
+ *		it commits, and this one at once.
+ */
+void
+mq_group_subscriptions_changed(void)
+{
+	subscriptions_changed = true;
+	forget_subscriptions();
+}
+
+/*
+ * mq_group_subscriptions_pending
+ *		Whether the current transaction changed subscriptions (which a
+ *		prepared transaction could not announce when it commits).
+ */
+bool
+mq_group_subscriptions_pending(void)
+{
+	return subscriptions_changed;
+}
+
+/*
+ * mq_group_subscriptions
+ *		The group's id and subscriptions, kept or looked up; NULL if there is
+ *		no such group.  The caller is connected to SPI.
+ */
+CachedGroup *
+mq_group_subscriptions(const char *name)
+{
+	uint64		version = pg_atomic_read_u64(subscriptions_version);
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+	ListCell   *lc;
+	CachedGroup *g;
+	MemoryContext old;
+	uint64		n;
+	uint64		i;
+
+	if (subscription_cxt == NULL)
+		subscription_cxt = AllocSetContextCreate(TopMemoryContext,
+												 "mq subscriptions",
+												 ALLOCSET_SMALL_SIZES);
+	if (version != cached_version ||
+		list_length(cached_groups) >= SUBSCRIPTION_CACHE_MAX)
+	{
+		forget_subscriptions();
+		cached_version = version;
+	}
+	foreach(lc, cached_groups)
+	{
+		g = lfirst(lc);
+		if (strcmp(g->name, name) == 0)
+			return g;
+	}
+
+	n = mq_query("SELECT g.group_id, s.topic_id, t.name,"
+				 " s.mode = 'broadcasting', s.tags, s.filter"
+				 " FROM mq.consumer_group g"
+				 " LEFT JOIN (mq.subscription s"
+				 "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
+				 "  ON s.group_id = g.group_id"
+				 " WHERE g.name = $1"
+				 " ORDER BY t.name",
+				 1, &type, &arg, NULL, false);
+	if (n == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return NULL;
+	}
+
+	old = MemoryContextSwitchTo(subscription_cxt);
+	g = palloc0(sizeof(CachedGroup));
+	strlcpy(g->name, name, sizeof(g->name));
+	g->subs = palloc0(sizeof(CachedSubscription) * n);
+	for (i = 0; i < n; i++)
+	{
+		CachedSubscription *sub = &g->subs[g->nsubs];
+		bool		isnull;
+		Datum		d;
+
+		g->group_id = DatumGetInt32(mq_query_value(i, 1, &isnull));
+		d = mq_query_value(i, 2, &isnull);
+		if (isnull)
+			continue;			/* a group with no subscription */
+		sub->topic_id = DatumGetInt32(d);
+		strlcpy(sub->topic, TextDatumGetCString(mq_query_value(i, 3, &isnull)),
+				sizeof(sub->topic));
+		sub->broadcasting = DatumGetBool(mq_query_value(i, 4, &isnull));
+		d = mq_query_value(i, 5, &sub->tags_null);
+		if (!sub->tags_null)
+			sub->tags = datumCopy(d, false, -1);
+		d = mq_query_value(i, 6, &sub->filter_null);
+		if (!sub->filter_null)
+			sub->filter = datumCopy(d, false, -1);
+		g->nsubs++;
+	}
+	cached_groups = lappend(cached_groups, g);
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	return g;
+}
+
+/*
+ * mq_group_xact_end
+ *		The transaction ended.  Committed changes to subscriptions become
+ *		visible now: tell the other sessions.  Either way, what this one
+ *		kept may hold uncommitted rows.  Cannot fail.
+ */
+void
+mq_group_xact_end(bool commit)
+{
+	if (subscriptions_changed)
+	{
+		if (commit)
+			pg_atomic_fetch_add_u64(subscriptions_version, 1);
+		forget_subscriptions();
+		subscriptions_changed = false;
+	}
+}
+
+/*
+ * mq_group_shmem_request
+ *		Reserve the subscriptions version.  Called from mq.c's
+ *		shmem_request_hook.
+ */
+void
+mq_group_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(pg_atomic_uint64)));
+}
+
+/*
+ * mq_group_shmem_startup
+ *		Create the subscriptions version, or attach to it.  Called from
+ *		mq.c's shmem_startup_hook with AddinShmemInitLock held.
+ */
+void
+mq_group_shmem_startup(void)
+{
+	bool		found;
+
+	subscriptions_version = ShmemInitStruct("mq subscriptions version",
+											sizeof(pg_atomic_uint64), &found);
+	if (!found)
+		pg_atomic_init_u64(subscriptions_version, 1);
 }

@@ -44,40 +44,28 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
-#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "mq.h"
+#include "clock.h"
+#include "database.h"
 #include "delay.h"
 #include "fetch.h"
+#include "group.h"
+#include "launcher.h"
+#include "offsets.h"
 #include "produce.h"
-#include "shmem.h"
+#include "settings.h"
 #include "topic.h"
-#include "worker.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
-
-/* Settings; see docs/install.md for what each one does. */
-int			mq_max_databases = 16;
-int			mq_max_topics = 1024;
-int			mq_max_partitions = 8192;
-int			mq_auto_commit_timeout = 30000;
-int			mq_notify_interval = 5;
-int			mq_worker_naptime = 1000;
-int			mq_launcher_naptime = 30000;
-int			mq_max_message_size = 1024;
-int			mq_send_buffer_limit = 8192;
-int			mq_max_delay = 40 * 24 * 3600;
-bool		mq_test_clock = false;
-int			mq_check_interval = 30;
-int			mq_check_max = 15;
-int			mq_check_timeout = 10000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -99,129 +87,6 @@ static void mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								SubTransactionId parentSubid, void *arg);
 
 /*
- * define_settings
- *		Define every mq.* setting and reserve the prefix, so that a typo
- *		such as mq.max_topic is refused instead of silently ignored.
- */
-static void
-define_settings(void)
-{
-	DefineCustomIntVariable("mq.max_databases",
-							"Maximum number of databases in which mq can be installed.",
-							"Each such database has a worker, which also needs a slot in max_worker_processes.",
-							&mq_max_databases,
-							16, 1, 1024,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.max_topics",
-							"Maximum number of topics, over all databases.",
-							NULL,
-							&mq_max_topics,
-							1024, 1, 1000000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.max_partitions",
-							"Maximum number of partitions, over all topics and databases.",
-							NULL,
-							&mq_max_partitions,
-							8192, 1, 10000000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.worker_naptime",
-							"Longest time a database worker sleeps when no timed work is due.",
-							NULL,
-							&mq_worker_naptime,
-							1000, 10, 3600 * 1000,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.launcher_naptime",
-							"Time between two scans of pg_database by the mq launcher.",
-							"CREATE DATABASE and CREATE EXTENSION wake the launcher at once; the scan catches databases that appear otherwise.",
-							&mq_launcher_naptime,
-							30000, 100, 3600 * 1000,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.max_message_size",
-							"Largest message payload accepted by mq.send.",
-							NULL,
-							&mq_max_message_size,
-							1024, 1, 1024 * 1024,
-							PGC_SUSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.send_buffer_limit",
-							"Messages a transaction buffers before writing them early.",
-							"Messages written early hold their partitions' stable offset until the transaction ends.",
-							&mq_send_buffer_limit,
-							8192, 64, 1024 * 1024,
-							PGC_USERSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.notify_interval",
-							"Shortest time between two notifications of one topic.",
-							"The worker coalesces commits into at most one NOTIFY per topic per interval.",
-							&mq_notify_interval,
-							5, 1, 60000,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.auto_commit_timeout",
-							"How long an auto-commit fetch keeps the partitions it read.",
-							"The next auto-commit fetch of the session commits them; if it does not come in time, another consumer may take them and the messages are delivered again.",
-							&mq_auto_commit_timeout,
-							30000, 100, 24 * 3600 * 1000,
-							PGC_USERSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.max_delay",
-							"Longest delay accepted for a delayed message.",
-							NULL,
-							&mq_max_delay,
-							40 * 24 * 3600, 1, INT_MAX,
-							PGC_SUSET, GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("mq.test_clock",
-							 "Allows mq.advance_clock() to move mq's clock forward.",
-							 "For tests of delays, back-off and check-back schedules only: the clock never moves back.",
-							 &mq_test_clock,
-							 false,
-							 PGC_SUSET, 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.check_interval",
-							"Time between two check-backs of a half message.",
-							NULL,
-							&mq_check_interval,
-							30, 1, 24 * 3600,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.check_max",
-							"Check-backs of a half message before it is moved to mq.unresolved.",
-							NULL,
-							&mq_check_max,
-							15, 1, 1000,
-							PGC_SIGHUP, 0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("mq.check_timeout",
-							"Longest time a check-back function may run.",
-							"A check-back function that runs longer is canceled, and its answer counts as unknown.",
-							&mq_check_timeout,
-							10000, 10, 3600 * 1000,
-							PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	MarkGUCPrefixReserved(MQ_EXTENSION_NAME);
-}
-
-/*
  * _PG_init
  *		Module load.  Refuses to load other than at server start.
  */
@@ -234,7 +99,7 @@ _PG_init(void)
 				 errmsg("mq must be loaded via shared_preload_libraries"),
 				 errhint("Add mq to shared_preload_libraries in postgresql.conf and restart the server.")));
 
-	define_settings();
+	mq_settings_define();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = mq_shmem_request_hook;
@@ -250,23 +115,43 @@ _PG_init(void)
 
 	/* pg_upgrade's server must not have workers connecting to databases */
 	if (!IsBinaryUpgrade)
-		mq_worker_register_launcher();
+		mq_launcher_register();
 }
 
+/*
+ * mq_shmem_request_hook
+ *		Each owner of shared state reserves its memory and locks.
+ *		PostgreSQL 15 refuses these requests anywhere but in this hook.
+ */
 static void
 mq_shmem_request_hook(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	mq_shmem_request();
+	mq_database_shmem_request();
+	mq_topic_shmem_request();
+	mq_offsets_shmem_request();
+	mq_clock_shmem_request();
+	mq_group_shmem_request();
 }
 
+/*
+ * mq_shmem_startup_hook
+ *		Each owner creates its shared state, or attaches to it.  The order
+ *		is the order of mq.shmem_usage()'s rows.
+ */
 static void
 mq_shmem_startup_hook(void)
 {
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
-	mq_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	mq_database_shmem_startup();
+	mq_topic_shmem_startup();
+	mq_offsets_shmem_startup();
+	mq_clock_shmem_startup();
+	mq_group_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
 }
 
 /*
@@ -315,15 +200,16 @@ mq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (classId == ExtensionRelationId)
 	{
 		if (access == OAT_POST_CREATE && extension_is_mq(objectId))
-			mq_worker_extension_created();
+			mq_database_extension_created();
 		else if (access == OAT_DROP && extension_is_mq(objectId))
 		{
-			mq_worker_extension_dropped();
+			mq_database_extension_dropped();
 			mq_topic_extension_dropped();
+			mq_group_subscriptions_changed();
 		}
 	}
 	else if (classId == DatabaseRelationId && access == OAT_POST_CREATE)
-		mq_worker_database_created();
+		mq_database_created();
 }
 
 /*
@@ -415,7 +301,7 @@ mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		Oid			dboid = get_database_oid(dbname, true);
 
 		if (OidIsValid(dboid) && may_pause(pstmt->utilityStmt, dboid))
-			mq_worker_pause(dboid);
+			mq_database_pause(dboid);
 	}
 
 	if (prev_ProcessUtility)
@@ -451,8 +337,8 @@ mq_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
 						 errdetail("Its claims and auto-commit leases belong to this session.")));
-			if (mq_worker_xact_pending() || mq_topic_xact_pending() ||
-				mq_fetch_subscriptions_pending())
+			if (mq_database_xact_pending() || mq_topic_xact_pending() ||
+				mq_group_subscriptions_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has changed mq topics or subscriptions, created or dropped the mq extension, or paused an mq worker")));
@@ -460,6 +346,7 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */
 			mq_fetch_xact_end(false);
+			mq_group_xact_end(false);
 			mq_delay_xact_end(false);
 			break;
 		case XACT_EVENT_COMMIT:
@@ -467,16 +354,18 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_produce_xact_end(true);
 			mq_delay_xact_end(true);
 			mq_fetch_xact_end(true);
+			mq_group_xact_end(true);
 			mq_topic_xact_end(true);
-			mq_worker_xact_end(true);
+			mq_database_xact_end(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			mq_produce_xact_end(false);
 			mq_delay_xact_end(false);
 			mq_fetch_xact_end(false);
+			mq_group_xact_end(false);
 			mq_topic_xact_end(false);
-			mq_worker_xact_end(false);
+			mq_database_xact_end(false);
 			break;
 		default:
 			break;

@@ -30,11 +30,7 @@
  * the transaction ends.  Messages buffered in a subtransaction that rolls
  * back are discarded; rows it flushed early are aborted with it.
  *
- * The durable high mark (mq.partition.high_mark) is above every offset
- * ever assigned.  It moves ahead in steps of MQ_HIGH_MARK_STEP with a
- * non-transactional in-place update, flushed to WAL at once, like a
- * sequence's log-ahead; after a restart a partition continues from it, so
- * no offset is handed out twice, even one of an aborted transaction.
+ * Offsets, the in-flight ring and the durable high mark are offsets.c's.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -75,16 +71,14 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "mq.h"
-#include "partitioner.h"
+#include "database.h"
 #include "delay.h"
+#include "offsets.h"
+#include "partitioner.h"
 #include "produce.h"
-#include "shmem.h"
+#include "segment.h"
+#include "settings.h"
 #include "topic.h"
-#include "worker.h"
-
-/* How far the durable high mark moves ahead of the next offset. */
-#define MQ_HIGH_MARK_STEP	1000
 
 /* Longest message key, in bytes (keys are indexed). */
 #define MQ_KEY_MAX			1024
@@ -110,22 +104,6 @@ typedef struct MqPending
 	Size		size;
 } MqPending;
 
-/*
- * The ring slot this transaction holds in a partition.  A transaction
- * holds at most one per partition: its first range is the lowest it will
- * ever reserve there, so that slot alone holds the stable offset below
- * every later range of the transaction.  The partition is named by key,
- * not pointer, since a topic created in an aborted subtransaction leaves
- * shared memory before the transaction ends.
- */
-typedef struct MqHeldRange
-{
-	MqPartitionKey key;
-	int64		start;
-	TransactionId xid;
-	bool		registered;		/* the slot is in the ring */
-} MqHeldRange;
-
 /* Keyless messages of a topic stick to one partition per transaction. */
 typedef struct MqSticky
 {
@@ -138,7 +116,6 @@ static MemoryContext send_context = NULL;
 static List *pending = NIL;		/* MqPending, in send order */
 static Size pending_bytes = 0;
 static uint64 pending_seq = 0;
-static List *held = NIL;		/* MqHeldRange */
 static List *sticky = NIL;		/* MqSticky */
 
 /* Round-robin counter for keyless messages, per backend. */
@@ -760,209 +737,6 @@ mq_send_batch_bytea(PG_FUNCTION_ARGS)
 	return send_batch(fcinfo, BYTEAOID, 'b');
 }
 
-static MqPartition *find_partition(int32 topic_id, int32 partition);
-
-/*
- * mq_stable_offset
- *		The stable offset of a partition of a loaded topic: messages
- *		strictly below it are committed or aborted for good; and, if end is
- *		not NULL, its end offset (the next offset to assign).  Returns false
- *		if the partition is not in shared memory (its topic was dropped).
- */
-bool
-mq_stable_offset(int32 topic_id, int32 partition, int64 *stable, int64 *end)
-{
-	MqPartition *part;
-
-	LWLockAcquire(MqState->topic_lock, LW_SHARED);
-	part = find_partition(topic_id, partition);
-	if (part != NULL)
-	{
-		SpinLockAcquire(&part->mutex);
-		*stable = part->count > 0 ? part->ring[part->head].start :
-			part->next_offset;
-		if (end != NULL)
-			*end = part->next_offset;
-		SpinLockRelease(&part->mutex);
-	}
-	LWLockRelease(MqState->topic_lock);
-	return part != NULL;
-}
-
-/*
- * bump_high_mark
- *		Move the durable high mark of part to new_mark before offsets below
- *		it are handed out.  An in-place update (not rolled back if the
- *		transaction aborts), made with the in-place update protocol so that
- *		a concurrent UPDATE of the row cannot undo it, and flushed to WAL
- *		before returning.  marks is mq.partition, opened and locked by the
- *		caller before it took part->lock: no heavyweight lock is waited for
- *		here, where interrupts are held off.
- */
-static void
-bump_high_mark(Relation marks, MqPartition *part, int64 new_mark)
-{
-	ScanKeyData keys[2];
-	HeapTuple	oldtup;
-	HeapTuple	newtup;
-	void	   *state;
-	Datum		values[4] = {0};
-	bool		nulls[4] = {0};
-	bool		replace[4] = {false, false, true, false};
-
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(part->key.topic_id));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(part->key.partition));
-	systable_inplace_update_begin(marks, RelationGetPrimaryKeyIndex(marks),
-								  true, SnapshotSelf, 2, keys,
-								  &oldtup, &state);
-	if (!HeapTupleIsValid(oldtup))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("no row in mq.partition for partition %d of topic %d",
-						part->key.partition, part->key.topic_id)));
-
-	values[2] = Int64GetDatum(new_mark);
-	newtup = heap_modify_tuple(oldtup, RelationGetDescr(marks), values, nulls,
-							   replace);
-	systable_inplace_update_finish(state, newtup);
-
-	/* durable now, whatever becomes of this transaction */
-	XLogFlush(XactLastRecEnd);
-	part->high_mark = new_mark;
-}
-
-/*
- * held_range
- *		The slot this transaction holds in partition key, or NULL.
- */
-static MqHeldRange *
-held_range(const MqPartitionKey *key)
-{
-	ListCell   *lc;
-
-	foreach(lc, held)
-	{
-		MqHeldRange *range = lfirst(lc);
-
-		if (range->registered &&
-			memcmp(&range->key, key, sizeof(MqPartitionKey)) == 0)
-			return range;
-	}
-	return NULL;
-}
-
-/*
- * reserve_offsets
- *		Reserve n offsets of part for the current transaction.  The first
- *		reservation of a transaction in a partition also registers it in
- *		the in-flight ring; later ones are covered by that slot.  Returns
- *		the first offset.  *marks is mq.partition, opened here when the
- *		durable high mark has to move, and closed by the caller.
- *
- * If the ring is full (MQ_INFLIGHT_SLOTS transactions hold slots), waits
- * for a slot.  A transaction that already holds slots elsewhere waits at
- * most a second and then fails, so that transactions holding slots cannot
- * wait on each other forever.
- */
-static int64
-reserve_offsets(Relation *marks, MqPartition *part, int n)
-{
-	TransactionId xid = GetTopTransactionId();
-	MqHeldRange *range = held_range(&part->key);
-	MemoryContext oldcxt;
-	TimestampTz deadline = 0;
-	int64		start;
-
-	if (range == NULL)
-	{
-		/*
-		 * Record the slot before registering it: nothing may fail between the
-		 * two, or it would stay in the ring until the watchdog saw it.
-		 */
-		oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-		range = palloc0(sizeof(MqHeldRange));
-		range->key = part->key;
-		range->xid = xid;
-		held = lappend(held, range);
-		MemoryContextSwitchTo(oldcxt);
-
-		if (list_length(held) > 1)
-			deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
-	}
-
-	for (;;)
-	{
-		bool		full;
-
-		/*
-		 * The high mark may have to move: mq.partition must be locked first
-		 * (see bump_high_mark).  Rare, so opened only when needed.
-		 */
-		if (*marks == NULL)
-		{
-			bool		bump;
-
-			SpinLockAcquire(&part->mutex);
-			bump = part->next_offset + n > part->high_mark;
-			SpinLockRelease(&part->mutex);
-			if (bump)
-				*marks = table_open(get_relname_relid("partition",
-													  get_namespace_oid("mq", false)),
-									RowExclusiveLock);
-		}
-
-		LWLockAcquire(&part->lock, LW_EXCLUSIVE);
-		if (*marks == NULL && part->next_offset + n > part->high_mark)
-		{
-			/* moved meanwhile: open it and try again */
-			LWLockRelease(&part->lock);
-			continue;
-		}
-		if (range->registered)
-			break;
-		SpinLockAcquire(&part->mutex);
-		full = part->count >= MQ_INFLIGHT_SLOTS;
-		SpinLockRelease(&part->mutex);
-		if (!full)
-			break;
-		LWLockRelease(&part->lock);
-
-		if (deadline != 0 && GetCurrentTimestamp() >= deadline)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("too many transactions are committing to partition %d of topic %d at once",
-							part->key.partition, part->key.topic_id),
-					 errdetail("At most %d transactions can hold offsets of one partition while they commit.",
-							   MQ_INFLIGHT_SLOTS),
-					 errhint("Commit big batches in short transactions.")));
-		ConditionVariableTimedSleep(&part->cv, 10, PG_WAIT_EXTENSION);
-	}
-	ConditionVariableCancelSleep();
-
-	start = part->next_offset;
-	if (start + n > part->high_mark)
-		bump_high_mark(*marks, part, start + n + MQ_HIGH_MARK_STEP);
-
-	SpinLockAcquire(&part->mutex);
-	if (!range->registered)
-	{
-		MqInflight *slot = &part->ring[(part->head + part->count) % MQ_INFLIGHT_SLOTS];
-
-		slot->start = start;
-		slot->xid = xid;
-		slot->done = false;
-		part->count++;
-		range->start = start;
-		range->registered = true;
-	}
-	part->next_offset = start + n;
-	SpinLockRelease(&part->mutex);
-
-	LWLockRelease(&part->lock);
-	return start;
-}
 
 /*
  * insert_rows
@@ -1113,15 +887,14 @@ flush_topic(MqPending **msgs, int n)
 
 	for (i = 0; i < n; i = j)
 	{
-		MqPartition *part;
 		int64		start;
 
 		for (j = i + 1; j < n && msgs[j]->partition == msgs[i]->partition; j++)
 			;
-		part = mq_partition_find(topic.topic_id, msgs[i]->partition);
-		if (part == NULL)
+		start = mq_offsets_reserve(&marks, topic.topic_id, msgs[i]->partition,
+								   j - i);
+		if (start < 0)
 			goto dropped;
-		start = reserve_offsets(&marks, part, j - i);
 		insert_rows(rel, msgs + i, j - i, start);
 	}
 
@@ -1253,7 +1026,7 @@ mq_produce_pre_commit(void)
 bool
 mq_produce_xact_pending(void)
 {
-	return pending != NIL || held != NIL;
+	return pending != NIL || mq_offsets_xact_pending();
 }
 
 /*
@@ -1284,221 +1057,19 @@ mq_produce_subxact_end(bool commit, SubTransactionId mysubid,
 }
 
 /*
- * complete_range
- *		Mark the slot of transaction xid starting at start done and let the
- *		ring's head move past finished slots.  Returns whether the stable
- *		offset moved.
- */
-static bool
-complete_range(MqPartition *part, int64 start, TransactionId xid)
-{
-	bool		moved = false;
-	int			i;
-
-	SpinLockAcquire(&part->mutex);
-	for (i = 0; i < part->count; i++)
-	{
-		MqInflight *slot = &part->ring[(part->head + i) % MQ_INFLIGHT_SLOTS];
-
-		if (slot->start == start && slot->xid == xid && !slot->done)
-		{
-			slot->done = true;
-			break;
-		}
-	}
-	while (part->count > 0 && part->ring[part->head].done)
-	{
-		part->head = (part->head + 1) % MQ_INFLIGHT_SLOTS;
-		part->count--;
-		moved = true;
-	}
-	SpinLockRelease(&part->mutex);
-	return moved;
-}
-
-/*
  * mq_produce_xact_end
  *		The transaction ended and its outcome is visible: release its
- *		ranges and wake whoever waits on those partitions.  Runs in the
- *		COMMIT and ABORT callbacks, so it must not fail.  Partitions are
- *		looked up by key: one of a topic this transaction created and then
- *		rolled back to a savepoint is gone, and needs nothing.
+ *		offset ranges (offsets.c) and forget its buffer.  Runs in the COMMIT
+ *		and ABORT callbacks, so it must not fail.
  */
 void
 mq_produce_xact_end(bool commit)
 {
-	ListCell   *lc;
-
-	if (held != NIL)
-	{
-		bool		moved = false;
-
-		LWLockAcquire(MqState->topic_lock, LW_SHARED);
-		foreach(lc, held)
-		{
-			MqHeldRange *range = lfirst(lc);
-			MqPartition *part;
-
-			if (!range->registered)
-				continue;
-			part = hash_search(MqPartitionDir.htab, &range->key, HASH_FIND,
-							   NULL);
-			if (part != NULL && complete_range(part, range->start, range->xid))
-			{
-				ConditionVariableBroadcast(&part->cv);
-				moved = true;
-			}
-		}
-		LWLockRelease(MqState->topic_lock);
-		if (moved)
-		{
-			ConditionVariableBroadcast(mq_wake_channel(MyDatabaseId));
-			mq_worker_notify();
-		}
-	}
+	mq_offsets_xact_end();
 
 	/* all of it lived in TopTransactionContext, which is going away */
-	held = NIL;
 	pending = NIL;
 	sticky = NIL;
 	pending_bytes = 0;
 	send_context = NULL;
-}
-
-/*
- * mq_produce_watchdog
- *		Release in-flight ranges of this database whose transaction is no
- *		longer running.  Normally the transaction's own callback does it;
- *		this keeps a partition from being held forever should that ever be
- *		skipped.  Once a transaction is no longer in progress its outcome
- *		is visible, so releasing its range is always safe.  Returns how
- *		many ranges it released.
- */
-int
-mq_produce_watchdog(void)
-{
-	HASH_SEQ_STATUS status;
-	MqPartition *part;
-	int			released = 0;
-
-	LWLockAcquire(MqState->topic_lock, LW_SHARED);
-	hash_seq_init(&status, MqPartitionDir.htab);
-	while ((part = hash_seq_search(&status)) != NULL)
-	{
-		MqInflight	ring[MQ_INFLIGHT_SLOTS];
-		int			count;
-		int			i;
-		bool		moved = false;
-
-		if (part->key.dboid != MyDatabaseId)
-			continue;
-
-		SpinLockAcquire(&part->mutex);
-		count = part->count;
-		for (i = 0; i < count; i++)
-			ring[i] = part->ring[(part->head + i) % MQ_INFLIGHT_SLOTS];
-		SpinLockRelease(&part->mutex);
-
-		for (i = 0; i < count; i++)
-		{
-			if (ring[i].done || TransactionIdIsInProgress(ring[i].xid))
-				continue;
-			if (complete_range(part, ring[i].start, ring[i].xid))
-				moved = true;
-			released++;
-		}
-		if (moved)
-		{
-			ConditionVariableBroadcast(&part->cv);
-			ConditionVariableBroadcast(mq_wake_channel(MyDatabaseId));
-		}
-	}
-	LWLockRelease(MqState->topic_lock);
-	return released;
-}
-
-/*
- * find_partition
- *		A partition of this database in shared memory, or NULL.  The caller
- *		holds topic_lock.
- */
-static MqPartition *
-find_partition(int32 topic_id, int32 partition)
-{
-	MqPartitionKey key;
-
-	memset(&key, 0, sizeof(key));
-	key.dboid = MyDatabaseId;
-	key.topic_id = topic_id;
-	key.partition = partition;
-	return hash_search(MqPartitionDir.htab, &key, HASH_FIND, NULL);
-}
-
-/*
- * mq_partitions_advanced
- *		For the notification pass of the worker: append to buf, comma-
- *		separated, the partitions of a topic whose stable offset moved past
- *		the one last notified, and set marks[p] to that stable offset (-1
- *		for the others).  Partitions not in shared memory are skipped.
- *		Returns how many moved.
- */
-int
-mq_partitions_advanced(int32 topic_id, int32 partitions, StringInfo buf,
-					   int64 *marks)
-{
-	int32		p;
-	int			moved = 0;
-
-	LWLockAcquire(MqState->topic_lock, LW_SHARED);
-	for (p = 0; p < partitions; p++)
-	{
-		MqPartition *part;
-		int64		stable;
-
-		marks[p] = -1;
-		part = find_partition(topic_id, p);
-		if (part == NULL)
-			continue;
-		SpinLockAcquire(&part->mutex);
-		stable = part->count > 0 ? part->ring[part->head].start :
-			part->next_offset;
-		if (stable > part->notified)
-			marks[p] = stable;
-		SpinLockRelease(&part->mutex);
-		if (marks[p] >= 0)
-		{
-			appendStringInfo(buf, moved > 0 ? ",%d" : "%d", p);
-			moved++;
-		}
-	}
-	LWLockRelease(MqState->topic_lock);
-	return moved;
-}
-
-/*
- * mq_partitions_notified
- *		The notification for marks (from mq_partitions_advanced) committed:
- *		remember what it covered.
- */
-void
-mq_partitions_notified(int32 topic_id, int32 partitions, const int64 *marks)
-{
-	int32		p;
-
-	LWLockAcquire(MqState->topic_lock, LW_SHARED);
-	for (p = 0; p < partitions; p++)
-	{
-		MqPartition *part;
-
-		if (marks[p] < 0)
-			continue;
-		part = find_partition(topic_id, p);
-		if (part == NULL)
-			continue;
-		SpinLockAcquire(&part->mutex);
-		if (marks[p] > part->notified)
-			part->notified = marks[p];
-		SpinLockRelease(&part->mutex);
-	}
-	LWLockRelease(MqState->topic_lock);
 }

@@ -14,11 +14,9 @@
 #define MQ_PRODUCE_H
 
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
-#include "shmem.h"
 #include "topic.h"
 
 extern void mq_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic);
@@ -30,8 +28,6 @@ extern void mq_produce_buffer(const MqTopicInfo *topic, int32 partition,
 							  const pg_uuid_t *id, bytea *payload,
 							  char payload_type, text *key, text *tag,
 							  Jsonb *headers);
-extern bool mq_stable_offset(int32 topic_id, int32 partition, int64 *stable,
-							 int64 *end);
 
 /* From mq.c's transaction callbacks. */
 extern bool mq_produce_xact_pending(void);
@@ -41,12 +37,6 @@ extern void mq_produce_subxact_end(bool commit, SubTransactionId mysubid,
 extern void mq_produce_xact_end(bool commit);
 
 /* From the database worker. */
-extern int	mq_partitions_advanced(int32 topic_id, int32 partitions,
-								   StringInfo buf, int64 *marks);
-extern void mq_partitions_notified(int32 topic_id, int32 partitions,
-								   const int64 *marks);
-
-extern int	mq_produce_watchdog(void);
 extern int	mq_produce_purge_dedup(void);
 
 #endif							/* MQ_PRODUCE_H */

@@ -30,8 +30,8 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
-#include "mq.h"
 #include "query.h"
+#include "settings.h"
 
 #define QUERY_CACHE_MAX		256
 #define QUERY_KEY_MAX		2048	/* longer texts are not cached */
@@ -171,4 +171,31 @@ mq_query_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
 	n = mq_query(sql, nargs, types, values, nulls, read_only);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return n;
+}
+
+/*
+ * mq_query_command
+ *		Run a statement that has no parameters and is not worth a kept plan
+ *		(DDL on a segment named in its text, LOCK TABLE); raise an error if
+ *		it fails.  Returns SPI_processed.  The caller is connected to SPI.
+ */
+uint64
+mq_query_command(const char *sql, bool read_only)
+{
+	int			rc = SPI_execute(sql, read_only, 0);
+
+	if (rc < 0)
+		elog(ERROR, "SPI statement failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
+ * mq_query_value
+ *		Column col (from 1) of row row of the last query's result.
+ */
+Datum
+mq_query_value(uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 isnull);
 }

@@ -44,13 +44,14 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "clock.h"
 #include "delay.h"
 #include "fetch.h"
 #include "group.h"
-#include "mq.h"
 #include "produce.h"
 #include "query.h"
 #include "retry.h"
+#include "settings.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_nack);

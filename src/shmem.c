@@ -1,13 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.c
- *	  Sizing, creation and bounded allocation of mq's shared memory.
+ *	  Sizing, creation and bounded allocation of mq's shared hash tables.
  *
- * mq_shmem_request() runs in the postmaster's shmem_request_hook and
- * reserves space for the fixed state, the four directories (hash tables)
- * and the named LWLock tranches.  mq_shmem_startup() runs in every process
- * that attaches (and again after a crash re-initialises shared memory) and
- * creates or finds the structures.  The lock discipline is in shmem.h.
+ * The owner of a directory (see shmem.h) requests its size in the
+ * shmem_request_hook and creates it in the shmem_startup_hook; both hooks
+ * are in mq.c, which calls the owners in a fixed order.
  *
  * Every directory has a fixed capacity set by an mq.max_* setting.
  * mq_shmem_enter() is the only way to add an entry: it checks the capacity
@@ -29,110 +27,77 @@
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 
-#include "mq.h"
 #include "shmem.h"
 
-MqShared   *MqState = NULL;
+/* Directories created so far, in order, for mq.shmem_usage(). */
+#define MQ_MAX_DIRECTORIES	4
 
-MqDirectory MqDatabaseDir = {
-	"database", "mq.max_databases", &mq_max_databases,
-	sizeof(Oid), sizeof(MqDatabase), NULL, NULL
-};
-MqDirectory MqTopicDir = {
-	"topic", "mq.max_topics", &mq_max_topics,
-	sizeof(MqTopicKey), sizeof(MqTopic), NULL, NULL
-};
-MqDirectory MqPartitionDir = {
-	"partition", "mq.max_partitions", &mq_max_partitions,
-	sizeof(MqPartitionKey), sizeof(MqPartition), NULL, NULL
-};
-
-static MqDirectory *const directories[] = {
-	&MqDatabaseDir, &MqTopicDir, &MqPartitionDir
-};
+static MqDirectory *directories[MQ_MAX_DIRECTORIES];
+static int	ndirectories = 0;
 
 PG_FUNCTION_INFO_V1(mq_shmem_usage);
 
 /*
- * mq_shmem_size
- *		Bytes of shared memory mq needs with the current settings.
+ * mq_shmem_directory_size
+ *		Bytes of shared memory dir needs with the current settings; its
+ *		owner requests them in the shmem_request_hook.
  */
-static Size
-mq_shmem_size(void)
+Size
+mq_shmem_directory_size(const MqDirectory *dir)
 {
-	Size		size = MAXALIGN(sizeof(MqShared));
-	size_t		i;
-
-	for (i = 0; i < lengthof(directories); i++)
-		size = add_size(size, hash_estimate_size(*directories[i]->capacity,
-												 directories[i]->entrysize));
-	return size;
+	return hash_estimate_size(*dir->capacity, dir->entrysize);
 }
 
 /*
- * mq_shmem_request
- *		Reserve shared memory and LWLocks.  Called from shmem_request_hook
- *		in the postmaster; PostgreSQL 15 refuses these calls anywhere else.
- */
-void
-mq_shmem_request(void)
-{
-	RequestAddinShmemSpace(mq_shmem_size());
-	RequestNamedLWLockTranche("mq directory", 1);
-	RequestNamedLWLockTranche("mq topics", 1);
-}
-
-/*
- * mq_shmem_startup
- *		Create mq's shared structures, or attach to them if another process
- *		already did.  Called from shmem_startup_hook.
+ * mq_shmem_directory_init
+ *		Create dir's hash table, or attach to it if another process already
+ *		did, and record lock as the one guarding its entries.  Called by the
+ *		owner from the shmem_startup_hook with AddinShmemInitLock held.
  *
  * The process-local pointers are all set again: after a crash the
  * postmaster runs this with fresh shared memory, and no stale pointer may
  * survive into the new children.
  */
 void
-mq_shmem_startup(void)
+mq_shmem_directory_init(MqDirectory *dir, LWLock *lock)
 {
-	bool		found;
-	size_t		i;
+	HASHCTL		info;
+	char		name[NAMEDATALEN];
+	int			i;
 
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	info.keysize = dir->keysize;
+	info.entrysize = dir->entrysize;
+	snprintf(name, sizeof(name), "mq %ss", dir->name);
+	dir->htab = ShmemInitHash(name, *dir->capacity, *dir->capacity, &info,
+							  HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	dir->lock = lock;
 
-	MqState = ShmemInitStruct("mq state", sizeof(MqShared), &found);
-	if (!found)
-	{
-		memset(MqState, 0, sizeof(MqShared));
-		MqState->dir_lock = &(GetNamedLWLockTranche("mq directory"))->lock;
-		MqState->topic_lock = &(GetNamedLWLockTranche("mq topics"))->lock;
-		ConditionVariableInit(&MqState->worker_exit_cv);
-		for (i = 0; i < MQ_WAKE_CHANNELS; i++)
-			ConditionVariableInit(&MqState->wake_cv[i]);
-		MqState->partition_tranche = LWLockNewTrancheId();
-		pg_atomic_init_u64(&MqState->clock_offset, 0);
-		pg_atomic_init_u64(&MqState->subscriptions_version, 1);
-	}
-	LWLockRegisterTranche(MqState->partition_tranche, "mq partition");
+	for (i = 0; i < ndirectories; i++)
+		if (directories[i] == dir)
+			return;
+	if (ndirectories >= MQ_MAX_DIRECTORIES)
+		elog(ERROR, "too many mq directories");
+	directories[ndirectories++] = dir;
+}
 
-	MqDatabaseDir.lock = MqState->dir_lock;
-	MqTopicDir.lock = MqState->topic_lock;
-	MqPartitionDir.lock = MqState->topic_lock;
+/*
+ * mq_shmem_check_room
+ *		Raise ERRCODE_CONFIGURATION_LIMIT_EXCEEDED, naming the setting, if
+ *		dir has no free slot.  The caller holds dir->lock, so that the
+ *		answer still holds when it adds the entry.
+ */
+void
+mq_shmem_check_room(MqDirectory *dir)
+{
+	Assert(LWLockHeldByMe(dir->lock));
 
-	for (i = 0; i < lengthof(directories); i++)
-	{
-		MqDirectory *dir = directories[i];
-		HASHCTL		info;
-		char		name[NAMEDATALEN];
-
-		info.keysize = dir->keysize;
-		info.entrysize = dir->entrysize;
-		snprintf(name, sizeof(name), "mq %ss", dir->name);
-		dir->htab = ShmemInitHash(name, *dir->capacity, *dir->capacity,
-								  &info,
-								  HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
-	}
-
-	LWLockRelease(AddinShmemInitLock);
+	if (hash_get_num_entries(dir->htab) >= *dir->capacity)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("all %d mq %s slots are in use",
+						*dir->capacity, dir->name),
+				 errhint("Increase %s and restart the server.",
+						 dir->setting)));
 }
 
 /*
@@ -158,13 +123,7 @@ mq_shmem_enter(MqDirectory *dir, const void *key, bool *found)
 		return entry;
 	}
 
-	if (hash_get_num_entries(dir->htab) >= *dir->capacity)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("all %d mq %s slots are in use",
-						*dir->capacity, dir->name),
-				 errhint("Increase %s and restart the server.",
-						 dir->setting)));
+	mq_shmem_check_room(dir);
 
 	entry = hash_search(dir->htab, key, HASH_ENTER_NULL, found);
 	if (entry == NULL)
@@ -187,11 +146,11 @@ Datum
 mq_shmem_usage(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	size_t		i;
+	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	for (i = 0; i < lengthof(directories); i++)
+	for (i = 0; i < ndirectories; i++)
 	{
 		MqDirectory *dir = directories[i];
 		Datum		values[4];
@@ -213,17 +172,4 @@ mq_shmem_usage(PG_FUNCTION_ARGS)
 	}
 
 	return (Datum) 0;
-}
-
-/*
- * mq_wake_channel
- *		The condition variable that consumers of a database sleep on, and
- *		that is broadcast when a stable offset there moves.  Databases share
- *		channels; a consumer woken for another database finds nothing new
- *		and sleeps again.
- */
-ConditionVariable *
-mq_wake_channel(Oid dboid)
-{
-	return &MqState->wake_cv[dboid % MQ_WAKE_CHANNELS];
 }

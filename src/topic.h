@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * topic.h
- *	  Topics: DDL, the shared-memory topic directory, and the access check.
+ *	  The topic directory, argument checks and the access check.  The
+ *	  struct and its lock are private to topic.c.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -13,7 +14,9 @@
 #ifndef MQ_TOPIC_H
 #define MQ_TOPIC_H
 
-#include "shmem.h"
+#include "fmgr.h"
+
+#include "settings.h"
 
 /* A copy of a topic's directory entry, safe to keep after the lock. */
 typedef struct MqTopicInfo
@@ -31,38 +34,32 @@ typedef enum MqAccess
 	MQ_ACCESS_READ
 } MqAccess;
 
-/* Columns of a segment table (see create_segment in topic.c). */
-enum
-{
-	SEG_PARTITION,
-	SEG_OFFSET,
-	SEG_ID,
-	SEG_PRODUCED_AT,
-	SEG_PAYLOAD_TYPE,
-	SEG_KEY,
-	SEG_TAG,
-	SEG_HEADERS,
-	SEG_PAYLOAD,
-	SEG_NATTS
-};
-
 extern char *mq_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind);
 extern char *mq_topic_name_arg(FunctionCallInfo fcinfo, int argno);
 extern void mq_topic_get(const char *name, MqTopicInfo *info);
 extern bool mq_topic_find(const char *name, MqTopicInfo *info);
-extern MqPartition *mq_partition_find(int32 topic_id, int32 partition);
 extern void mq_check_access(const MqTopicInfo *topic, MqAccess mode);
 extern void mq_check_partition(const MqTopicInfo *topic, int32 partition);
 
-extern int32 mq_topic_roll(const char *name, bool nowait);
-extern int	mq_topic_roll_due(void);
-extern int	mq_topic_retention_pass(void);
-extern Oid	mq_lock_segment(const char *name);
+extern void mq_topic_undefined(const char *name) pg_attribute_noreturn();
+extern int64 mq_topic_stable_offset(const MqTopicInfo *topic, int32 partition);
 
+/* What topic DDL and rolls changed: the directory follows at their end. */
+extern void mq_topic_created(int32 topic_id, const char *name);
+extern void mq_topic_dropped(int32 topic_id, const char *name);
+extern void mq_topic_rolled(int32 topic_id, const char *name, Oid relid);
+extern void mq_topic_grow(const char *name, int32 topic_id, int32 from,
+						  int32 to);
+
+/* From mq.c's hooks and transaction callback. */
 extern void mq_topic_extension_dropped(void);
 extern bool mq_topic_xact_pending(void);
 extern void mq_topic_subxact_end(bool commit, SubTransactionId mysubid,
 								 SubTransactionId parentsubid);
 extern void mq_topic_xact_end(bool commit);
+
+/* From mq.c's shared memory hooks. */
+extern void mq_topic_shmem_request(void);
+extern void mq_topic_shmem_startup(void);
 
 #endif							/* MQ_TOPIC_H */

@@ -6,9 +6,10 @@
 # postgres user) or as a user who already has the dependencies.
 #
 # Counted: the warning-free build (COPT=-Werror), the pgindent format
-# check, each pg_regress test, each isolation spec, each TAP assertion,
-# and the demo.  A suite that fails without reporting a failing test
-# counts as one failure, so nothing can fail silently.
+# check, the include layering check, each pg_regress test, each isolation
+# spec, each TAP assertion, and the demo.  A suite that fails without
+# reporting a failing test counts as one failure, so nothing can fail
+# silently.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -35,6 +36,13 @@ if make -C "$TOP" -s PG_CONFIG="$PGC" with_llvm=no format-check; then
 	pass 1
 else
 	fail 1 format
+fi
+
+step "include layering (make check-layers)"
+if make -C "$TOP" -s check-layers; then
+	pass 1
+else
+	fail 1 layers
 fi
 
 # The suites run from a copy the postgres user owns: initdb refuses root.

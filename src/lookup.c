@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * consume.c
+ * lookup.c
  *	  Reading the log: mq.read, and lookups by offset, id, key and time.
  *
  * A reader first reads the partition's stable offset, then reads messages
@@ -15,7 +15,7 @@
  * Copyright (c) 2026, mq developers
  *
  * IDENTIFICATION
- *	  src/consume.c
+ *	  src/lookup.c
  *
  *-------------------------------------------------------------------------
  */
@@ -31,8 +31,9 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "mq.h"
-#include "produce.h"
+#include "offsets.h"
+#include "segment.h"
+#include "settings.h"
 #include "topic.h"
 
 /* Parameter types of the SPI queries below. */
@@ -108,7 +109,7 @@ mq_read(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	/* The stable offset first; the snapshot of each query below after it. */
-	if (!mq_stable_offset(topic.topic_id, partition, &stable, NULL))
+	if (!mq_offsets_stable(topic.topic_id, partition, &stable, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("topic \"%s\" was dropped", name)));
@@ -130,7 +131,7 @@ mq_read(PG_FUNCTION_ARGS)
 		char	   *query;
 		uint64		i;
 
-		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
+		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
 													 segments->tupdesc, 1))))
 			continue;
 		args[1] = Int64GetDatum(from);
@@ -208,7 +209,7 @@ lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
 		Datum		args[3] = {arg, Int64GetDatum(max - returned), arg2};
 		uint64		i;
 
-		if (!OidIsValid(mq_lock_segment(SPI_getvalue(segments->vals[s],
+		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
 													 segments->tupdesc, 1))))
 			continue;
 		SPI_execute_with_args(psprintf(query,

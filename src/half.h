@@ -1,17 +1,17 @@
 /*-------------------------------------------------------------------------
  *
- * txn.h
+ * half.h
  *	  Half messages (transactional messages) and their check-back.
  *
  * Copyright (c) 2026, mq developers
  *
  * IDENTIFICATION
- *	  src/txn.h
+ *	  src/half.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MQ_TXN_H
-#define MQ_TXN_H
+#ifndef MQ_HALF_H
+#define MQ_HALF_H
 
 #include "datatype/timestamp.h"
 
@@ -19,8 +19,8 @@
 #define MQ_CHECK_BATCH		100
 
 /* From the database worker. */
-extern int64 mq_txn_check_due(TimestampTz now, int64 *backlog);
-extern TimestampTz mq_txn_next_check(TimestampTz after, bool *stuck);
-extern int	mq_txn_purge_resolved(void);
+extern int64 mq_half_check_due(TimestampTz now, int64 *backlog);
+extern TimestampTz mq_half_next_check(TimestampTz after, bool *stuck);
+extern int	mq_half_purge_resolved(void);
 
-#endif							/* MQ_TXN_H */
+#endif							/* MQ_HALF_H */

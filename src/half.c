@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * txn.c
+ * half.c
  *	  Half messages (transactional messages) and their check-back.
  *
  * A half message is for a producer whose local transaction is not in this
@@ -31,7 +31,7 @@
  * Copyright (c) 2026, mq developers
  *
  * IDENTIFICATION
- *	  src/txn.c
+ *	  src/half.c
  *
  *-------------------------------------------------------------------------
  */
@@ -55,12 +55,13 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "clock.h"
 #include "delay.h"
-#include "mq.h"
+#include "half.h"
 #include "produce.h"
 #include "query.h"
+#include "settings.h"
 #include "topic.h"
-#include "txn.h"
 
 PG_FUNCTION_INFO_V1(mq_prepare_text);
 PG_FUNCTION_INFO_V1(mq_prepare_jsonb);
@@ -522,7 +523,7 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 }
 
 /*
- * mq_txn_check_due
+ * mq_half_check_due
  *		Check back up to MQ_CHECK_BATCH half messages due at now (mq's
  *		clock), earliest first, for at most CHECK_BUDGET_MS of check-back
  *		functions.  Sets *backlog to the checks still due.  Returns how many
@@ -531,7 +532,7 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
  *		with a snapshot, as the bootstrap superuser.
  */
 int64
-mq_txn_check_due(TimestampTz now, int64 *backlog)
+mq_half_check_due(TimestampTz now, int64 *backlog)
 {
 	Oid			types[4] = {TIMESTAMPTZOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		args[4];
@@ -654,13 +655,13 @@ mq_txn_check_due(TimestampTz now, int64 *backlog)
 }
 
 /*
- * mq_txn_purge_resolved
+ * mq_half_purge_resolved
  *		Forget half messages resolved longer ago than their topic's
  *		dedup_window (up to 10000 a call).  Returns how many.  Called by the
  *		database worker in a transaction with a snapshot.
  */
 int
-mq_txn_purge_resolved(void)
+mq_half_purge_resolved(void)
 {
 	int			purged;
 
@@ -677,7 +678,7 @@ mq_txn_purge_resolved(void)
 }
 
 /*
- * mq_txn_next_check
+ * mq_half_next_check
  *		When the next check-back after after is due, or DT_NOEND; *stuck
  *		says whether check-backs due at or before after are still waiting
  *		(rows another transaction holds: a producer resolving it).  Reads
@@ -685,7 +686,7 @@ mq_txn_purge_resolved(void)
  *		transaction.
  */
 TimestampTz
-mq_txn_next_check(TimestampTz after, bool *stuck)
+mq_half_next_check(TimestampTz after, bool *stuck)
 {
 	TimestampTz due = DT_NOEND;
 	Oid			type = TIMESTAMPTZOID;

@@ -1,22 +1,21 @@
 /*-------------------------------------------------------------------------
  *
- * mq.h
- *	  Settings and entry points shared by every mq subsystem.
+ * settings.h
+ *	  The mq.* settings, and the names and limits every subsystem shares.
  *
- * mq.c owns the module's life cycle: _PG_init, the mq.* settings, and the
- * hooks that PostgreSQL calls back (shared memory, utility commands, object
- * access, transaction end).  Subsystems declare their own interfaces in
- * their own headers; this one holds only what all of them read.
+ * The bottom of the layers: settings.c defines the settings (called from
+ * _PG_init in mq.c); every other file may read them.  A limit that is not
+ * a setting is named once, in the header of the file that enforces it.
  *
  * Copyright (c) 2026, mq developers
  *
  * IDENTIFICATION
- *	  src/mq.h
+ *	  src/settings.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MQ_H
-#define MQ_H
+#ifndef MQ_SETTINGS_H
+#define MQ_SETTINGS_H
 
 /* Name of the extension, its library and its schema. */
 #define MQ_EXTENSION_NAME	"mq"
@@ -46,4 +45,6 @@ extern int	mq_check_interval;
 extern int	mq_check_max;
 extern int	mq_check_timeout;
 
-#endif							/* MQ_H */
+extern void mq_settings_define(void);
+
+#endif							/* MQ_SETTINGS_H */

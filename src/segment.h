@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * segment.h
+ *	  Segments: the tables that hold a topic's messages, their roll and
+ *	  retention, and the offsets they bound.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/segment.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_SEGMENT_H
+#define MQ_SEGMENT_H
+
+#include "datatype/timestamp.h"
+
+#include "topic.h"
+
+/* Columns of a segment table (see mq_segment_create). */
+enum
+{
+	SEG_PARTITION,
+	SEG_OFFSET,
+	SEG_ID,
+	SEG_PRODUCED_AT,
+	SEG_PAYLOAD_TYPE,
+	SEG_KEY,
+	SEG_TAG,
+	SEG_HEADERS,
+	SEG_PAYLOAD,
+	SEG_NATTS
+};
+
+/* All of these run SPI queries: the caller is connected to SPI. */
+extern Oid	mq_segment_create(int32 topic_id, int32 segment_no);
+extern void mq_segment_for_each(int32 topic_id, const char *command);
+extern Oid	mq_segment_lock(const char *name);
+extern int64 mq_segment_log_start(const MqTopicInfo *topic, int32 partition);
+extern int64 mq_segment_offset_at_time(const MqTopicInfo *topic,
+									   int32 partition, TimestampTz at);
+
+/* These connect to SPI themselves. */
+extern int32 mq_segment_roll(const char *name, bool nowait);
+extern int	mq_segment_roll_due(void);
+extern int	mq_segment_retention_pass(void);
+
+#endif							/* MQ_SEGMENT_H */
