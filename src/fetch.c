@@ -1,27 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * fetch.c
- *	  Consuming as a group: fetch, poll, commit, ack, seek and lag.
+ *	  Consuming as a group: mq.fetch and mq.poll, the read path.
  *
- * A fetch claims partitions of the group's topics, one at a time, by
- * locking the group's position row in each with SKIP LOCKED, and reads the
- * committed messages after the position, below the partition's stable
- * offset (read after the lock; the messages with a snapshot taken after
- * that: see consume.c).  What happens to the position depends on how the
- * consumer runs:
- *
- * - In a transaction block, the lock is the claim: it lasts until the
- *   transaction ends, so no other consumer of the group gets the same
- *   messages meanwhile.  mq.commit, mq.ack or mq.commit(group) records the
- *   position in the same transaction: exactly-once for effects in this
- *   database.  A rollback releases the claim, and the messages come again.
- * - With auto_commit => true, the fetch leases the partitions it read
- *   (lease columns of the position, for mq.auto_commit_timeout) and the
- *   next auto-commit fetch of the same session and group commits them
- *   first: at-least-once.  A consumer that dies loses its lease when it
- *   times out, and its last batch is delivered again.
- * - Otherwise, outside a transaction block, the fetch commits the position
- *   past what it returns before returning it: at-most-once.
+ * A fetch takes the group's subscriptions (kept by group.c), lists the
+ * positions it may read, claims them one at a time (position.c, which also
+ * says what each fetch mode does with a position), and reads the committed
+ * messages after the position, below the partition's stable offset
+ * (offsets.c; read after the claim, the messages with a snapshot taken
+ * after that: see lookup.c), by a direct scan of each segment's primary
+ * key (segment.c lists and locks the segments).
  *
  * Filters (tags, jsonpath over headers) are evaluated in the read query;
  * a message that does not match moves the position like one that does.
@@ -70,6 +58,7 @@
 #include "fetch.h"
 #include "group.h"
 #include "offsets.h"
+#include "position.h"
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
@@ -77,13 +66,6 @@
 
 PG_FUNCTION_INFO_V1(mq_fetch);
 PG_FUNCTION_INFO_V1(mq_poll);
-PG_FUNCTION_INFO_V1(mq_commit);
-PG_FUNCTION_INFO_V1(mq_commit_fetched);
-PG_FUNCTION_INFO_V1(mq_ack);
-PG_FUNCTION_INFO_V1(mq_seek);
-PG_FUNCTION_INFO_V1(mq_seek_position);
-PG_FUNCTION_INFO_V1(mq_seek_time);
-PG_FUNCTION_INFO_V1(mq_first_unconsumed_at);
 
 /* Columns of mq.fetch and mq.poll. */
 #define FETCH_COLUMNS	10
@@ -95,43 +77,6 @@ PG_FUNCTION_INFO_V1(mq_first_unconsumed_at);
  */
 #define FETCH_SCAN_WINDOW	10000
 #define FETCH_SCAN_FACTOR	100
-
-/*
- * A partition this session read from: claimed by a row lock in the current
- * transaction (xact_claims), or leased by an auto-commit fetch (the
- * session batch).
- */
-typedef struct Claim
-{
-	char		group_name[MQ_NAME_MAX + 1];
-	int32		group_id;
-	int32		topic_id;
-	int32		partition;
-	char		member_id[MQ_NAME_MAX + 1]; /* '' in clustering mode */
-	int64		next;			/* just past what was handed out */
-	SubTransactionId subid;		/* subtransaction that made the claim */
-	List	   *undo;			/* UndoPoints, innermost last */
-	int64		rewound;		/* where mq.nack sent next back, or -1 */
-} Claim;
-
-/*
- * Where next was when a subtransaction below the claim's first moved it:
- * if that subtransaction rolls back, next goes back there.  A claim's undo
- * points have increasing subtransaction ids, one per level at most.
- */
-typedef struct UndoPoint
-{
-	SubTransactionId subid;
-	int64		next;
-	int64		rewound;
-} UndoPoint;
-
-typedef enum FetchMode
-{
-	FETCH_TRANSACTIONAL,		/* claim until the transaction ends */
-	FETCH_AUTO_COMMIT,			/* lease; commit at the next fetch */
-	FETCH_AT_MOST_ONCE			/* commit before returning */
-} FetchMode;
 
 /* A partition that poll may wait for: ready when its stable offset passes from. */
 typedef struct WaitTarget
@@ -148,167 +93,14 @@ typedef struct FetchArgs
 	MqTopicInfo topic;
 	int32		partition;		/* -1: every partition */
 	int32		max;
-	FetchMode	mode;
+	MqFetchMode mode;
 	const char *member_id;		/* '' if none */
 	ReturnSetInfo *rsinfo;
 	List	   *wait;			/* WaitTargets of the last pass */
 } FetchArgs;
 
-/* Claims of the current transaction, in TopTransactionContext. */
-static List *xact_claims = NIL;
-
-/* Leases of this session's last auto-commit fetches, in TopMemoryContext. */
-static List *session_batch = NIL;
-
-/* What session_batch becomes if the current transaction commits. */
-static List *next_session_batch = NIL;
-static bool session_batch_pending = false;
-
 /* Spreads consumers of one group over its partitions. */
 static uint32 fetch_count = 0;
-
-static uint64
-query(const char *sql, int nargs, Oid *types, Datum *values, bool read_only)
-{
-	return mq_query(sql, nargs, types, values, NULL, read_only);
-}
-
-static Datum
-column(int row, int col, bool *isnull)
-{
-	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
-						 isnull);
-}
-
-/*
- * session_token
- *		Identifies this session as a lease owner: its process id and start
- *		time, so that a later session with the same pid differs.
- */
-static int64
-session_token(void)
-{
-	return ((int64) MyProcPid << 32) | (uint32) MyStartTimestamp;
-}
-
-static Claim *
-find_claim(List *claims, int32 group_id, int32 topic_id, int32 partition,
-		   const char *member_id)
-{
-	ListCell   *lc;
-
-	foreach(lc, claims)
-	{
-		Claim	   *c = lfirst(lc);
-
-		if (c->group_id == group_id && c->topic_id == topic_id &&
-			c->partition == partition && strcmp(c->member_id, member_id) == 0)
-			return c;
-	}
-	return NULL;
-}
-
-/*
- * position_key_args
- *		The first four arguments of the position queries below: group,
- *		topic, partition, member.
- */
-static void
-position_key_args(Datum *args, int32 group_id, int32 topic_id,
-				  int32 partition, const char *member_id)
-{
-	args[0] = Int32GetDatum(group_id);
-	args[1] = Int32GetDatum(topic_id);
-	args[2] = Int32GetDatum(partition);
-	args[3] = CStringGetTextDatum(member_id);
-}
-
-#define POSITION_KEY \
-	" WHERE group_id = $1 AND topic_id = $2 AND partition = $3" \
-	" AND member_id = $4"
-
-/*
- * set_position
- *		Commit a position (in the current transaction) and drop any lease on
- *		it.  Returns false if the position does not exist.
- */
-static bool
-set_position(int32 group_id, int32 topic_id, int32 partition,
-			 const char *member_id, int64 next)
-{
-	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID};
-	Datum		args[5];
-
-	position_key_args(args, group_id, topic_id, partition, member_id);
-	args[4] = Int64GetDatum(next);
-	return query("UPDATE mq.position SET next_offset = $5, committed_at = now(),"
-				 " lease_owner = NULL, lease_to = NULL, lease_until = NULL,"
-				 " attempts = CASE WHEN next_offset = $5 THEN attempts ELSE 0 END"
-				 POSITION_KEY, 5, types, args, false) > 0;
-}
-
-/*
- * commit_leases
- *		Commit the positions this session leased for a group in its last
- *		auto-commit fetch, unless the lease was lost meanwhile (it timed out
- *		and another consumer took the partition, or a seek or commit
- *		replaced it): those messages are then delivered again.  Removes
- *		them from the session batch if the transaction commits.  Returns
- *		how many were committed.
- */
-static int
-commit_leases(int32 group_id)
-{
-	ListCell   *lc;
-	MemoryContext old;
-	int			committed = 0;
-	List	   *keep = NIL;
-
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	foreach(lc, session_batch_pending ? next_session_batch : session_batch)
-	{
-		Claim	   *c = lfirst(lc);
-
-		if (c->group_id != group_id)
-		{
-			Claim	   *copy = palloc(sizeof(Claim));
-
-			memcpy(copy, c, sizeof(Claim));
-			keep = lappend(keep, copy);
-			continue;
-		}
-		{
-			Oid			types[6] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID, INT8OID};
-			Datum		args[6];
-
-			position_key_args(args, c->group_id, c->topic_id, c->partition,
-							  c->member_id);
-			args[4] = Int64GetDatum(c->next);
-			args[5] = Int64GetDatum(session_token());
-			MemoryContextSwitchTo(old);
-
-			/*
-			 * A position locked by another transaction is not ours any more
-			 * (our lease expired and it was taken): skip it, do not wait.
-			 */
-			committed += query("UPDATE mq.position SET next_offset = $5,"
-							   " committed_at = now(), lease_owner = NULL,"
-							   " lease_to = NULL, lease_until = NULL,"
-							   " attempts = CASE WHEN next_offset = $5"
-							   "  THEN attempts ELSE 0 END"
-							   " WHERE ctid = (SELECT ctid FROM mq.position"
-							   POSITION_KEY
-							   " AND lease_owner = $6 AND lease_to = $5"
-							   " FOR UPDATE SKIP LOCKED)",
-							   6, types, args, false);
-			MemoryContextSwitchTo(TopTransactionContext);
-		}
-	}
-	next_session_batch = keep;
-	session_batch_pending = true;
-	MemoryContextSwitchTo(old);
-	return committed;
-}
 
 /*
  * A subscription's filters, ready to test messages against.
@@ -538,8 +330,8 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	*scanned_to = bound;
 	init_filter(&f, tags, tags_null, filter, filter_null);
 
-	query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-		  " ORDER BY segment_no", 1, &segtype, &segarg, false);
+	mq_query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
+			 " ORDER BY segment_no", 1, &segtype, &segarg, NULL, false);
 	segments = SPI_tuptable;
 	nsegments = SPI_processed;
 	for (s = 0; s < nsegments && returned < max; s++)
@@ -557,149 +349,6 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	if (returned == max)
 		*scanned_to = from;
 	return returned;
-}
-
-/*
- * claim_position
- *		Lock the group's position in a partition, unless another transaction
- *		holds it or another session leases it.  Returns false if it could
- *		not; else sets *next to the position.
- */
-static bool
-claim_position(FetchArgs *a, int32 topic_id, int32 partition,
-			   const char *pos_member, int64 *next)
-{
-	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID};
-	Datum		args[5];
-	bool		isnull;
-
-	position_key_args(args, a->group.group_id, topic_id, partition,
-					  pos_member);
-	args[4] = Int64GetDatum(session_token());
-	if (query("SELECT next_offset FROM mq.position" POSITION_KEY
-			  " AND (lease_until IS NULL OR lease_until <= clock_timestamp()"
-			  "      OR lease_owner = $5)"
-			  " FOR UPDATE SKIP LOCKED", 5, types, args, false) == 0)
-	{
-		SPI_freetuptable(SPI_tuptable);
-		return false;
-	}
-	*next = DatumGetInt64(column(0, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return true;
-}
-
-/*
- * new_claim
- *		A claim of this fetch's group on a partition, in TopTransactionContext.
- */
-static Claim *
-new_claim(FetchArgs *a, int32 topic_id, int32 partition,
-		  const char *pos_member)
-{
-	Claim	   *c = MemoryContextAllocZero(TopTransactionContext, sizeof(Claim));
-
-	strlcpy(c->group_name, a->group.name, sizeof(c->group_name));
-	c->group_id = a->group.group_id;
-	c->topic_id = topic_id;
-	c->partition = partition;
-	strlcpy(c->member_id, pos_member, sizeof(c->member_id));
-	c->rewound = -1;
-	return c;
-}
-
-/*
- * move_claim
- *		The claim's next offset is about to change in subtransaction subid:
- *		if that is below the claim's own, keep an undo point so that its
- *		rollback puts next back.
- */
-static void
-move_claim(Claim *c, SubTransactionId subid)
-{
-	if (subid != c->subid &&
-		(c->undo == NIL || ((UndoPoint *) llast(c->undo))->subid != subid))
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-		UndoPoint  *u = palloc(sizeof(UndoPoint));
-
-		u->subid = subid;
-		u->next = c->next;
-		u->rewound = c->rewound;
-		c->undo = lappend(c->undo, u);
-		MemoryContextSwitchTo(old);
-	}
-}
-
-/*
- * record_read
- *		After reading [from, scanned_to) of a partition (returned messages
- *		of it), do what the fetch mode says with the position (of member
- *		pos_member, '' in clustering mode).
- */
-static void
-record_read(FetchArgs *a, int32 topic_id, int32 partition,
-			const char *pos_member, int64 from, int64 scanned_to,
-			int32 returned)
-{
-	SubTransactionId subid = GetCurrentSubTransactionId();
-	MemoryContext old;
-	Claim	   *c;
-
-	switch (a->mode)
-	{
-		case FETCH_TRANSACTIONAL:
-			c = find_claim(xact_claims, a->group.group_id, topic_id, partition,
-						   pos_member);
-			if (c == NULL)
-			{
-				c = new_claim(a, topic_id, partition, pos_member);
-				c->subid = subid;
-				old = MemoryContextSwitchTo(TopTransactionContext);
-				xact_claims = lappend(xact_claims, c);
-				MemoryContextSwitchTo(old);
-			}
-			else
-				move_claim(c, subid);
-			c->next = scanned_to;
-			c->rewound = -1;
-			break;
-
-		case FETCH_AUTO_COMMIT:
-			if (returned == 0)
-			{
-				/* only filtered-out messages: nothing to deliver again */
-				set_position(a->group.group_id, topic_id, partition,
-							 pos_member, scanned_to);
-			}
-			else
-			{
-				Oid			types[6] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID, INT8OID};
-				Datum		args[6];
-
-				position_key_args(args, a->group.group_id, topic_id, partition,
-								  pos_member);
-				args[4] = Int64GetDatum(scanned_to);
-				args[5] = Int64GetDatum(session_token());
-				query(psprintf("UPDATE mq.position SET lease_owner = $6,"
-							   " lease_to = $5,"
-							   " lease_until = clock_timestamp() + interval '%d ms'"
-							   POSITION_KEY, mq_auto_commit_timeout),
-					  6, types, args, false);
-				c = new_claim(a, topic_id, partition, pos_member);
-				c->next = scanned_to;
-				old = MemoryContextSwitchTo(TopTransactionContext);
-				next_session_batch = lappend(next_session_batch, c);
-				session_batch_pending = true;
-				MemoryContextSwitchTo(old);
-			}
-			break;
-
-		case FETCH_AT_MOST_ONCE:
-			set_position(a->group.group_id, topic_id, partition, pos_member,
-						 scanned_to);
-			break;
-	}
 }
 
 /*
@@ -762,7 +411,7 @@ list_candidates(FetchArgs *a, CachedGroup *g, int *n)
 		args[2] = CStringGetTextDatum(sub->broadcasting ? a->member_id : "");
 		args[3] = Int32GetDatum(a->partition);
 		nulls[3] = a->partition >= 0 ? ' ' : 'n';
-		args[4] = Int64GetDatum(session_token());
+		args[4] = Int64GetDatum(mq_position_session_token());
 		args[5] = BoolGetDatum(sub->broadcasting || a->member_id[0] == '\0');
 		args[6] = CStringGetTextDatum(a->member_id);
 		rows = mq_query("SELECT p.partition, p.next_offset,"
@@ -791,9 +440,9 @@ list_candidates(FetchArgs *a, CachedGroup *g, int *n)
 			bool		isnull;
 
 			c->sub = sub;
-			c->partition = DatumGetInt32(column(i, 1, &isnull));
-			c->next = DatumGetInt64(column(i, 2, &isnull));
-			c->leased = DatumGetBool(column(i, 3, &isnull));
+			c->partition = DatumGetInt32(mq_query_value(i, 1, &isnull));
+			c->next = DatumGetInt64(mq_query_value(i, 2, &isnull));
+			c->leased = DatumGetBool(mq_query_value(i, 3, &isnull));
 			c->member_id = sub->broadcasting ? a->member_id : "";
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -850,7 +499,7 @@ fetch_pass(FetchArgs *a)
 		int32		topic_id = c->sub->topic_id;
 		int32		partition = c->partition;
 		int64		from = c->next;
-		Claim	   *claim;
+		int64		claimed;
 		int64		stable;
 		int64		scanned_to;
 		int32		n;
@@ -862,10 +511,10 @@ fetch_pass(FetchArgs *a)
 			mq_topic_get(c->sub->topic, &topic);
 			mq_check_access(&topic, MQ_ACCESS_READ);
 		}
-		claim = find_claim(xact_claims, a->group.group_id, topic_id,
-						   partition, c->member_id);
-		if (claim != NULL)
-			from = claim->next;
+		claimed = mq_position_claimed(a->group.group_id, topic_id, partition,
+									  c->member_id);
+		if (claimed >= 0)
+			from = claimed;
 		if (!mq_offsets_stable(topic_id, partition, &stable, NULL))
 			continue;
 		if (from >= stable)
@@ -874,10 +523,11 @@ fetch_pass(FetchArgs *a)
 			continue;
 		}
 
-		if (!claim_position(a, topic_id, partition, c->member_id, &from))
+		if (!mq_position_claim(&a->group, topic_id, partition, c->member_id,
+							   &from))
 			continue;
-		if (claim != NULL)
-			from = claim->next;
+		if (claimed >= 0)
+			from = claimed;
 
 		/*
 		 * The stable offset again, now that the position is ours.  If another
@@ -894,8 +544,8 @@ fetch_pass(FetchArgs *a)
 						   c->sub->tags, c->sub->tags_null,
 						   c->sub->filter, c->sub->filter_null,
 						   a->max - returned, &scanned_to);
-		record_read(a, topic_id, partition, c->member_id, from, scanned_to,
-					n);
+		mq_position_record_read(&a->group, a->mode, topic_id, partition,
+								c->member_id, scanned_to, n);
 		returned += n;
 		if (n == 0)
 		{
@@ -1040,11 +690,11 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	}
 
 	if (auto_commit)
-		a.mode = FETCH_AUTO_COMMIT;
+		a.mode = MQ_FETCH_AUTO_COMMIT;
 	else if (IsTransactionBlock())
-		a.mode = FETCH_TRANSACTIONAL;
+		a.mode = MQ_FETCH_TRANSACTIONAL;
 	else
-		a.mode = FETCH_AT_MOST_ONCE;
+		a.mode = MQ_FETCH_AT_MOST_ONCE;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -1056,7 +706,7 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	 * an empty result is explained there).
 	 */
 	strlcpy(a.group.name, group_name, sizeof(a.group.name));
-	if (member_id != NULL || a.mode == FETCH_AUTO_COMMIT)
+	if (member_id != NULL || a.mode == MQ_FETCH_AUTO_COMMIT)
 	{
 		mq_group_get(group_name, &a.group);
 		mq_group_check_member(&a.group, member_id,
@@ -1064,8 +714,8 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 							  PG_GETARG_INT64(arg_generation));
 	}
 
-	if (a.mode == FETCH_AUTO_COMMIT)
-		commit_leases(a.group.group_id);
+	if (a.mode == MQ_FETCH_AUTO_COMMIT)
+		mq_position_commit_leases(a.group.group_id);
 
 	/*
 	 * Each pass allocates in its own context, reset before the next: a poll
@@ -1110,525 +760,4 @@ Datum
 mq_poll(PG_FUNCTION_ARGS)
 {
 	return fetch(fcinfo, true);
-}
-
-/*
- * position_target
- *		Common checks of commit, ack and seek: the group (fenced if a member
- *		and generation are given), the topic, the subscription, the member
- *		for broadcasting.  Returns the member id of the positions ('' in
- *		clustering mode).  The caller is connected to SPI.
- */
-static const char *
-position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
-				MqTopicInfo *topic, int arg_member, int arg_generation)
-{
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
-	char	   *member_id = mq_member_arg(fcinfo, arg_member);
-	bool		has_generation = arg_generation >= 0 &&
-	!PG_ARGISNULL(arg_generation);
-
-	if (has_generation && member_id == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("generation needs a member_id")));
-	mq_topic_get(mq_topic_name_arg(fcinfo, 1), topic);
-	mq_check_access(topic, MQ_ACCESS_READ);
-	mq_group_get(group_name, group);
-	mq_group_check_member(group, member_id,
-						  has_generation ? PG_GETARG_INT64(arg_generation) :
-						  group->generation);
-	if (mq_subscription_mode(group, topic) == 'b')
-	{
-		if (member_id == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("consumer group \"%s\" reads topic \"%s\" in broadcasting mode: positions belong to members",
-							group->name, topic->name),
-					 errhint("Pass the member_id.")));
-		return member_id;
-	}
-	return "";
-}
-
-/*
- * mq_position_target
- *		position_target() for other subsystems (mq.nack).
- */
-const char *
-mq_position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
-				   MqTopicInfo *topic, int arg_member, int arg_generation)
-{
-	return position_target(fcinfo, group, topic, arg_member, arg_generation);
-}
-
-/*
- * mq_fetch_rewind
- *		A consumer of an ordered subscription handed back the message at
- *		offset (mq.nack): the claim this transaction holds on the
- *		partition, if any, goes back to it, so that mq.commit(group) does
- *		not commit past it.  Returns -1 if this transaction holds no claim
- *		on the partition, 0 if an earlier nack in it already sent the claim
- *		back to offset or before (the message comes again anyway, and the
- *		caller must not move the position forward to it), 1 if the claim
- *		went back now (or, if !apply, would go back: nothing is changed).
- *		The caller moves the position itself.
- */
-int
-mq_fetch_rewind(int32 group_id, int32 topic_id, int32 partition,
-				const char *member_id, int64 offset, bool apply)
-{
-	Claim	   *c = find_claim(xact_claims, group_id, topic_id, partition,
-							   member_id);
-
-	if (c == NULL)
-		return -1;
-	if (c->rewound >= 0 && c->rewound <= offset)
-		return 0;
-	if (!apply)
-		return 1;
-	move_claim(c, GetCurrentSubTransactionId());
-	if (c->next > offset)
-		c->next = offset;
-	c->rewound = offset;
-	return 1;
-}
-
-static void
-forget_claim(int32 group_id, int32 topic_id, int32 partition,
-			 const char *member_id)
-{
-	Claim	   *c = find_claim(xact_claims, group_id, topic_id, partition,
-							   member_id);
-
-	if (c != NULL)
-		xact_claims = list_delete_ptr(xact_claims, c);
-}
-
-/*
- * commit_offset
- *		mq.commit and mq.ack: set the position of a partition to next.
- */
-static void
-commit_offset(FunctionCallInfo fcinfo, int64 next)
-{
-	MqGroupInfo group;
-	MqTopicInfo topic;
-	const char *member_id;
-	int32		partition;
-	int64		stable;
-
-	SPI_connect();
-	member_id = position_target(fcinfo, &group, &topic, 4, 5);
-	partition = PG_GETARG_INT32(2);
-	mq_check_partition(&topic, partition);
-	stable = mq_topic_stable_offset(&topic, partition);
-	if (next < 0 || next > stable)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("offset %lld is out of range for partition %d of topic \"%s\"",
-						(long long) next, partition, topic.name),
-				 errdetail("A position is between 0 and the stable offset, %lld: messages above it may still commit.",
-						   (long long) stable)));
-	if (!set_position(group.group_id, topic.topic_id, partition, member_id,
-					  next))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("member \"%s\" of consumer group \"%s\" has no position in topic \"%s\"",
-						member_id, group.name, topic.name),
-				 errhint("Call mq.join again.")));
-	SPI_finish();
-}
-
-static void
-check_commit_args(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("partition and offset must not be null")));
-}
-
-/*
- * mq_commit
- *		SQL: mq.commit(group, topic, partition, next_offset, member_id,
- *		generation): the next offset the group will consume there, recorded
- *		in the current transaction.
- */
-Datum
-mq_commit(PG_FUNCTION_ARGS)
-{
-	check_commit_args(fcinfo);
-	commit_offset(fcinfo, PG_GETARG_INT64(3));
-	PG_RETURN_VOID();
-}
-
-/*
- * mq_ack
- *		SQL: mq.ack(group, topic, partition, offset, ...): commit the
- *		position just past a message.
- */
-Datum
-mq_ack(PG_FUNCTION_ARGS)
-{
-	check_commit_args(fcinfo);
-	if (PG_GETARG_INT64(3) < 0 || PG_GETARG_INT64(3) == PG_INT64_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("offset %lld is out of range", (long long) PG_GETARG_INT64(3))));
-	commit_offset(fcinfo, PG_GETARG_INT64(3) + 1);
-	PG_RETURN_VOID();
-}
-
-/*
- * mq_commit_fetched
- *		SQL: mq.commit(group) commits, for every partition this session
- *		fetched from for the group in the current transaction (or leased in
- *		its last auto-commit fetch), the position just past what was
- *		fetched.  Returns how many positions it committed.
- */
-Datum
-mq_commit_fetched(PG_FUNCTION_ARGS)
-{
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
-	MqGroupInfo group;
-	ListCell   *lc;
-	int			committed = 0;
-
-	SPI_connect();
-
-	/*
-	 * The claims and leases know their group: look it up only when there are
-	 * none, to report a group that does not exist.
-	 */
-	group.group_id = 0;
-	foreach(lc, xact_claims)
-	{
-		Claim	   *c = lfirst(lc);
-
-		if (strcmp(c->group_name, group_name) != 0)
-			continue;
-		group.group_id = c->group_id;
-		if (set_position(c->group_id, c->topic_id, c->partition, c->member_id,
-						 c->next))
-			committed++;
-	}
-	foreach(lc, session_batch_pending ? next_session_batch : session_batch)
-	{
-		Claim	   *c = lfirst(lc);
-
-		if (strcmp(c->group_name, group_name) == 0)
-			group.group_id = c->group_id;
-	}
-	if (group.group_id == 0)
-		mq_group_get(group_name, &group);
-	else
-		committed += commit_leases(group.group_id);
-	SPI_finish();
-	PG_RETURN_INT32(committed);
-}
-
-/*
- * seek_partition
- *		Set a position to offset, clamped to the log start with a notice;
- *		an offset past the end offset is an error.  Returns the position
- *		set.
- */
-static int64
-seek_partition(const MqGroupInfo *group, const MqTopicInfo *topic,
-			   int32 partition, const char *member_id, int64 offset)
-{
-	int64		log_start = mq_segment_log_start(topic, partition);
-	int64		stable = mq_topic_stable_offset(topic, partition);
-
-	if (offset > stable || offset < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("offset %lld is out of range for partition %d of topic \"%s\"",
-						(long long) offset, partition, topic->name),
-				 errdetail("A position is between 0 and the stable offset, %lld: messages above it may still commit.",
-						   (long long) stable)));
-	if (offset < log_start)
-	{
-		ereport(NOTICE,
-				(errmsg("offset %lld of partition %d of topic \"%s\" was removed by retention; seeking to the log start, %lld",
-						(long long) offset, partition, topic->name,
-						(long long) log_start)));
-		offset = log_start;
-	}
-	if (!set_position(group->group_id, topic->topic_id, partition, member_id,
-					  offset))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("member \"%s\" of consumer group \"%s\" has no position in topic \"%s\"",
-						member_id, group->name, topic->name),
-				 errhint("Call mq.join again.")));
-	forget_claim(group->group_id, topic->topic_id, partition, member_id);
-	return offset;
-}
-
-/*
- * mq_seek
- *		SQL: mq.seek(group, topic, partition, offset, member_id).
- */
-Datum
-mq_seek(PG_FUNCTION_ARGS)
-{
-	MqGroupInfo group;
-	MqTopicInfo topic;
-	const char *member_id;
-	int32		partition;
-	int64		offset;
-
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("partition and offset must not be null")));
-	SPI_connect();
-	member_id = position_target(fcinfo, &group, &topic, 4, -1);
-	partition = PG_GETARG_INT32(2);
-	mq_check_partition(&topic, partition);
-	offset = seek_partition(&group, &topic, partition, member_id,
-							PG_GETARG_INT64(3));
-	SPI_finish();
-	PG_RETURN_INT64(offset);
-}
-
-/*
- * seek_all
- *		mq.seek over every partition: to the log start (earliest), to the
- *		stable offset (latest), or to a time.
- */
-static Datum
-seek_all(FunctionCallInfo fcinfo, char how, TimestampTz at)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MqGroupInfo group;
-	MqTopicInfo topic;
-	const char *member_id;
-	int32		p;
-
-	InitMaterializedSRF(fcinfo, 0);
-	SPI_connect();
-	member_id = position_target(fcinfo, &group, &topic, 3, -1);
-	for (p = 0; p < topic.partitions; p++)
-	{
-		int64		offset;
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
-
-		if (how == 'e')
-			offset = mq_segment_log_start(&topic, p);
-		else if (how == 'l')
-			offset = mq_topic_stable_offset(&topic, p);
-		else
-			offset = mq_segment_offset_at_time(&topic, p, at);
-		offset = seek_partition(&group, &topic, p, member_id, offset);
-		values[0] = Int32GetDatum(p);
-		values[1] = Int64GetDatum(offset);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	SPI_finish();
-	return (Datum) 0;
-}
-
-/*
- * mq_seek_position
- *		SQL: mq.seek(group, topic, 'earliest' | 'latest', member_id).
- */
-Datum
-mq_seek_position(PG_FUNCTION_ARGS)
-{
-	char	   *position;
-
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("position must not be null")));
-	position = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	if (strcmp(position, "earliest") != 0 && strcmp(position, "latest") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid position \"%s\"", position),
-				 errhint("Use 'earliest', 'latest', an offset or a timestamptz.")));
-	return seek_all(fcinfo, position[0], 0);
-}
-
-/*
- * mq_seek_time
- *		SQL: mq.seek(group, topic, at timestamptz, member_id): every
- *		partition to its first message produced at or after at, through
- *		the BRIN index on produced_at.
- */
-Datum
-mq_seek_time(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("at must not be null")));
-	return seek_all(fcinfo, 't', PG_GETARG_TIMESTAMPTZ(2));
-}
-
-/*
- * mq_first_unconsumed_at
- *		SQL: mq.first_unconsumed_at(topic, partition, from_offset): when the
- *		first committed message at or after from_offset, below the stable
- *		offset, was produced; NULL if there is none.  One primary-key probe
- *		per segment, newest segments last.
- */
-Datum
-mq_first_unconsumed_at(PG_FUNCTION_ARGS)
-{
-	MqTopicInfo topic;
-	int32		partition = PG_GETARG_INT32(1);
-	int64		from = PG_GETARG_INT64(2);
-	int64		stable;
-	Oid			segtype = INT4OID;
-	Datum		segarg;
-	SPITupleTable *segments;
-	uint64		nsegments;
-	uint64		s;
-	Datum		result = (Datum) 0;
-	bool		found = false;
-
-	mq_topic_get(mq_topic_name_arg(fcinfo, 0), &topic);
-	mq_check_access(&topic, MQ_ACCESS_READ);
-	mq_check_partition(&topic, partition);
-	if (!mq_offsets_stable(topic.topic_id, partition, &stable, NULL) ||
-		from >= stable)
-		PG_RETURN_NULL();
-
-	SPI_connect();
-	segarg = Int32GetDatum(topic.topic_id);
-	query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-		  " ORDER BY segment_no", 1, &segtype, &segarg, false);
-	segments = SPI_tuptable;
-	nsegments = SPI_processed;
-	for (s = 0; s < nsegments && !found; s++)
-	{
-		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
-		Datum		args[3];
-		bool		isnull;
-
-		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
-													 segments->tupdesc, 1))))
-			continue;
-		args[0] = Int32GetDatum(partition);
-		args[1] = Int64GetDatum(from);
-		args[2] = Int64GetDatum(stable);
-		if (query(psprintf("SELECT produced_at FROM %s WHERE partition = $1"
-						   " AND \"offset\" >= $2 AND \"offset\" < $3"
-						   " ORDER BY \"offset\" LIMIT 1",
-						   SPI_getvalue(segments->vals[s], segments->tupdesc, 1)),
-				  3, types, args, false) > 0)
-		{
-			result = column(0, 1, &isnull);
-			found = true;
-		}
-	}
-	SPI_finish();
-	if (!found)
-		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(DatumGetTimestampTz(result));
-}
-
-/*
- * mq_fetch_subxact_end
- *		A subtransaction ended.  If it committed, its claims and undo points
- *		pass to its parent (an undo point the parent already has wins, being
- *		older).  If it rolled back, so did its row locks: forget the claims
- *		it made, and put the others back where they were when it (or a
- *		subtransaction of it) first moved them.
- */
-void
-mq_fetch_subxact_end(bool commit, SubTransactionId mysubid,
-					 SubTransactionId parentsubid)
-{
-	ListCell   *lc;
-
-	foreach(lc, xact_claims)
-	{
-		Claim	   *c = lfirst(lc);
-
-		if (commit)
-		{
-			UndoPoint  *top = c->undo ? llast(c->undo) : NULL;
-
-			if (c->subid == mysubid)
-				c->subid = parentsubid;
-			if (top != NULL && top->subid == mysubid)
-			{
-				UndoPoint  *below = list_length(c->undo) > 1 ?
-				list_nth(c->undo, list_length(c->undo) - 2) : NULL;
-
-				if (c->subid == parentsubid ||
-					(below != NULL && below->subid == parentsubid))
-					c->undo = list_delete_last(c->undo);
-				else
-					top->subid = parentsubid;
-			}
-		}
-		else if (c->subid >= mysubid)
-			xact_claims = foreach_delete_current(xact_claims, lc);
-		else
-		{
-			int			i;
-
-			for (i = 0; i < list_length(c->undo); i++)
-			{
-				UndoPoint  *u = list_nth(c->undo, i);
-
-				if (u->subid >= mysubid)
-				{
-					c->next = u->next;
-					c->rewound = u->rewound;
-					c->undo = list_truncate(c->undo, i);
-					break;
-				}
-			}
-		}
-	}
-}
-
-/*
- * mq_fetch_xact_pending
- *		Whether the transaction holds fetch state that PREPARE TRANSACTION
- *		would orphan: claims made by a fetch, or a change to the session's
- *		auto-commit batch.
- */
-bool
-mq_fetch_xact_pending(void)
-{
-	return xact_claims != NIL || session_batch_pending;
-}
-
-/*
- * mq_fetch_xact_end
- *		The transaction ended: its claims went with it; if it committed, the
- *		session batch is what its auto-commit fetches made it.
- */
-void
-mq_fetch_xact_end(bool commit)
-{
-	if (commit && session_batch_pending)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		List	   *batch = NIL;
-		ListCell   *lc;
-
-		foreach(lc, next_session_batch)
-		{
-			Claim	   *c = palloc(sizeof(Claim));
-
-			memcpy(c, lfirst(lc), sizeof(Claim));
-			batch = lappend(batch, c);
-		}
-		list_free_deep(session_batch);
-		session_batch = batch;
-		MemoryContextSwitchTo(old);
-	}
-	xact_claims = NIL;
-	next_session_batch = NIL;
-	session_batch_pending = false;
 }

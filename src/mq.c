@@ -55,7 +55,7 @@
 #include "clock.h"
 #include "database.h"
 #include "delay.h"
-#include "fetch.h"
+#include "position.h"
 #include "group.h"
 #include "launcher.h"
 #include "offsets.h"
@@ -332,7 +332,7 @@ mq_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has sent mq messages"),
 						 errdetail("Offsets are assigned when the sending transaction commits, in the session that sent.")));
-			if (mq_fetch_xact_pending())
+			if (mq_position_xact_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
@@ -345,7 +345,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */
-			mq_fetch_xact_end(false);
+			mq_position_xact_end(false);
 			mq_group_xact_end(false);
 			mq_delay_xact_end(false);
 			break;
@@ -353,7 +353,7 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			mq_produce_xact_end(true);
 			mq_delay_xact_end(true);
-			mq_fetch_xact_end(true);
+			mq_position_xact_end(true);
 			mq_group_xact_end(true);
 			mq_topic_xact_end(true);
 			mq_database_xact_end(true);
@@ -362,7 +362,7 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			mq_produce_xact_end(false);
 			mq_delay_xact_end(false);
-			mq_fetch_xact_end(false);
+			mq_position_xact_end(false);
 			mq_group_xact_end(false);
 			mq_topic_xact_end(false);
 			mq_database_xact_end(false);
@@ -385,12 +385,12 @@ mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		case SUBXACT_EVENT_COMMIT_SUB:
 			mq_produce_subxact_end(true, mySubid, parentSubid);
-			mq_fetch_subxact_end(true, mySubid, parentSubid);
+			mq_position_subxact_end(true, mySubid, parentSubid);
 			mq_topic_subxact_end(true, mySubid, parentSubid);
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
 			mq_produce_subxact_end(false, mySubid, parentSubid);
-			mq_fetch_subxact_end(false, mySubid, parentSubid);
+			mq_position_subxact_end(false, mySubid, parentSubid);
 			mq_topic_subxact_end(false, mySubid, parentSubid);
 			break;
 		default:

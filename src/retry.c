@@ -46,7 +46,7 @@
 
 #include "clock.h"
 #include "delay.h"
-#include "fetch.h"
+#include "position.h"
 #include "group.h"
 #include "produce.h"
 #include "query.h"
@@ -342,8 +342,8 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 		 * consumer stopped: elsewhere, going back to one message could skip
 		 * another one handed back before it.
 		 */
-		rewound = mq_fetch_rewind(group->group_id, topic->topic_id, partition,
-								  "", offset, false);
+		rewound = mq_position_rewind(group->group_id, topic->topic_id, partition,
+									 "", offset, false);
 		if (rewound < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -377,8 +377,8 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 			dead_letter(group, &m, attempts + 1, topic, partition, offset);
 			return "dlq";
 		}
-		(void) mq_fetch_rewind(group->group_id, topic->topic_id, partition,
-							   "", offset, true);
+		(void) mq_position_rewind(group->group_id, topic->topic_id, partition,
+								  "", offset, true);
 		mq_query("UPDATE mq.position SET next_offset = $4,"
 				 " attempts = CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
 				 "  THEN attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
