@@ -8,9 +8,9 @@ EXTENSION	= mq
 MODULE_big	= mq
 OBJS		= src/settings.o src/shmem.o src/query.o src/partitioner.o \
 		  src/clock.o src/database.o src/topic.o src/offsets.o \
-		  src/segment.o src/delay.o src/produce.o src/group.o src/position.o \
-		  src/fetch.o src/lookup.o src/half.o src/retry.o src/topic_ddl.o \
-		  src/worker.o src/launcher.o src/mq.o
+		  src/subscription.o src/segment.o src/delay.o src/produce.o \
+		  src/group.o src/position.o src/fetch.o src/lookup.o src/half.o \
+		  src/retry.o src/topic_ddl.o src/worker.o src/launcher.o src/mq.o
 DATA		= mq--0.1.sql
 PGFILEDESC	= "mq - transactional message broker"
 # -Wextra's unused-parameter warnings come from PostgreSQL's own headers.

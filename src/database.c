@@ -19,6 +19,12 @@
  *	- a database worker (worker.c), which checks in, reads its doorbell and
  *	  records what its jobs did.
  *
+ * The file is longer than most because the launcher's decisions (which
+ * workers to start, restart, probe and retire) read and change MqDatabase
+ * fields under dir_lock in the same loops as the launcher's private
+ * records; keeping them here keeps the struct private to one file.
+ * launcher.c is the process that acts on them.
+ *
  * Lock discipline.  Lock order is top to bottom; never take an earlier
  * lock while holding a later one.
  *

@@ -49,10 +49,10 @@
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "fetch.h"
@@ -62,6 +62,7 @@
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
+#include "subscription.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_fetch);
@@ -285,8 +286,8 @@ scan_segment(FetchArgs *a, Oid relid, Datum topic_name, int32 partition,
 		values[6] = v[SEG_HEADERS];
 		isnull[6] = n[SEG_HEADERS];
 		values[7] = v[SEG_PAYLOAD];
-		values[8] = type == 't' ? type_text :
-			type == 'j' ? type_jsonb : type_bytea;
+		values[8] = type == MQ_PAYLOAD_TEXT ? type_text :
+			type == MQ_PAYLOAD_JSONB ? type_jsonb : type_bytea;
 		values[9] = v[SEG_PRODUCED_AT];
 		tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc,
 							 values, isnull);
@@ -470,7 +471,7 @@ fetch_pass(FetchArgs *a)
 	topic.topic_id = 0;
 	a->wait = NIL;
 
-	g = mq_group_subscriptions(a->group.name);
+	g = mq_subscriptions_get(a->group.name);
 	if (g != NULL)
 		cands = list_candidates(a, g, &ncands);
 	if (ncands == 0)
@@ -479,7 +480,7 @@ fetch_pass(FetchArgs *a)
 		if (a->group.group_id == 0)
 			mq_group_get(a->group.name, &a->group);
 		if (a->one_topic &&
-			mq_subscription_mode(&a->group, &a->topic) == 'b' &&
+			mq_subscription_mode(&a->group, &a->topic) == MQ_MODE_BROADCASTING &&
 			a->member_id[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -19,6 +19,11 @@
  * paused cannot commit over its successor.  Rebalances of one group are
  * serialized by a row lock on the group.
  *
+ * The file is longer than most: it is the whole SQL surface of groups
+ * (subscribe, unsubscribe, drop, join, heartbeat, leave, expiry) with the
+ * assignment strategies they share; the subscriptions a session keeps are
+ * subscription.c's, positions are position.c's.
+ *
  * Copyright (c) 2026, mq developers
  *
  * IDENTIFICATION
@@ -50,6 +55,7 @@
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
+#include "subscription.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_subscribe);
@@ -68,20 +74,6 @@ typedef enum StartKind
 	START_LATEST,
 	START_TIME
 } StartKind;
-
-/* Kept groups beyond this are all forgotten, to bound the memory. */
-#define SUBSCRIPTION_CACHE_MAX	64
-
-static MemoryContext subscription_cxt = NULL;
-static List *cached_groups = NIL;	/* CachedGroup */
-static uint64 cached_version = 0;
-static bool subscriptions_changed = false;
-
-/*
- * Bumped by every committed change to consumer groups, subscriptions or
- * topics (shared memory, no lock: an atomic).
- */
-static pg_atomic_uint64 *subscriptions_version = NULL;
 
 /* Virtual nodes per member on the consistent-hash ring. */
 #define RING_POINTS		32
@@ -204,10 +196,10 @@ mq_group_check_member(const MqGroupInfo *group, const char *member_id,
 
 /*
  * mq_subscription_mode
- *		'c' (clustering) or 'b' (broadcasting): the mode of the group's
+ *		MQ_MODE_CLUSTERING or MQ_MODE_BROADCASTING: the mode of the group's
  *		subscription to the topic; an error if it has none.
  */
-char
+MqSubscriptionMode
 mq_subscription_mode(const MqGroupInfo *group, const MqTopicInfo *topic)
 {
 	Oid			types[2] = {INT4OID, INT4OID};
@@ -226,7 +218,7 @@ mq_subscription_mode(const MqGroupInfo *group, const MqTopicInfo *topic)
 						group->name, topic->name),
 				 errhint("Subscribe it with mq.subscribe.")));
 	mode = TextDatumGetCString(mq_query_value(0, 1, &isnull));
-	return mode[0] == 'b' ? 'b' : 'c';
+	return mode[0] == 'b' ? MQ_MODE_BROADCASTING : MQ_MODE_CLUSTERING;
 }
 
 /*
@@ -946,7 +938,7 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 					 errmsg("consumer group \"%s\" is already subscribed to topic \"%s\" in %s mode",
 							group_name, topic_name, old_mode),
 					 errhint("Unsubscribe first (its positions are lost) to change the mode.")));
-		mq_group_subscriptions_changed();
+		mq_subscriptions_changed();
 		mq_query("UPDATE mq.subscription SET tags = $4, filter = $5,"
 				 " ordered = $6, max_retries = $7"
 				 " WHERE group_id = $1 AND topic_id = $2",
@@ -962,7 +954,7 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 		itypes[8] = TIMESTAMPTZOID;
 		args[8] = attime;
 		nulls[8] = start == START_TIME ? ' ' : 'n';
-		mq_group_subscriptions_changed();
+		mq_subscriptions_changed();
 		mq_query("INSERT INTO mq.subscription (group_id, topic_id, mode, tags,"
 				 " filter, ordered, max_retries, start, start_at)"
 				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1073,7 +1065,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 		undefined_group(group_name);
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = Int32GetDatum(topic.topic_id);
-	mq_group_subscriptions_changed();
+	mq_subscriptions_changed();
 	removed = mq_query("DELETE FROM mq.subscription"
 					   " WHERE group_id = $1 AND topic_id = $2",
 					   2, types, args, NULL, false) > 0;
@@ -1108,7 +1100,7 @@ mq_drop_group(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 	arg = Int32GetDatum(group.group_id);
-	mq_group_subscriptions_changed();
+	mq_subscriptions_changed();
 	mq_query("DELETE FROM mq.consumer_group WHERE group_id = $1",
 			 1, &type, &arg, NULL, false);
 	SPI_finish();
@@ -1414,167 +1406,4 @@ mq_groups_worker_pass(void)
 	expired = group_expire_all();
 	SPI_finish();
 	return expired;
-}
-
-/*
- * forget_subscriptions
- *		Empty the session's kept subscriptions.
- */
-static void
-forget_subscriptions(void)
-{
-	if (subscription_cxt != NULL)
-		MemoryContextReset(subscription_cxt);
-	cached_groups = NIL;
-	cached_version = 0;
-}
-
-/*
- * mq_group_subscriptions_changed
- *		The current transaction changes consumer groups, subscriptions or
- *		topics: other sessions must look their subscriptions up again once
- *		it commits, and this one at once.
- */
-void
-mq_group_subscriptions_changed(void)
-{
-	subscriptions_changed = true;
-	forget_subscriptions();
-}
-
-/*
- * mq_group_subscriptions_pending
- *		Whether the current transaction changed subscriptions (which a
- *		prepared transaction could not announce when it commits).
- */
-bool
-mq_group_subscriptions_pending(void)
-{
-	return subscriptions_changed;
-}
-
-/*
- * mq_group_subscriptions
- *		The group's id and subscriptions, kept or looked up; NULL if there is
- *		no such group.  The caller is connected to SPI.
- */
-CachedGroup *
-mq_group_subscriptions(const char *name)
-{
-	uint64		version = pg_atomic_read_u64(subscriptions_version);
-	Oid			type = TEXTOID;
-	Datum		arg = CStringGetTextDatum(name);
-	ListCell   *lc;
-	CachedGroup *g;
-	MemoryContext old;
-	uint64		n;
-	uint64		i;
-
-	if (subscription_cxt == NULL)
-		subscription_cxt = AllocSetContextCreate(TopMemoryContext,
-												 "mq subscriptions",
-												 ALLOCSET_SMALL_SIZES);
-	if (version != cached_version ||
-		list_length(cached_groups) >= SUBSCRIPTION_CACHE_MAX)
-	{
-		forget_subscriptions();
-		cached_version = version;
-	}
-	foreach(lc, cached_groups)
-	{
-		g = lfirst(lc);
-		if (strcmp(g->name, name) == 0)
-			return g;
-	}
-
-	n = mq_query("SELECT g.group_id, s.topic_id, t.name,"
-				 " s.mode = 'broadcasting', s.tags, s.filter"
-				 " FROM mq.consumer_group g"
-				 " LEFT JOIN (mq.subscription s"
-				 "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
-				 "  ON s.group_id = g.group_id"
-				 " WHERE g.name = $1"
-				 " ORDER BY t.name",
-				 1, &type, &arg, NULL, false);
-	if (n == 0)
-	{
-		SPI_freetuptable(SPI_tuptable);
-		return NULL;
-	}
-
-	old = MemoryContextSwitchTo(subscription_cxt);
-	g = palloc0(sizeof(CachedGroup));
-	strlcpy(g->name, name, sizeof(g->name));
-	g->subs = palloc0(sizeof(CachedSubscription) * n);
-	for (i = 0; i < n; i++)
-	{
-		CachedSubscription *sub = &g->subs[g->nsubs];
-		bool		isnull;
-		Datum		d;
-
-		g->group_id = DatumGetInt32(mq_query_value(i, 1, &isnull));
-		d = mq_query_value(i, 2, &isnull);
-		if (isnull)
-			continue;			/* a group with no subscription */
-		sub->topic_id = DatumGetInt32(d);
-		strlcpy(sub->topic, TextDatumGetCString(mq_query_value(i, 3, &isnull)),
-				sizeof(sub->topic));
-		sub->broadcasting = DatumGetBool(mq_query_value(i, 4, &isnull));
-		d = mq_query_value(i, 5, &sub->tags_null);
-		if (!sub->tags_null)
-			sub->tags = datumCopy(d, false, -1);
-		d = mq_query_value(i, 6, &sub->filter_null);
-		if (!sub->filter_null)
-			sub->filter = datumCopy(d, false, -1);
-		g->nsubs++;
-	}
-	cached_groups = lappend(cached_groups, g);
-	MemoryContextSwitchTo(old);
-	SPI_freetuptable(SPI_tuptable);
-	return g;
-}
-
-/*
- * mq_group_xact_end
- *		The transaction ended.  Committed changes to subscriptions become
- *		visible now: tell the other sessions.  Either way, what this one
- *		kept may hold uncommitted rows.  Cannot fail.
- */
-void
-mq_group_xact_end(bool commit)
-{
-	if (subscriptions_changed)
-	{
-		if (commit)
-			pg_atomic_fetch_add_u64(subscriptions_version, 1);
-		forget_subscriptions();
-		subscriptions_changed = false;
-	}
-}
-
-/*
- * mq_group_shmem_request
- *		Reserve the subscriptions version.  Called from mq.c's
- *		shmem_request_hook.
- */
-void
-mq_group_shmem_request(void)
-{
-	RequestAddinShmemSpace(MAXALIGN(sizeof(pg_atomic_uint64)));
-}
-
-/*
- * mq_group_shmem_startup
- *		Create the subscriptions version, or attach to it.  Called from
- *		mq.c's shmem_startup_hook with AddinShmemInitLock held.
- */
-void
-mq_group_shmem_startup(void)
-{
-	bool		found;
-
-	subscriptions_version = ShmemInitStruct("mq subscriptions version",
-											sizeof(pg_atomic_uint64), &found);
-	if (!found)
-		pg_atomic_init_u64(subscriptions_version, 1);
 }

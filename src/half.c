@@ -48,8 +48,8 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/regproc.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/timeout.h"
@@ -187,21 +187,21 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 Datum
 mq_prepare_text(PG_FUNCTION_ARGS)
 {
-	return prepare(fcinfo, 't');
+	return prepare(fcinfo, MQ_PAYLOAD_TEXT);
 }
 
 /* SQL: mq.prepare(topic, payload jsonb, producer_group, ...) */
 Datum
 mq_prepare_jsonb(PG_FUNCTION_ARGS)
 {
-	return prepare(fcinfo, 'j');
+	return prepare(fcinfo, MQ_PAYLOAD_JSONB);
 }
 
 /* SQL: mq.prepare(topic, payload bytea, producer_group, ...) */
 Datum
 mq_prepare_bytea(PG_FUNCTION_ARGS)
 {
-	return prepare(fcinfo, 'b');
+	return prepare(fcinfo, MQ_PAYLOAD_BYTEA);
 }
 
 /*
@@ -438,15 +438,23 @@ mq_unregister_checker(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(found);
 }
 
+/* What a checker says of a half message. */
+typedef enum CheckAnswer
+{
+	CHECK_UNKNOWN,				/* no answer yet, an error or a timeout */
+	CHECK_COMMIT,
+	CHECK_ROLLBACK
+} CheckAnswer;
+
 /*
  * call_checker
  *		Ask checker fn, as role owner, about half message handle.  Runs in
  *		a subtransaction with mq.check_timeout as statement timeout, so an
  *		error or a timeout only makes the answer 'unknown'; *why gets the
- *		error message then.  Returns 'c' (commit), 'r' (rollback) or 'u'.
+ *		error message then.
  *		The caller is connected to SPI.
  */
-static char
+static CheckAnswer
 call_checker(Oid fn, Oid owner, Datum handle, char **why)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -456,7 +464,7 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 	int			save_sec_context;
 	Datum		row;
 	bool		isnull;
-	volatile char answer = 'u';
+	volatile CheckAnswer answer = CHECK_UNKNOWN;
 
 	*why = NULL;
 
@@ -466,13 +474,13 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 		pg_proc_aclcheck(fn, owner, ACL_EXECUTE) != ACLCHECK_OK)
 	{
 		*why = psprintf("the checker's registrant may no longer execute function %u", fn);
-		return 'u';
+		return CHECK_UNKNOWN;
 	}
 	mq_query("SELECT h FROM mq.half_messages h"
 			 " WHERE h.handle OPERATOR(pg_catalog.=) $1",
 			 1, &type, &handle, NULL, true);
 	if (SPI_processed != 1)
-		return 'u';
+		return CHECK_UNKNOWN;
 	row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 						&isnull);
 
@@ -493,9 +501,9 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		said = TextDatumGetCString(result);
 		if (strcmp(said, "commit") == 0)
-			answer = 'c';
+			answer = CHECK_COMMIT;
 		else if (strcmp(said, "rollback") == 0)
-			answer = 'r';
+			answer = CHECK_ROLLBACK;
 		else if (strcmp(said, "unknown") != 0)
 			*why = psprintf("checker returned \"%s\"", said);
 		ReleaseCurrentSubTransaction();
@@ -516,7 +524,7 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 		CurrentResourceOwner = resowner;
 		*why = pstrdup(edata->message);
 		FreeErrorData(edata);
-		answer = 'u';
+		answer = CHECK_UNKNOWN;
 	}
 	PG_END_TRY();
 	return answer;
@@ -581,7 +589,7 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 
 	for (i = 0; i < n; i++)
 	{
-		char		answer = 'u';
+		char		answer = CHECK_UNKNOWN;
 		char	   *why = NULL;
 		const char *last;
 		char	   *handle_text;
@@ -597,7 +605,8 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 		if (OidIsValid(checkers[i]))
 		{
 			answer = call_checker(checkers[i], owners[i], handles[i], &why);
-			last = answer == 'c' ? "commit" : answer == 'r' ? "rollback" :
+			last = answer == CHECK_COMMIT ? "commit" :
+				answer == CHECK_ROLLBACK ? "rollback" :
 				why != NULL ? why : "unknown";
 		}
 		else
@@ -611,13 +620,13 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 
 		args[1] = handles[i];
 		args[2] = CStringGetTextDatum(last);
-		if (answer != 'u')
+		if (answer != CHECK_UNKNOWN)
 		{
 			mq_query("UPDATE mq.half_message"
 					 " SET checks = checks OPERATOR(pg_catalog.+) 1, last_check = $3"
 					 " WHERE id OPERATOR(pg_catalog.=) $2",
 					 4, types, args, NULL, false);
-			resolve(handles[i], answer == 'c', "checker", false);
+			resolve(handles[i], answer == CHECK_COMMIT, "checker", false);
 			continue;
 		}
 

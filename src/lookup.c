@@ -32,6 +32,7 @@
 #include "utils/uuid.h"
 
 #include "offsets.h"
+#include "query.h"
 #include "segment.h"
 #include "settings.h"
 #include "topic.h"
@@ -118,9 +119,9 @@ mq_read(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	segarg = Int32GetDatum(topic.topic_id);
-	SPI_execute_with_args("SELECT relid::text FROM mq.segment"
-						  " WHERE topic_id = $1 ORDER BY segment_no",
-						  1, &int4_type, &segarg, NULL, false, 0);
+	mq_query_once("SELECT relid::text FROM mq.segment"
+				  " WHERE topic_id = $1 ORDER BY segment_no",
+				  1, &int4_type, &segarg, NULL, false, 0);
 	segments = SPI_tuptable;
 	nsegments = SPI_processed;
 
@@ -145,9 +146,9 @@ mq_read(PG_FUNCTION_ARGS)
 						 " AND \"offset\" < $3"
 						 " ORDER BY \"offset\" LIMIT $4",
 						 SPI_getvalue(segments->vals[s], segments->tupdesc, 1));
-		SPI_execute_with_args(query, 4,
-							  read_types,
-							  args, NULL, false, 0);
+		mq_query_once(query, 4,
+					  read_types,
+					  args, NULL, false, 0);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			Datum		values[8];
@@ -194,12 +195,12 @@ lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
 		InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
-	SPI_execute_with_args(newest_first ?
-						  "SELECT relid::text FROM mq.segment"
-						  " WHERE topic_id = $1 ORDER BY segment_no DESC" :
-						  "SELECT relid::text FROM mq.segment"
-						  " WHERE topic_id = $1 ORDER BY segment_no",
-						  1, &int4_type, &segarg, NULL, false, 0);
+	mq_query_once(newest_first ?
+				  "SELECT relid::text FROM mq.segment"
+				  " WHERE topic_id = $1 ORDER BY segment_no DESC" :
+				  "SELECT relid::text FROM mq.segment"
+				  " WHERE topic_id = $1 ORDER BY segment_no",
+				  1, &int4_type, &segarg, NULL, false, 0);
 	segments = SPI_tuptable;
 	nsegments = SPI_processed;
 
@@ -212,11 +213,11 @@ lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
 		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
 													 segments->tupdesc, 1))))
 			continue;
-		SPI_execute_with_args(psprintf(query,
-									   SPI_getvalue(segments->vals[s],
-													segments->tupdesc, 1)),
-							  OidIsValid(arg2type) ? 3 : 2, types, args,
-							  NULL, false, 0);
+		mq_query_once(psprintf(query,
+							   SPI_getvalue(segments->vals[s],
+											segments->tupdesc, 1)),
+					  OidIsValid(arg2type) ? 3 : 2, types, args,
+					  NULL, false, 0);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			Datum		values[9];

@@ -55,12 +55,13 @@
 #include "clock.h"
 #include "database.h"
 #include "delay.h"
-#include "position.h"
 #include "group.h"
 #include "launcher.h"
 #include "offsets.h"
+#include "position.h"
 #include "produce.h"
 #include "settings.h"
+#include "subscription.h"
 #include "topic.h"
 
 PG_MODULE_MAGIC;
@@ -132,7 +133,7 @@ mq_shmem_request_hook(void)
 	mq_topic_shmem_request();
 	mq_offsets_shmem_request();
 	mq_clock_shmem_request();
-	mq_group_shmem_request();
+	mq_subscriptions_shmem_request();
 }
 
 /*
@@ -150,7 +151,7 @@ mq_shmem_startup_hook(void)
 	mq_topic_shmem_startup();
 	mq_offsets_shmem_startup();
 	mq_clock_shmem_startup();
-	mq_group_shmem_startup();
+	mq_subscriptions_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -205,7 +206,7 @@ mq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		{
 			mq_database_extension_dropped();
 			mq_topic_extension_dropped();
-			mq_group_subscriptions_changed();
+			mq_subscriptions_changed();
 		}
 	}
 	else if (classId == DatabaseRelationId && access == OAT_POST_CREATE)
@@ -338,7 +339,7 @@ mq_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
 						 errdetail("Its claims and auto-commit leases belong to this session.")));
 			if (mq_database_xact_pending() || mq_topic_xact_pending() ||
-				mq_group_subscriptions_pending())
+				mq_subscriptions_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has changed mq topics or subscriptions, created or dropped the mq extension, or paused an mq worker")));
@@ -346,7 +347,7 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */
 			mq_position_xact_end(false);
-			mq_group_xact_end(false);
+			mq_subscriptions_xact_end(false);
 			mq_delay_xact_end(false);
 			break;
 		case XACT_EVENT_COMMIT:
@@ -354,7 +355,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_produce_xact_end(true);
 			mq_delay_xact_end(true);
 			mq_position_xact_end(true);
-			mq_group_xact_end(true);
+			mq_subscriptions_xact_end(true);
 			mq_topic_xact_end(true);
 			mq_database_xact_end(true);
 			break;
@@ -363,7 +364,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_produce_xact_end(false);
 			mq_delay_xact_end(false);
 			mq_position_xact_end(false);
-			mq_group_xact_end(false);
+			mq_subscriptions_xact_end(false);
 			mq_topic_xact_end(false);
 			mq_database_xact_end(false);
 			break;

@@ -416,7 +416,7 @@ position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 	mq_group_check_member(group, member_id,
 						  has_generation ? PG_GETARG_INT64(arg_generation) :
 						  group->generation);
-	if (mq_subscription_mode(group, topic) == 'b')
+	if (mq_subscription_mode(group, topic) == MQ_MODE_BROADCASTING)
 	{
 		if (member_id == NULL)
 			ereport(ERROR,

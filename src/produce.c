@@ -50,6 +50,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -59,7 +60,6 @@
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/array.h"
-#include "common/pg_prng.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
@@ -76,6 +76,7 @@
 #include "offsets.h"
 #include "partitioner.h"
 #include "produce.h"
+#include "query.h"
 #include "segment.h"
 #include "settings.h"
 #include "topic.h"
@@ -96,7 +97,7 @@ typedef struct MqPending
 	int32		partition;
 	pg_uuid_t	id;
 	TimestampTz produced_at;
-	char		payload_type;	/* 't' text, 'j' jsonb, 'b' bytea */
+	char		payload_type;	/* MQ_PAYLOAD_* */
 	text	   *key;			/* NULL if none */
 	text	   *tag;
 	Jsonb	   *headers;
@@ -348,7 +349,7 @@ flush_if_full(void)
 bytea *
 mq_payload_bytes(Datum payload, char payload_type)
 {
-	if (payload_type == 'j')
+	if (payload_type == MQ_PAYLOAD_JSONB)
 	{
 		Jsonb	   *jb = DatumGetJsonbP(payload);
 
@@ -392,26 +393,26 @@ check_dedup(const MqTopicInfo *topic, text *dedup_id, pg_uuid_t *id,
 	args[3] = Int32GetDatum(*partition);
 
 	SPI_connect();
-	SPI_execute_with_args("DELETE FROM mq.dedup"
-						  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
-						  " AND dedup_id OPERATOR(pg_catalog.=) $2"
-						  " AND expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()",
-						  2, types, args, NULL, false, 0);
-	SPI_execute_with_args("INSERT INTO mq.dedup"
-						  " (topic_id, dedup_id, id, partition, expires_at)"
-						  " SELECT $1, $2, $3, $4,"
-						  "  pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) t.dedup_window"
-						  " FROM mq.topic t WHERE t.topic_id OPERATOR(pg_catalog.=) $1"
-						  " ON CONFLICT (topic_id, dedup_id) DO NOTHING"
-						  " RETURNING true",
-						  4, types, args, NULL, false, 0);
+	mq_query_once("DELETE FROM mq.dedup"
+				  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+				  " AND dedup_id OPERATOR(pg_catalog.=) $2"
+				  " AND expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()",
+				  2, types, args, NULL, false, 0);
+	mq_query_once("INSERT INTO mq.dedup"
+				  " (topic_id, dedup_id, id, partition, expires_at)"
+				  " SELECT $1, $2, $3, $4,"
+				  "  pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) t.dedup_window"
+				  " FROM mq.topic t WHERE t.topic_id OPERATOR(pg_catalog.=) $1"
+				  " ON CONFLICT (topic_id, dedup_id) DO NOTHING"
+				  " RETURNING true",
+				  4, types, args, NULL, false, 0);
 	fresh = (SPI_processed > 0);
 	if (!fresh)
 	{
-		SPI_execute_with_args("SELECT id, partition FROM mq.dedup"
-							  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
-							  " AND dedup_id OPERATOR(pg_catalog.=) $2",
-							  2, types, args, NULL, false, 1);
+		mq_query_once("SELECT id, partition FROM mq.dedup"
+					  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+					  " AND dedup_id OPERATOR(pg_catalog.=) $2",
+					  2, types, args, NULL, false, 1);
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -525,10 +526,10 @@ mq_produce_purge_dedup(void)
 	if (!OidIsValid(relid) || !ConditionalLockRelationOid(relid, RowExclusiveLock))
 		return 0;
 	SPI_connect();
-	SPI_execute("DELETE FROM mq.dedup WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-				" SELECT ctid FROM mq.dedup"
-				"  WHERE expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()"
-				"  LIMIT 10000 FOR UPDATE SKIP LOCKED))", false, 0);
+	mq_query_once("DELETE FROM mq.dedup WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+				  " SELECT ctid FROM mq.dedup"
+				  "  WHERE expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()"
+				  "  LIMIT 10000 FOR UPDATE SKIP LOCKED))", 0, NULL, NULL, NULL, false, 0);
 	purged = (int) SPI_processed;
 	SPI_finish();
 	return purged;
@@ -538,21 +539,21 @@ mq_produce_purge_dedup(void)
 Datum
 mq_send_text(PG_FUNCTION_ARGS)
 {
-	return send_one(fcinfo, 't');
+	return send_one(fcinfo, MQ_PAYLOAD_TEXT);
 }
 
 /* SQL: mq.send(topic, payload jsonb, ...); stored as its text form */
 Datum
 mq_send_jsonb(PG_FUNCTION_ARGS)
 {
-	return send_one(fcinfo, 'j');
+	return send_one(fcinfo, MQ_PAYLOAD_JSONB);
 }
 
 /* SQL: mq.send(topic, payload bytea, ...) */
 Datum
 mq_send_bytea(PG_FUNCTION_ARGS)
 {
-	return send_one(fcinfo, 'b');
+	return send_one(fcinfo, MQ_PAYLOAD_BYTEA);
 }
 
 /*
@@ -720,21 +721,21 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 Datum
 mq_send_batch_text(PG_FUNCTION_ARGS)
 {
-	return send_batch(fcinfo, TEXTOID, 't');
+	return send_batch(fcinfo, TEXTOID, MQ_PAYLOAD_TEXT);
 }
 
 /* SQL: mq.send_batch(topic, payloads jsonb[], ...) */
 Datum
 mq_send_batch_jsonb(PG_FUNCTION_ARGS)
 {
-	return send_batch(fcinfo, JSONBOID, 'j');
+	return send_batch(fcinfo, JSONBOID, MQ_PAYLOAD_JSONB);
 }
 
 /* SQL: mq.send_batch(topic, payloads bytea[], ...) */
 Datum
 mq_send_batch_bytea(PG_FUNCTION_ARGS)
 {
-	return send_batch(fcinfo, BYTEAOID, 'b');
+	return send_batch(fcinfo, BYTEAOID, MQ_PAYLOAD_BYTEA);
 }
 
 

@@ -21,14 +21,15 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "utils/syscache.h"
-#include "catalog/pg_namespace.h"
-#include "access/htup_details.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 
 #include "query.h"
 #include "settings.h"
@@ -46,6 +47,25 @@ typedef struct CachedQuery
 } CachedQuery;
 
 static HTAB *query_cache = NULL;
+
+/*
+ * pin_search_path
+ *		Run what follows with search_path set to pg_catalog alone, until
+ *		AtEOXact_GUC(true, the returned level); an error unwinds it with the
+ *		(sub)transaction.  The one hardening rule of mq's SQL: every name
+ *		its queries use is schema-qualified (mq.*) or in pg_catalog, so no
+ *		function, operator or type the caller's search_path brings in can
+ *		stand in for one of them, whatever the query text.
+ */
+static int
+pin_search_path(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
 
 /*
  * forget_all
@@ -115,7 +135,8 @@ cached_plan(const char *sql, int nargs, Oid *types)
 
 /*
  * mq_query
- *		Run an SPI query with parameters through its kept plan; nulls as in
+ *		Run an SPI query with parameters through its kept plan, with
+ *		search_path pinned (see pin_search_path); nulls as in
  *		SPI_execute_plan (NULL: none).  Raises an error if it fails.
  *		Returns SPI_processed.  The caller is connected to SPI.
  */
@@ -123,6 +144,7 @@ uint64
 mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 		 const char *nulls, bool read_only)
 {
+	int			nest = pin_search_path();
 	SPIPlanPtr	plan = cached_plan(sql, nargs, types);
 	int			rc;
 
@@ -131,6 +153,7 @@ mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 	else
 		rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
 								   read_only, 0);
+	AtEOXact_GUC(true, nest);
 	if (rc < 0)
 		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
@@ -174,18 +197,24 @@ mq_query_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
 }
 
 /*
- * mq_query_command
- *		Run a statement that has no parameters and is not worth a kept plan
- *		(DDL on a segment named in its text, LOCK TABLE); raise an error if
- *		it fails.  Returns SPI_processed.  The caller is connected to SPI.
+ * mq_query_once
+ *		Run an SQL text built for this call (it names a segment table, or
+ *		runs once per transaction) without keeping its plan; arguments as
+ *		SPI_execute_with_args.  Raises an error if it fails.  Returns
+ *		SPI_processed.  The caller is connected to SPI.
  */
 uint64
-mq_query_command(const char *sql, bool read_only)
+mq_query_once(const char *sql, int nargs, Oid *types, Datum *values,
+			  const char *nulls, bool read_only, long count)
 {
-	int			rc = SPI_execute(sql, read_only, 0);
+	int			nest = pin_search_path();
+	int			rc;
 
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only,
+							   count);
+	AtEOXact_GUC(true, nest);
 	if (rc < 0)
-		elog(ERROR, "SPI statement failed: %s", SPI_result_code_string(rc));
+		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
 }
 

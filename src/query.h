@@ -19,7 +19,9 @@ extern uint64 mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 extern uint64 mq_query_as_owner(const char *sql, int nargs, Oid *types,
 								Datum *values, const char *nulls,
 								bool read_only);
-extern uint64 mq_query_command(const char *sql, bool read_only);
+extern uint64 mq_query_once(const char *sql, int nargs, Oid *types,
+							Datum *values, const char *nulls, bool read_only,
+							long count);
 extern Datum mq_query_value(uint64 row, int col, bool *isnull);
 
 #endif							/* MQ_QUERY_H */

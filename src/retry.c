@@ -46,8 +46,8 @@
 
 #include "clock.h"
 #include "delay.h"
-#include "position.h"
 #include "group.h"
+#include "position.h"
 #include "produce.h"
 #include "query.h"
 #include "retry.h"
@@ -185,7 +185,8 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 	m->headers = isnull ? NULL : DatumGetJsonbPCopy(d);
 	m->payload = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 5, &isnull));
 	type = SPI_getvalue(tup, desc, 6);
-	m->payload_type = type[0] == 't' ? 't' : type[0] == 'j' ? 'j' : 'b';
+	m->payload_type = type[0] == 't' ? MQ_PAYLOAD_TEXT :
+		type[0] == 'j' ? MQ_PAYLOAD_JSONB : MQ_PAYLOAD_BYTEA;
 	attempt = SPI_getvalue(tup, desc, 7);
 	m->attempt = 0;
 	if (attempt != NULL)
@@ -591,7 +592,9 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 			mq_new_message_id(&id);
 			mq_produce_buffer(&retry, -1, &id,
 							  DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)),
-							  type[0] == 't' ? 't' : type[0] == 'j' ? 'j' : 'b',
+							  type[0] == 't' ? MQ_PAYLOAD_TEXT :
+							  type[0] == 'j' ? MQ_PAYLOAD_JSONB :
+							  MQ_PAYLOAD_BYTEA,
 							  nokey ? NULL : DatumGetTextPP(key),
 							  notag ? NULL : DatumGetTextPP(tag),
 							  noheaders ? NULL : DatumGetJsonbP(headers));

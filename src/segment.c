@@ -59,15 +59,14 @@ mq_segment_for_each(int32 topic_id, const char *command)
 	uint64		nsegments;
 	uint64		i;
 
-	SPI_execute_with_args("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
-						  1, &int4_type, &arg, NULL, false, 0);
+	mq_query_once("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
+				  1, &int4_type, &arg, NULL, false, 0);
 	segments = SPI_tuptable;
 	nsegments = SPI_processed;
 	for (i = 0; i < nsegments; i++)
-		SPI_execute(psprintf(command,
-							 SPI_getvalue(segments->vals[i],
-										  segments->tupdesc, 1)),
-					false, 0);
+		mq_query_once(psprintf(command,
+							   SPI_getvalue(segments->vals[i],
+											segments->tupdesc, 1)), 0, NULL, NULL, NULL, false, 0);
 }
 
 /*
@@ -85,31 +84,28 @@ mq_segment_create(int32 topic_id, int32 segment_no)
 	Oid			relid;
 	bool		isnull;
 
-	SPI_execute(psprintf("CREATE TABLE %s ("
-						 " partition integer NOT NULL,"
-						 " \"offset\" bigint NOT NULL,"
-						 " id uuid NOT NULL,"
-						 " produced_at timestamptz NOT NULL,"
-						 " payload_type \"char\" NOT NULL,"
-						 " key text COLLATE \"C\","
-						 " tag text COLLATE \"C\","
-						 " headers jsonb,"
-						 " payload bytea NOT NULL,"
-						 " PRIMARY KEY (partition, \"offset\"))", table),
-				false, 0);
+	mq_query_once(psprintf("CREATE TABLE %s ("
+						   " partition integer NOT NULL,"
+						   " \"offset\" bigint NOT NULL,"
+						   " id uuid NOT NULL,"
+						   " produced_at timestamptz NOT NULL,"
+						   " payload_type \"char\" NOT NULL,"
+						   " key text COLLATE \"C\","
+						   " tag text COLLATE \"C\","
+						   " headers jsonb,"
+						   " payload bytea NOT NULL,"
+						   " PRIMARY KEY (partition, \"offset\"))", table), 0, NULL, NULL, NULL, false, 0);
 
 	/*
 	 * Lookups by key (most recent first) and by time.  Lookups by id use the
 	 * time index too: a UUIDv7 carries its message's time.
 	 */
-	SPI_execute(psprintf("CREATE INDEX ON %s (key, produced_at)"
-						 " WHERE key IS NOT NULL", table), false, 0);
-	SPI_execute(psprintf("CREATE INDEX ON %s USING brin (produced_at)", table),
-				false, 0);
-	SPI_execute(psprintf("INSERT INTO mq.segment (topic_id, segment_no, relid)"
-						 " VALUES (%d, %d, '%s') RETURNING relid::oid",
-						 topic_id, segment_no, table),
-				false, 0);
+	mq_query_once(psprintf("CREATE INDEX ON %s (key, produced_at)"
+						   " WHERE key IS NOT NULL", table), 0, NULL, NULL, NULL, false, 0);
+	mq_query_once(psprintf("CREATE INDEX ON %s USING brin (produced_at)", table), 0, NULL, NULL, NULL, false, 0);
+	mq_query_once(psprintf("INSERT INTO mq.segment (topic_id, segment_no, relid)"
+						   " VALUES (%d, %d, '%s') RETURNING relid::oid",
+						   topic_id, segment_no, table), 0, NULL, NULL, NULL, false, 0);
 	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
@@ -148,7 +144,7 @@ mq_segment_roll(const char *name, bool nowait)
 	int			save_sec_context;
 
 	SPI_connect();
-	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
+	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
 
 	/*
 	 * Load the topic before changing it, so that the entry exists when the
@@ -175,13 +171,13 @@ mq_segment_roll(const char *name, bool nowait)
 
 	args[0] = CStringGetTextDatum(name);
 	args[1] = ObjectIdGetDatum(info.segment_relid);
-	SPI_execute_with_args("SELECT t.topic_id,"
-						  " (SELECT max(s.segment_no) FROM mq.segment s"
-						  "   WHERE s.topic_id = t.topic_id) + 1,"
-						  " (SELECT c.relowner FROM pg_catalog.pg_class c"
-						  "   WHERE c.oid = $2)"
-						  " FROM mq.topic t WHERE t.name = $1",
-						  2, types, args, NULL, false, 1);
+	mq_query_once("SELECT t.topic_id,"
+				  " (SELECT max(s.segment_no) FROM mq.segment s"
+				  "   WHERE s.topic_id = t.topic_id) + 1,"
+				  " (SELECT c.relowner FROM pg_catalog.pg_class c"
+				  "   WHERE c.oid = $2)"
+				  " FROM mq.topic t WHERE t.name = $1",
+				  2, types, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		mq_topic_undefined(name);
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
@@ -230,14 +226,13 @@ mq_segment_roll_due(void)
 		return 0;
 
 	SPI_connect();
-	SPI_execute("SELECT t.name FROM mq.topic t"
-				" CROSS JOIN LATERAL (SELECT s.relid, s.created_at FROM mq.segment s"
-				"   WHERE s.topic_id = t.topic_id"
-				"   ORDER BY s.segment_no DESC LIMIT 1) s"
-				" WHERE pg_total_relation_size(s.relid) >= t.segment_bytes"
-				"    OR (s.created_at + t.segment_age <= now()"
-				"        AND pg_relation_size(s.relid) > 0)",
-				true, 0);
+	mq_query_once("SELECT t.name FROM mq.topic t"
+				  " CROSS JOIN LATERAL (SELECT s.relid, s.created_at FROM mq.segment s"
+				  "   WHERE s.topic_id = t.topic_id"
+				  "   ORDER BY s.segment_no DESC LIMIT 1) s"
+				  " WHERE pg_total_relation_size(s.relid) >= t.segment_bytes"
+				  "    OR (s.created_at + t.segment_age <= now()"
+				  "        AND pg_relation_size(s.relid) > 0)", 0, NULL, NULL, NULL, true, 0);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
@@ -312,22 +307,21 @@ mq_segment_retention_pass(void)
 		return 0;
 
 	SPI_connect();
-	SPI_execute("SELECT s.topic_id, t.partitions, s.relid::oid, s.relid::text"
-				" FROM mq.topic t JOIN mq.segment s USING (topic_id)"
-				" WHERE s.segment_no OPERATOR(pg_catalog.<) (SELECT max(a.segment_no)"
-				"   FROM mq.segment a WHERE a.topic_id OPERATOR(pg_catalog.=) t.topic_id)"
-				" AND ((SELECT n.created_at FROM mq.segment n"
-				"       WHERE n.topic_id OPERATOR(pg_catalog.=) t.topic_id"
-				"       AND n.segment_no OPERATOR(pg_catalog.>) s.segment_no"
-				"       ORDER BY n.segment_no LIMIT 1)"
-				"      OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) t.retention)"
-				"   OR (SELECT sum(pg_catalog.pg_total_relation_size(n.relid))"
-				"       FROM mq.segment n"
-				"       WHERE n.topic_id OPERATOR(pg_catalog.=) t.topic_id"
-				"       AND n.segment_no OPERATOR(pg_catalog.>) s.segment_no)"
-				"      OPERATOR(pg_catalog.>=) t.retention_bytes)"
-				" ORDER BY s.topic_id, s.segment_no",
-				false, 0);
+	mq_query_once("SELECT s.topic_id, t.partitions, s.relid::oid, s.relid::text"
+				  " FROM mq.topic t JOIN mq.segment s USING (topic_id)"
+				  " WHERE s.segment_no OPERATOR(pg_catalog.<) (SELECT max(a.segment_no)"
+				  "   FROM mq.segment a WHERE a.topic_id OPERATOR(pg_catalog.=) t.topic_id)"
+				  " AND ((SELECT n.created_at FROM mq.segment n"
+				  "       WHERE n.topic_id OPERATOR(pg_catalog.=) t.topic_id"
+				  "       AND n.segment_no OPERATOR(pg_catalog.>) s.segment_no"
+				  "       ORDER BY n.segment_no LIMIT 1)"
+				  "      OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) t.retention)"
+				  "   OR (SELECT sum(pg_catalog.pg_total_relation_size(n.relid))"
+				  "       FROM mq.segment n"
+				  "       WHERE n.topic_id OPERATOR(pg_catalog.=) t.topic_id"
+				  "       AND n.segment_no OPERATOR(pg_catalog.>) s.segment_no)"
+				  "      OPERATOR(pg_catalog.>=) t.retention_bytes)"
+				  " ORDER BY s.topic_id, s.segment_no", 0, NULL, NULL, NULL, false, 0);
 	segments = SPI_tuptable;
 	n = SPI_processed;
 	for (i = 0; i < n; i++)
@@ -353,19 +347,19 @@ mq_segment_retention_pass(void)
 		args[0] = Int32GetDatum(topic_id);
 		args[1] = Int32GetDatum(partitions);
 		args[2] = ObjectIdGetDatum(relid);
-		SPI_execute_with_args(psprintf("UPDATE mq.partition p"
-									   " SET log_start = greatest(p.log_start, l.last OPERATOR(pg_catalog.+) 1)"
-									   " FROM (SELECT g.p, (SELECT s.\"offset\" FROM %s s"
-									   "   WHERE s.partition OPERATOR(pg_catalog.=) g.p"
-									   "   ORDER BY s.\"offset\" DESC LIMIT 1) AS last"
-									   "  FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) g(p)) l"
-									   " WHERE p.topic_id OPERATOR(pg_catalog.=) $1"
-									   " AND p.partition OPERATOR(pg_catalog.=) l.p"
-									   " AND l.last IS NOT NULL", table),
-							  2, types, args, NULL, false, 0);
-		SPI_execute_with_args("DELETE FROM mq.segment WHERE relid OPERATOR(pg_catalog.=) $3::pg_catalog.regclass",
-							  3, types, args, NULL, false, 0);
-		SPI_execute(psprintf("DROP TABLE %s", table), false, 0);
+		mq_query_once(psprintf("UPDATE mq.partition p"
+							   " SET log_start = greatest(p.log_start, l.last OPERATOR(pg_catalog.+) 1)"
+							   " FROM (SELECT g.p, (SELECT s.\"offset\" FROM %s s"
+							   "   WHERE s.partition OPERATOR(pg_catalog.=) g.p"
+							   "   ORDER BY s.\"offset\" DESC LIMIT 1) AS last"
+							   "  FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) g(p)) l"
+							   " WHERE p.topic_id OPERATOR(pg_catalog.=) $1"
+							   " AND p.partition OPERATOR(pg_catalog.=) l.p"
+							   " AND l.last IS NOT NULL", table),
+					  2, types, args, NULL, false, 0);
+		mq_query_once("DELETE FROM mq.segment WHERE relid OPERATOR(pg_catalog.=) $3::pg_catalog.regclass",
+					  3, types, args, NULL, false, 0);
+		mq_query_once(psprintf("DROP TABLE %s", table), 0, NULL, NULL, NULL, false, 0);
 		ereport(DEBUG1,
 				(errmsg("mq dropped segment %s past its topic's retention", table)));
 		dropped++;

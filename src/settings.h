@@ -23,6 +23,14 @@
 /* Longest topic or group name, in bytes. */
 #define MQ_NAME_MAX			200
 
+/*
+ * A message's payload type, as a segment's payload_type column and the
+ * delayed and half-message stores keep it.
+ */
+#define MQ_PAYLOAD_TEXT		't'
+#define MQ_PAYLOAD_JSONB	'j'
+#define MQ_PAYLOAD_BYTEA	'b'
+
 /* Sizing settings (PGC_POSTMASTER): they size shared memory. */
 extern int	mq_max_databases;
 extern int	mq_max_topics;

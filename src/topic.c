@@ -47,21 +47,22 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/shmem.h"
-#include "lib/stringinfo.h"
-#include "nodes/makefuncs.h"
-#include "utils/regproc.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "offsets.h"
+#include "query.h"
 #include "settings.h"
 #include "shmem.h"
 #include "topic.h"
@@ -293,12 +294,12 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 	for (attempt = 0;; attempt++)
 	{
 		PushActiveSnapshot(GetLatestSnapshot());
-		SPI_execute_with_args("SELECT t.topic_id, t.partitions,"
-							  " (SELECT s.relid FROM mq.segment s"
-							  "   WHERE s.topic_id = t.topic_id"
-							  "   ORDER BY s.segment_no DESC LIMIT 1)::oid"
-							  " FROM mq.topic t WHERE t.name = $1",
-							  1, &text_type, &arg, NULL, true, 1);
+		mq_query_once("SELECT t.topic_id, t.partitions,"
+					  " (SELECT s.relid FROM mq.segment s"
+					  "   WHERE s.topic_id = t.topic_id"
+					  "   ORDER BY s.segment_no DESC LIMIT 1)::oid"
+					  " FROM mq.topic t WHERE t.name = $1",
+					  1, &text_type, &arg, NULL, true, 1);
 		PopActiveSnapshot();
 		if (SPI_processed == 0)
 		{
@@ -321,14 +322,14 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 			 */
 			arg = Int32GetDatum(topic_id);
 			PushActiveSnapshot(GetLatestSnapshot());
-			SPI_execute_with_args("SELECT t.partitions,"
-								  " (SELECT s.relid FROM mq.segment s"
-								  "   WHERE s.topic_id = t.topic_id"
-								  "   ORDER BY s.segment_no DESC LIMIT 1)::oid,"
-								  " p.high_mark"
-								  " FROM mq.topic t JOIN mq.partition p USING (topic_id)"
-								  " WHERE t.topic_id = $1 ORDER BY p.partition",
-								  1, &int4_type, &arg, NULL, true, 0);
+			mq_query_once("SELECT t.partitions,"
+						  " (SELECT s.relid FROM mq.segment s"
+						  "   WHERE s.topic_id = t.topic_id"
+						  "   ORDER BY s.segment_no DESC LIMIT 1)::oid,"
+						  " p.high_mark"
+						  " FROM mq.topic t JOIN mq.partition p USING (topic_id)"
+						  " WHERE t.topic_id = $1 ORDER BY p.partition",
+						  1, &int4_type, &arg, NULL, true, 0);
 			PopActiveSnapshot();
 			if (SPI_processed > 0 &&
 				DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],

@@ -29,8 +29,10 @@
 #include "utils/timestamp.h"
 
 #include "group.h"
+#include "query.h"
 #include "segment.h"
 #include "settings.h"
+#include "subscription.h"
 #include "topic.h"
 
 /* Parameter types of the SPI queries below. */
@@ -161,17 +163,17 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	SPI_connect();
 
 	/* Serialise topic DDL, so that the check below is reliable. */
-	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
+	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
 
 	args[0] = CStringGetTextDatum(name);
-	SPI_execute_with_args("SELECT 1 FROM mq.topic WHERE name = $1",
-						  1, &text_type, args, NULL, false, 1);
+	mq_query_once("SELECT 1 FROM mq.topic WHERE name = $1",
+				  1, &text_type, args, NULL, false, 1);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("topic \"%s\" already exists", name)));
 
-	SPI_execute("SELECT nextval('mq.topic_id_seq')::integer", false, 1);
+	mq_query_once("SELECT nextval('mq.topic_id_seq')::integer", 0, NULL, NULL, NULL, false, 1);
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
@@ -193,17 +195,17 @@ mq_create_topic(PG_FUNCTION_ARGS)
 		values[6] = PG_GETARG_DATUM(5);
 		values[7] = PG_GETARG_DATUM(6);
 		values[8] = PG_GETARG_DATUM(7);
-		SPI_execute_with_args("INSERT INTO mq.topic (name, topic_id, partitions,"
-							  " retention, retention_bytes, segment_bytes,"
-							  " segment_age, notify, dedup_window)"
-							  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-							  9, types, values, valnulls, false, 0);
+		mq_query_once("INSERT INTO mq.topic (name, topic_id, partitions,"
+					  " retention, retention_bytes, segment_bytes,"
+					  " segment_age, notify, dedup_window)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					  9, types, values, valnulls, false, 0);
 	}
 
 	mq_segment_create(topic_id, 0);
-	SPI_execute(psprintf("INSERT INTO mq.partition (topic_id, partition)"
-						 " SELECT %d, p FROM generate_series(0, %d) p",
-						 topic_id, partitions - 1), false, 0);
+	mq_query_once(psprintf("INSERT INTO mq.partition (topic_id, partition)"
+						   " SELECT %d, p FROM generate_series(0, %d) p",
+						   topic_id, partitions - 1), 0, NULL, NULL, NULL, false, 0);
 
 	SPI_finish();
 
@@ -226,9 +228,9 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	SPI_connect();
-	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
-	SPI_execute_with_args("SELECT topic_id FROM mq.topic WHERE name = $1",
-						  1, &text_type, &arg, NULL, false, 1);
+	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
+	mq_query_once("SELECT topic_id FROM mq.topic WHERE name = $1",
+				  1, &text_type, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -244,9 +246,9 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 
 	mq_segment_for_each(topic_id, "DROP TABLE %s");
 	arg = Int32GetDatum(topic_id);
-	mq_group_subscriptions_changed();
-	SPI_execute_with_args("DELETE FROM mq.topic WHERE topic_id = $1",
-						  1, &int4_type, &arg, NULL, false, 0);
+	mq_subscriptions_changed();
+	mq_query_once("DELETE FROM mq.topic WHERE topic_id = $1",
+				  1, &int4_type, &arg, NULL, false, 0);
 	SPI_finish();
 
 	mq_topic_dropped(topic_id, name);
@@ -285,9 +287,9 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 	StringInfoData sets;
 
 	SPI_connect();
-	SPI_execute("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", false, 0);
-	SPI_execute_with_args("SELECT topic_id, partitions FROM mq.topic WHERE name = $1",
-						  1, &text_type, &arg, NULL, false, 1);
+	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
+	mq_query_once("SELECT topic_id, partitions FROM mq.topic WHERE name = $1",
+				  1, &text_type, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 		mq_topic_undefined(name);
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
@@ -356,18 +358,17 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 			mq_topic_get(name, &info);
 		}
 		mq_segment_for_each(topic_id, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE");
-		SPI_execute(psprintf("INSERT INTO mq.partition (topic_id, partition)"
-							 " SELECT %d, p FROM generate_series(%d, %d) p",
-							 topic_id, partitions, new_partitions - 1),
-					false, 0);
+		mq_query_once(psprintf("INSERT INTO mq.partition (topic_id, partition)"
+							   " SELECT %d, p FROM generate_series(%d, %d) p",
+							   topic_id, partitions, new_partitions - 1), 0, NULL, NULL, NULL, false, 0);
 		appendStringInfo(&sets, ", partitions = %d", new_partitions);
 
 		mq_topic_grow(name, topic_id, partitions, new_partitions);
 	}
 
 	if (sets.len > 0)
-		SPI_execute(psprintf("UPDATE mq.topic SET %s WHERE topic_id = %d",
-							 sets.data + 2, topic_id), false, 0);
+		mq_query_once(psprintf("UPDATE mq.topic SET %s WHERE topic_id = %d",
+							   sets.data + 2, topic_id), 0, NULL, NULL, NULL, false, 0);
 
 	/* consumer groups get positions in the new partitions, and rebalance */
 	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) > partitions)

@@ -39,10 +39,10 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "commands/async.h"
-#include "catalog/pg_database.h"
-#include "commands/dbcommands.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_database.h"
+#include "commands/async.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -55,8 +55,8 @@
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -70,6 +70,7 @@
 #include "half.h"
 #include "offsets.h"
 #include "produce.h"
+#include "query.h"
 #include "segment.h"
 #include "settings.h"
 #include "topic.h"
@@ -496,8 +497,8 @@ notify_pass(void)
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
 		SPI_connect();
-		SPI_execute("SELECT topic_id, name, partitions FROM mq.topic"
-					" WHERE notify", true, 0);
+		mq_query_once("SELECT topic_id, name, partitions FROM mq.topic"
+					  " WHERE notify", 0, NULL, NULL, NULL, true, 0);
 		old = MemoryContextSwitchTo(notify_cxt);
 		ntopics = (int) SPI_processed;
 		topic_ids = palloc(sizeof(int32) * Max(ntopics, 1));

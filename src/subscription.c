@@ -1,0 +1,218 @@
+/*-------------------------------------------------------------------------
+ *
+ * subscription.c
+ *	  The subscriptions a session keeps between fetches, and the shared
+ *	  version that tells when they are stale.
+ *
+ * A fetch needs its group's id and subscriptions (topic, mode, tags,
+ * filter).  Looking them up on every fetch cost as much as reading the
+ * messages, so a session keeps them (mq_subscriptions_get) while a version
+ * counter in shared memory keeps the value read before the lookup: a
+ * transaction that changes groups, subscriptions or topics calls
+ * mq_subscriptions_changed(), and bumps the version when it commits, after
+ * its changes are visible.  The session that makes such a change forgets
+ * what it kept at once, and again when its transaction ends.  A prepared
+ * transaction could not bump the version at COMMIT PREPARED, so PREPARE
+ * after such a change is refused (mq.c).  Positions are never kept.
+ *
+ * The version is a single atomic in shared memory, owned by this file; it
+ * needs no lock.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/subscription.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+
+#include "query.h"
+#include "settings.h"
+#include "subscription.h"
+
+/* Kept groups beyond this are all forgotten, to bound the memory. */
+#define SUBSCRIPTION_CACHE_MAX	64
+
+static MemoryContext subscription_cxt = NULL;
+static List *cached_groups = NIL;	/* CachedGroup */
+static uint64 cached_version = 0;
+static bool subscriptions_changed = false;
+
+/*
+ * Bumped by every committed change to consumer groups, subscriptions or
+ * topics (shared memory, no lock: an atomic).
+ */
+static pg_atomic_uint64 *subscriptions_version = NULL;
+
+/*
+ * forget_subscriptions
+ *		Empty the session's kept subscriptions.
+ */
+static void
+forget_subscriptions(void)
+{
+	if (subscription_cxt != NULL)
+		MemoryContextReset(subscription_cxt);
+	cached_groups = NIL;
+	cached_version = 0;
+}
+
+/*
+ * mq_subscriptions_changed
+ *		The current transaction changes consumer groups, subscriptions or
+ *		topics: other sessions must look their subscriptions up again once
+ *		it commits, and this one at once.
+ */
+void
+mq_subscriptions_changed(void)
+{
+	subscriptions_changed = true;
+	forget_subscriptions();
+}
+
+/*
+ * mq_subscriptions_pending
+ *		Whether the current transaction changed subscriptions (which a
+ *		prepared transaction could not announce when it commits).
+ */
+bool
+mq_subscriptions_pending(void)
+{
+	return subscriptions_changed;
+}
+
+/*
+ * mq_subscriptions_get
+ *		The group's id and subscriptions, kept or looked up; NULL if there is
+ *		no such group.  The caller is connected to SPI.
+ */
+CachedGroup *
+mq_subscriptions_get(const char *name)
+{
+	uint64		version = pg_atomic_read_u64(subscriptions_version);
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+	ListCell   *lc;
+	CachedGroup *g;
+	MemoryContext old;
+	uint64		n;
+	uint64		i;
+
+	if (subscription_cxt == NULL)
+		subscription_cxt = AllocSetContextCreate(TopMemoryContext,
+												 "mq subscriptions",
+												 ALLOCSET_SMALL_SIZES);
+	if (version != cached_version ||
+		list_length(cached_groups) >= SUBSCRIPTION_CACHE_MAX)
+	{
+		forget_subscriptions();
+		cached_version = version;
+	}
+	foreach(lc, cached_groups)
+	{
+		g = lfirst(lc);
+		if (strcmp(g->name, name) == 0)
+			return g;
+	}
+
+	n = mq_query("SELECT g.group_id, s.topic_id, t.name,"
+				 " s.mode = 'broadcasting', s.tags, s.filter"
+				 " FROM mq.consumer_group g"
+				 " LEFT JOIN (mq.subscription s"
+				 "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
+				 "  ON s.group_id = g.group_id"
+				 " WHERE g.name = $1"
+				 " ORDER BY t.name",
+				 1, &type, &arg, NULL, false);
+	if (n == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return NULL;
+	}
+
+	old = MemoryContextSwitchTo(subscription_cxt);
+	g = palloc0(sizeof(CachedGroup));
+	strlcpy(g->name, name, sizeof(g->name));
+	g->subs = palloc0(sizeof(CachedSubscription) * n);
+	for (i = 0; i < n; i++)
+	{
+		CachedSubscription *sub = &g->subs[g->nsubs];
+		bool		isnull;
+		Datum		d;
+
+		g->group_id = DatumGetInt32(mq_query_value(i, 1, &isnull));
+		d = mq_query_value(i, 2, &isnull);
+		if (isnull)
+			continue;			/* a group with no subscription */
+		sub->topic_id = DatumGetInt32(d);
+		strlcpy(sub->topic, TextDatumGetCString(mq_query_value(i, 3, &isnull)),
+				sizeof(sub->topic));
+		sub->broadcasting = DatumGetBool(mq_query_value(i, 4, &isnull));
+		d = mq_query_value(i, 5, &sub->tags_null);
+		if (!sub->tags_null)
+			sub->tags = datumCopy(d, false, -1);
+		d = mq_query_value(i, 6, &sub->filter_null);
+		if (!sub->filter_null)
+			sub->filter = datumCopy(d, false, -1);
+		g->nsubs++;
+	}
+	cached_groups = lappend(cached_groups, g);
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	return g;
+}
+
+/*
+ * mq_subscriptions_xact_end
+ *		The transaction ended.  Committed changes to subscriptions become
+ *		visible now: tell the other sessions.  Either way, what this one
+ *		kept may hold uncommitted rows.  Cannot fail.
+ */
+void
+mq_subscriptions_xact_end(bool commit)
+{
+	if (subscriptions_changed)
+	{
+		if (commit)
+			pg_atomic_fetch_add_u64(subscriptions_version, 1);
+		forget_subscriptions();
+		subscriptions_changed = false;
+	}
+}
+
+/*
+ * mq_subscriptions_shmem_request
+ *		Reserve the subscriptions version.  Called from mq.c's
+ *		shmem_request_hook.
+ */
+void
+mq_subscriptions_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(pg_atomic_uint64)));
+}
+
+/*
+ * mq_subscriptions_shmem_startup
+ *		Create the subscriptions version, or attach to it.  Called from
+ *		mq.c's shmem_startup_hook with AddinShmemInitLock held.
+ */
+void
+mq_subscriptions_shmem_startup(void)
+{
+	bool		found;
+
+	subscriptions_version = ShmemInitStruct("mq subscriptions version",
+											sizeof(pg_atomic_uint64), &found);
+	if (!found)
+		pg_atomic_init_u64(subscriptions_version, 1);
+}
