@@ -4,7 +4,7 @@
  *	  mq's clock: the time against which delays, back-off, check-backs and
  *	  member expiry are due.
  *
- * mq_now() is the system clock plus an offset in shared memory that is zero
+ * mq_clock_now() is the system clock plus an offset in shared memory that is zero
  * unless tests move it forward with mq.advance_clock() (allowed only with
  * mq.test_clock = on), so that tests check delays, back-off and check-back
  * schedules without sleeping.  The offset only grows; it is a single atomic
@@ -37,11 +37,11 @@ PG_FUNCTION_INFO_V1(mq_advance_clock);
 /* FUNCINFO */
 
 /*
- * mq_now
+ * mq_clock_now
  *		mq's clock: the system clock, moved forward by mq.advance_clock().
  */
 TimestampTz
-mq_now(void)
+mq_clock_now(void)
 {
 	return GetCurrentTimestamp() +
 		(int64) pg_atomic_read_u64(clock_offset);
@@ -77,7 +77,7 @@ mq_due_after(TimestampTz now, Interval *iv, const char *what)
 Datum
 mq_clock(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TIMESTAMPTZ(mq_now());
+	PG_RETURN_TIMESTAMPTZ(mq_clock_now());
 }
 
 /*
@@ -113,7 +113,7 @@ mq_advance_clock(PG_FUNCTION_ARGS)
 				 errmsg("mq's clock cannot go back")));
 	pg_atomic_fetch_add_u64(clock_offset, (uint64) usecs);
 	mq_database_wake_all();
-	PG_RETURN_TIMESTAMPTZ(mq_now());
+	PG_RETURN_TIMESTAMPTZ(mq_clock_now());
 }
 
 /*

@@ -15,7 +15,7 @@
 
 #include "datatype/timestamp.h"
 
-extern TimestampTz mq_now(void);
+extern TimestampTz mq_clock_now(void);
 extern TimestampTz mq_due_after(TimestampTz now, Interval *iv,
 								const char *what);
 

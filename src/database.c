@@ -138,8 +138,8 @@ typedef struct MqDatabase
 	bool		tick_requested; /* run a pass now, not at the next naptime */
 
 	/*
-	 * Earliest time, on mq's clock (mq_now), at which timed work is due: a
-	 * delayed message or a retry to release, a half message to check.
+	 * Earliest time, on mq's clock (mq_clock_now), at which timed work is
+	 * due: a delayed message or a retry to release, a half message to check.
 	 * Producers lower it when they commit such work; the worker sets it from
 	 * its tables after each pass (see worker.c).
 	 */

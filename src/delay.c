@@ -18,7 +18,7 @@
  * lowers it when it commits and sets the worker's latch, so release is
  * late by the worker's reaction time, not by a polling interval.
  *
- * Times are on mq's clock, mq_now() (clock.c).
+ * Times are on mq's clock, mq_clock_now() (clock.c).
  *
  * The store is a plain table with an index on the due time.  Released and
  * cancelled rows are deleted; the table's autovacuum settings (in the
@@ -81,7 +81,7 @@ bool
 mq_delay_arg(FunctionCallInfo fcinfo, int argno, const char *topic,
 			 TimestampTz *due)
 {
-	TimestampTz now = mq_now();
+	TimestampTz now = mq_clock_now();
 	int			given = 0;
 	int			i;
 
@@ -132,12 +132,12 @@ mq_delay_arg(FunctionCallInfo fcinfo, int argno, const char *topic,
 }
 
 /*
- * mq_schedule_at
+ * mq_delay_schedule_at
  *		This transaction created timed work due at due: when it commits,
  *		the database worker must know, in case it sleeps past that.
  */
 void
-mq_schedule_at(TimestampTz due)
+mq_delay_schedule_at(TimestampTz due)
 {
 	if (xact_due == 0 || due < xact_due)
 		xact_due = due;
@@ -197,7 +197,7 @@ mq_delay_store(const MqTopicInfo *topic, int32 partition, const pg_uuid_t *id,
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 					  9, types, values, nulls, false);
 	SPI_finish();
-	mq_schedule_at(due);
+	mq_delay_schedule_at(due);
 }
 
 /*
@@ -233,7 +233,7 @@ mq_cancel_delayed(PG_FUNCTION_ARGS)
 	{
 		mq_topic_get(SPI_getvalue(SPI_tuptable->vals[0],
 								  SPI_tuptable->tupdesc, 1), &topic);
-		mq_check_access(&topic, MQ_ACCESS_SEND);
+		mq_topic_check_access(&topic, MQ_ACCESS_SEND);
 	}
 	SPI_finish();
 	PG_RETURN_BOOL(found);

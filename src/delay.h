@@ -42,7 +42,7 @@ extern void mq_delay_store(const MqTopicInfo *topic, int32 partition,
 						   const pg_uuid_t *id, bytea *payload,
 						   char payload_type, text *key, text *tag,
 						   Jsonb *headers, TimestampTz due);
-extern void mq_schedule_at(TimestampTz due);
+extern void mq_delay_schedule_at(TimestampTz due);
 
 /* From mq.c's transaction callback. */
 extern void mq_delay_xact_end(bool commit);

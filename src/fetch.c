@@ -480,7 +480,7 @@ fetch_pass(FetchArgs *a)
 		if (a->group.group_id == 0)
 			mq_group_get(a->group.name, &a->group);
 		if (a->one_topic &&
-			mq_subscription_mode(&a->group, &a->topic) == MQ_MODE_BROADCASTING &&
+			mq_group_subscription_mode(&a->group, &a->topic) == MQ_MODE_BROADCASTING &&
 			a->member_id[0] == '\0')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -510,7 +510,7 @@ fetch_pass(FetchArgs *a)
 		if (topic.topic_id != topic_id)
 		{
 			mq_topic_get(c->sub->topic, &topic);
-			mq_check_access(&topic, MQ_ACCESS_READ);
+			mq_topic_check_access(&topic, MQ_ACCESS_READ);
 		}
 		claimed = mq_position_claimed(a->group.group_id, topic_id, partition,
 									  c->member_id);
@@ -621,7 +621,7 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	int			arg_auto = arg_partition + 1;
 	int			arg_member = arg_auto + 1;
 	int			arg_generation = arg_member + 1;
-	char	   *member_id = mq_member_arg(fcinfo, arg_member);
+	char	   *member_id = mq_group_member_arg(fcinfo, arg_member);
 	bool		auto_commit;
 	int64		wait_usecs = 0;
 	TimestampTz deadline;
@@ -678,7 +678,7 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	{
 		a.one_topic = true;
 		mq_topic_get(mq_topic_name_arg(fcinfo, 1), &a.topic);
-		mq_check_access(&a.topic, MQ_ACCESS_READ);
+		mq_topic_check_access(&a.topic, MQ_ACCESS_READ);
 	}
 	if (!PG_ARGISNULL(arg_partition))
 	{
@@ -687,7 +687,7 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a partition needs a topic")));
 		a.partition = PG_GETARG_INT32(arg_partition);
-		mq_check_partition(&a.topic, a.partition);
+		mq_topic_check_partition(&a.topic, a.partition);
 	}
 
 	if (auto_commit)

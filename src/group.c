@@ -89,15 +89,15 @@ static const char *const strategies[] = {
 char *
 mq_group_name_arg(FunctionCallInfo fcinfo, int argno)
 {
-	return mq_name_arg(fcinfo, argno, "consumer group");
+	return mq_topic_object_name_arg(fcinfo, argno, "consumer group");
 }
 
 /*
- * mq_member_arg
+ * mq_group_member_arg
  *		Argument argno as a member id, or NULL if the argument is null.
  */
 char *
-mq_member_arg(FunctionCallInfo fcinfo, int argno)
+mq_group_member_arg(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *member;
 	size_t		len;
@@ -195,12 +195,12 @@ mq_group_check_member(const MqGroupInfo *group, const char *member_id,
 }
 
 /*
- * mq_subscription_mode
+ * mq_group_subscription_mode
  *		MQ_MODE_CLUSTERING or MQ_MODE_BROADCASTING: the mode of the group's
  *		subscription to the topic; an error if it has none.
  */
 MqSubscriptionMode
-mq_subscription_mode(const MqGroupInfo *group, const MqTopicInfo *topic)
+mq_group_subscription_mode(const MqGroupInfo *group, const MqTopicInfo *topic)
 {
 	Oid			types[2] = {INT4OID, INT4OID};
 	Datum		args[2];
@@ -900,7 +900,7 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 	}
 
 	mq_topic_get(topic_name, &topic);
-	mq_check_access(&topic, MQ_ACCESS_READ);
+	mq_topic_check_access(&topic, MQ_ACCESS_READ);
 
 	SPI_connect();
 	{
@@ -1059,7 +1059,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 	bool		removed;
 
 	mq_topic_get(topic_name, &topic);
-	mq_check_access(&topic, MQ_ACCESS_READ);
+	mq_topic_check_access(&topic, MQ_ACCESS_READ);
 	SPI_connect();
 	if (!group_lookup(group_name, true, &group))
 		undefined_group(group_name);
@@ -1118,7 +1118,7 @@ Datum
 mq_join(PG_FUNCTION_ARGS)
 {
 	char	   *group_name = mq_group_name_arg(fcinfo, 0);
-	char	   *member_id = mq_member_arg(fcinfo, 1);
+	char	   *member_id = mq_group_member_arg(fcinfo, 1);
 	Interval   *timeout;
 	MqGroupInfo group;
 	Oid			types[3] = {INT4OID, TEXTOID, INTERVALOID};
@@ -1222,7 +1222,7 @@ Datum
 mq_heartbeat(PG_FUNCTION_ARGS)
 {
 	char	   *group_name = mq_group_name_arg(fcinfo, 0);
-	char	   *member_id = mq_member_arg(fcinfo, 1);
+	char	   *member_id = mq_group_member_arg(fcinfo, 1);
 	MqGroupInfo group;
 	Oid			types[2] = {INT4OID, TEXTOID};
 	Datum		args[2];
@@ -1267,7 +1267,7 @@ Datum
 mq_leave(PG_FUNCTION_ARGS)
 {
 	char	   *group_name = mq_group_name_arg(fcinfo, 0);
-	char	   *member_id = mq_member_arg(fcinfo, 1);
+	char	   *member_id = mq_group_member_arg(fcinfo, 1);
 	MqGroupInfo group;
 	Oid			types[2] = {INT4OID, TEXTOID};
 	Datum		args[2];
@@ -1348,13 +1348,13 @@ mq_expire_members(PG_FUNCTION_ARGS)
 }
 
 /*
- * mq_groups_topic_grown
+ * mq_group_topic_grown
  *		Partitions [from, to) were added to a topic: give every position
  *		holder of the topic a position at the start of each, and rebalance
  *		the groups that have members.  The caller is connected to SPI.
  */
 void
-mq_groups_topic_grown(int32 topic_id, int32 from, int32 to)
+mq_group_topic_grown(int32 topic_id, int32 from, int32 to)
 {
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
 	Datum		args[3];
@@ -1393,12 +1393,12 @@ mq_groups_topic_grown(int32 topic_id, int32 from, int32 to)
 }
 
 /*
- * mq_groups_worker_pass
+ * mq_group_expire_pass
  *		The worker's job: expire members.  Runs in the worker's transaction.
  *		Returns how many members expired.
  */
 int
-mq_groups_worker_pass(void)
+mq_group_expire_pass(void)
 {
 	int			expired;
 

@@ -33,14 +33,14 @@ typedef struct MqGroupInfo
 
 /* All of these run SPI queries: the caller is connected to SPI. */
 extern char *mq_group_name_arg(FunctionCallInfo fcinfo, int argno);
-extern char *mq_member_arg(FunctionCallInfo fcinfo, int argno);
+extern char *mq_group_member_arg(FunctionCallInfo fcinfo, int argno);
 extern void mq_group_get(const char *name, MqGroupInfo *info);
 extern void mq_group_check_member(const MqGroupInfo *group,
 								  const char *member_id, int64 generation);
-extern MqSubscriptionMode mq_subscription_mode(const MqGroupInfo *group,
-											   const MqTopicInfo *topic);
-extern void mq_groups_topic_grown(int32 topic_id, int32 from, int32 to);
-extern int	mq_groups_worker_pass(void);
+extern MqSubscriptionMode mq_group_subscription_mode(const MqGroupInfo *group,
+													 const MqTopicInfo *topic);
+extern void mq_group_topic_grown(int32 topic_id, int32 from, int32 to);
+extern int	mq_group_expire_pass(void);
 extern void mq_group_subscribe_quietly(const char *group, const char *topic);
 
 #endif							/* MQ_GROUP_H */

@@ -127,7 +127,7 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 	text	   *key = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	int32		partition = -1;
 	Interval   *check_after;
-	TimestampTz now = mq_now();
+	TimestampTz now = mq_clock_now();
 	TimestampTz first_check;
 	pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
 	Oid			types[11] = {UUIDOID, INT4OID, TEXTOID, INT4OID, CHAROID,
@@ -135,18 +135,18 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 	Datum		values[11];
 	char		nulls[11] = "           ";
 
-	mq_send_checks(fcinfo, &topic);
+	mq_produce_send_checks(fcinfo, &topic);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("message payload must not be null")));
 	group = producer_group_arg(fcinfo, 2);
-	payload = mq_payload_bytes(PG_GETARG_DATUM(1), payload_type);
-	mq_check_message(&topic, payload, key);
+	payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+	mq_produce_check_message(&topic, payload, key);
 	if (!PG_ARGISNULL(6))
 	{
 		partition = PG_GETARG_INT32(6);
-		mq_check_partition(&topic, partition);
+		mq_topic_check_partition(&topic, partition);
 	}
 	if (PG_ARGISNULL(7))
 		ereport(ERROR,
@@ -155,7 +155,7 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 	check_after = PG_GETARG_INTERVAL_P(7);
 	first_check = mq_due_after(now, check_after, "check_after");
 
-	mq_new_message_id(id);
+	mq_produce_new_id(id);
 	values[0] = UUIDPGetDatum(id);
 	values[1] = Int32GetDatum(topic.topic_id);
 	values[2] = CStringGetTextDatum(group);
@@ -179,7 +179,7 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 					  11, types, values, nulls, false);
 	SPI_finish();
-	mq_schedule_at(first_check);
+	mq_delay_schedule_at(first_check);
 	PG_RETURN_UUID_P(id);
 }
 
@@ -250,7 +250,7 @@ resolve(Datum handle, bool commit, const char *who, bool check_access)
 
 		mq_topic_get(SPI_getvalue(tup, desc, 1), &topic);
 		if (check_access)
-			mq_check_access(&topic, MQ_ACCESS_SEND);
+			mq_topic_check_access(&topic, MQ_ACCESS_SEND);
 		if (!commit)
 			return true;
 		partition = SPI_getbinval(tup, desc, 2, &isnull);

@@ -104,8 +104,8 @@ mq_read(PG_FUNCTION_ARGS)
 				 errhint("Read on the primary.")));
 
 	mq_topic_get(name, &topic);
-	mq_check_access(&topic, MQ_ACCESS_READ);
-	mq_check_partition(&topic, partition);
+	mq_topic_check_access(&topic, MQ_ACCESS_READ);
+	mq_topic_check_partition(&topic, partition);
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -258,7 +258,7 @@ lookup_topic(FunctionCallInfo fcinfo, MqTopicInfo *topic, int nargs)
 					 errmsg("argument %d of this mq lookup must not be null",
 							i + 1)));
 	mq_topic_get(name, topic);
-	mq_check_access(topic, MQ_ACCESS_READ);
+	mq_topic_check_access(topic, MQ_ACCESS_READ);
 }
 
 static int32
@@ -286,7 +286,7 @@ mq_get(PG_FUNCTION_ARGS)
 
 	lookup_topic(fcinfo, &topic, 3);
 	partition = PG_GETARG_INT32(1);
-	mq_check_partition(&topic, partition);
+	mq_topic_check_partition(&topic, partition);
 	lookup(fcinfo, &topic,
 		   LOOKUP_COLUMNS "WHERE partition = $3 AND \"offset\" = $1 LIMIT $2",
 		   INT8OID, PG_GETARG_DATUM(2), Int32GetDatum(partition), INT4OID,

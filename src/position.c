@@ -402,7 +402,7 @@ position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 				MqTopicInfo *topic, int arg_member, int arg_generation)
 {
 	char	   *group_name = mq_group_name_arg(fcinfo, 0);
-	char	   *member_id = mq_member_arg(fcinfo, arg_member);
+	char	   *member_id = mq_group_member_arg(fcinfo, arg_member);
 	bool		has_generation = arg_generation >= 0 &&
 	!PG_ARGISNULL(arg_generation);
 
@@ -411,12 +411,12 @@ position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("generation needs a member_id")));
 	mq_topic_get(mq_topic_name_arg(fcinfo, 1), topic);
-	mq_check_access(topic, MQ_ACCESS_READ);
+	mq_topic_check_access(topic, MQ_ACCESS_READ);
 	mq_group_get(group_name, group);
 	mq_group_check_member(group, member_id,
 						  has_generation ? PG_GETARG_INT64(arg_generation) :
 						  group->generation);
-	if (mq_subscription_mode(group, topic) == MQ_MODE_BROADCASTING)
+	if (mq_group_subscription_mode(group, topic) == MQ_MODE_BROADCASTING)
 	{
 		if (member_id == NULL)
 			ereport(ERROR,
@@ -499,7 +499,7 @@ commit_offset(FunctionCallInfo fcinfo, int64 next)
 	SPI_connect();
 	member_id = position_target(fcinfo, &group, &topic, 4, 5);
 	partition = PG_GETARG_INT32(2);
-	mq_check_partition(&topic, partition);
+	mq_topic_check_partition(&topic, partition);
 	stable = mq_topic_stable_offset(&topic, partition);
 	if (next < 0 || next > stable)
 		ereport(ERROR,
@@ -665,7 +665,7 @@ mq_seek(PG_FUNCTION_ARGS)
 	SPI_connect();
 	member_id = position_target(fcinfo, &group, &topic, 4, -1);
 	partition = PG_GETARG_INT32(2);
-	mq_check_partition(&topic, partition);
+	mq_topic_check_partition(&topic, partition);
 	offset = seek_partition(&group, &topic, partition, member_id,
 							PG_GETARG_INT64(3));
 	SPI_finish();
@@ -771,8 +771,8 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 	bool		found = false;
 
 	mq_topic_get(mq_topic_name_arg(fcinfo, 0), &topic);
-	mq_check_access(&topic, MQ_ACCESS_READ);
-	mq_check_partition(&topic, partition);
+	mq_topic_check_access(&topic, MQ_ACCESS_READ);
+	mq_topic_check_partition(&topic, partition);
 	if (!mq_offsets_stable(topic.topic_id, partition, &stable, NULL) ||
 		from >= stable)
 		PG_RETURN_NULL();

@@ -190,12 +190,12 @@ ensure_send_context(void)
 }
 
 /*
- * mq_check_message
+ * mq_produce_check_message
  *		Refuse a message that could not be stored: a payload over
  *		mq.max_message_size, or a key too long to index.
  */
 void
-mq_check_message(const MqTopicInfo *topic, bytea *payload, text *key)
+mq_produce_check_message(const MqTopicInfo *topic, bytea *payload, text *key)
 {
 	Size		size = VARSIZE_ANY_EXHDR(payload);
 
@@ -247,12 +247,12 @@ choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 }
 
 /*
- * mq_send_checks
+ * mq_produce_send_checks
  *		What every send checks before buffering: a writable transaction,
  *		the topic (loaded if needed) and the caller's access to it.
  */
 void
-mq_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic)
+mq_produce_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic)
 {
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 
@@ -262,7 +262,7 @@ mq_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic)
 				 errmsg("cannot send to topic \"%s\" in a read-only transaction",
 						name)));
 	mq_topic_get(name, topic);
-	mq_check_access(topic, MQ_ACCESS_SEND);
+	mq_topic_check_access(topic, MQ_ACCESS_SEND);
 }
 
 /*
@@ -277,7 +277,7 @@ partition_arg(FunctionCallInfo fcinfo, int argno, const MqTopicInfo *topic)
 	if (PG_ARGISNULL(argno))
 		return -1;
 	partition = PG_GETARG_INT32(argno);
-	mq_check_partition(topic, partition);
+	mq_topic_check_partition(topic, partition);
 	return partition;
 }
 
@@ -288,7 +288,7 @@ partition_arg(FunctionCallInfo fcinfo, int argno, const MqTopicInfo *topic)
  *		messages of one call; partition is -1 to let choose_partition()
  *		decide; id is NULL for a new one; payload holds the bytes to store;
  *		key, tag and headers may be NULL.  The caller has
- *		run mq_send_checks() and mq_check_message().  Returns the buffered
+ *		run mq_produce_send_checks() and mq_produce_check_message().  Returns the buffered
  *		message, which an early flush may free: copy what is needed from it
  *		first.
  */
@@ -342,12 +342,12 @@ flush_if_full(void)
 }
 
 /*
- * mq_payload_bytes
+ * mq_produce_payload_bytes
  *		A payload datum of the given type as the bytes to store: text and
  *		bytea as they are, jsonb as its text form.
  */
 bytea *
-mq_payload_bytes(Datum payload, char payload_type)
+mq_produce_payload_bytes(Datum payload, char payload_type)
 {
 	if (payload_type == MQ_PAYLOAD_JSONB)
 	{
@@ -448,7 +448,7 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 
 	TimestampTz due;
 
-	mq_send_checks(fcinfo, &topic);
+	mq_produce_send_checks(fcinfo, &topic);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -457,14 +457,14 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 	/* delay, deliver_at or delay_level: store it until it is due */
 	if (mq_delay_arg(fcinfo, 7, topic.name, &due))
 	{
-		bytea	   *payload = mq_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+		bytea	   *payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1), payload_type);
 
 		if (!PG_ARGISNULL(6))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a delayed message to topic \"%s\" cannot have a dedup_id",
 							topic.name)));
-		mq_check_message(&topic, payload, key);
+		mq_produce_check_message(&topic, payload, key);
 		partition = partition_arg(fcinfo, 5, &topic);
 		make_uuidv7(&id, now);
 		mq_delay_store(&topic, partition, &id, payload, payload_type, key,
@@ -487,9 +487,9 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 
 	if (!duplicate)
 	{
-		bytea	   *payload = mq_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+		bytea	   *payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1), payload_type);
 
-		mq_check_message(&topic, payload, key);
+		mq_produce_check_message(&topic, payload, key);
 		buffer_message(&topic,
 					   MemoryContextStrdup(ensure_send_context(), topic.name),
 					   now, partition, &id, payload,
@@ -557,11 +557,11 @@ mq_send_bytea(PG_FUNCTION_ARGS)
 }
 
 /*
- * mq_new_message_id
+ * mq_produce_new_id
  *		A new message id (UUIDv7) for now.
  */
 void
-mq_new_message_id(pg_uuid_t *id)
+mq_produce_new_id(pg_uuid_t *id)
 {
 	make_uuidv7(id, GetCurrentTimestamp());
 }
@@ -659,7 +659,7 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 	int			n;
 	int			i;
 
-	mq_send_checks(fcinfo, &topic);
+	mq_produce_send_checks(fcinfo, &topic);
 	partition = partition_arg(fcinfo, 5, &topic);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -697,9 +697,9 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 									 &id, &p);
 		if (!duplicate)
 		{
-			bytea	   *payload = mq_payload_bytes(payloads[i], payload_type);
+			bytea	   *payload = mq_produce_payload_bytes(payloads[i], payload_type);
 
-			mq_check_message(&topic, payload, key);
+			mq_produce_check_message(&topic, payload, key);
 			buffer_message(&topic, topic_name, now, p, &id, payload,
 						   payload_type, key,
 						   (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,

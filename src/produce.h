@@ -19,11 +19,11 @@
 
 #include "topic.h"
 
-extern void mq_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic);
-extern bytea *mq_payload_bytes(Datum payload, char payload_type);
-extern void mq_check_message(const MqTopicInfo *topic, bytea *payload,
-							 text *key);
-extern void mq_new_message_id(pg_uuid_t *id);
+extern void mq_produce_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic);
+extern bytea *mq_produce_payload_bytes(Datum payload, char payload_type);
+extern void mq_produce_check_message(const MqTopicInfo *topic, bytea *payload,
+									 text *key);
+extern void mq_produce_new_id(pg_uuid_t *id);
 extern void mq_produce_buffer(const MqTopicInfo *topic, int32 partition,
 							  const pg_uuid_t *id, bytea *payload,
 							  char payload_type, text *key, text *tag,

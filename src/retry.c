@@ -252,7 +252,7 @@ dead_letter(const MqGroupInfo *group, const Nacked *m, int32 attempts,
 
 	ensure_group_topic(group, group_topic_name(group, MQ_DLQ_SUFFIX), 1,
 					   false, &dlq);
-	mq_new_message_id(&id);
+	mq_produce_new_id(&id);
 	mq_produce_buffer(&dlq, 0, &id, m->payload, m->payload_type, m->key,
 					  m->tag, retry_headers(m, attempts, topic, partition,
 											offset));
@@ -303,7 +303,7 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 	Datum		args[3];
 	bool		isnull;
 
-	mq_check_partition(topic, partition);
+	mq_topic_check_partition(topic, partition);
 	read_nacked(topic, partition, offset, &m);
 
 	/* the subscription that delivered it first decides */
@@ -401,7 +401,7 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 	{
 		MqTopicInfo retry;
 		pg_uuid_t	id;
-		TimestampTz now = mq_now();
+		TimestampTz now = mq_clock_now();
 		TimestampTz due;
 
 		if (delay != NULL)
@@ -410,7 +410,7 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 			due = now + mq_delay_level_usecs(Min(3 + m.attempt, MQ_DELAY_LEVELS));
 
 		ensure_group_topic(group, retry_name, topic->partitions, true, &retry);
-		mq_new_message_id(&id);
+		mq_produce_new_id(&id);
 		mq_delay_store(&retry, -1, &id, m.payload, m.payload_type, m.key,
 					   m.tag, retry_headers(&m, m.attempt + 1, topic,
 											partition, offset),
@@ -589,7 +589,7 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 			key = SPI_getbinval(tup, desc, 2, &nokey);
 			tag = SPI_getbinval(tup, desc, 3, &notag);
 			headers = SPI_getbinval(tup, desc, 4, &noheaders);
-			mq_new_message_id(&id);
+			mq_produce_new_id(&id);
 			mq_produce_buffer(&retry, -1, &id,
 							  DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)),
 							  type[0] == 't' ? MQ_PAYLOAD_TEXT :

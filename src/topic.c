@@ -130,14 +130,14 @@ static Oid	int4_type = INT4OID;
 PG_FUNCTION_INFO_V1(mq_partition_offsets);
 
 /*
- * mq_name_arg
+ * mq_topic_object_name_arg
  *		Argument argno, the name of an mq object of the given kind ("topic",
  *		"consumer group"): not null, 1 to MQ_NAME_MAX characters among
  *		letters, digits, ".", "_" and "-" (so it is safe in file names,
  *		channel names and messages).
  */
 char *
-mq_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind)
+mq_topic_object_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind)
 {
 	char	   *name;
 	size_t		len;
@@ -172,7 +172,7 @@ mq_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind)
 char *
 mq_topic_name_arg(FunctionCallInfo fcinfo, int argno)
 {
-	return mq_name_arg(fcinfo, argno, "topic");
+	return mq_topic_object_name_arg(fcinfo, argno, "topic");
 }
 
 static void
@@ -382,25 +382,25 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 }
 
 /*
- * mq_check_access
+ * mq_topic_check_access
  *		The single access check of every SQL entry point that touches a
  *		topic.  Until per-topic privileges exist, EXECUTE on the function
  *		(revoked from PUBLIC) is the whole check, so this accepts; it is
  *		the one place per-topic privileges will go.
  */
 void
-mq_check_access(const MqTopicInfo *topic, MqAccess mode)
+mq_topic_check_access(const MqTopicInfo *topic, MqAccess mode)
 {
 	(void) topic;
 	(void) mode;
 }
 
 /*
- * mq_check_partition
+ * mq_topic_check_partition
  *		Refuse a partition number outside the topic.
  */
 void
-mq_check_partition(const MqTopicInfo *topic, int32 partition)
+mq_topic_check_partition(const MqTopicInfo *topic, int32 partition)
 {
 	if (partition < 0 || partition >= topic->partitions)
 		ereport(ERROR,
@@ -517,8 +517,9 @@ forget_topic(Oid dboid, const char *name, int32 topic_id)
 	if (topic == NULL || topic->topic_id != topic_id)
 		return;
 
+	mq_offsets_forget(dboid, topic_id, 0, topic->partitions);
 	/* and those an uncommitted ALTER added after them */
-	mq_offsets_forget(dboid, topic_id, 0, -1);
+	mq_offsets_forget(dboid, topic_id, topic->partitions, -1);
 	hash_search(TopicDir.htab, &key, HASH_REMOVE, NULL);
 }
 
@@ -676,7 +677,7 @@ mq_partition_offsets(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	mq_topic_get(name, &info);
-	mq_check_access(&info, MQ_ACCESS_READ);
+	mq_topic_check_access(&info, MQ_ACCESS_READ);
 
 	for (p = 0; p < info.partitions; p++)
 	{

@@ -27,19 +27,19 @@ typedef struct MqTopicInfo
 	Oid			segment_relid;
 } MqTopicInfo;
 
-/* What a caller wants to do with a topic (see mq_check_access). */
+/* What a caller wants to do with a topic (see mq_topic_check_access). */
 typedef enum MqAccess
 {
 	MQ_ACCESS_SEND,
 	MQ_ACCESS_READ
 } MqAccess;
 
-extern char *mq_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind);
+extern char *mq_topic_object_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind);
 extern char *mq_topic_name_arg(FunctionCallInfo fcinfo, int argno);
 extern void mq_topic_get(const char *name, MqTopicInfo *info);
 extern bool mq_topic_find(const char *name, MqTopicInfo *info);
-extern void mq_check_access(const MqTopicInfo *topic, MqAccess mode);
-extern void mq_check_partition(const MqTopicInfo *topic, int32 partition);
+extern void mq_topic_check_access(const MqTopicInfo *topic, MqAccess mode);
+extern void mq_topic_check_partition(const MqTopicInfo *topic, int32 partition);
 
 extern void mq_topic_undefined(const char *name) pg_attribute_noreturn();
 extern int64 mq_topic_stable_offset(const MqTopicInfo *topic, int32 partition);

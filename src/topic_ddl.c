@@ -63,7 +63,7 @@ check_ddl_access(const char *name, int32 topic_id)
 
 	strlcpy(info.name, name, sizeof(info.name));
 	info.topic_id = topic_id;
-	mq_check_access(&info, MQ_ACCESS_SEND);
+	mq_topic_check_access(&info, MQ_ACCESS_SEND);
 }
 
 /*
@@ -372,7 +372,7 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 
 	/* consumer groups get positions in the new partitions, and rebalance */
 	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) > partitions)
-		mq_groups_topic_grown(topic_id, partitions, PG_GETARG_INT32(1));
+		mq_group_topic_grown(topic_id, partitions, PG_GETARG_INT32(1));
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -198,7 +198,7 @@ retention_job(int64 *backlog)
 static int64
 members_job(int64 *backlog)
 {
-	return mq_groups_worker_pass();
+	return mq_group_expire_pass();
 }
 
 /* Delayed messages released per transaction. */
@@ -272,7 +272,7 @@ due_pass(void)
 	int64		checked;
 
 	mq_database_reset_due();
-	retry_at = TimestampTzPlusMilliseconds(mq_now(), mq_worker_naptime);
+	retry_at = TimestampTzPlusMilliseconds(mq_clock_now(), mq_worker_naptime);
 
 	for (;;)
 	{
@@ -287,7 +287,7 @@ due_pass(void)
 			lock_for_jobs())
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
-			job_now = mq_now();
+			job_now = mq_clock_now();
 			released = run_job(MQ_JOB_RELEASE, release_job);
 			if (released >= 0 && released < RELEASE_BATCH)
 			{
@@ -327,7 +327,7 @@ due_pass(void)
 		}
 	}
 
-	if (check_due || next_check <= mq_now())
+	if (check_due || next_check <= mq_clock_now())
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -337,7 +337,7 @@ due_pass(void)
 			lock_for_jobs())
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
-			job_now = mq_now();
+			job_now = mq_clock_now();
 			checked = run_job(MQ_JOB_CHECKBACK, checkback_job);
 			if (checked >= MQ_CHECK_BATCH)
 				next_check = 0; /* more are due: after the other due work */
@@ -607,11 +607,11 @@ mq_worker_main(Datum main_arg)
 			 * missed: a delayed send in a prepared transaction commits
 			 * without this module's commit callback.
 			 */
-			mq_database_offer_due(mq_now());
+			mq_database_offer_due(mq_clock_now());
 		}
 
 		/* delayed messages, retries and check-backs that are due */
-		if (mq_now() >= mq_database_next_due())
+		if (mq_clock_now() >= mq_database_next_due())
 			due_pass();
 
 		/* notifications, at most one pass per mq.notify_interval */
@@ -637,7 +637,7 @@ mq_worker_main(Datum main_arg)
 		 * millisecond early and waits no more.
 		 */
 		{
-			TimestampTz mq_time = mq_now();
+			TimestampTz mq_time = mq_clock_now();
 
 			timeout = Min(timeout, due <= mq_time ? 0 :
 						  (long) Min((due - mq_time) / 1000, (int64) timeout));
