@@ -7,7 +7,7 @@
 EXTENSION	= mq
 MODULE_big	= mq
 OBJS		= src/settings.o src/shmem.o src/query.o src/partitioner.o \
-		  src/clock.o src/database.o src/topic.o src/offsets.o \
+		  src/message.o src/clock.o src/database.o src/topic.o src/offsets.o \
 		  src/subscription.o src/segment.o src/delay.o src/produce.o \
 		  src/group.o src/position.o src/fetch.o src/lookup.o src/half.o \
 		  src/retry.o src/topic_ddl.o src/worker.o src/launcher.o src/mq.o

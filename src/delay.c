@@ -43,6 +43,7 @@
 #include "clock.h"
 #include "database.h"
 #include "delay.h"
+#include "message.h"
 #include "query.h"
 #include "settings.h"
 #include "topic.h"
@@ -159,37 +160,35 @@ mq_delay_xact_end(bool commit)
 
 /*
  * mq_delay_store
- *		Store a message for topic until due, in the current transaction.
- *		partition is -1 to choose it on release.  The caller has checked
+ *		Store message m for topic until due, in the current transaction.
+ *		m->partition is -1 to choose it on release.  The caller has checked
  *		access to the topic and the message's size.
  */
 void
-mq_delay_store(const MqTopicInfo *topic, int32 partition, const pg_uuid_t *id,
-			   bytea *payload, char payload_type, text *key, text *tag,
-			   Jsonb *headers, TimestampTz due)
+mq_delay_store(const MqTopicInfo *topic, const MqMessage *m, TimestampTz due)
 {
 	Oid			types[9] = {UUIDOID, INT4OID, INT4OID, TIMESTAMPTZOID,
 	CHAROID, TEXTOID, TEXTOID, JSONBOID, BYTEAOID};
 	Datum		values[9];
 	char		nulls[9] = "         ";
 
-	values[0] = UUIDPGetDatum(id);
+	values[0] = UUIDPGetDatum(&m->id);
 	values[1] = Int32GetDatum(topic->topic_id);
-	values[2] = Int32GetDatum(partition);
-	if (partition < 0)
+	values[2] = Int32GetDatum(m->partition);
+	if (m->partition < 0)
 		nulls[2] = 'n';
 	values[3] = TimestampTzGetDatum(due);
-	values[4] = CharGetDatum(payload_type);
-	values[5] = PointerGetDatum(key);
-	if (key == NULL)
+	values[4] = CharGetDatum(m->payload_type);
+	values[5] = PointerGetDatum(m->key);
+	if (m->key == NULL)
 		nulls[5] = 'n';
-	values[6] = PointerGetDatum(tag);
-	if (tag == NULL)
+	values[6] = PointerGetDatum(m->tag);
+	if (m->tag == NULL)
 		nulls[6] = 'n';
-	values[7] = PointerGetDatum(headers);
-	if (headers == NULL)
+	values[7] = PointerGetDatum(m->headers);
+	if (m->headers == NULL)
 		nulls[7] = 'n';
-	values[8] = PointerGetDatum(payload);
+	values[8] = PointerGetDatum(m->payload);
 
 	SPI_connect();
 	mq_query_as_owner("INSERT INTO mq.delayed_message (id, topic_id, partition,"
@@ -279,31 +278,15 @@ mq_delay_take_due(TimestampTz now, int limit, MqDelayRelease release,
 				 2, types, args, NULL, false);
 	for (i = 0; i < n; i++)
 	{
+		static const MqMessageColumns cols = {
+			.partition = 2,.id = 3,.payload_type = 4,.key = 5,.tag = 6,
+			.headers = 7,.payload = 8
+		};
 		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *name = SPI_getvalue(tup, desc, 1);
-		bool		isnull;
-		Datum		partition;
-		Datum		key;
-		Datum		tag;
-		Datum		headers;
-		bool		nokey;
-		bool		notag;
-		bool		noheaders;
+		MqMessage	m;
 
-		partition = SPI_getbinval(tup, desc, 2, &isnull);
-		key = SPI_getbinval(tup, desc, 5, &nokey);
-		tag = SPI_getbinval(tup, desc, 6, &notag);
-		headers = SPI_getbinval(tup, desc, 7, &noheaders);
-		release(name,
-				isnull ? -1 : DatumGetInt32(partition),
-				DatumGetUUIDP(SPI_getbinval(tup, desc, 3, &isnull)),
-				DatumGetByteaPP(SPI_getbinval(tup, desc, 8, &isnull)),
-				DatumGetChar(SPI_getbinval(tup, desc, 4, &isnull)),
-				nokey ? NULL : DatumGetTextPP(key),
-				notag ? NULL : DatumGetTextPP(tag),
-				noheaders ? NULL : DatumGetJsonbP(headers),
-				arg);
+		mq_message_from_row(tup, SPI_tuptable->tupdesc, &cols, &m);
+		release(SPI_getvalue(tup, SPI_tuptable->tupdesc, 1), &m, arg);
 	}
 	SPI_finish();
 	return (int) n;

@@ -19,17 +19,16 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
+#include "message.h"
 #include "topic.h"
 
 /*
  * What the database worker does with a due message it takes from the
- * store (see mq_delay_take_due): topic is its name, partition -1 if it is
- * to be chosen on release.
+ * store (see mq_delay_take_due): topic is its name; m->partition is -1 if
+ * it is to be chosen on release.
  */
-typedef void (*MqDelayRelease) (const char *topic, int32 partition,
-								const pg_uuid_t *id, bytea *payload,
-								char payload_type, text *key, text *tag,
-								Jsonb *headers, void *arg);
+typedef void (*MqDelayRelease) (const char *topic, const MqMessage *m,
+								void *arg);
 
 /* RocketMQ's delay levels: 1 s to 2 h. */
 #define MQ_DELAY_LEVELS		18
@@ -38,10 +37,8 @@ extern int64 mq_delay_level_usecs(int level);
 
 extern bool mq_delay_arg(FunctionCallInfo fcinfo, int argno,
 						 const char *topic, TimestampTz *due);
-extern void mq_delay_store(const MqTopicInfo *topic, int32 partition,
-						   const pg_uuid_t *id, bytea *payload,
-						   char payload_type, text *key, text *tag,
-						   Jsonb *headers, TimestampTz due);
+extern void mq_delay_store(const MqTopicInfo *topic, const MqMessage *m,
+						   TimestampTz due);
 extern void mq_delay_schedule_at(TimestampTz due);
 
 /* From mq.c's transaction callback. */

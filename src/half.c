@@ -58,6 +58,7 @@
 #include "clock.h"
 #include "delay.h"
 #include "half.h"
+#include "message.h"
 #include "produce.h"
 #include "query.h"
 #include "settings.h"
@@ -236,34 +237,23 @@ resolve(Datum handle, bool commit, const char *who, bool check_access)
 						  " h.payload",
 						  3, types, args, NULL, false) > 0)
 	{
+		static const MqMessageColumns cols = {
+			.partition = 2,.payload_type = 3,.key = 4,.tag = 5,.headers = 6,
+			.payload = 7
+		};
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		MqTopicInfo topic;
-		bool		isnull;
-		bool		nokey;
-		bool		notag;
-		bool		noheaders;
-		Datum		partition;
-		Datum		key;
-		Datum		tag;
-		Datum		headers;
+		MqMessage	m;
 
 		mq_topic_get(SPI_getvalue(tup, desc, 1), &topic);
 		if (check_access)
 			mq_topic_check_access(&topic, MQ_ACCESS_SEND);
 		if (!commit)
 			return true;
-		partition = SPI_getbinval(tup, desc, 2, &isnull);
-		key = SPI_getbinval(tup, desc, 4, &nokey);
-		tag = SPI_getbinval(tup, desc, 5, &notag);
-		headers = SPI_getbinval(tup, desc, 6, &noheaders);
-		mq_produce_buffer(&topic, isnull ? -1 : DatumGetInt32(partition),
-						  DatumGetUUIDP(handle),
-						  DatumGetByteaPP(SPI_getbinval(tup, desc, 7, &isnull)),
-						  DatumGetChar(SPI_getbinval(tup, desc, 3, &isnull)),
-						  nokey ? NULL : DatumGetTextPP(key),
-						  notag ? NULL : DatumGetTextPP(tag),
-						  noheaders ? NULL : DatumGetJsonbP(headers));
+		mq_message_from_row(tup, desc, &cols, &m);
+		m.id = *DatumGetUUIDP(handle);	/* the handle is the message's id */
+		mq_produce_buffer(&topic, &m);
 		return true;
 	}
 

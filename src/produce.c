@@ -74,6 +74,7 @@
 #include "database.h"
 #include "delay.h"
 #include "offsets.h"
+#include "message.h"
 #include "partitioner.h"
 #include "produce.h"
 #include "query.h"
@@ -283,20 +284,17 @@ partition_arg(FunctionCallInfo fcinfo, int argno, const MqTopicInfo *topic)
 
 /*
  * buffer_message
- *		Append one message to the transaction's buffer.  topic_name is a
- *		copy of the topic's name in the buffer's memory, shared by the
- *		messages of one call; partition is -1 to let choose_partition()
- *		decide; id is NULL for a new one; payload holds the bytes to store;
- *		key, tag and headers may be NULL.  The caller has
- *		run mq_produce_send_checks() and mq_produce_check_message().  Returns the buffered
- *		message, which an early flush may free: copy what is needed from it
- *		first.
+ *		Append a copy of message m to the transaction's buffer, produced at
+ *		now.  topic_name is a copy of the topic's name in the buffer's
+ *		memory, shared by the messages of one call; m->partition is -1 to
+ *		let choose_partition() decide.  The caller has run
+ *		mq_produce_send_checks() and mq_produce_check_message().  Returns
+ *		the buffered message, which an early flush may free: copy what is
+ *		needed from it first.
  */
 static MqPending *
 buffer_message(const MqTopicInfo *topic, const char *topic_name,
-			   TimestampTz now, int32 partition, const pg_uuid_t *id,
-			   bytea *payload, char payload_type, text *key, text *tag,
-			   Jsonb *headers)
+			   TimestampTz now, const MqMessage *m)
 {
 	MqPending  *msg;
 	MemoryContext oldcxt;
@@ -307,18 +305,17 @@ buffer_message(const MqTopicInfo *topic, const char *topic_name,
 	msg->subid = GetCurrentSubTransactionId();
 	msg->topic = topic_name;
 	msg->topic_id = topic->topic_id;
-	msg->partition = choose_partition(topic, partition, key);
+	msg->partition = choose_partition(topic, m->partition, m->key);
 	msg->produced_at = now;
-	if (id != NULL)
-		msg->id = *id;
-	else
-		make_uuidv7(&msg->id, msg->produced_at);
-	msg->payload_type = payload_type;
-	msg->key = key ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(key)) : NULL;
-	msg->tag = tag ? (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(tag)) : NULL;
-	msg->headers = headers ?
-		(Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(headers)) : NULL;
-	msg->payload = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(payload));
+	msg->id = m->id;
+	msg->payload_type = m->payload_type;
+	msg->key = m->key ?
+		(text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(m->key)) : NULL;
+	msg->tag = m->tag ?
+		(text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(m->tag)) : NULL;
+	msg->headers = m->headers ?
+		(Jsonb *) PG_DETOAST_DATUM_COPY(PointerGetDatum(m->headers)) : NULL;
+	msg->payload = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(m->payload));
 	msg->size = VARSIZE(msg->payload) +
 		(msg->key ? VARSIZE(msg->key) : 0) +
 		(msg->tag ? VARSIZE(msg->tag) : 0) +
@@ -457,19 +454,26 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 	/* delay, deliver_at or delay_level: store it until it is due */
 	if (mq_delay_arg(fcinfo, 7, topic.name, &due))
 	{
-		bytea	   *payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+		MqMessage	m = {
+			.payload_type = payload_type,
+			.key = key,
+			.tag = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+			.headers = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
+			.payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1),
+												payload_type)
+		};
 
 		if (!PG_ARGISNULL(6))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a delayed message to topic \"%s\" cannot have a dedup_id",
 							topic.name)));
-		mq_produce_check_message(&topic, payload, key);
+		mq_produce_check_message(&topic, m.payload, key);
 		partition = partition_arg(fcinfo, 5, &topic);
 		make_uuidv7(&id, now);
-		mq_delay_store(&topic, partition, &id, payload, payload_type, key,
-					   PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
-					   PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4), due);
+		m.id = id;
+		m.partition = partition;
+		mq_delay_store(&topic, &m, due);
 		values[0] = UUIDPGetDatum(&id);
 		values[1] = Int32GetDatum(partition);
 		nulls[1] = (partition < 0);
@@ -487,15 +491,21 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 
 	if (!duplicate)
 	{
-		bytea	   *payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+		MqMessage	m = {
+			.id = id,
+			.partition = partition,
+			.payload_type = payload_type,
+			.key = key,
+			.tag = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
+			.headers = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
+			.payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1),
+												payload_type)
+		};
 
-		mq_produce_check_message(&topic, payload, key);
+		mq_produce_check_message(&topic, m.payload, key);
 		buffer_message(&topic,
 					   MemoryContextStrdup(ensure_send_context(), topic.name),
-					   now, partition, &id, payload,
-					   payload_type, key,
-					   PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
-					   PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
+					   now, &m);
 		flush_if_full();
 	}
 
@@ -570,26 +580,25 @@ mq_produce_new_id(pg_uuid_t *id)
  * mq_produce_buffer
  *		Send a message that mq itself produces (a delayed message released,
  *		a retry, a dead letter, a half message committed) as part of the
- *		current transaction, with the given id.  partition is -1 to choose
- *		it by key, or for keyless messages round robin: a worker's
+ *		current transaction, with its id.  m->partition is -1 (or a
+ *		partition the topic no longer has) to choose it by key, or for keyless messages round robin: a worker's
  *		transaction releases many messages, which must not all stick to one
  *		partition.  No access check: the caller decides who may do this.
  *		Nor a size check: the message passed it when it was first sent, and
  *		a setting changed since must not keep it stuck in a store.
  */
 void
-mq_produce_buffer(const MqTopicInfo *topic, int32 partition,
-				  const pg_uuid_t *id, bytea *payload, char payload_type,
-				  text *key, text *tag, Jsonb *headers)
+mq_produce_buffer(const MqTopicInfo *topic, const MqMessage *m)
 {
-	if (partition >= topic->partitions)
-		partition = -1;
-	if (partition < 0 && key == NULL)
-		partition = (int32) (round_robin++ % (uint32) topic->partitions);
+	MqMessage	copy = *m;
+
+	if (copy.partition >= topic->partitions)
+		copy.partition = -1;
+	if (copy.partition < 0 && copy.key == NULL)
+		copy.partition = (int32) (round_robin++ % (uint32) topic->partitions);
 	buffer_message(topic,
 				   MemoryContextStrdup(ensure_send_context(), topic->name),
-				   GetCurrentTimestamp(), partition, id, payload, payload_type,
-				   key, tag, headers);
+				   GetCurrentTimestamp(), &copy);
 	flush_if_full();
 }
 
@@ -697,14 +706,19 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 									 &id, &p);
 		if (!duplicate)
 		{
-			bytea	   *payload = mq_produce_payload_bytes(payloads[i], payload_type);
+			MqMessage	m = {
+				.id = id,
+				.partition = p,
+				.payload_type = payload_type,
+				.key = key,
+				.tag = (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
+				.headers = (headers && !header_nulls[i]) ?
+				DatumGetJsonbP(headers[i]) : NULL,
+				.payload = mq_produce_payload_bytes(payloads[i], payload_type)
+			};
 
-			mq_produce_check_message(&topic, payload, key);
-			buffer_message(&topic, topic_name, now, p, &id, payload,
-						   payload_type, key,
-						   (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
-						   (headers && !header_nulls[i]) ?
-						   DatumGetJsonbP(headers[i]) : NULL);
+			mq_produce_check_message(&topic, m.payload, key);
+			buffer_message(&topic, topic_name, now, &m);
 			flush_if_full();
 		}
 

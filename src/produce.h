@@ -17,6 +17,7 @@
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
+#include "message.h"
 #include "topic.h"
 
 extern void mq_produce_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic);
@@ -24,10 +25,7 @@ extern bytea *mq_produce_payload_bytes(Datum payload, char payload_type);
 extern void mq_produce_check_message(const MqTopicInfo *topic, bytea *payload,
 									 text *key);
 extern void mq_produce_new_id(pg_uuid_t *id);
-extern void mq_produce_buffer(const MqTopicInfo *topic, int32 partition,
-							  const pg_uuid_t *id, bytea *payload,
-							  char payload_type, text *key, text *tag,
-							  Jsonb *headers);
+extern void mq_produce_buffer(const MqTopicInfo *topic, const MqMessage *m);
 
 /* From mq.c's transaction callbacks. */
 extern bool mq_produce_xact_pending(void);

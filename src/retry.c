@@ -47,6 +47,7 @@
 #include "clock.h"
 #include "delay.h"
 #include "group.h"
+#include "message.h"
 #include "position.h"
 #include "produce.h"
 #include "query.h"
@@ -74,12 +75,7 @@ compare_int64(const void *a, const void *b)
 /* A message handed back, as read from its topic. */
 typedef struct Nacked
 {
-	pg_uuid_t	id;
-	text	   *key;
-	text	   *tag;
-	Jsonb	   *headers;
-	bytea	   *payload;
-	char		payload_type;
+	MqMessage	msg;			/* its content, partition -1 */
 	int32		attempt;		/* its "mq.attempt" header, 0 if none */
 	char	   *origin;			/* its "mq.origin_topic", NULL if none */
 } Nacked;
@@ -152,13 +148,13 @@ static void
 read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 			Nacked *m)
 {
+	static const MqMessageColumns cols = {
+		.id = 1,.key = 2,.tag = 3,.headers = 4,.payload = 5,.payload_type = 6
+	};
 	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
 	Datum		args[3];
 	HeapTuple	tup;
 	TupleDesc	desc;
-	bool		isnull;
-	Datum		d;
-	char	   *type;
 	char	   *attempt;
 
 	args[0] = CStringGetTextDatum(topic->name);
@@ -176,17 +172,7 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 				 errdetail("The offset may be past the stable offset, a hole left by an aborted producer, or removed by retention.")));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	m->id = *DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
-	d = SPI_getbinval(tup, desc, 2, &isnull);
-	m->key = isnull ? NULL : DatumGetTextPCopy(d);
-	d = SPI_getbinval(tup, desc, 3, &isnull);
-	m->tag = isnull ? NULL : DatumGetTextPCopy(d);
-	d = SPI_getbinval(tup, desc, 4, &isnull);
-	m->headers = isnull ? NULL : DatumGetJsonbPCopy(d);
-	m->payload = DatumGetByteaPCopy(SPI_getbinval(tup, desc, 5, &isnull));
-	type = SPI_getvalue(tup, desc, 6);
-	m->payload_type = type[0] == 't' ? MQ_PAYLOAD_TEXT :
-		type[0] == 'j' ? MQ_PAYLOAD_JSONB : MQ_PAYLOAD_BYTEA;
+	mq_message_from_row(tup, desc, &cols, &m->msg);
 	attempt = SPI_getvalue(tup, desc, 7);
 	m->attempt = 0;
 	if (attempt != NULL)
@@ -216,13 +202,13 @@ retry_headers(const Nacked *m, int32 attempt, const MqTopicInfo *topic,
 	char		nulls[6] = "      ";
 	bool		isnull;
 
-	args[0] = PointerGetDatum(m->headers);
-	nulls[0] = m->headers == NULL ? 'n' : ' ';
+	args[0] = PointerGetDatum(m->msg.headers);
+	nulls[0] = m->msg.headers == NULL ? 'n' : ' ';
 	args[1] = Int32GetDatum(attempt);
 	args[2] = CStringGetTextDatum(topic->name);
 	args[3] = Int32GetDatum(partition);
 	args[4] = Int64GetDatum(offset);
-	args[5] = UUIDPGetDatum(&m->id);
+	args[5] = UUIDPGetDatum(&m->msg.id);
 	mq_query(m->origin != NULL ?
 			 "SELECT $1 OPERATOR(pg_catalog.||)"
 			 " pg_catalog.jsonb_build_object('mq.attempt', $2)"
@@ -248,14 +234,14 @@ dead_letter(const MqGroupInfo *group, const Nacked *m, int32 attempts,
 			const MqTopicInfo *topic, int32 partition, int64 offset)
 {
 	MqTopicInfo dlq;
-	pg_uuid_t	id;
+	MqMessage	copy = m->msg;
 
 	ensure_group_topic(group, group_topic_name(group, MQ_DLQ_SUFFIX), 1,
 					   false, &dlq);
-	mq_produce_new_id(&id);
-	mq_produce_buffer(&dlq, 0, &id, m->payload, m->payload_type, m->key,
-					  m->tag, retry_headers(m, attempts, topic, partition,
-											offset));
+	mq_produce_new_id(&copy.id);
+	copy.partition = 0;
+	copy.headers = retry_headers(m, attempts, topic, partition, offset);
+	mq_produce_buffer(&dlq, &copy);
 }
 
 /*
@@ -400,7 +386,7 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 
 	{
 		MqTopicInfo retry;
-		pg_uuid_t	id;
+		MqMessage	copy = m.msg;
 		TimestampTz now = mq_clock_now();
 		TimestampTz due;
 
@@ -410,11 +396,11 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 			due = now + mq_delay_level_usecs(Min(3 + m.attempt, MQ_DELAY_LEVELS));
 
 		ensure_group_topic(group, retry_name, topic->partitions, true, &retry);
-		mq_produce_new_id(&id);
-		mq_delay_store(&retry, -1, &id, m.payload, m.payload_type, m.key,
-					   m.tag, retry_headers(&m, m.attempt + 1, topic,
-											partition, offset),
-					   due);
+		mq_produce_new_id(&copy.id);
+		copy.partition = -1;
+		copy.headers = retry_headers(&m, m.attempt + 1, topic, partition,
+									 offset);
+		mq_delay_store(&retry, &copy, due);
 		return "retry";
 	}
 }
@@ -567,37 +553,25 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 		types[0] = INT8OID;
 		n = mq_query("SELECT r.\"offset\", r.key, r.tag,"
 					 " r.headers OPERATOR(pg_catalog.-) 'mq.attempt',"
-					 " r.payload, r.payload_type"
+					 " r.payload, r.payload_type, r.id"
 					 " FROM mq.read($2, 0, $1, $3::integer) r",
 					 3, types, args, NULL, false);
 		if (n == 0)
 			break;
 		for (i = 0; i < n; i++)
 		{
+			static const MqMessageColumns cols = {
+				.id = 7,.key = 2,.tag = 3,.headers = 4,.payload = 5,
+				.payload_type = 6
+			};
 			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			pg_uuid_t	id;
-			Datum		key;
-			Datum		tag;
-			Datum		headers;
-			bool		nokey;
-			bool		notag;
-			bool		noheaders;
-			char	   *type = SPI_getvalue(tup, desc, 6);
+			MqMessage	m;
 
-			from = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)) + 1;
-			key = SPI_getbinval(tup, desc, 2, &nokey);
-			tag = SPI_getbinval(tup, desc, 3, &notag);
-			headers = SPI_getbinval(tup, desc, 4, &noheaders);
-			mq_produce_new_id(&id);
-			mq_produce_buffer(&retry, -1, &id,
-							  DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)),
-							  type[0] == 't' ? MQ_PAYLOAD_TEXT :
-							  type[0] == 'j' ? MQ_PAYLOAD_JSONB :
-							  MQ_PAYLOAD_BYTEA,
-							  nokey ? NULL : DatumGetTextPP(key),
-							  notag ? NULL : DatumGetTextPP(tag),
-							  noheaders ? NULL : DatumGetJsonbP(headers));
+			from = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1,
+											   &isnull)) + 1;
+			mq_message_from_row(tup, SPI_tuptable->tupdesc, &cols, &m);
+			mq_produce_new_id(&m.id);
+			mq_produce_buffer(&retry, &m);
 			replayed++;
 		}
 	}

@@ -214,16 +214,13 @@ static TimestampTz job_now;
  *		once; arg is the MqTopicInfo of the last one.
  */
 static void
-release_message(const char *topic, int32 partition, const pg_uuid_t *id,
-				bytea *payload, char payload_type, text *key, text *tag,
-				Jsonb *headers, void *arg)
+release_message(const char *topic, const MqMessage *m, void *arg)
 {
 	MqTopicInfo *last = arg;
 
 	if (last->topic_id == 0 || strcmp(last->name, topic) != 0)
 		mq_topic_get(topic, last);
-	mq_produce_buffer(last, partition, id, payload, payload_type, key, tag,
-					  headers);
+	mq_produce_buffer(last, m);
 }
 
 /*

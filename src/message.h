@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * message.h
+ *	  A message as it travels between mq's files: sent, stored for later,
+ *	  released, retried, sent to a dead-letter topic, committed from a
+ *	  half message.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/message.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MQ_MESSAGE_H
+#define MQ_MESSAGE_H
+
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+#include "settings.h"
+
+/*
+ * A message's content and identity; its topic travels beside it.  The
+ * pointers may point into a query's result or a function's arguments:
+ * whoever keeps a message copies them (the send buffer does).
+ */
+typedef struct MqMessage
+{
+	pg_uuid_t	id;
+	int32		partition;		/* -1: chosen when it is sent */
+	char		payload_type;	/* MQ_PAYLOAD_* */
+	text	   *key;			/* NULL if none */
+	text	   *tag;			/* NULL if none */
+	Jsonb	   *headers;		/* NULL if none */
+	bytea	   *payload;		/* the payload's bytes */
+} MqMessage;
+
+/*
+ * Where a query's result row has a message's columns, numbered from 1 as
+ * SPI does; 0 for a column the query does not return (id: left zero for
+ * the caller to set; partition: the message gets -1).  The payload type column may be "char" (the stores'
+ * column) or text ('text', 'jsonb', 'bytea', as mq.read returns it).
+ */
+typedef struct MqMessageColumns
+{
+	int			id;
+	int			partition;
+	int			payload_type;
+	int			key;
+	int			tag;
+	int			headers;
+	int			payload;
+} MqMessageColumns;
+
+extern void mq_message_from_row(HeapTuple tup, TupleDesc desc,
+								const MqMessageColumns *cols, MqMessage *m);
+
+#endif							/* MQ_MESSAGE_H */
