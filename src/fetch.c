@@ -315,11 +315,9 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 			   int64 from, int64 stable, Datum tags, bool tags_null,
 			   Datum filter, bool filter_null, int32 max, int64 *scanned_to)
 {
-	Oid			segtype = INT4OID;
-	Datum		segarg = Int32GetDatum(topic->topic_id);
-	SPITupleTable *segments;
-	uint64		nsegments;
-	uint64		s;
+	MqSegmentScan scan;
+	Oid			relid;
+	const char *segment;
 	int64		bound;
 	int32		returned = 0;
 	int64		window = Max((int64) FETCH_SCAN_WINDOW,
@@ -331,22 +329,11 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	*scanned_to = bound;
 	init_filter(&f, tags, tags_null, filter, filter_null);
 
-	mq_query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-			 " ORDER BY segment_no", 1, &segtype, &segarg, NULL, false);
-	segments = SPI_tuptable;
-	nsegments = SPI_processed;
-	for (s = 0; s < nsegments && returned < max; s++)
-	{
-		Oid			relid;
-
-		relid = mq_segment_lock(SPI_getvalue(segments->vals[s],
-											 segments->tupdesc, 1));
-		if (!OidIsValid(relid))
-			continue;
+	mq_segment_scan_begin(&scan, topic->topic_id, false);
+	while (returned < max && mq_segment_scan_next(&scan, &relid, &segment))
 		returned += scan_segment(a, relid, topic_name, partition, &from,
 								 bound, &f, max - returned);
-	}
-	SPI_freetuptable(segments);
+	mq_segment_scan_end(&scan);
 	if (returned == max)
 		*scanned_to = from;
 	return returned;
@@ -634,10 +621,10 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("max and auto_commit must not be null")));
 	a.max = PG_GETARG_INT32(2);
-	if (a.max < 1 || a.max > 100000)
+	if (a.max < 1 || a.max > MQ_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max must be between 1 and 100000")));
+				 errmsg("max must be between 1 and %d", MQ_MAX_BATCH)));
 	auto_commit = PG_GETARG_BOOL(arg_auto);
 	if (is_poll)
 	{

@@ -6,7 +6,7 @@
  * A group is created by its first subscription.  Each subscription has one
  * position per partition (mq.position, member_id '') in clustering mode, or
  * one per partition and member in broadcasting mode.  The positions are
- * what consumption commits; fetch.c reads and moves them.
+ * what consumption commits; fetch.c reads them and position.c moves them.
  *
  * Members are optional.  Consumers that fetch in transactions need none:
  * the row lock on a position is their claim.  Consumers that keep state
@@ -886,10 +886,11 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 				 errhint("The modes are 'clustering' (members share the partitions) and 'broadcasting' (every member gets every message).")));
 	ordered = PG_GETARG_BOOL(6);
 	max_retries = PG_GETARG_INT32(7);
-	if (max_retries < 0 || max_retries > 1000)
+	if (max_retries < 0 || max_retries > MQ_MAX_ATTEMPTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_retries must be between 0 and 1000")));
+				 errmsg("max_retries must be between 0 and %d",
+						MQ_MAX_ATTEMPTS)));
 	if (!PG_ARGISNULL(4))
 		tags = parse_tags(text_to_cstring(PG_GETARG_TEXT_PP(4)), &tags_null);
 	if (!PG_ARGISNULL(5))

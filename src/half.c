@@ -645,7 +645,8 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 
 	mq_query("SELECT count(*) FROM (SELECT 1 FROM mq.half_message"
 			 " WHERE state OPERATOR(pg_catalog.=) 'prepared'"
-			 " AND next_check_at OPERATOR(pg_catalog.<=) $1 LIMIT 100000) d",
+			 " AND next_check_at OPERATOR(pg_catalog.<=) $1"
+			 " LIMIT " CppAsString2(MQ_BACKLOG_COUNT_MAX) ") d",
 			 1, types, args, NULL, false);
 	*backlog = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
@@ -670,7 +671,7 @@ mq_half_purge_resolved(void)
 							"  WHERE h.state OPERATOR(pg_catalog.=) ANY ('{committed,rolled_back}'::text[])"
 							"  AND h.resolved_at OPERATOR(pg_catalog.<)"
 							"   (pg_catalog.now() OPERATOR(pg_catalog.-) t.dedup_window)"
-							"  LIMIT 10000 FOR UPDATE OF h SKIP LOCKED))",
+							"  LIMIT " CppAsString2(MQ_PURGE_BATCH) " FOR UPDATE OF h SKIP LOCKED))",
 							0, NULL, NULL, NULL, false);
 	SPI_finish();
 	return purged;

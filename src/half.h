@@ -18,6 +18,9 @@
 /* Half messages checked back per worker transaction, at most. */
 #define MQ_CHECK_BATCH		100
 
+/* The check-back backlog is counted up to this many. */
+#define MQ_BACKLOG_COUNT_MAX	100000
+
 /* From the database worker. */
 extern int64 mq_half_check_due(TimestampTz now, int64 *backlog);
 extern TimestampTz mq_half_next_check(TimestampTz after, bool *stuck);

@@ -38,7 +38,6 @@
 #include "topic.h"
 
 /* Parameter types of the SPI queries below. */
-static Oid	int4_type = INT4OID;
 static Oid	read_types[4] = {INT4OID, INT8OID, INT8OID, INT8OID};
 
 PG_FUNCTION_INFO_V1(mq_read);
@@ -64,10 +63,9 @@ mq_read(PG_FUNCTION_ARGS)
 	int32		max;
 	int64		stable;
 	Datum		args[4];
-	Datum		segarg;
-	SPITupleTable *segments;
-	uint64		nsegments;
-	uint64		s;
+	MqSegmentScan scan;
+	Oid			relid;
+	const char *segment;
 	int64		returned = 0;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
@@ -88,10 +86,10 @@ mq_read(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_offset must not be negative")));
-	if (max < 1 || max > 100000)
+	if (max < 1 || max > MQ_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max must be between 1 and 100000")));
+				 errmsg("max must be between 1 and %d", MQ_MAX_BATCH)));
 
 	/*
 	 * A standby's shared memory does not follow the primary's commits: its
@@ -118,23 +116,15 @@ mq_read(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 
 	SPI_connect();
-	segarg = Int32GetDatum(topic.topic_id);
-	mq_query_once("SELECT relid::text FROM mq.segment"
-				  " WHERE topic_id = $1 ORDER BY segment_no",
-				  1, &int4_type, &segarg, NULL, false, 0);
-	segments = SPI_tuptable;
-	nsegments = SPI_processed;
+	mq_segment_scan_begin(&scan, topic.topic_id, false);
 
 	args[0] = Int32GetDatum(partition);
 	args[2] = Int64GetDatum(stable);
-	for (s = 0; s < nsegments && returned < max; s++)
+	while (returned < max && mq_segment_scan_next(&scan, &relid, &segment))
 	{
 		char	   *query;
 		uint64		i;
 
-		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
-													 segments->tupdesc, 1))))
-			continue;
 		args[1] = Int64GetDatum(from);
 		args[3] = Int64GetDatum(max - returned);
 		query = psprintf("SELECT \"offset\", id, key, tag, headers, payload,"
@@ -144,8 +134,7 @@ mq_read(PG_FUNCTION_ARGS)
 						 " FROM %s"
 						 " WHERE partition = $1 AND \"offset\" >= $2"
 						 " AND \"offset\" < $3"
-						 " ORDER BY \"offset\" LIMIT $4",
-						 SPI_getvalue(segments->vals[s], segments->tupdesc, 1));
+						 " ORDER BY \"offset\" LIMIT $4", segment);
 		mq_query_once(query, 4,
 					  read_types,
 					  args, NULL, false, 0);
@@ -165,6 +154,7 @@ mq_read(PG_FUNCTION_ARGS)
 			returned++;
 		}
 	}
+	mq_segment_scan_end(&scan);
 	SPI_finish();
 
 	return (Datum) 0;
@@ -185,37 +175,23 @@ lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
 	   bool newest_first)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		segarg = Int32GetDatum(topic->topic_id);
-	SPITupleTable *segments;
-	uint64		nsegments;
-	uint64		s;
+	MqSegmentScan scan;
+	Oid			relid;
+	const char *segment;
 	int64		returned = 0;
 
 	if (rsinfo->setResult == NULL)
 		InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
-	mq_query_once(newest_first ?
-				  "SELECT relid::text FROM mq.segment"
-				  " WHERE topic_id = $1 ORDER BY segment_no DESC" :
-				  "SELECT relid::text FROM mq.segment"
-				  " WHERE topic_id = $1 ORDER BY segment_no",
-				  1, &int4_type, &segarg, NULL, false, 0);
-	segments = SPI_tuptable;
-	nsegments = SPI_processed;
-
-	for (s = 0; s < nsegments && returned < max; s++)
+	mq_segment_scan_begin(&scan, topic->topic_id, newest_first);
+	while (returned < max && mq_segment_scan_next(&scan, &relid, &segment))
 	{
 		Oid			types[3] = {argtype, INT8OID, arg2type};
 		Datum		args[3] = {arg, Int64GetDatum(max - returned), arg2};
 		uint64		i;
 
-		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
-													 segments->tupdesc, 1))))
-			continue;
-		mq_query_once(psprintf(query,
-							   SPI_getvalue(segments->vals[s],
-											segments->tupdesc, 1)),
+		mq_query_once(psprintf(query, segment),
 					  OidIsValid(arg2type) ? 3 : 2, types, args,
 					  NULL, false, 0);
 		for (i = 0; i < SPI_processed; i++)
@@ -233,6 +209,7 @@ lookup(FunctionCallInfo fcinfo, const MqTopicInfo *topic, const char *query,
 			returned++;
 		}
 	}
+	mq_segment_scan_end(&scan);
 	SPI_finish();
 }
 
@@ -266,10 +243,10 @@ max_arg(FunctionCallInfo fcinfo, int argno)
 {
 	int32		max = PG_GETARG_INT32(argno);
 
-	if (max < 1 || max > 100000)
+	if (max < 1 || max > MQ_MAX_BATCH)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max must be between 1 and 100000")));
+				 errmsg("max must be between 1 and %d", MQ_MAX_BATCH)));
 	return max;
 }
 

@@ -11,11 +11,12 @@
  *
  * The hooks only detect events and hand them to the subsystem concerned:
  *
- *	- shmem_request/shmem_startup: shmem.c;
- *	- object_access_hook: the extension created or dropped, a database
- *	  created (worker.c needs to know);
+ *	- shmem_request/shmem_startup: each owner of shared state (database.c,
+ *	  topic.c, offsets.c, clock.c, subscription.c);
+ *	- object_access_hook: the extension created or dropped (database.c,
+ *	  topic.c, subscription.c), a database created (database.c);
  *	- ProcessUtility_hook: commands that need a database without other
- *	  connections pause that database's worker first (worker.c);
+ *	  connections pause that database's worker first (database.c);
  *	- the transaction callback, the only one mq registers: PRE_PREPARE
  *	  refuses transactions holding mq state, COMMIT and ABORT let each
  *	  subsystem settle its bookkeeping (which must not fail).

@@ -762,11 +762,9 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 	int32		partition = PG_GETARG_INT32(1);
 	int64		from = PG_GETARG_INT64(2);
 	int64		stable;
-	Oid			segtype = INT4OID;
-	Datum		segarg;
-	SPITupleTable *segments;
-	uint64		nsegments;
-	uint64		s;
+	MqSegmentScan scan;
+	Oid			relid;
+	const char *segment;
 	Datum		result = (Datum) 0;
 	bool		found = false;
 
@@ -778,33 +776,26 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 
 	SPI_connect();
-	segarg = Int32GetDatum(topic.topic_id);
-	mq_query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-			 " ORDER BY segment_no", 1, &segtype, &segarg, NULL, false);
-	segments = SPI_tuptable;
-	nsegments = SPI_processed;
-	for (s = 0; s < nsegments && !found; s++)
+	mq_segment_scan_begin(&scan, topic.topic_id, false);
+	while (!found && mq_segment_scan_next(&scan, &relid, &segment))
 	{
 		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
 		Datum		args[3];
 		bool		isnull;
 
-		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
-													 segments->tupdesc, 1))))
-			continue;
 		args[0] = Int32GetDatum(partition);
 		args[1] = Int64GetDatum(from);
 		args[2] = Int64GetDatum(stable);
 		if (mq_query(psprintf("SELECT produced_at FROM %s WHERE partition = $1"
 							  " AND \"offset\" >= $2 AND \"offset\" < $3"
-							  " ORDER BY \"offset\" LIMIT 1",
-							  SPI_getvalue(segments->vals[s], segments->tupdesc, 1)),
+							  " ORDER BY \"offset\" LIMIT 1", segment),
 					 3, types, args, NULL, false) > 0)
 		{
 			result = mq_query_value(0, 1, &isnull);
 			found = true;
 		}
 	}
+	mq_segment_scan_end(&scan);
 	SPI_finish();
 	if (!found)
 		PG_RETURN_NULL();

@@ -85,6 +85,9 @@
 /* Longest message key, in bytes (keys are indexed). */
 #define MQ_KEY_MAX			1024
 
+/* Longest deduplication id, in bytes. */
+#define MQ_DEDUP_ID_MAX		1024
+
 /* Rows written per heap multi-insert. */
 #define MQ_INSERT_BATCH		1000
 
@@ -379,10 +382,11 @@ check_dedup(const MqTopicInfo *topic, text *dedup_id, pg_uuid_t *id,
 	bool		isnull;
 	bool		fresh;
 
-	if (VARSIZE_ANY_EXHDR(dedup_id) == 0 || VARSIZE_ANY_EXHDR(dedup_id) > 1024)
+	if (VARSIZE_ANY_EXHDR(dedup_id) == 0 ||
+		VARSIZE_ANY_EXHDR(dedup_id) > MQ_DEDUP_ID_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dedup_id must have 1 to 1024 bytes")));
+				 errmsg("dedup_id must have 1 to %d bytes", MQ_DEDUP_ID_MAX)));
 
 	args[0] = Int32GetDatum(topic->topic_id);
 	args[1] = PointerGetDatum(dedup_id);
@@ -520,8 +524,8 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 
 /*
  * mq_produce_purge_dedup
- *		Delete expired deduplication entries of this database, up to 10000
- *		a pass, skipping rows a sender holds.  If mq.dedup cannot be locked
+ *		Delete expired deduplication entries of this database, up to
+ *		MQ_PURGE_BATCH a pass, skipping rows a sender holds.  If mq.dedup cannot be locked
  *		at once (someone holds a strong lock on it), the pass is skipped
  *		rather than wait.  Called by the database worker inside a
  *		transaction with a snapshot and a search_path of pg_catalog only.
@@ -539,7 +543,7 @@ mq_produce_purge_dedup(void)
 	mq_query_once("DELETE FROM mq.dedup WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 				  " SELECT ctid FROM mq.dedup"
 				  "  WHERE expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()"
-				  "  LIMIT 10000 FOR UPDATE SKIP LOCKED))", 0, NULL, NULL, NULL, false, 0);
+				  "  LIMIT " CppAsString2(MQ_PURGE_BATCH) " FOR UPDATE SKIP LOCKED))", 0, NULL, NULL, NULL, false, 0);
 	purged = (int) SPI_processed;
 	SPI_finish();
 	return purged;

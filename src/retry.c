@@ -72,6 +72,15 @@ compare_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * The delay level of a first retry without an explicit delay: RocketMQ's
+ * level 3 (10 s); each later attempt goes one level up.
+ */
+#define MQ_RETRY_FIRST_LEVEL	3
+
+/* Dead letters mq.replay_dlq reads per query. */
+#define MQ_REPLAY_CHUNK		1000
+
 /* A message handed back, as read from its topic. */
 typedef struct Nacked
 {
@@ -181,7 +190,7 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 		long		v = strtol(attempt, &end, 10);
 
 		/* a header is producer data: take only a sane count */
-		if (*end == '\0' && end != attempt && v > 0 && v <= 1000)
+		if (*end == '\0' && end != attempt && v > 0 && v <= MQ_MAX_ATTEMPTS)
 			m->attempt = (int32) v;
 	}
 	m->origin = SPI_getvalue(tup, desc, 8);
@@ -393,7 +402,8 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 		if (delay != NULL)
 			due = mq_due_after(now, delay, "delay");
 		else
-			due = now + mq_delay_level_usecs(Min(3 + m.attempt, MQ_DELAY_LEVELS));
+			due = now + mq_delay_level_usecs(Min(MQ_RETRY_FIRST_LEVEL + m.attempt,
+												 MQ_DELAY_LEVELS));
 
 		ensure_group_topic(group, retry_name, topic->partitions, true, &retry);
 		mq_produce_new_id(&copy.id);
@@ -547,7 +557,7 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 		uint64		n;
 		uint64		i;
 
-		args[2] = Int64GetDatum(Min(max - replayed, 1000));
+		args[2] = Int64GetDatum(Min(max - replayed, MQ_REPLAY_CHUNK));
 		types[2] = INT8OID;
 		args[0] = Int64GetDatum(from);
 		types[0] = INT8OID;

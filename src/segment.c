@@ -261,20 +261,83 @@ mq_segment_roll_due(void)
 }
 
 /*
- * mq_segment_lock
+ * segment_lock
  *		Lock segment table name (as mq.segment lists it) for reading, and
  *		return its OID, or InvalidOid if it no longer exists: retention may
  *		have dropped it since the caller listed it, and then the caller
  *		skips it.
  */
-Oid
-mq_segment_lock(const char *name)
+static Oid
+segment_lock(const char *name)
 {
 	RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(name));
 
 	return RangeVarGetRelidExtended(rv, AccessShareLock, RVR_MISSING_OK,
 									NULL, NULL);
 }
+
+/*
+ * mq_segment_scan_begin
+ *		List the segments of topic_id, oldest first (newest first if
+ *		newest_first), for mq_segment_scan_next.  The caller is connected to
+ *		SPI and ends with mq_segment_scan_end.
+ */
+void
+mq_segment_scan_begin(MqSegmentScan *scan, int32 topic_id, bool newest_first)
+{
+	Oid			type = INT4OID;
+	Datum		arg = Int32GetDatum(topic_id);
+
+	mq_query(newest_first ?
+			 "SELECT relid::text FROM mq.segment"
+			 " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+			 " ORDER BY segment_no DESC" :
+			 "SELECT relid::text FROM mq.segment"
+			 " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+			 " ORDER BY segment_no",
+			 1, &type, &arg, NULL, false);
+	scan->segments = SPI_tuptable;
+	scan->count = SPI_processed;
+	scan->next = 0;
+}
+
+/*
+ * mq_segment_scan_next
+ *		Lock the next segment of the list for reading and set *relid and
+ *		*name (its qualified name, for query texts).  A segment that
+ *		retention dropped since it was listed is skipped.  Returns false
+ *		when there is none left.
+ */
+bool
+mq_segment_scan_next(MqSegmentScan *scan, Oid *relid, const char **name)
+{
+	while (scan->next < scan->count)
+	{
+		char	   *n = SPI_getvalue(scan->segments->vals[scan->next],
+									 scan->segments->tupdesc, 1);
+
+		scan->next++;
+		*relid = segment_lock(n);
+		if (OidIsValid(*relid))
+		{
+			*name = n;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * mq_segment_scan_end
+ *		Free the list of segments.
+ */
+void
+mq_segment_scan_end(MqSegmentScan *scan)
+{
+	SPI_freetuptable(scan->segments);
+	scan->segments = NULL;
+}
+
 
 /*
  * mq_segment_retention_pass
@@ -401,38 +464,33 @@ int64
 mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz at)
 {
 	int64		stable = mq_topic_stable_offset(topic, partition);
-	Oid			segtype = INT4OID;
-	Datum		segarg = Int32GetDatum(topic->topic_id);
-	SPITupleTable *segments;
-	uint64		nsegments;
-	uint64		s;
+	MqSegmentScan scan;
+	Oid			relid;
+	const char *segment;
+	int64		result = stable;
 
-	mq_query("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-			 " ORDER BY segment_no",
-			 1, &segtype, &segarg, NULL, false);
-	segments = SPI_tuptable;
-	nsegments = SPI_processed;
-	for (s = 0; s < nsegments; s++)
+	mq_segment_scan_begin(&scan, topic->topic_id, false);
+	while (mq_segment_scan_next(&scan, &relid, &segment))
 	{
 		Oid			types[3] = {INT4OID, TIMESTAMPTZOID, INT8OID};
 		Datum		args[3];
 		bool		isnull;
 		Datum		found;
 
-		if (!OidIsValid(mq_segment_lock(SPI_getvalue(segments->vals[s],
-													 segments->tupdesc, 1))))
-			continue;
 		args[0] = Int32GetDatum(partition);
 		args[1] = TimestampTzGetDatum(at);
 		args[2] = Int64GetDatum(stable);
 		mq_query(psprintf("SELECT min(\"offset\") FROM %s"
 						  " WHERE partition = $1 AND produced_at >= $2"
-						  " AND \"offset\" < $3",
-						  SPI_getvalue(segments->vals[s], segments->tupdesc, 1)),
+						  " AND \"offset\" < $3", segment),
 				 3, types, args, NULL, false);
 		found = mq_query_value(0, 1, &isnull);
 		if (!isnull)
-			return DatumGetInt64(found);
+		{
+			result = DatumGetInt64(found);
+			break;
+		}
 	}
-	return stable;
+	mq_segment_scan_end(&scan);
+	return result;
 }

@@ -15,6 +15,7 @@
 #define MQ_SEGMENT_H
 
 #include "datatype/timestamp.h"
+#include "executor/spi.h"
 
 #include "topic.h"
 
@@ -33,10 +34,25 @@ enum
 	SEG_NATTS
 };
 
+/*
+ * Reading a topic's segments in order, each locked for reading, skipping
+ * those that retention dropped since they were listed.
+ */
+typedef struct MqSegmentScan
+{
+	SPITupleTable *segments;	/* the list, from mq.segment */
+	uint64		count;
+	uint64		next;
+} MqSegmentScan;
+
 /* All of these run SPI queries: the caller is connected to SPI. */
+extern void mq_segment_scan_begin(MqSegmentScan *scan, int32 topic_id,
+								  bool newest_first);
+extern bool mq_segment_scan_next(MqSegmentScan *scan, Oid *relid,
+								 const char **name);
+extern void mq_segment_scan_end(MqSegmentScan *scan);
 extern Oid	mq_segment_create(int32 topic_id, int32 segment_no);
 extern void mq_segment_for_each(int32 topic_id, const char *command);
-extern Oid	mq_segment_lock(const char *name);
 extern int64 mq_segment_log_start(const MqTopicInfo *topic, int32 partition);
 extern int64 mq_segment_offset_at_time(const MqTopicInfo *topic,
 									   int32 partition, TimestampTz at);

@@ -31,6 +31,21 @@
 #define MQ_PAYLOAD_JSONB	'j'
 #define MQ_PAYLOAD_BYTEA	'b'
 
+/* Most messages one fetch, poll, read or lookup returns. */
+#define MQ_MAX_BATCH		100000
+
+/* Most partitions a topic can have. */
+#define MQ_MAX_PARTITIONS_PER_TOPIC	100000
+
+/*
+ * Most delivery attempts mq counts: the highest max_retries, and the
+ * highest "mq.attempt" header a retry trusts (headers are producer data).
+ */
+#define MQ_MAX_ATTEMPTS		1000
+
+/* Rows a worker purge pass deletes at most (dedup entries, half messages). */
+#define MQ_PURGE_BATCH		10000
+
 /* Sizing settings (PGC_POSTMASTER): they size shared memory. */
 extern int	mq_max_databases;
 extern int	mq_max_topics;
@@ -46,7 +61,7 @@ extern int	mq_send_buffer_limit;
 extern int	mq_auto_commit_timeout;
 extern int	mq_notify_interval;
 
-/* Timed work settings (delay.c, retry.c, txn.c). */
+/* Timed work settings (delay.c, retry.c, half.c). */
 extern int	mq_max_delay;
 extern bool mq_test_clock;
 extern int	mq_check_interval;

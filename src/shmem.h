@@ -10,8 +10,8 @@
  * owner file that keeps it private, reserves and creates its memory, and
  * documents its locks in its header comment: database.c (the databases and
  * their workers), topic.c (the topic directory), offsets.c (partitions),
- * clock.c (mq's clock) and group.c (the subscriptions version).  The lock
- * order across them is in docs/design.md.
+ * clock.c (mq's clock) and subscription.c (the subscriptions version).
+ * The lock order across them is in docs/design.md.
  *
  * Copyright (c) 2026, mq developers
  *

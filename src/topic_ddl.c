@@ -35,6 +35,9 @@
 #include "subscription.h"
 #include "topic.h"
 
+/* The smallest segment_bytes a topic may have (1 MB). */
+#define MQ_MIN_SEGMENT_BYTES	(1024 * 1024)
+
 /* Parameter types of the SPI queries below. */
 static Oid	text_type = TEXTOID;
 static Oid	int4_type = INT4OID;
@@ -73,11 +76,12 @@ check_ddl_access(const char *name, int32 topic_id)
 static void
 check_partition_count(const char *name, int32 partitions)
 {
-	if (partitions < 1 || partitions > 100000)
+	if (partitions < 1 || partitions > MQ_MAX_PARTITIONS_PER_TOPIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("topic \"%s\" cannot have %d partitions", name, partitions),
-				 errdetail("A topic has 1 to 100000 partitions.")));
+				 errdetail("A topic has 1 to %d partitions.",
+						   MQ_MAX_PARTITIONS_PER_TOPIC)));
 }
 
 /*
@@ -112,7 +116,7 @@ check_topic_settings(FunctionCallInfo fcinfo, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("retention_bytes of topic \"%s\" must be positive", name)));
-	if (!PG_ARGISNULL(4) && PG_GETARG_INT64(4) < 1024 * 1024)
+	if (!PG_ARGISNULL(4) && PG_GETARG_INT64(4) < MQ_MIN_SEGMENT_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("segment_bytes of topic \"%s\" must be at least 1 MB", name)));

@@ -204,6 +204,12 @@ members_job(int64 *backlog)
 /* Delayed messages released per transaction. */
 #define RELEASE_BATCH		10000
 
+/*
+ * How long one due pass releases before the worker's other work gets its
+ * turn, in milliseconds.
+ */
+#define RELEASE_BUDGET_MS	1000
+
 /* The time (mq's clock) against which the running release or check runs. */
 static TimestampTz job_now;
 
@@ -253,9 +259,10 @@ checkback_job(int64 *backlog)
  * next_due is set to "never" before the first snapshot is taken: work
  * committed before that snapshot is seen by the queries below, and a
  * transaction that commits after it lowers next_due itself afterwards
- * (mq_database_wake_at), which mq_database_offer_due() keeps.  After a full second of
- * releasing, the pass stops and leaves next_due at "now", so that the
- * worker's other work gets its turn before the release goes on.  A job
+ * (mq_database_wake_at), which mq_database_offer_due() keeps.  After
+ * RELEASE_BUDGET_MS of releasing, the pass stops and leaves next_due at
+ * "now", so that the worker's other work gets its turn before the release
+ * goes on.  A job
  * that fails is tried again a naptime later, not in a loop.
  */
 static void
@@ -316,7 +323,8 @@ due_pass(void)
 		}
 		if (released < RELEASE_BATCH)
 			break;
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), 1000))
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   RELEASE_BUDGET_MS))
 		{
 			next_release = 0;
 			check_due = true;
