@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * clock.c
- *	  mq's clock: the time against which delays, back-off, check-backs and
- *	  member expiry are due.
+ *	  mq's clock: the time against which delays, back-off and check-backs
+ *	  are due.
  *
- * mq_clock_now() is the system clock plus an offset in shared memory that is zero
- * unless tests move it forward with mq.advance_clock() (allowed only with
+ * mq_clock_now() is the system clock plus an offset in shared memory that is
+ * zero unless tests move it forward with mq.advance_clock() (allowed only with
  * mq.test_clock = on), so that tests check delays, back-off and check-back
  * schedules without sleeping.  The offset only grows; it is a single atomic
  * and needs no lock.

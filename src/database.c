@@ -32,7 +32,8 @@
  *		the database hash, every MqDatabase field above "mutex", and the
  *		launcher fields of DatabaseShared.  Held for a few dozen
  *		instructions: no I/O, no catalog access, no ereport(ERROR) except
- *		the slot-exhaustion error raised before anything is changed.
+ *		the slot-exhaustion error and, while a pause is recorded, running
+ *		out of memory, both raised before anything is changed.
  *	MqDatabase.mutex (spinlock)
  *		the fields below it: the doorbell (notify_pending, tick_requested,
  *		next_due) and the tick and job statistics.  A handful of
@@ -409,8 +410,9 @@ launcher_wants_start(MqDatabase *db, LauncherDb *ldb, TimestampTz now)
  * mq_database_launcher_manage
  *		Start, restart and retire database workers.  Returns the number of
  *		milliseconds until a delayed restart falls due, or -1 if none is
- *		pending.  start registers a worker (launcher.c), outside dir_lock.  Workers wake the launcher when they check in or exit, so
- *		starts held back by MQ_MAX_STARTING are taken up then.
+ *		pending. start registers a worker (launcher.c), outside dir_lock.
+ *		Workers wake the launcher when they check in or exit, so starts held
+ *		back by MQ_MAX_STARTING are taken up then.
  */
 long
 mq_database_launcher_manage(MqStartWorker start)

@@ -4,14 +4,14 @@
  *	  Delayed messages: the store of messages not yet due.
  *
  * A delayed message (mq.send with delay, deliver_at or delay_level) is not
- * buffered for the log: it is inserted into mq.delayed_message in the
- * sender's transaction, so it exists if and only if that transaction
- * commits, and survives a crash like any table row.  The database worker
- * releases due messages into their topics in batches: it takes them out of
- * the store here and sends them (produce.c), in one transaction, so a
- * message is released once or not at all.  Released messages keep their id and get their partition and offset
- * then, by the usual rules.  Retries (retry.c) are delayed messages to the
- * group's retry topic.
+ * buffered for the log: it is inserted into mq.delayed_message in the sender's
+ * transaction, so it exists if and only if that transaction commits, and
+ * survives a crash like any table row.  The database worker releases due
+ * messages into their topics in batches: it takes them out of the store here
+ * and sends them (produce.c), in one transaction, so a message is released
+ * once or not at all.  Released messages keep their id and get their partition
+ * and offset then, by the usual rules.  Retries (retry.c) are delayed messages
+ * to the group's retry topic.
  *
  * The worker sleeps until the earliest due time it knows of (next_due in
  * its shared-memory entry).  A transaction that schedules earlier work

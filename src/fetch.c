@@ -458,7 +458,7 @@ fetch_pass(FetchArgs *a)
 	topic.topic_id = 0;
 	a->wait = NIL;
 
-	g = mq_subscriptions_get(a->group.name);
+	g = mq_subscription_get(a->group.name);
 	if (g != NULL)
 		cands = list_candidates(a, g, &ncands);
 	if (ncands == 0)

@@ -939,7 +939,7 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 					 errmsg("consumer group \"%s\" is already subscribed to topic \"%s\" in %s mode",
 							group_name, topic_name, old_mode),
 					 errhint("Unsubscribe first (its positions are lost) to change the mode.")));
-		mq_subscriptions_changed();
+		mq_subscription_changed();
 		mq_query("UPDATE mq.subscription SET tags = $4, filter = $5,"
 				 " ordered = $6, max_retries = $7"
 				 " WHERE group_id = $1 AND topic_id = $2",
@@ -955,7 +955,7 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 		itypes[8] = TIMESTAMPTZOID;
 		args[8] = attime;
 		nulls[8] = start == START_TIME ? ' ' : 'n';
-		mq_subscriptions_changed();
+		mq_subscription_changed();
 		mq_query("INSERT INTO mq.subscription (group_id, topic_id, mode, tags,"
 				 " filter, ordered, max_retries, start, start_at)"
 				 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1066,7 +1066,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 		undefined_group(group_name);
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = Int32GetDatum(topic.topic_id);
-	mq_subscriptions_changed();
+	mq_subscription_changed();
 	removed = mq_query("DELETE FROM mq.subscription"
 					   " WHERE group_id = $1 AND topic_id = $2",
 					   2, types, args, NULL, false) > 0;
@@ -1101,7 +1101,7 @@ mq_drop_group(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 	arg = Int32GetDatum(group.group_id);
-	mq_subscriptions_changed();
+	mq_subscription_changed();
 	mq_query("DELETE FROM mq.consumer_group WHERE group_id = $1",
 			 1, &type, &arg, NULL, false);
 	SPI_finish();

@@ -522,12 +522,12 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 
 /*
  * mq_half_check_due
- *		Check back up to MQ_CHECK_BATCH half messages due at now (mq's
- *		clock), earliest first, for at most CHECK_BUDGET_MS of check-back
- *		functions.  Sets *backlog to the checks still due.  Returns how many
- *		were checked, or MQ_CHECK_BATCH if it stopped for lack of time (so
- *		that the worker comes back at once, after its other due work).  Called by the database worker in a transaction
- *		with a snapshot, as the bootstrap superuser.
+ *		Check back up to MQ_CHECK_BATCH half messages due at now (mq's clock),
+ *		earliest first, for at most CHECK_BUDGET_MS of check-back functions.
+ *		Sets *backlog to the checks still due.  Returns how many were checked,
+ *		or MQ_CHECK_BATCH if it stopped for lack of time (so that the worker
+ *		comes back at once, after its other due work).  Called by the database
+ *		worker in a transaction with a snapshot, as the bootstrap superuser.
  */
 int64
 mq_half_check_due(TimestampTz now, int64 *backlog)

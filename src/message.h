@@ -39,10 +39,11 @@ typedef struct MqMessage
 } MqMessage;
 
 /*
- * Where a query's result row has a message's columns, numbered from 1 as
- * SPI does; 0 for a column the query does not return (id: left zero for
- * the caller to set; partition: the message gets -1).  The payload type column may be "char" (the stores'
- * column) or text ('text', 'jsonb', 'bytea', as mq.read returns it).
+ * Where a query's result row has a message's columns, numbered from 1 as SPI
+ * does; 0 for a column the query does not return (id: left zero for the caller
+ * to set; partition: the message gets -1).  The payload type column may be
+ * "char" (the stores' column) or text ('text', 'jsonb', 'bytea', as mq.read
+ * returns it).
  */
 typedef struct MqMessageColumns
 {

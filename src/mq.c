@@ -134,7 +134,7 @@ mq_shmem_request_hook(void)
 	mq_topic_shmem_request();
 	mq_offsets_shmem_request();
 	mq_clock_shmem_request();
-	mq_subscriptions_shmem_request();
+	mq_subscription_shmem_request();
 }
 
 /*
@@ -152,7 +152,7 @@ mq_shmem_startup_hook(void)
 	mq_topic_shmem_startup();
 	mq_offsets_shmem_startup();
 	mq_clock_shmem_startup();
-	mq_subscriptions_shmem_startup();
+	mq_subscription_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -207,7 +207,7 @@ mq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		{
 			mq_database_extension_dropped();
 			mq_topic_extension_dropped();
-			mq_subscriptions_changed();
+			mq_subscription_changed();
 		}
 	}
 	else if (classId == DatabaseRelationId && access == OAT_POST_CREATE)
@@ -340,7 +340,7 @@ mq_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
 						 errdetail("Its claims and auto-commit leases belong to this session.")));
 			if (mq_database_xact_pending() || mq_topic_xact_pending() ||
-				mq_subscriptions_pending())
+				mq_subscription_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has changed mq topics or subscriptions, created or dropped the mq extension, or paused an mq worker")));
@@ -348,7 +348,7 @@ mq_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */
 			mq_position_xact_end(false);
-			mq_subscriptions_xact_end(false);
+			mq_subscription_xact_end(false);
 			mq_delay_xact_end(false);
 			break;
 		case XACT_EVENT_COMMIT:
@@ -356,7 +356,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_produce_xact_end(true);
 			mq_delay_xact_end(true);
 			mq_position_xact_end(true);
-			mq_subscriptions_xact_end(true);
+			mq_subscription_xact_end(true);
 			mq_topic_xact_end(true);
 			mq_database_xact_end(true);
 			break;
@@ -365,7 +365,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_produce_xact_end(false);
 			mq_delay_xact_end(false);
 			mq_position_xact_end(false);
-			mq_subscriptions_xact_end(false);
+			mq_subscription_xact_end(false);
 			mq_topic_xact_end(false);
 			mq_database_xact_end(false);
 			break;

@@ -31,6 +31,9 @@
  * back are discarded; rows it flushed early are aborted with it.
  *
  * Offsets, the in-flight ring and the durable high mark are offsets.c's.
+ * This file is a little over a thousand lines because the send variants,
+ * deduplication and the commit-time write path all work on the one
+ * per-transaction buffer, which stays private to it.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -71,7 +74,6 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "database.h"
 #include "delay.h"
 #include "offsets.h"
 #include "message.h"
@@ -525,9 +527,9 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 /*
  * mq_produce_purge_dedup
  *		Delete expired deduplication entries of this database, up to
- *		MQ_PURGE_BATCH a pass, skipping rows a sender holds.  If mq.dedup cannot be locked
- *		at once (someone holds a strong lock on it), the pass is skipped
- *		rather than wait.  Called by the database worker inside a
+ *		MQ_PURGE_BATCH a pass, skipping rows a sender holds.  If mq.dedup
+ *		cannot be locked at once (someone holds a strong lock on it), the pass
+ *		is skipped rather than wait.  Called by the database worker inside a
  *		transaction with a snapshot and a search_path of pg_catalog only.
  *		Returns how many it deleted.
  */
@@ -582,14 +584,14 @@ mq_produce_new_id(pg_uuid_t *id)
 
 /*
  * mq_produce_buffer
- *		Send a message that mq itself produces (a delayed message released,
- *		a retry, a dead letter, a half message committed) as part of the
- *		current transaction, with its id.  m->partition is -1 (or a
- *		partition the topic no longer has) to choose it by key, or for keyless messages round robin: a worker's
- *		transaction releases many messages, which must not all stick to one
- *		partition.  No access check: the caller decides who may do this.
- *		Nor a size check: the message passed it when it was first sent, and
- *		a setting changed since must not keep it stuck in a store.
+ *		Send a message that mq itself produces (a delayed message released, a
+ *		retry, a dead letter, a half message committed) as part of the current
+ *		transaction, with its id. m->partition is -1 (or a partition the topic
+ *		no longer has) to choose it by key, or for keyless messages round
+ *		robin: a worker's transaction releases many messages, which must not
+ *		all stick to one partition.  No access check: the caller decides who
+ *		may do this.  Nor a size check: the message passed it when it was first
+ *		sent, and a setting changed since must not keep it stuck in a store.
  */
 void
 mq_produce_buffer(const MqTopicInfo *topic, const MqMessage *m)

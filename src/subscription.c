@@ -6,10 +6,10 @@
  *
  * A fetch needs its group's id and subscriptions (topic, mode, tags,
  * filter).  Looking them up on every fetch cost as much as reading the
- * messages, so a session keeps them (mq_subscriptions_get) while a version
+ * messages, so a session keeps them (mq_subscription_get) while a version
  * counter in shared memory keeps the value read before the lookup: a
  * transaction that changes groups, subscriptions or topics calls
- * mq_subscriptions_changed(), and bumps the version when it commits, after
+ * mq_subscription_changed(), and bumps the version when it commits, after
  * its changes are visible.  The session that makes such a change forgets
  * what it kept at once, and again when its transaction ends.  A prepared
  * transaction could not bump the version at COMMIT PREPARED, so PREPARE
@@ -68,36 +68,36 @@ forget_subscriptions(void)
 }
 
 /*
- * mq_subscriptions_changed
+ * mq_subscription_changed
  *		The current transaction changes consumer groups, subscriptions or
  *		topics: other sessions must look their subscriptions up again once
  *		it commits, and this one at once.
  */
 void
-mq_subscriptions_changed(void)
+mq_subscription_changed(void)
 {
 	subscriptions_changed = true;
 	forget_subscriptions();
 }
 
 /*
- * mq_subscriptions_pending
+ * mq_subscription_pending
  *		Whether the current transaction changed subscriptions (which a
  *		prepared transaction could not announce when it commits).
  */
 bool
-mq_subscriptions_pending(void)
+mq_subscription_pending(void)
 {
 	return subscriptions_changed;
 }
 
 /*
- * mq_subscriptions_get
+ * mq_subscription_get
  *		The group's id and subscriptions, kept or looked up; NULL if there is
  *		no such group.  The caller is connected to SPI.
  */
 CachedGroup *
-mq_subscriptions_get(const char *name)
+mq_subscription_get(const char *name)
 {
 	uint64		version = pg_atomic_read_u64(subscriptions_version);
 	Oid			type = TEXTOID;
@@ -173,13 +173,13 @@ mq_subscriptions_get(const char *name)
 }
 
 /*
- * mq_subscriptions_xact_end
+ * mq_subscription_xact_end
  *		The transaction ended.  Committed changes to subscriptions become
  *		visible now: tell the other sessions.  Either way, what this one
  *		kept may hold uncommitted rows.  Cannot fail.
  */
 void
-mq_subscriptions_xact_end(bool commit)
+mq_subscription_xact_end(bool commit)
 {
 	if (subscriptions_changed)
 	{
@@ -191,23 +191,23 @@ mq_subscriptions_xact_end(bool commit)
 }
 
 /*
- * mq_subscriptions_shmem_request
+ * mq_subscription_shmem_request
  *		Reserve the subscriptions version.  Called from mq.c's
  *		shmem_request_hook.
  */
 void
-mq_subscriptions_shmem_request(void)
+mq_subscription_shmem_request(void)
 {
 	RequestAddinShmemSpace(MAXALIGN(sizeof(pg_atomic_uint64)));
 }
 
 /*
- * mq_subscriptions_shmem_startup
+ * mq_subscription_shmem_startup
  *		Create the subscriptions version, or attach to it.  Called from
  *		mq.c's shmem_startup_hook with AddinShmemInitLock held.
  */
 void
-mq_subscriptions_shmem_startup(void)
+mq_subscription_shmem_startup(void)
 {
 	bool		found;
 

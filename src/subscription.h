@@ -17,12 +17,12 @@
 
 /*
  * The subscriptions of the groups this session fetches for, kept between
- * fetches so that a fetch reads only the positions.  They stay valid while
- * the shared subscriptions version (see subscription.c) is the value read before looking them up:
- * a transaction that changes groups, subscriptions or topics bumps it when
- * it commits, after its changes are visible.  A session that makes such a
- * change forgets what it kept at once, and again when its transaction
- * ends.
+ * fetches so that a fetch reads only the positions.  They stay valid while the
+ * shared subscriptions version (see subscription.c) is the value read before
+ * looking them up: a transaction that changes groups, subscriptions or topics
+ * bumps it when it commits, after its changes are visible.  A session that
+ * makes such a change forgets what it kept at once, and again when its
+ * transaction ends.
  */
 typedef struct CachedSubscription
 {
@@ -44,15 +44,15 @@ typedef struct CachedGroup
 } CachedGroup;
 
 /* The caller is connected to SPI. */
-extern CachedGroup *mq_subscriptions_get(const char *name);
+extern CachedGroup *mq_subscription_get(const char *name);
 
 /* Called by every change to groups, subscriptions or topics. */
-extern void mq_subscriptions_changed(void);
+extern void mq_subscription_changed(void);
 
 /* From mq.c's hooks and transaction callback. */
-extern bool mq_subscriptions_pending(void);
-extern void mq_subscriptions_xact_end(bool commit);
-extern void mq_subscriptions_shmem_request(void);
-extern void mq_subscriptions_shmem_startup(void);
+extern bool mq_subscription_pending(void);
+extern void mq_subscription_xact_end(bool commit);
+extern void mq_subscription_shmem_request(void);
+extern void mq_subscription_shmem_startup(void);
 
 #endif							/* MQ_SUBSCRIPTION_H */

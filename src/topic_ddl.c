@@ -250,7 +250,7 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 
 	mq_segment_for_each(topic_id, "DROP TABLE %s");
 	arg = Int32GetDatum(topic_id);
-	mq_subscriptions_changed();
+	mq_subscription_changed();
 	mq_query_once("DELETE FROM mq.topic WHERE topic_id = $1",
 				  1, &int4_type, &arg, NULL, false, 0);
 	SPI_finish();
