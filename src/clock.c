@@ -123,7 +123,7 @@ mq_advance_clock(PG_FUNCTION_ARGS)
 void
 mq_clock_shmem_request(void)
 {
-	RequestAddinShmemSpace(MAXALIGN(sizeof(pg_atomic_uint64)));
+	RequestAddinShmemSpace(CACHELINEALIGN(sizeof(pg_atomic_uint64)));
 }
 
 /*

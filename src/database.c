@@ -1352,7 +1352,7 @@ mq_worker_jobs(PG_FUNCTION_ARGS)
 void
 mq_database_shmem_request(void)
 {
-	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(DatabaseShared)),
+	RequestAddinShmemSpace(add_size(CACHELINEALIGN(sizeof(DatabaseShared)),
 									mq_shmem_directory_size(&DatabaseDir)));
 	RequestNamedLWLockTranche("mq directory", 1);
 }

@@ -347,6 +347,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */
+			mq_produce_xact_end(false);
 			mq_position_xact_end(false);
 			mq_subscription_xact_end(false);
 			mq_delay_xact_end(false);

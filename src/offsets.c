@@ -645,6 +645,49 @@ mq_offsets_wake_channel(Oid dboid)
 }
 
 /*
+ * check_room
+ *		Raise ERRCODE_CONFIGURATION_LIMIT_EXCEEDED if partitions [from, to)
+ *		of topic_name would not fit in the directory.  Caller holds
+ *		parts_lock.
+ */
+static void
+check_room(const char *topic_name, int32 from, int32 to)
+{
+	if (hash_get_num_entries(PartitionDir.htab) + (to - from) <=
+		mq_max_partitions)
+		return;
+	if (from == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("not enough mq partition slots for the %d partitions of topic \"%s\"",
+						to - from, topic_name),
+				 errdetail("%ld of %d slots are in use.",
+						   hash_get_num_entries(PartitionDir.htab),
+						   mq_max_partitions),
+				 errhint("Increase mq.max_partitions and restart the server.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("not enough mq partition slots for %d more partitions of topic \"%s\"",
+					to - from, topic_name),
+			 errhint("Increase mq.max_partitions and restart the server.")));
+}
+
+/*
+ * mq_offsets_check_room
+ *		Raise ERRCODE_CONFIGURATION_LIMIT_EXCEEDED if partitions [from, to)
+ *		of topic_name would not fit, without entering them.  Caller holds
+ *		the topic directory's lock exclusively, so the answer holds until
+ *		it enters them.
+ */
+void
+mq_offsets_check_room(const char *topic_name, int32 from, int32 to)
+{
+	LWLockAcquire(OffState->parts_lock, LW_SHARED);
+	check_room(topic_name, from, to);
+	LWLockRelease(OffState->parts_lock);
+}
+
+/*
  * mq_offsets_enter
  *		Add partitions [from, to) of topic topic_name (topic_id) to shared
  *		memory, each continuing from its durable high mark (high_marks[p -
@@ -660,19 +703,7 @@ mq_offsets_enter(const char *topic_name, int32 topic_id, int32 from, int32 to,
 	int32		p;
 
 	LWLockAcquire(OffState->parts_lock, LW_EXCLUSIVE);
-	if (hash_get_num_entries(PartitionDir.htab) + (to - from) >
-		mq_max_partitions)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 from == 0 ?
-				 errmsg("not enough mq partition slots for the %d partitions of topic \"%s\"",
-						to - from, topic_name) :
-				 errmsg("not enough mq partition slots for %d more partitions of topic \"%s\"",
-						to - from, topic_name),
-				 errdetail("%ld of %d slots are in use.",
-						   hash_get_num_entries(PartitionDir.htab),
-						   mq_max_partitions),
-				 errhint("Increase mq.max_partitions and restart the server.")));
+	check_room(topic_name, from, to);
 	for (p = from; p < to; p++)
 	{
 		MqPartitionKey key;
@@ -756,7 +787,7 @@ mq_offsets_read(int32 topic_id, int32 partition, int64 *end, int *inflight,
 void
 mq_offsets_shmem_request(void)
 {
-	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(OffsetsShared)),
+	RequestAddinShmemSpace(add_size(CACHELINEALIGN(sizeof(OffsetsShared)),
 									mq_shmem_directory_size(&PartitionDir)));
 	RequestNamedLWLockTranche("mq partitions", 1);
 }

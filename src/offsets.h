@@ -34,6 +34,8 @@ extern bool mq_offsets_xact_pending(void);
 extern void mq_offsets_xact_end(void);
 
 /* The topic directory (topic.c), holding its lock exclusively. */
+extern void mq_offsets_check_room(const char *topic_name, int32 from,
+								  int32 to);
 extern void mq_offsets_enter(const char *topic_name, int32 topic_id,
 							 int32 from, int32 to, const int64 *high_marks);
 extern void mq_offsets_forget(Oid dboid, int32 topic_id, int32 from,

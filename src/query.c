@@ -49,8 +49,16 @@ typedef struct CachedQuery
 static HTAB *query_cache = NULL;
 
 /*
+ * mq_query calls running in this backend: a query may call an mq function
+ * that runs mq_query again.  While one runs, no kept plan is freed (the
+ * outer one may be executing it).
+ */
+static int	query_depth = 0;
+
+/*
  * pin_search_path
- *		Run what follows with search_path set to pg_catalog alone, until
+ *		Run what follows with search_path set to pg_catalog, then pg_temp
+ *		(named last, so that it is not searched first), until
  *		AtEOXact_GUC(true, the returned level); an error unwinds it with the
  *		(sub)transaction.  The one hardening rule of mq's SQL: every name
  *		its queries use is schema-qualified (mq.*) or in pg_catalog, so no
@@ -62,7 +70,7 @@ pin_search_path(void)
 {
 	int			nest = NewGUCNestLevel();
 
-	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	return nest;
 }
@@ -100,7 +108,11 @@ cached_plan(const char *sql, int nargs, Oid *types)
 		return NULL;
 	if (query_cache != NULL &&
 		hash_get_num_entries(query_cache) >= QUERY_CACHE_MAX)
+	{
+		if (query_depth > 1)
+			return NULL;		/* an outer query may be running a kept plan */
 		forget_all();
+	}
 	if (query_cache == NULL)
 	{
 		HASHCTL		ctl;
@@ -116,6 +128,8 @@ cached_plan(const char *sql, int nargs, Oid *types)
 	if (entry != NULL && entry->nargs == nargs &&
 		memcmp(entry->types, types, sizeof(Oid) * nargs) == 0)
 		return entry->plan;
+	if (entry != NULL && query_depth > 1)
+		return NULL;			/* its plan may be running in an outer query */
 
 	/* prepare before entering, so that a failure leaves no entry */
 	plan = SPI_prepare(sql, nargs, types);
@@ -145,14 +159,24 @@ mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 		 const char *nulls, bool read_only)
 {
 	int			nest = pin_search_path();
-	SPIPlanPtr	plan = cached_plan(sql, nargs, types);
-	int			rc;
+	SPIPlanPtr	plan;
+	int			rc = 0;
 
-	if (plan != NULL)
-		rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
-	else
-		rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
-								   read_only, 0);
+	query_depth++;
+	PG_TRY();
+	{
+		plan = cached_plan(sql, nargs, types);
+		if (plan != NULL)
+			rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
+		else
+			rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
+									   read_only, 0);
+	}
+	PG_FINALLY();
+	{
+		query_depth--;
+	}
+	PG_END_TRY();
 	AtEOXact_GUC(true, nest);
 	if (rc < 0)
 		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));

@@ -198,7 +198,7 @@ mq_subscription_xact_end(bool commit)
 void
 mq_subscription_shmem_request(void)
 {
-	RequestAddinShmemSpace(MAXALIGN(sizeof(pg_atomic_uint64)));
+	RequestAddinShmemSpace(CACHELINEALIGN(sizeof(pg_atomic_uint64)));
 }
 
 /*

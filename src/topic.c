@@ -370,6 +370,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 	if (topic == NULL)
 	{
 		/* check both capacities before changing anything */
+		mq_offsets_check_room(name, 0, partitions);
 		mq_shmem_check_room(&TopicDir);
 		mq_offsets_enter(name, topic_id, 0, partitions, high_marks);
 		topic = mq_shmem_enter(&TopicDir, &key, &found);
@@ -726,7 +727,7 @@ mq_topic_stable_offset(const MqTopicInfo *topic, int32 partition)
 void
 mq_topic_shmem_request(void)
 {
-	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(TopicShared)),
+	RequestAddinShmemSpace(add_size(CACHELINEALIGN(sizeof(TopicShared)),
 									mq_shmem_directory_size(&TopicDir)));
 	RequestNamedLWLockTranche("mq topics", 1);
 }
