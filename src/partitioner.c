@@ -28,11 +28,11 @@
 PG_FUNCTION_INFO_V1(mq_partition_for);
 
 /*
- * mq_murmur2
+ * mq_partitioner_murmur2
  *		Kafka's murmur2 hash of len bytes (Utils.murmur2 in the Java client).
  */
 int32
-mq_murmur2(const char *data, int len)
+mq_partitioner_murmur2(const char *data, int len)
 {
 	const uint32 m = 0x5bd1e995;
 	const int	r = 24;
@@ -75,14 +75,14 @@ mq_murmur2(const char *data, int len)
 }
 
 /*
- * mq_key_partition
+ * mq_partitioner_key
  *		The partition Kafka's default partitioner gives a key.
  */
 int32
-mq_key_partition(const char *key, int len, int32 partitions)
+mq_partitioner_key(const char *key, int len, int32 partitions)
 {
 	Assert(partitions > 0);
-	return (int32) (((uint32) mq_murmur2(key, len) & 0x7fffffff) % (uint32) partitions);
+	return (int32) (((uint32) mq_partitioner_murmur2(key, len) & 0x7fffffff) % (uint32) partitions);
 }
 
 /*
@@ -100,6 +100,6 @@ mq_partition_for(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("number of partitions must be at least 1")));
 
-	PG_RETURN_INT32(mq_key_partition(VARDATA_ANY(key),
-									 VARSIZE_ANY_EXHDR(key), partitions));
+	PG_RETURN_INT32(mq_partitioner_key(VARDATA_ANY(key),
+									   VARSIZE_ANY_EXHDR(key), partitions));
 }

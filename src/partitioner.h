@@ -13,7 +13,7 @@
 #ifndef MQ_PARTITIONER_H
 #define MQ_PARTITIONER_H
 
-extern int32 mq_murmur2(const char *data, int len);
-extern int32 mq_key_partition(const char *key, int len, int32 partitions);
+extern int32 mq_partitioner_murmur2(const char *data, int len);
+extern int32 mq_partitioner_key(const char *key, int len, int32 partitions);
 
 #endif							/* MQ_PARTITIONER_H */

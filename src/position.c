@@ -672,13 +672,21 @@ mq_seek(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(offset);
 }
 
+/* Where mq.seek moves every partition's position to. */
+typedef enum SeekTarget
+{
+	SEEK_EARLIEST,				/* the log start */
+	SEEK_LATEST,				/* the stable offset */
+	SEEK_TIME					/* the first message at or after a time */
+} SeekTarget;
+
 /*
  * seek_all
  *		mq.seek over every partition: to the log start (earliest), to the
  *		stable offset (latest), or to a time.
  */
 static Datum
-seek_all(FunctionCallInfo fcinfo, char how, TimestampTz at)
+seek_all(FunctionCallInfo fcinfo, SeekTarget how, TimestampTz at)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MqGroupInfo group;
@@ -695,12 +703,18 @@ seek_all(FunctionCallInfo fcinfo, char how, TimestampTz at)
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		if (how == 'e')
-			offset = mq_segment_log_start(&topic, p);
-		else if (how == 'l')
-			offset = mq_topic_stable_offset(&topic, p);
-		else
-			offset = mq_segment_offset_at_time(&topic, p, at);
+		switch (how)
+		{
+			case SEEK_EARLIEST:
+				offset = mq_segment_log_start(&topic, p);
+				break;
+			case SEEK_LATEST:
+				offset = mq_topic_stable_offset(&topic, p);
+				break;
+			default:
+				offset = mq_segment_offset_at_time(&topic, p, at);
+				break;
+		}
 		offset = seek_partition(&group, &topic, p, member_id, offset);
 		values[0] = Int32GetDatum(p);
 		values[1] = Int64GetDatum(offset);
@@ -729,7 +743,9 @@ mq_seek_position(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid position \"%s\"", position),
 				 errhint("Use 'earliest', 'latest', an offset or a timestamptz.")));
-	return seek_all(fcinfo, position[0], 0);
+	return seek_all(fcinfo,
+					strcmp(position, "earliest") == 0 ? SEEK_EARLIEST : SEEK_LATEST,
+					0);
 }
 
 /*
@@ -745,7 +761,7 @@ mq_seek_time(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("at must not be null")));
-	return seek_all(fcinfo, 't', PG_GETARG_TIMESTAMPTZ(2));
+	return seek_all(fcinfo, SEEK_TIME, PG_GETARG_TIMESTAMPTZ(2));
 }
 
 /*

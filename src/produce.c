@@ -234,8 +234,8 @@ choose_partition(const MqTopicInfo *topic, int32 partition, text *key)
 	if (partition >= 0)
 		return partition;
 	if (key != NULL)
-		return mq_key_partition(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
-								topic->partitions);
+		return mq_partitioner_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
+								  topic->partitions);
 
 	foreach(lc, sticky)
 	{
