@@ -116,7 +116,7 @@ DECLARE
                       WHERE t.name = 'd.owned');
 BEGIN
     EXECUTE format('ALTER TABLE %s OWNER TO d_owner', seg);
-    EXECUTE format('CREATE INDEX ON %s ((public.d_not_as_superuser(payload)))', seg);
+    EXECUTE format('CREATE INDEX ON %s ((public.d_not_as_superuser(records)))', seg);
 END
 $$;
 SELECT partition FROM mq.send('d.owned', 'owned'::text, delay => '1 s');

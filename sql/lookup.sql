@@ -32,8 +32,11 @@ SELECT count(*) FROM mq.get_by_time('lookups', now() - interval '1 hour', now() 
 SELECT count(*) AS none FROM mq.get_by_time('lookups', now() + interval '1 hour', now() + interval '2 hours');
 SELECT count(*) FROM mq.get_by_time('lookups', '-infinity', 'infinity', 5);
 
--- The segment tables have an index for each kind of lookup (ids, being
--- UUIDv7, are found through the time index); with
+-- A segment table holds one row per record batch.  Each kind of lookup
+-- finds its batches through an index: by offset the primary key (the batch
+-- that starts at or before it), by key the primary key too (the newest
+-- batches of the key's partition), by time and by id (ids, being UUIDv7,
+-- carry their time) the BRIN index on the batches' time ranges.  With
 -- sequential scans disabled the planner serves each lookup's query from
 -- one (the tables are too small here for it to choose them otherwise).
 SELECT relid::regclass AS seg FROM mq.segment JOIN mq.topic USING (topic_id)
@@ -53,10 +56,10 @@ BEGIN
     RETURN false;
 END $$;
 SET enable_seqscan = off;
-SELECT uses_index(format('SELECT * FROM %s WHERE partition = 0 AND "offset" = 3', :'seg')) AS by_offset,
-       uses_index(format('SELECT * FROM %s WHERE produced_at BETWEEN now() - interval ''1 minute'' AND now() AND id = %L', :'seg', :'wanted_id')) AS by_id,
-       uses_index(format('SELECT * FROM %s WHERE key = %L ORDER BY produced_at DESC LIMIT 3', :'seg', 'k1')) AS by_key,
-       uses_index(format('SELECT * FROM %s WHERE produced_at >= now() AND produced_at < now()', :'seg')) AS by_time;
+SELECT uses_index(format('SELECT * FROM %s WHERE partition = 0 AND base_offset <= 3 ORDER BY base_offset DESC LIMIT 1', :'seg')) AS by_offset,
+       uses_index(format('SELECT * FROM %s WHERE first_at <= now() AND last_at >= now() - interval ''1 minute''', :'seg')) AS by_id,
+       uses_index(format('SELECT * FROM %s WHERE partition = 0 ORDER BY base_offset DESC LIMIT 3', :'seg')) AS by_key,
+       uses_index(format('SELECT * FROM %s WHERE last_at >= now() AND first_at < now()', :'seg')) AS by_time;
 RESET enable_seqscan;
 DROP FUNCTION uses_index(text);
 

@@ -209,98 +209,55 @@ filter_passes(MessageFilter *f, Datum tag, bool tag_null, Datum headers,
 	return true;
 }
 
-/*
- * scan_segment
- *		Put into the result the messages of a partition in segment relid
- *		(locked by the caller) from offset *from up to bound, that pass f:
- *		at most max, in offset order.  A plain index scan on the segment's
- *		primary key, under a snapshot taken now (after the caller read the
- *		stable offset): no plan, and each message goes straight from the
- *		buffer into the result.  Reads with the caller's rights, as a query
- *		would.  Returns how many, and moves *from past the last one.
- */
-static int32
-scan_segment(FetchArgs *a, Oid relid, Datum topic_name, int32 partition,
-			 int64 *from, int64 bound, MessageFilter *f, int32 max)
+/* What scan_visit needs from read_partition. */
+typedef struct ReadState
 {
-	Relation	rel = table_open(relid, NoLock);
-	Relation	index;
-	AclResult	aclresult;
-	Snapshot	snapshot;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData keys[3];
-	int32		returned = 0;
-	Datum		type_text = CStringGetTextDatum("text");
-	Datum		type_jsonb = CStringGetTextDatum("jsonb");
-	Datum		type_bytea = CStringGetTextDatum("bytea");
+	FetchArgs  *a;
+	Datum		topic_name;
+	MessageFilter *filter;
+	int32		max;			/* messages still wanted */
+	int32		returned;
+	int64		from;			/* just past the last one returned */
+	Datum		type_names[3];	/* text, jsonb, bytea */
+} ReadState;
 
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
-	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("row-level security on segment table \"%s\" is not supported",
-						RelationGetRelationName(rel))));
+/*
+ * scan_visit
+ *		A record of the partition read: into the result if it passes the
+ *		subscription's filters.  Stops when max are there.
+ */
+static bool
+scan_visit(const MqRecord *rec, void *arg)
+{
+	ReadState  *s = arg;
+	const MqMessage *m = &rec->msg;
+	Datum		values[FETCH_COLUMNS];
+	bool		isnull[FETCH_COLUMNS];
 
-	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
-				Int32GetDatum(partition));
-	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE,
-				Int64GetDatum(*from));
-	ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_INT8LT,
-				Int64GetDatum(bound));
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	scan = index_beginscan(rel, index, snapshot, 3, 0);
-	index_rescan(scan, keys, 3, NULL, 0);
-	slot = table_slot_create(rel, NULL);
+	if (!filter_passes(s->filter, PointerGetDatum(m->tag), m->tag == NULL,
+					   PointerGetDatum(m->headers), m->headers == NULL))
+		return true;
 
-	while (returned < max &&
-		   index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		Datum	   *v;
-		bool	   *n;
-		Datum		values[FETCH_COLUMNS];
-		bool		isnull[FETCH_COLUMNS];
-		char		type;
-
-		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(slot);
-		v = slot->tts_values;
-		n = slot->tts_isnull;
-		if (!filter_passes(f, v[SEG_TAG], n[SEG_TAG], v[SEG_HEADERS],
-						   n[SEG_HEADERS]))
-			continue;
-
-		type = DatumGetChar(v[SEG_PAYLOAD_TYPE]);
-		memset(isnull, 0, sizeof(isnull));
-		values[0] = topic_name;
-		values[1] = Int32GetDatum(partition);
-		values[2] = v[SEG_OFFSET];
-		values[3] = v[SEG_ID];
-		values[4] = v[SEG_KEY];
-		isnull[4] = n[SEG_KEY];
-		values[5] = v[SEG_TAG];
-		isnull[5] = n[SEG_TAG];
-		values[6] = v[SEG_HEADERS];
-		isnull[6] = n[SEG_HEADERS];
-		values[7] = v[SEG_PAYLOAD];
-		values[8] = type == MQ_PAYLOAD_TEXT ? type_text :
-			type == MQ_PAYLOAD_JSONB ? type_jsonb : type_bytea;
-		values[9] = v[SEG_PRODUCED_AT];
-		tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc,
-							 values, isnull);
-		*from = DatumGetInt64(v[SEG_OFFSET]) + 1;
-		returned++;
-	}
-
-	ExecDropSingleTupleTableSlot(slot);
-	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	index_close(index, AccessShareLock);
-	table_close(rel, NoLock);
-	return returned;
+	memset(isnull, 0, sizeof(isnull));
+	values[0] = s->topic_name;
+	values[1] = Int32GetDatum(m->partition);
+	values[2] = Int64GetDatum(rec->offset);
+	values[3] = UUIDPGetDatum(&m->id);
+	values[4] = PointerGetDatum(m->key);
+	isnull[4] = (m->key == NULL);
+	values[5] = PointerGetDatum(m->tag);
+	isnull[5] = (m->tag == NULL);
+	values[6] = PointerGetDatum(m->headers);
+	isnull[6] = (m->headers == NULL);
+	values[7] = PointerGetDatum(m->payload);
+	values[8] = s->type_names[m->payload_type == MQ_PAYLOAD_TEXT ? 0 :
+							  m->payload_type == MQ_PAYLOAD_JSONB ? 1 : 2];
+	values[9] = TimestampTzGetDatum(rec->produced_at);
+	tuplestore_putvalues(s->a->rsinfo->setResult, s->a->rsinfo->setDesc,
+						 values, isnull);
+	s->from = rec->offset + 1;
+	s->returned++;
+	return s->returned < s->max;
 }
 
 /*
@@ -322,18 +279,28 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	int32		returned = 0;
 	int64		window = Max((int64) FETCH_SCAN_WINDOW,
 							 (int64) max * FETCH_SCAN_FACTOR);
-	Datum		topic_name = CStringGetTextDatum(topic->name);
 	MessageFilter f;
+	ReadState	s;
 
 	bound = (stable - from > window) ? from + window : stable;
 	*scanned_to = bound;
 	init_filter(&f, tags, tags_null, filter, filter_null);
 
+	s.a = a;
+	s.topic_name = CStringGetTextDatum(topic->name);
+	s.filter = &f;
+	s.max = max;
+	s.returned = 0;
+	s.from = from;
+	s.type_names[0] = CStringGetTextDatum("text");
+	s.type_names[1] = CStringGetTextDatum("jsonb");
+	s.type_names[2] = CStringGetTextDatum("bytea");
 	mq_segment_scan_begin(&scan, topic->topic_id, false);
-	while (returned < max && mq_segment_scan_next(&scan, &relid, &segment))
-		returned += scan_segment(a, relid, topic_name, partition, &from,
-								 bound, &f, max - returned);
+	while (s.returned < max && mq_segment_scan_next(&scan, &relid, &segment))
+		mq_segment_read(relid, partition, s.from, bound, scan_visit, &s);
 	mq_segment_scan_end(&scan);
+	returned = s.returned;
+	from = s.from;
 	if (returned == max)
 		*scanned_to = from;
 	return returned;

@@ -765,6 +765,20 @@ mq_seek_time(PG_FUNCTION_ARGS)
 }
 
 /*
+ * visit_first
+ *		Keep the offset and time of the first record, and stop.
+ */
+static bool
+visit_first(const MqRecord *rec, void *arg)
+{
+	MqRecord   *first = arg;
+
+	first->offset = rec->offset;
+	first->produced_at = rec->produced_at;
+	return false;
+}
+
+/*
  * mq_first_unconsumed_at
  *		SQL: mq.first_unconsumed_at(topic, partition, from_offset): when the
  *		first committed message at or after from_offset, below the stable
@@ -781,8 +795,7 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 	MqSegmentScan scan;
 	Oid			relid;
 	const char *segment;
-	Datum		result = (Datum) 0;
-	bool		found = false;
+	MqRecord	first = {.offset = -1};
 
 	mq_topic_get(mq_topic_name_arg(fcinfo, 0), &topic);
 	mq_topic_check_access(&topic, MQ_ACCESS_READ);
@@ -793,29 +806,13 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	mq_segment_scan_begin(&scan, topic.topic_id, false);
-	while (!found && mq_segment_scan_next(&scan, &relid, &segment))
-	{
-		Oid			types[3] = {INT4OID, INT8OID, INT8OID};
-		Datum		args[3];
-		bool		isnull;
-
-		args[0] = Int32GetDatum(partition);
-		args[1] = Int64GetDatum(from);
-		args[2] = Int64GetDatum(stable);
-		if (mq_query(psprintf("SELECT produced_at FROM %s WHERE partition = $1"
-							  " AND \"offset\" >= $2 AND \"offset\" < $3"
-							  " ORDER BY \"offset\" LIMIT 1", segment),
-					 3, types, args, NULL, false) > 0)
-		{
-			result = mq_query_value(0, 1, &isnull);
-			found = true;
-		}
-	}
+	while (first.offset < 0 && mq_segment_scan_next(&scan, &relid, &segment))
+		mq_segment_read(relid, partition, from, stable, visit_first, &first);
 	mq_segment_scan_end(&scan);
 	SPI_finish();
-	if (!found)
+	if (first.offset < 0)
 		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(DatumGetTimestampTz(result));
+	PG_RETURN_TIMESTAMPTZ(first.produced_at);
 }
 
 /*

@@ -74,6 +74,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "codec.h"
 #include "delay.h"
 #include "offsets.h"
 #include "message.h"
@@ -89,9 +90,6 @@
 
 /* Longest deduplication id, in bytes. */
 #define MQ_DEDUP_ID_MAX		1024
-
-/* Rows written per heap multi-insert. */
-#define MQ_INSERT_BATCH		1000
 
 /* A message waiting for its transaction's commit. */
 typedef struct MqPending
@@ -760,69 +758,69 @@ mq_send_batch_bytea(PG_FUNCTION_ARGS)
 
 
 /*
- * insert_rows
- *		Insert msgs[0..n-1] into the segment table rel with offsets start,
- *		start + 1, ...: heap multi-inserts of up to MQ_INSERT_BATCH rows,
- *		then their index entries, through the executor's helpers but with
- *		no plan, no triggers and no SPI.
+ * insert_batches
+ *		Write msgs[0..n-1], all of one partition, with offsets start, start
+ *		+ 1, ..., into the segment table rel as record batches (codec.c):
+ *		a batch is cut when it passes MQ_BATCH_MAX_BYTES.  Each batch is one
+ *		heap tuple and one primary-key entry, written through the executor's
+ *		helpers but with no plan, no triggers and no SPI.
  */
 static void
-insert_rows(Relation rel, MqPending **msgs, int n, int64 start)
+insert_batches(Relation rel, MqPending **msgs, int n, int64 start,
+			   MqCompression compression)
 {
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 	CommandId	cid = GetCurrentCommandId(true);
-	TupleTableSlot **slots;
-	int			nslots = Min(n, MQ_INSERT_BATCH);
+	TupleTableSlot *slot;
 	MemoryContext batch_context;
 	MemoryContext oldcxt;
-	int			done;
-	int			i;
+	int			i = 0;
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
-	slots = palloc(sizeof(TupleTableSlot *) * nslots);
-	for (i = 0; i < nslots; i++)
-		slots[i] = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
-										  &TTSOpsVirtual);
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel),
+								  &TTSOpsVirtual);
 	batch_context = AllocSetContextCreate(CurrentMemoryContext,
-										  "mq insert batch",
+										  "mq record batch",
 										  ALLOCSET_DEFAULT_SIZES);
 
-	for (done = 0; done < n; done += nslots)
+	while (i < n)
 	{
-		int			batch = Min(nslots, n - done);
+		MqBatchWriter w;
+		int			first = i;
 
 		oldcxt = MemoryContextSwitchTo(batch_context);
-		for (i = 0; i < batch; i++)
+		mq_codec_begin(&w);
+		while (i < n && (w.count == 0 || w.buf.len < MQ_BATCH_MAX_BYTES))
 		{
-			MqPending  *msg = msgs[done + i];
-			TupleTableSlot *slot = slots[i];
+			MqPending  *p = msgs[i++];
+			MqMessage	m = {
+				.id = p->id,
+				.partition = p->partition,
+				.payload_type = p->payload_type,
+				.key = p->key,
+				.tag = p->tag,
+				.headers = p->headers,
+				.payload = p->payload
+			};
 
-			ExecClearTuple(slot);
-			memset(slot->tts_isnull, 0, sizeof(bool) * SEG_NATTS);
-			slot->tts_values[SEG_PARTITION] = Int32GetDatum(msg->partition);
-			slot->tts_values[SEG_OFFSET] = Int64GetDatum(start + done + i);
-			slot->tts_values[SEG_ID] = UUIDPGetDatum(&msg->id);
-			slot->tts_values[SEG_PRODUCED_AT] = TimestampTzGetDatum(msg->produced_at);
-			slot->tts_values[SEG_PAYLOAD_TYPE] = CharGetDatum(msg->payload_type);
-			slot->tts_values[SEG_KEY] = PointerGetDatum(msg->key);
-			slot->tts_isnull[SEG_KEY] = (msg->key == NULL);
-			slot->tts_values[SEG_TAG] = PointerGetDatum(msg->tag);
-			slot->tts_isnull[SEG_TAG] = (msg->tag == NULL);
-			slot->tts_values[SEG_HEADERS] = PointerGetDatum(msg->headers);
-			slot->tts_isnull[SEG_HEADERS] = (msg->headers == NULL);
-			slot->tts_values[SEG_PAYLOAD] = PointerGetDatum(msg->payload);
-			ExecStoreVirtualTuple(slot);
+			mq_codec_add(&w, &m, p->produced_at);
 		}
 
-		table_multi_insert(rel, slots, batch, cid, 0, NULL);
-		for (i = 0; i < batch; i++)
-		{
-			ExecInsertIndexTuples(rri, slots[i], estate, false, false,
-								  NULL, NIL);
-			ResetPerTupleExprContext(estate);
-		}
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, 0, sizeof(bool) * SEG_NATTS);
+		slot->tts_values[SEG_PARTITION] = Int32GetDatum(msgs[first]->partition);
+		slot->tts_values[SEG_BASE_OFFSET] = Int64GetDatum(start + first);
+		slot->tts_values[SEG_RECORD_COUNT] = Int32GetDatum(w.count);
+		slot->tts_values[SEG_FIRST_AT] = TimestampTzGetDatum(w.first_at);
+		slot->tts_values[SEG_LAST_AT] = TimestampTzGetDatum(w.last_at);
+		slot->tts_values[SEG_RECORDS] = mq_codec_finish(&w, compression);
+		ExecStoreVirtualTuple(slot);
+
+		table_tuple_insert(rel, slot, cid, 0, NULL);
+		ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+		ResetPerTupleExprContext(estate);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(batch_context);
 	}
@@ -890,6 +888,7 @@ flush_topic(MqPending **msgs, int n)
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(topic.segment_relid)))
 		goto dropped;
 	rel = table_open(topic.segment_relid, NoLock);
+	mq_segment_check_layout(rel);
 
 	/*
 	 * Insert as the segment's owner, in a security-restricted operation, as
@@ -916,7 +915,7 @@ flush_topic(MqPending **msgs, int n)
 								   j - i);
 		if (start < 0)
 			goto dropped;
-		insert_rows(rel, msgs + i, j - i, start);
+		insert_batches(rel, msgs + i, j - i, start, topic.compression);
 	}
 
 	if (pushed)

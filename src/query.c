@@ -252,3 +252,35 @@ mq_query_value(uint64 row, int col, bool *isnull)
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
 						 isnull);
 }
+
+/*
+ * mq_query_cursor
+ *		Open a cursor on a query that may return more rows than memory
+ *		should hold, with search_path pinned while it is planned.  Read it
+ *		with mq_query_fetch and close it with SPI_cursor_close.  The caller
+ *		is connected to SPI.
+ */
+Portal
+mq_query_cursor(const char *sql, int nargs, Oid *types, Datum *values,
+				const char *nulls)
+{
+	int			nest = pin_search_path();
+	Portal		portal;
+
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, nulls,
+									   true, 0);
+	AtEOXact_GUC(true, nest);
+	return portal;
+}
+
+/*
+ * mq_query_fetch
+ *		The next count rows of a cursor from mq_query_cursor, in
+ *		SPI_tuptable.  Returns SPI_processed (0 at the end).
+ */
+uint64
+mq_query_fetch(Portal portal, long count)
+{
+	SPI_cursor_fetch(portal, true, count);
+	return SPI_processed;
+}

@@ -23,5 +23,8 @@ extern uint64 mq_query_once(const char *sql, int nargs, Oid *types,
 							Datum *values, const char *nulls, bool read_only,
 							long count);
 extern Datum mq_query_value(uint64 row, int col, bool *isnull);
+extern Portal mq_query_cursor(const char *sql, int nargs, Oid *types,
+							  Datum *values, const char *nulls);
+extern uint64 mq_query_fetch(Portal portal, long count);
 
 #endif							/* MQ_QUERY_H */

@@ -22,26 +22,42 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/ruleutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "codec.h"
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
 #include "topic.h"
+
+PG_FUNCTION_INFO_V1(mq_convert_segments);
 
 /* Parameter types of the SPI queries below. */
 static Oid	int4_type = INT4OID;
@@ -70,6 +86,78 @@ mq_segment_for_each(int32 topic_id, const char *command)
 }
 
 /*
+ * mq_segment_set_storage
+ *		How segment table table (a qualified name) stores the records of the
+ *		batches written from now on.  A compressed batch is kept in the row
+ *		(MAIN), and goes out of line only if it does not fit in a page; an
+ *		uncompressed one (compression 'none') is never compressed by TOAST
+ *		either (EXTERNAL), and goes out of line above about 2 kB.  Caller is
+ *		connected to SPI.
+ */
+void
+mq_segment_set_storage(const char *table, MqCompression compression)
+{
+	mq_query_once(psprintf("ALTER TABLE %s ALTER COLUMN records SET STORAGE %s",
+						   table,
+						   compression == MQ_COMPRESSION_NONE ? "EXTERNAL" : "MAIN"),
+				  0, NULL, NULL, NULL, false, 0);
+}
+
+/*
+ * create_table
+ *		Create segment table table (a qualified name) with its indexes, as
+ *		the current user.  The table holds data, so it is not a member of
+ *		the extension (pg_dump saves it as an ordinary table), but it
+ *		depends on it: DROP EXTENSION refuses while topics exist, and drops
+ *		them with CASCADE.  Caller is connected to SPI.  Returns its OID.
+ */
+static Oid
+create_table(const char *table, MqCompression compression)
+{
+	ObjectAddress table_addr;
+	ObjectAddress extension_addr;
+	Oid			extension = get_extension_oid(MQ_EXTENSION_NAME, false);
+	Oid			relid;
+	bool		isnull;
+
+	/*
+	 * One row per record batch (see codec.c), found by the batch's first
+	 * offset.  The batch is compressed before the tuple is formed; see
+	 * mq_segment_set_storage for where it is stored.
+	 */
+	mq_query_once(psprintf("CREATE TABLE %s ("
+						   " partition integer NOT NULL,"
+						   " base_offset bigint NOT NULL,"
+						   " record_count integer NOT NULL,"
+						   " first_at timestamptz NOT NULL,"
+						   " last_at timestamptz NOT NULL,"
+						   " records bytea NOT NULL,"
+						   " PRIMARY KEY (partition, base_offset))", table),
+				  0, NULL, NULL, NULL, false, 0);
+	mq_segment_set_storage(table, compression);
+
+	/*
+	 * Lookups by time, and by id (a UUIDv7 carries its message's time): the
+	 * batches whose time range meets the one looked for.
+	 */
+	mq_query_once(psprintf("CREATE INDEX ON %s USING brin (first_at, last_at)",
+						   table), 0, NULL, NULL, NULL, false, 0);
+	mq_query_once(psprintf("SELECT '%s'::pg_catalog.regclass::pg_catalog.oid",
+						   table), 0, NULL, NULL, NULL, true, 0);
+	relid = DatumGetObjectId(mq_query_value(0, 1, &isnull));
+
+	/* created by ALTER EXTENSION UPDATE, it would be a member: it is not */
+	if (creating_extension)
+		deleteDependencyRecordsForSpecific(RelationRelationId, relid,
+										   DEPENDENCY_EXTENSION,
+										   ExtensionRelationId, extension);
+	ObjectAddressSet(table_addr, RelationRelationId, relid);
+	ObjectAddressSet(extension_addr, ExtensionRelationId, extension);
+	recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
+	return relid;
+}
+
+/*
  * mq_segment_create
  *		Create segment table number segment_no of a topic, with its
  *		indexes, and record it in mq.segment.  Caller is connected to SPI.
@@ -79,45 +167,20 @@ Oid
 mq_segment_create(int32 topic_id, int32 segment_no)
 {
 	char	   *table = psprintf("mq.seg_%d_%d", topic_id, segment_no);
-	ObjectAddress table_addr;
-	ObjectAddress extension_addr;
+	Datum		arg = Int32GetDatum(topic_id);
 	Oid			relid;
-	bool		isnull;
 
-	mq_query_once(psprintf("CREATE TABLE %s ("
-						   " partition integer NOT NULL,"
-						   " \"offset\" bigint NOT NULL,"
-						   " id uuid NOT NULL,"
-						   " produced_at timestamptz NOT NULL,"
-						   " payload_type \"char\" NOT NULL,"
-						   " key text COLLATE \"C\","
-						   " tag text COLLATE \"C\","
-						   " headers jsonb,"
-						   " payload bytea NOT NULL,"
-						   " PRIMARY KEY (partition, \"offset\"))", table), 0, NULL, NULL, NULL, false, 0);
+	mq_query_once("SELECT compression FROM mq.topic WHERE topic_id = $1",
+				  1, &int4_type, &arg, NULL, false, 0);
+	relid = create_table(table,
+						 mq_codec_compression(SPI_getvalue(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc,
+														   1)));
 
-	/*
-	 * Lookups by key (most recent first) and by time.  Lookups by id use the
-	 * time index too: a UUIDv7 carries its message's time.
-	 */
-	mq_query_once(psprintf("CREATE INDEX ON %s (key, produced_at)"
-						   " WHERE key IS NOT NULL", table), 0, NULL, NULL, NULL, false, 0);
-	mq_query_once(psprintf("CREATE INDEX ON %s USING brin (produced_at)", table), 0, NULL, NULL, NULL, false, 0);
 	mq_query_once(psprintf("INSERT INTO mq.segment (topic_id, segment_no, relid)"
-						   " VALUES (%d, %d, '%s') RETURNING relid::oid",
-						   topic_id, segment_no, table), 0, NULL, NULL, NULL, false, 0);
-	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-
-	/*
-	 * The table holds data, so it is not a member of the extension (pg_dump
-	 * saves it as an ordinary table), but it depends on it: DROP EXTENSION
-	 * refuses while topics exist, and drops them with CASCADE.
-	 */
-	ObjectAddressSet(table_addr, RelationRelationId, relid);
-	ObjectAddressSet(extension_addr, ExtensionRelationId,
-					 get_extension_oid(MQ_EXTENSION_NAME, false));
-	recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
+						   " VALUES (%d, %d, %u::pg_catalog.oid)",
+						   topic_id, segment_no, relid),
+				  0, NULL, NULL, NULL, false, 0);
 	return relid;
 }
 
@@ -412,9 +475,10 @@ mq_segment_retention_pass(void)
 		args[2] = ObjectIdGetDatum(relid);
 		mq_query_once(psprintf("UPDATE mq.partition p"
 							   " SET log_start = greatest(p.log_start, l.last OPERATOR(pg_catalog.+) 1)"
-							   " FROM (SELECT g.p, (SELECT s.\"offset\" FROM %s s"
+							   " FROM (SELECT g.p, (SELECT s.base_offset OPERATOR(pg_catalog.+)"
+							   "   s.record_count OPERATOR(pg_catalog.-) 1 FROM %s s"
 							   "   WHERE s.partition OPERATOR(pg_catalog.=) g.p"
-							   "   ORDER BY s.\"offset\" DESC LIMIT 1) AS last"
+							   "   ORDER BY s.base_offset DESC LIMIT 1) AS last"
 							   "  FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) g(p)) l"
 							   " WHERE p.topic_id OPERATOR(pg_catalog.=) $1"
 							   " AND p.partition OPERATOR(pg_catalog.=) l.p"
@@ -429,6 +493,247 @@ mq_segment_retention_pass(void)
 	}
 	SPI_finish();
 	return dropped;
+}
+
+/*
+ * mq_segment_check_layout
+ *		Refuse to read or write rel unless it is a segment table in the
+ *		record batch layout: a plain table whose columns are exactly those
+ *		mq_segment_create gives it, with no rules.  A segment of mq 0.1's
+ *		layout not yet converted, or one changed by hand, gets a clean
+ *		error instead of being misread.
+ */
+void
+mq_segment_check_layout(Relation rel)
+{
+	static const Oid types[SEG_NATTS] = {
+		[SEG_PARTITION] = INT4OID,
+		[SEG_BASE_OFFSET] = INT8OID,
+		[SEG_RECORD_COUNT] = INT4OID,
+		[SEG_FIRST_AT] = TIMESTAMPTZOID,
+		[SEG_LAST_AT] = TIMESTAMPTZOID,
+		[SEG_RECORDS] = BYTEAOID,
+	};
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		ok = rel->rd_rel->relkind == RELKIND_RELATION &&
+	rel->rd_rules == NULL && desc->natts == SEG_NATTS &&
+	OidIsValid(RelationGetPrimaryKeyIndex(rel));
+	int			i;
+
+	for (i = 0; ok && i < SEG_NATTS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		ok = !att->attisdropped && att->atttypid == types[i];
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("segment table \"%s\" does not have the record batch layout",
+						RelationGetRelationName(rel)),
+				 errhint("A segment of mq 0.1 is converted by ALTER EXTENSION mq UPDATE; a segment changed by hand must be restored.")));
+}
+
+/*
+ * open_for_reading
+ *		Open segment relid (locked by the caller) and its primary key for a
+ *		read with the caller's rights, as a query would check them.
+ */
+static Relation
+open_for_reading(Oid relid, Relation *index)
+{
+	Relation	rel = table_open(relid, NoLock);
+	AclResult	aclresult;
+
+	mq_segment_check_layout(rel);
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("row-level security on segment table \"%s\" is not supported",
+						RelationGetRelationName(rel))));
+	*index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	return rel;
+}
+
+/*
+ * visit_batch
+ *		Decode the batch in slot and hand its records with offsets in [from,
+ *		bound) to visit, in order.  Returns false if visit asked to stop.
+ */
+static bool
+visit_batch(TupleTableSlot *slot, int64 from, int64 bound,
+			MqRecordVisitor visit, void *arg)
+{
+	MqBatchReader r;
+	MqRecord	rec;
+	bool		go_on = true;
+
+	slot_getallattrs(slot);
+	mq_codec_open(&r, slot->tts_values[SEG_RECORDS],
+				  DatumGetInt32(slot->tts_values[SEG_PARTITION]),
+				  DatumGetInt64(slot->tts_values[SEG_BASE_OFFSET]),
+				  DatumGetInt32(slot->tts_values[SEG_RECORD_COUNT]));
+	while (go_on && mq_codec_next(&r, &rec))
+	{
+		if (rec.offset < from)
+			continue;
+		if (rec.offset >= bound)
+			break;
+		go_on = visit(&rec, arg);
+	}
+	mq_codec_close(&r);
+	return go_on;
+}
+
+/*
+ * mq_segment_read
+ *		Hand the records of a partition in segment relid (locked by the
+ *		caller) with offsets in [from, bound) to visit, in offset order,
+ *		until it returns false.  The batches are found through the primary
+ *		key: the one that holds from (from may point inside a batch), then
+ *		the following ones.  Reads under a snapshot taken now, so a caller
+ *		that read the stable offset first sees every batch below it that
+ *		committed; with the caller's rights, as a query would.
+ */
+void
+mq_segment_read(Oid relid, int32 partition, int64 from, int64 bound,
+				MqRecordVisitor visit, void *arg)
+{
+	Relation	index;
+	Relation	rel = open_for_reading(relid, &index);
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan;
+	ScanKeyData keys[3];
+	int64		start = from;
+
+	/* the batch that holds from: the last one that starts at or before it */
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(partition));
+	ScanKeyInit(&keys[1], 2, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum(from));
+	scan = index_beginscan(rel, index, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+		int64		base = DatumGetInt64(slot_getattr(slot, SEG_BASE_OFFSET + 1,
+													  &isnull));
+		int32		count = DatumGetInt32(slot_getattr(slot,
+													   SEG_RECORD_COUNT + 1,
+													   &isnull));
+
+		if (base + count > from)
+			start = base;
+	}
+	index_endscan(scan);
+
+	ScanKeyInit(&keys[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(start));
+	ScanKeyInit(&keys[2], 2, BTLessStrategyNumber, F_INT8LT,
+				Int64GetDatum(bound));
+	scan = index_beginscan(rel, index, snapshot, 3, 0);
+	index_rescan(scan, keys, 3, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!visit_batch(slot, from, bound, visit, arg))
+			break;
+	}
+	index_endscan(scan);
+
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	table_close(rel, NoLock);
+}
+
+/*
+ * mq_segment_read_newest
+ *		Hand the records of a partition in segment relid (locked by the
+ *		caller), newest first, to visit until it returns false.  Each batch
+ *		is decoded whole and its records handed over last first.
+ */
+void
+mq_segment_read_newest(Oid relid, int32 partition, MqRecordVisitor visit,
+					   void *arg)
+{
+	Relation	index;
+	Relation	rel = open_for_reading(relid, &index);
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		go_on = true;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(partition));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (go_on && index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		MqBatchReader r;
+		MqRecord   *recs;
+		int32		count;
+		int32		n = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(slot);
+		count = DatumGetInt32(slot->tts_values[SEG_RECORD_COUNT]);
+		recs = palloc(sizeof(MqRecord) * Max(count, 1));
+		mq_codec_open(&r, slot->tts_values[SEG_RECORDS], partition,
+					  DatumGetInt64(slot->tts_values[SEG_BASE_OFFSET]), count);
+		while (n < count && mq_codec_next(&r, &recs[n]))
+			n++;
+		while (go_on && n > 0)
+			go_on = visit(&recs[--n], arg);
+		mq_codec_close(&r);
+		pfree(recs);
+	}
+	index_endscan(scan);
+
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	table_close(rel, NoLock);
+}
+
+/*
+ * mq_segment_visit_rows
+ *		Hand the records of the batches in the last query's result, whose
+ *		columns 1 to 4 are partition, base_offset, record_count and records,
+ *		to visit, in the result's order, until it returns false.  Returns
+ *		false if visit asked to stop.  The caller is connected to SPI.
+ */
+bool
+mq_segment_visit_rows(MqRecordVisitor visit, void *arg)
+{
+	SPITupleTable *rows = SPI_tuptable;
+	uint64		n = SPI_processed;
+	uint64		i;
+	bool		go_on = true;
+
+	for (i = 0; i < n && go_on; i++)
+	{
+		MqBatchReader r;
+		MqRecord	rec;
+		bool		isnull;
+
+		mq_codec_open(&r, SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull),
+					  DatumGetInt32(SPI_getbinval(rows->vals[i], rows->tupdesc,
+												  1, &isnull)),
+					  DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc,
+												  2, &isnull)),
+					  DatumGetInt32(SPI_getbinval(rows->vals[i], rows->tupdesc,
+												  3, &isnull)));
+		while (go_on && mq_codec_next(&r, &rec))
+			go_on = visit(&rec, arg);
+		mq_codec_close(&r);
+	}
+	return go_on;
 }
 
 /*
@@ -474,23 +779,244 @@ mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz
 	{
 		Oid			types[3] = {INT4OID, TIMESTAMPTZOID, INT8OID};
 		Datum		args[3];
+		MqBatchReader r;
+		MqRecord	rec;
 		bool		isnull;
-		Datum		found;
+		bool		found = false;
 
+		/*
+		 * The first batch with a message at or after at holds the first such
+		 * message: a batch's last_at is its latest time.  A visible batch is
+		 * below the stable offset or above it as a whole (a transaction's
+		 * offsets are in flight together).
+		 */
 		args[0] = Int32GetDatum(partition);
 		args[1] = TimestampTzGetDatum(at);
 		args[2] = Int64GetDatum(stable);
-		mq_query(psprintf("SELECT min(\"offset\") FROM %s"
-						  " WHERE partition = $1 AND produced_at >= $2"
-						  " AND \"offset\" < $3", segment),
-				 3, types, args, NULL, false);
-		found = mq_query_value(0, 1, &isnull);
-		if (!isnull)
+		if (mq_query_once(psprintf("SELECT base_offset, record_count, records"
+								   " FROM %s WHERE partition = $1"
+								   " AND last_at >= $2 AND base_offset < $3"
+								   " ORDER BY base_offset LIMIT 1", segment),
+						  3, types, args, NULL, false, 0) == 0)
+			continue;
+		mq_codec_open(&r, mq_query_value(0, 3, &isnull), partition,
+					  DatumGetInt64(mq_query_value(0, 1, &isnull)),
+					  DatumGetInt32(mq_query_value(0, 2, &isnull)));
+		while (mq_codec_next(&r, &rec))
 		{
-			result = DatumGetInt64(found);
-			break;
+			if (rec.produced_at >= at && rec.offset < stable)
+			{
+				result = rec.offset;
+				found = true;
+				break;
+			}
 		}
+		mq_codec_close(&r);
+		if (found)
+			break;
 	}
 	mq_segment_scan_end(&scan);
 	return result;
+}
+
+/* Old-layout rows read per fetch while converting a segment. */
+#define CONVERT_FETCH		1000
+
+/*
+ * write_batch
+ *		Insert the batch w, of partition, starting at base_offset, into the
+ *		segment table named table.  Caller is connected to SPI.
+ */
+static void
+write_batch(const char *table, int32 partition, int64 base_offset,
+			MqBatchWriter *w, MqCompression compression)
+{
+	Oid			types[6] = {INT4OID, INT8OID, INT4OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, BYTEAOID};
+	Datum		values[6];
+
+	values[0] = Int32GetDatum(partition);
+	values[1] = Int64GetDatum(base_offset);
+	values[2] = Int32GetDatum(w->count);
+	values[3] = TimestampTzGetDatum(w->first_at);
+	values[4] = TimestampTzGetDatum(w->last_at);
+	values[5] = mq_codec_finish(w, compression);
+	mq_query(psprintf("INSERT INTO %s (partition, base_offset, record_count,"
+					  " first_at, last_at, records)"
+					  " VALUES ($1, $2, $3, $4, $5, $6)", table),
+			 6, types, values, NULL, false);
+}
+
+/*
+ * convert_segment
+ *		Rewrite one segment of the one-row-per-message layout (mq 0.1) as
+ *		record batches: a batch holds consecutive offsets of one partition
+ *		(a hole, an aborted transaction's offsets, starts a new one) and is
+ *		cut at MQ_BATCH_MAX_BYTES.  The new table takes the old one's name,
+ *		owner and privileges and its place in mq.segment.  Caller is
+ *		connected to SPI.
+ */
+static void
+convert_segment(Oid old_relid, MqCompression compression)
+{
+	char	   *table = pstrdup(quote_qualified_identifier(MQ_EXTENSION_NAME,
+														   get_rel_name(old_relid)));
+	char	   *old_name = psprintf("%s_v1", get_rel_name(old_relid));
+	char	   *old_table = pstrdup(quote_qualified_identifier(MQ_EXTENSION_NAME,
+															   old_name));
+	Oid			owner;
+	Oid			relid;
+	Portal		portal;
+	MqBatchWriter w;
+	int32		partition = -1;
+	int64		base = 0;
+	int64		next = -1;
+	MemoryContext batch_context;
+	MemoryContext oldcxt;
+	uint64		n;
+	uint64		i;
+
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(old_relid));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", old_relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	mq_query_once(psprintf("ALTER TABLE %s RENAME TO %s", table,
+						   quote_identifier(old_name)),
+				  0, NULL, NULL, NULL, false, 0);
+	relid = create_table(table, compression);
+
+	batch_context = AllocSetContextCreate(CurrentMemoryContext,
+										  "mq batch conversion",
+										  ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(batch_context);
+	mq_codec_begin(&w);
+	MemoryContextSwitchTo(oldcxt);
+
+	portal = mq_query_cursor(psprintf("SELECT partition, \"offset\", id,"
+									  " produced_at, payload_type, key, tag,"
+									  " headers, payload FROM %s"
+									  " ORDER BY partition, \"offset\"",
+									  old_table), 0, NULL, NULL, NULL);
+	while ((n = mq_query_fetch(portal, CONVERT_FETCH)) > 0)
+	{
+		static const MqMessageColumns cols = {
+			.partition = 1,.id = 3,.payload_type = 5,.key = 6,.tag = 7,
+			.headers = 8,.payload = 9
+		};
+		SPITupleTable *rows = SPI_tuptable;
+
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int64		offset = DatumGetInt64(SPI_getbinval(rows->vals[i],
+															 rows->tupdesc, 2,
+															 &isnull));
+			TimestampTz at = DatumGetTimestampTz(SPI_getbinval(rows->vals[i],
+															   rows->tupdesc,
+															   4, &isnull));
+			MqMessage	m;
+
+			mq_message_from_row(rows->vals[i], rows->tupdesc, &cols, &m);
+			if (w.count > 0 &&
+				(m.partition != partition || offset != next ||
+				 w.buf.len >= MQ_BATCH_MAX_BYTES))
+			{
+				oldcxt = MemoryContextSwitchTo(batch_context);
+				write_batch(table, partition, base, &w, compression);
+				MemoryContextSwitchTo(oldcxt);
+				MemoryContextReset(batch_context);
+				oldcxt = MemoryContextSwitchTo(batch_context);
+				mq_codec_begin(&w);
+				MemoryContextSwitchTo(oldcxt);
+			}
+			if (w.count == 0)
+			{
+				partition = m.partition;
+				base = offset;
+			}
+			oldcxt = MemoryContextSwitchTo(batch_context);
+			mq_codec_add(&w, &m, at);
+			MemoryContextSwitchTo(oldcxt);
+			next = offset + 1;
+		}
+		SPI_freetuptable(rows);
+	}
+	SPI_cursor_close(portal);
+	if (w.count > 0)
+	{
+		oldcxt = MemoryContextSwitchTo(batch_context);
+		write_batch(table, partition, base, &w, compression);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	MemoryContextDelete(batch_context);
+
+	/* the old table's owner and privileges, its place, and then away */
+	mq_query_once(psprintf("ALTER TABLE %s OWNER TO %s", table,
+						   quote_identifier(GetUserNameFromId(owner, false))),
+				  0, NULL, NULL, NULL, false, 0);
+	mq_query_once(psprintf("SELECT pg_catalog.format('GRANT %%s ON %s TO %%s',"
+						   " a.privilege_type,"
+						   " CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
+						   "  ELSE pg_catalog.quote_ident(r.rolname) END)"
+						   " FROM pg_catalog.pg_class c,"
+						   " pg_catalog.aclexplode(c.relacl) a"
+						   " LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee"
+						   " WHERE c.oid = %u AND a.grantee <> c.relowner",
+						   table, old_relid),
+				  0, NULL, NULL, NULL, true, 0);
+	{
+		SPITupleTable *grants = SPI_tuptable;
+		uint64		ngrants = SPI_processed;
+
+		for (i = 0; i < ngrants; i++)
+			mq_query_once(SPI_getvalue(grants->vals[i], grants->tupdesc, 1),
+						  0, NULL, NULL, NULL, false, 0);
+	}
+	mq_query_once(psprintf("UPDATE mq.segment SET relid = %u::pg_catalog.oid"
+						   " WHERE relid = %u::pg_catalog.oid",
+						   relid, old_relid), 0, NULL, NULL, NULL, false, 0);
+	mq_query_once(psprintf("DROP TABLE %s", old_table),
+				  0, NULL, NULL, NULL, false, 0);
+}
+
+/*
+ * mq_convert_segments
+ *		SQL (the 0.1 to 0.2 update script only): rewrite every segment of
+ *		the one-row-per-message layout as record batches, compressed as its
+ *		topic says.  Returns how many segments it converted.
+ */
+Datum
+mq_convert_segments(PG_FUNCTION_ARGS)
+{
+	uint64		n;
+	uint64		i;
+	SPITupleTable *segments;
+	int			converted = 0;
+
+	SPI_connect();
+	n = mq_query_once("SELECT s.relid::pg_catalog.oid, t.compression"
+					  " FROM mq.segment s JOIN mq.topic t USING (topic_id)"
+					  " WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a"
+					  "  WHERE a.attrelid = s.relid AND a.attname = 'offset'"
+					  "  AND NOT a.attisdropped)"
+					  " ORDER BY s.topic_id, s.segment_no",
+					  0, NULL, NULL, NULL, false, 0);
+	segments = SPI_tuptable;
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		convert_segment(DatumGetObjectId(SPI_getbinval(segments->vals[i],
+													   segments->tupdesc, 1,
+													   &isnull)),
+						mq_codec_compression(SPI_getvalue(segments->vals[i],
+														  segments->tupdesc,
+														  2)));
+		converted++;
+	}
+	SPI_finish();
+	PG_RETURN_INT32(converted);
 }

@@ -16,23 +16,25 @@
 
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
+#include "utils/relcache.h"
 
+#include "codec.h"
 #include "topic.h"
 
-/* Columns of a segment table (see mq_segment_create). */
+/* Columns of a segment table: one row per record batch. */
 enum
 {
 	SEG_PARTITION,
-	SEG_OFFSET,
-	SEG_ID,
-	SEG_PRODUCED_AT,
-	SEG_PAYLOAD_TYPE,
-	SEG_KEY,
-	SEG_TAG,
-	SEG_HEADERS,
-	SEG_PAYLOAD,
+	SEG_BASE_OFFSET,
+	SEG_RECORD_COUNT,
+	SEG_FIRST_AT,
+	SEG_LAST_AT,
+	SEG_RECORDS,
 	SEG_NATTS
 };
+
+/* What a reader does with each record; returns false to stop. */
+typedef bool (*MqRecordVisitor) (const MqRecord *rec, void *arg);
 
 /*
  * Reading a topic's segments in order, each locked for reading, skipping
@@ -51,7 +53,17 @@ extern void mq_segment_scan_begin(MqSegmentScan *scan, int32 topic_id,
 extern bool mq_segment_scan_next(MqSegmentScan *scan, Oid *relid,
 								 const char **name);
 extern void mq_segment_scan_end(MqSegmentScan *scan);
+extern bool mq_segment_visit_rows(MqRecordVisitor visit, void *arg);
+
+/* Direct reads and writes of a segment locked by the caller: no SPI. */
+extern void mq_segment_check_layout(Relation rel);
+extern void mq_segment_read(Oid relid, int32 partition, int64 from,
+							int64 bound, MqRecordVisitor visit, void *arg);
+extern void mq_segment_read_newest(Oid relid, int32 partition,
+								   MqRecordVisitor visit, void *arg);
 extern Oid	mq_segment_create(int32 topic_id, int32 segment_no);
+extern void mq_segment_set_storage(const char *table,
+								   MqCompression compression);
 extern void mq_segment_for_each(int32 topic_id, const char *command);
 extern int64 mq_segment_log_start(const MqTopicInfo *topic, int32 partition);
 extern int64 mq_segment_offset_at_time(const MqTopicInfo *topic,

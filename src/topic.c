@@ -61,6 +61,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "codec.h"
 #include "offsets.h"
 #include "query.h"
 #include "settings.h"
@@ -83,6 +84,7 @@ typedef struct MqTopic
 	int32		topic_id;
 	int32		partitions;
 	Oid			segment_relid;	/* active segment table */
+	MqCompression compression;	/* of the batches it writes */
 } MqTopic;
 
 typedef struct TopicShared
@@ -103,7 +105,8 @@ typedef enum TopicChangeKind
 	TOPIC_CREATED,
 	TOPIC_DROPPED,
 	TOPIC_GROWN,				/* partitions added */
-	TOPIC_ROLLED				/* a new active segment */
+	TOPIC_ROLLED,				/* a new active segment */
+	TOPIC_COMPRESSION			/* a new compression for new batches */
 } TopicChangeKind;
 
 typedef struct TopicChange
@@ -115,6 +118,7 @@ typedef struct TopicChange
 	int32		old_partitions; /* TOPIC_GROWN: from */
 	int32		new_partitions; /* TOPIC_GROWN: to */
 	Oid			segment_relid;	/* TOPIC_ROLLED: the new segment */
+	MqCompression compression;	/* TOPIC_COMPRESSION: the new one */
 } TopicChange;
 
 static void forget_topic(Oid dboid, const char *name, int32 topic_id);
@@ -190,6 +194,7 @@ copy_info(const MqTopic *topic, MqTopicInfo *info)
 	info->topic_id = topic->topic_id;
 	info->partitions = topic->partitions;
 	info->segment_relid = topic->segment_relid;
+	info->compression = topic->compression;
 }
 
 /*
@@ -262,6 +267,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 	int32		partitions;
 	Oid			relid;
 	int64	   *high_marks;
+	MqCompression compression = MQ_COMPRESSION_NONE;
 	bool		found;
 	bool		isnull;
 	int			attempt;
@@ -326,7 +332,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 						  " (SELECT s.relid FROM mq.segment s"
 						  "   WHERE s.topic_id = t.topic_id"
 						  "   ORDER BY s.segment_no DESC LIMIT 1)::oid,"
-						  " p.high_mark"
+						  " p.high_mark, t.compression"
 						  " FROM mq.topic t JOIN mq.partition p USING (topic_id)"
 						  " WHERE t.topic_id = $1 ORDER BY p.partition",
 						  1, &int4_type, &arg, NULL, true, 0);
@@ -345,6 +351,9 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 							 errmsg("topic \"%s\" has %d partitions but %llu rows in mq.partition",
 									name, partitions,
 									(unsigned long long) SPI_processed)));
+				compression = mq_codec_compression(SPI_getvalue(SPI_tuptable->vals[0],
+																SPI_tuptable->tupdesc,
+																4));
 				high_marks = SPI_palloc(sizeof(int64) * partitions);
 				for (i = 0; i < SPI_processed; i++)
 					high_marks[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
@@ -377,6 +386,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 		topic->topic_id = topic_id;
 		topic->partitions = partitions;
 		topic->segment_relid = relid;
+		topic->compression = compression;
 	}
 	copy_info(topic, info);
 	LWLockRelease(TopicState->topic_lock);
@@ -465,6 +475,20 @@ mq_topic_rolled(int32 topic_id, const char *name, Oid relid)
 	TopicChange *change = remember_change(TOPIC_ROLLED, topic_id, name);
 
 	change->segment_relid = relid;
+}
+
+/*
+ * mq_topic_compressed
+ *		The current transaction changed a topic's compression: batches
+ *		written after it commits use the new one.
+ */
+void
+mq_topic_compressed(int32 topic_id, const char *name,
+					MqCompression compression)
+{
+	TopicChange *change = remember_change(TOPIC_COMPRESSION, topic_id, name);
+
+	change->compression = compression;
 }
 
 /*
@@ -628,6 +652,11 @@ mq_topic_xact_end(bool commit)
 				topic = commit ? changed_entry(change) : NULL;
 				if (topic != NULL)
 					topic->segment_relid = change->segment_relid;
+				break;
+			case TOPIC_COMPRESSION:
+				topic = commit ? changed_entry(change) : NULL;
+				if (topic != NULL)
+					topic->compression = change->compression;
 				break;
 			case TOPIC_GROWN:
 				if (commit)

@@ -16,6 +16,7 @@
 
 #include "fmgr.h"
 
+#include "codec.h"
 #include "settings.h"
 
 /* A copy of a topic's directory entry, safe to keep after the lock. */
@@ -25,6 +26,7 @@ typedef struct MqTopicInfo
 	int32		topic_id;
 	int32		partitions;
 	Oid			segment_relid;
+	MqCompression compression;
 } MqTopicInfo;
 
 /* What a caller wants to do with a topic (see mq_topic_check_access). */
@@ -48,6 +50,8 @@ extern int64 mq_topic_stable_offset(const MqTopicInfo *topic, int32 partition);
 extern void mq_topic_created(int32 topic_id, const char *name);
 extern void mq_topic_dropped(int32 topic_id, const char *name);
 extern void mq_topic_rolled(int32 topic_id, const char *name, Oid relid);
+extern void mq_topic_compressed(int32 topic_id, const char *name,
+								MqCompression compression);
 extern void mq_topic_grow(const char *name, int32 topic_id, int32 from,
 						  int32 to);
 

@@ -28,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "codec.h"
 #include "group.h"
 #include "query.h"
 #include "segment.h"
@@ -136,8 +137,8 @@ interval_literal(Datum interval)
 /*
  * mq_create_topic
  *		SQL: mq.create_topic(name, partitions, retention, retention_bytes,
- *		segment_bytes, segment_age, notify, dedup_window) returns the new
- *		topic's id.
+ *		segment_bytes, segment_age, notify, dedup_window, compression)
+ *		returns the new topic's id.
  */
 Datum
 mq_create_topic(PG_FUNCTION_ARGS)
@@ -147,10 +148,12 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	int64		segment_bytes;
 	Datum		args[1];
 	int32		topic_id;
+	MqCompression compression;
 	bool		isnull;
 	int			i;
 
-	for (i = 1; i < 8; i++)
+	/* mq 0.1's mq.create_topic, before ALTER EXTENSION UPDATE, has 8 */
+	for (i = 1; i < PG_NARGS(); i++)
 	{
 		/* only the retention settings may be NULL, meaning "no limit" */
 		if (PG_ARGISNULL(i) && i != 2 && i != 3)
@@ -160,6 +163,9 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	}
 	partitions = PG_GETARG_INT32(1);
 	segment_bytes = PG_GETARG_INT64(4);
+	compression = PG_NARGS() > 8 ?
+		mq_codec_compression(text_to_cstring(PG_GETARG_TEXT_PP(8))) :
+		MQ_COMPRESSION_LZ4;
 
 	check_partition_count(name, partitions);
 	check_topic_settings(fcinfo, name);
@@ -182,10 +188,10 @@ mq_create_topic(PG_FUNCTION_ARGS)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
 	{
-		Oid			types[9] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
-		INT8OID, INT8OID, INTERVALOID, BOOLOID, INTERVALOID};
-		Datum		values[9];
-		char		valnulls[9];
+		Oid			types[10] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
+		INT8OID, INT8OID, INTERVALOID, BOOLOID, INTERVALOID, TEXTOID};
+		Datum		values[10];
+		char		valnulls[10];
 
 		memset(valnulls, ' ', sizeof(valnulls));
 		values[0] = args[0];
@@ -199,11 +205,12 @@ mq_create_topic(PG_FUNCTION_ARGS)
 		values[6] = PG_GETARG_DATUM(5);
 		values[7] = PG_GETARG_DATUM(6);
 		values[8] = PG_GETARG_DATUM(7);
+		values[9] = CStringGetTextDatum(mq_codec_compression_name(compression));
 		mq_query_once("INSERT INTO mq.topic (name, topic_id, partitions,"
 					  " retention, retention_bytes, segment_bytes,"
-					  " segment_age, notify, dedup_window)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-					  9, types, values, valnulls, false, 0);
+					  " segment_age, notify, dedup_window, compression)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+					  10, types, values, valnulls, false, 0);
 	}
 
 	mq_segment_create(topic_id, 0);
@@ -277,8 +284,10 @@ mq_roll_segment(PG_FUNCTION_ARGS)
  * mq_alter_topic
  *		SQL: mq.alter_topic(name, partitions, retention, retention_bytes,
  *		segment_bytes, segment_age, notify, dedup_window,
- *		unlimited_retention, unlimited_retention_bytes).  NULL leaves a
- *		setting as it is.  Partitions can only be added, as in Kafka.
+ *		unlimited_retention, unlimited_retention_bytes, compression).  NULL
+ *		leaves a setting as it is.  Partitions can only be added, as in
+ *		Kafka.  A new compression applies to the batches written after the
+ *		change commits.
  */
 Datum
 mq_alter_topic(PG_FUNCTION_ARGS)
@@ -337,6 +346,24 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("retention_bytes and unlimited_retention_bytes cannot both be given")));
 		appendStringInfoString(&sets, ", retention_bytes = NULL");
+	}
+
+	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
+	{
+		MqCompression c = mq_codec_compression(text_to_cstring(PG_GETARG_TEXT_PP(10)));
+
+		Datum		id = Int32GetDatum(topic_id);
+
+		appendStringInfo(&sets, ", compression = %s",
+						 quote_literal_cstr(mq_codec_compression_name(c)));
+		mq_topic_compressed(topic_id, name, c);
+
+		/* the active segment stores new batches as the new setting says */
+		mq_query_once("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
+					  " ORDER BY segment_no DESC LIMIT 1",
+					  1, &int4_type, &id, NULL, false, 0);
+		mq_segment_set_storage(SPI_getvalue(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1), c);
 	}
 
 	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) != partitions)

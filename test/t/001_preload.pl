@@ -36,7 +36,7 @@ $node->restart;
 $node->safe_psql('postgres', 'CREATE EXTENSION mq');
 is($node->safe_psql('postgres',
 		"SELECT extversion FROM pg_extension WHERE extname = 'mq'"),
-	'0.1', 'CREATE EXTENSION works once preloaded');
+	'0.2', 'CREATE EXTENSION works once preloaded');
 
 $node->stop;
 done_testing();

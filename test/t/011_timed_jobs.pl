@@ -164,6 +164,8 @@ is($node->safe_psql('postgres',
 	'jobs:4', 'then it is in the dead-letter topic with its attempts');
 
 # --- Retention: whole segments dropped, size bounded, offsets never reused.
+# The payloads are random, so compressed batches are as big as the bytes
+# sent.
 $node->safe_psql('postgres', q{
 SELECT mq.create_topic('stream', retention_bytes => 3000000, segment_age => interval '1 day');
 SELECT mq.subscribe('reader', 'stream', start => 'earliest');
@@ -174,7 +176,9 @@ for my $round (1 .. 12)
 {
 	$node->safe_psql('postgres', q{
 SELECT count(*) FROM mq.send_batch('stream',
-    ARRAY(SELECT repeat(md5(g::text), 32) FROM generate_series(1, 1000) g));
+    ARRAY(SELECT (SELECT string_agg(md5(g || '/' || i || '/' || random()), '')
+                    FROM generate_series(1, 32) i)
+            FROM generate_series(1, 1000) g));
 SELECT count(*) FROM mq.fetch('reader', max => 1000);
 SELECT mq.roll_segment('stream');
 });

@@ -1,0 +1,116 @@
+-- mq 0.1 -> 0.2: messages are stored as record batches.
+--
+-- Each segment table is rewritten from one row per message to one row per
+-- record batch (consecutive offsets of one partition, packed and
+-- compressed), under its name, owner and privileges; offsets, ids, times
+-- and positions do not change.  Topics get a compression setting (lz4 by
+-- default), mq.create_topic and mq.alter_topic a compression argument (the
+-- EXECUTE privileges granted on the old ones are granted on the new), and
+-- mq.messages shows a topic's messages one row per message.
+
+\echo Use "ALTER EXTENSION mq UPDATE TO '0.2'" to load this file. \quit
+
+ALTER TABLE mq.topic
+    ADD COLUMN compression text NOT NULL DEFAULT 'lz4'
+        CHECK (compression IN ('lz4', 'pglz', 'none'));
+
+-- The old signatures' grants, to apply to the new ones.
+CREATE TEMPORARY TABLE mq_update_grants AS
+    SELECT p.proname::text AS name,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(r.rolname) END AS grantee
+      FROM pg_catalog.pg_proc p
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+      LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+     WHERE p.oid IN ('mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval)'::pg_catalog.regprocedure,
+                     'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean)'::pg_catalog.regprocedure)
+       AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
+
+DROP FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval);
+CREATE FUNCTION mq.create_topic(
+    name text,
+    partitions integer DEFAULT 1,
+    retention interval DEFAULT interval '7 days',
+    retention_bytes bigint DEFAULT NULL,
+    segment_bytes bigint DEFAULT 1073741824,
+    segment_age interval DEFAULT interval '1 day',
+    notify boolean DEFAULT true,
+    dedup_window interval DEFAULT interval '1 day',
+    compression text DEFAULT 'lz4')
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_create_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text) IS
+'create a topic with its partitions and first segment; returns the topic id';
+
+DROP FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean);
+CREATE FUNCTION mq.alter_topic(
+    name text,
+    partitions integer DEFAULT NULL,
+    retention interval DEFAULT NULL,
+    retention_bytes bigint DEFAULT NULL,
+    segment_bytes bigint DEFAULT NULL,
+    segment_age interval DEFAULT NULL,
+    notify boolean DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    unlimited_retention boolean DEFAULT false,
+    unlimited_retention_bytes boolean DEFAULT false,
+    compression text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_alter_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text) IS
+'add partitions to a topic or change its settings; NULL leaves a setting unchanged';
+
+CREATE FUNCTION mq.messages(topic text, partition integer DEFAULT NULL)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_messages'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.messages(text, integer) IS
+'the committed messages of a topic (or of one partition), one row per message, in partition and offset order';
+
+REVOKE ALL ON FUNCTION
+    mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text),
+    mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text),
+    mq.messages(text, integer)
+    FROM PUBLIC;
+
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT * FROM mq_update_grants LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
+            CASE g.name
+                WHEN 'create_topic' THEN 'mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text)'
+                ELSE 'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)'
+            END, g.grantee);
+    END LOOP;
+END
+$$;
+DROP TABLE mq_update_grants;
+
+CREATE OR REPLACE VIEW mq.topics AS
+    SELECT t.name, t.partitions, t.retention, t.retention_bytes,
+           t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
+           (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
+           (SELECT sum(pg_total_relation_size(s.relid)) FROM mq.segment s
+             WHERE s.topic_id = t.topic_id)::bigint AS size_bytes,
+           CASE WHEN t.notify THEN
+               CASE WHEN length('mq.' || t.name) <= 63 THEN 'mq.' || t.name
+                    ELSE 'mq.#' || t.topic_id END
+           END AS channel,
+           t.compression
+      FROM mq.topic t;
+
+-- Rewrite the segments, then forget the function that does it.
+CREATE FUNCTION mq.convert_segments() RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_convert_segments'
+LANGUAGE C VOLATILE;
+SELECT mq.convert_segments();
+DROP FUNCTION mq.convert_segments();

@@ -1,0 +1,1023 @@
+/* mq--0.1.sql: install script of the mq extension */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION mq" to load this file. \quit
+
+COMMENT ON SCHEMA mq IS 'mq: a transactional message broker';
+
+-- The launcher and one row per database worker.
+CREATE FUNCTION mq.worker_status(
+    OUT role text,
+    OUT database name,
+    OUT pid integer,
+    OUT state text,
+    OUT started_at timestamptz,
+    OUT last_activity timestamptz,
+    OUT ticks bigint,
+    OUT restarts integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_worker_status'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION mq.worker_status() IS
+'the mq launcher and the worker of every database where mq is installed';
+
+-- Occupancy of the shared-memory directories.
+CREATE FUNCTION mq.shmem_usage(
+    OUT area text,
+    OUT used bigint,
+    OUT capacity bigint,
+    OUT setting text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_shmem_usage'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION mq.shmem_usage() IS
+'slots in use in mq''s shared-memory directories, and the setting that sizes each';
+
+
+------------------------------------------------------------------------
+-- Topics and their storage
+------------------------------------------------------------------------
+
+-- One row per topic.  Names: 1 to 200 characters from [A-Za-z0-9._-],
+-- checked by mq.create_topic() with a clear error, and here as a backstop.
+CREATE TABLE mq.topic (
+    topic_id        integer PRIMARY KEY,
+    name            text NOT NULL UNIQUE
+                    CHECK (name ~ '^[A-Za-z0-9._-]{1,200}$'),
+    partitions      integer NOT NULL CHECK (partitions BETWEEN 1 AND 100000),
+    retention       interval,
+    retention_bytes bigint CHECK (retention_bytes > 0),
+    segment_bytes   bigint NOT NULL CHECK (segment_bytes > 0),
+    segment_age     interval NOT NULL,
+    notify          boolean NOT NULL,
+    dedup_window    interval NOT NULL CHECK (dedup_window > interval '0'),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    compression     text NOT NULL DEFAULT 'lz4'
+                    CHECK (compression IN ('lz4', 'pglz', 'none'))
+);
+CREATE SEQUENCE mq.topic_id_seq AS integer OWNED BY mq.topic.topic_id;
+
+-- Message storage: each topic's log is a sequence of segment tables
+-- (mq.seg_<topic id>_<segment number>), one row per record batch (the
+-- messages one transaction committed to one partition, packed and
+-- compressed); retention drops whole segments.  mq.messages shows them one
+-- row per message.
+CREATE TABLE mq.segment (
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    segment_no  integer NOT NULL,
+    relid       regclass NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic_id, segment_no)
+);
+
+-- Durable per-partition marks.  Offsets below high_mark may have been
+-- handed out and are never handed out again; producers move it ahead in
+-- steps with a non-transactional in-place update (like a sequence's
+-- log-ahead), so a restart continues past every offset ever assigned.
+CREATE TABLE mq.partition (
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition   integer NOT NULL,
+    high_mark   bigint NOT NULL DEFAULT 0,
+    log_start   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (topic_id, partition)
+);
+
+CREATE FUNCTION mq.create_topic(
+    name text,
+    partitions integer DEFAULT 1,
+    retention interval DEFAULT interval '7 days',
+    retention_bytes bigint DEFAULT NULL,
+    segment_bytes bigint DEFAULT 1073741824,
+    segment_age interval DEFAULT interval '1 day',
+    notify boolean DEFAULT true,
+    dedup_window interval DEFAULT interval '1 day',
+    compression text DEFAULT 'lz4')
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_create_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text) IS
+'create a topic with its partitions and first segment; returns the topic id';
+
+CREATE FUNCTION mq.alter_topic(
+    name text,
+    partitions integer DEFAULT NULL,
+    retention interval DEFAULT NULL,
+    retention_bytes bigint DEFAULT NULL,
+    segment_bytes bigint DEFAULT NULL,
+    segment_age interval DEFAULT NULL,
+    notify boolean DEFAULT NULL,
+    dedup_window interval DEFAULT NULL,
+    unlimited_retention boolean DEFAULT false,
+    unlimited_retention_bytes boolean DEFAULT false,
+    compression text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_alter_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text) IS
+'add partitions to a topic or change its settings; NULL leaves a setting unchanged';
+
+CREATE FUNCTION mq.roll_segment(topic text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_roll_segment'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION mq.roll_segment(text) IS
+'start a new segment for a topic now (the worker does it by segment_bytes and segment_age); returns its number';
+
+-- Deduplication ids seen by mq.send, until they expire (the worker deletes
+-- expired rows).  A second send with the same id within the topic's
+-- dedup_window is not stored again.
+CREATE TABLE mq.dedup (
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    dedup_id    text NOT NULL,
+    id          uuid NOT NULL,
+    partition   integer NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (topic_id, dedup_id)
+);
+CREATE INDEX ON mq.dedup (expires_at);
+
+CREATE FUNCTION mq.drop_topic(name text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_drop_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.drop_topic(text, boolean) IS
+'drop a topic and all its messages';
+
+------------------------------------------------------------------------
+-- Producing
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.send(
+    topic text,
+    payload text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer,
+    OUT duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_text'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send(
+    topic text,
+    payload jsonb,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer,
+    OUT duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_jsonb'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send(
+    topic text,
+    payload bytea,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer,
+    OUT duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_bytea'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a text message as part of the current transaction, now or after a delay';
+COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a jsonb message as part of the current transaction, now or after a delay';
+COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a bytea message as part of the current transaction, now or after a delay';
+
+CREATE FUNCTION mq.send_batch(
+    topic text,
+    payloads text[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_batch_text'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send_batch(
+    topic text,
+    payloads jsonb[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_batch_jsonb'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send_batch(
+    topic text,
+    payloads bytea[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_batch_bytea'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.send_batch(text, text[], text[], text[], jsonb[], integer, text[]) IS
+'send many text messages as part of the current transaction';
+COMMENT ON FUNCTION mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[]) IS
+'send many jsonb messages as part of the current transaction';
+COMMENT ON FUNCTION mq.send_batch(text, bytea[], text[], text[], jsonb[], integer, text[]) IS
+'send many bytea messages as part of the current transaction';
+
+-- Kafka's default partitioner: the partition a key goes to.
+CREATE FUNCTION mq.partition_for(key text, partitions integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_partition_for'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION mq.partition_for(text, integer) IS
+'the partition Kafka''s default partitioner (murmur2) picks for a key';
+
+------------------------------------------------------------------------
+-- Reading the log
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.read(
+    topic text,
+    partition integer,
+    from_offset bigint DEFAULT 0,
+    max integer DEFAULT 100)
+RETURNS TABLE (
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_read'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.read(text, integer, bigint, integer) IS
+'committed messages of a partition from an offset, strictly below its stable offset';
+
+-- Lookups, each served by an index of the segment tables.
+CREATE FUNCTION mq.get(topic text, partition integer, "offset" bigint)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.get_by_id(topic text, id uuid)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_id'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.get_by_key(topic text, key text, max integer DEFAULT 10)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_key'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.get_by_time(topic text, from_time timestamptz,
+                               to_time timestamptz, max integer DEFAULT 1000)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_time'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.get(text, integer, bigint) IS
+'the committed message at an offset of a partition';
+COMMENT ON FUNCTION mq.get_by_id(text, uuid) IS
+'the committed message with an id';
+COMMENT ON FUNCTION mq.get_by_key(text, text, integer) IS
+'the most recent committed messages with a key, newest first';
+COMMENT ON FUNCTION mq.get_by_time(text, timestamptz, timestamptz, integer) IS
+'committed messages produced in a time range, oldest first';
+
+CREATE FUNCTION mq.messages(topic text, partition integer DEFAULT NULL)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload bytea, payload_type text,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_messages'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.messages(text, integer) IS
+'the committed messages of a topic (or of one partition), one row per message, in partition and offset order';
+
+-- The payload as the type it was sent with.
+CREATE FUNCTION mq.payload_text(payload bytea, payload_type text)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$ SELECT CASE WHEN payload_type IN ('text', 'jsonb')
+                  THEN convert_from(payload, current_setting('server_encoding')) END $$;
+
+COMMENT ON FUNCTION mq.payload_text(bytea, text) IS
+'the payload of a text or jsonb message as text, NULL for bytea';
+
+CREATE FUNCTION mq.payload_jsonb(payload bytea, payload_type text)
+RETURNS jsonb
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$ SELECT CASE WHEN payload_type = 'jsonb'
+                  THEN convert_from(payload, current_setting('server_encoding'))::jsonb END $$;
+
+COMMENT ON FUNCTION mq.payload_jsonb(bytea, text) IS
+'the payload of a jsonb message as jsonb, NULL otherwise';
+
+-- Per-partition offsets from shared memory (loading the topic if needed).
+CREATE FUNCTION mq.partition_offsets(
+    topic text,
+    OUT partition integer,
+    OUT end_offset bigint,
+    OUT stable_offset bigint,
+    OUT inflight integer,
+    OUT oldest_inflight bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_partition_offsets'
+LANGUAGE C VOLATILE STRICT;
+
+-- Topics and their marks survive pg_dump; segment tables are not members
+-- of the extension, so pg_dump saves them as ordinary tables.
+SELECT pg_catalog.pg_extension_config_dump('mq.topic', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.topic_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.segment', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.partition', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.dedup', '');
+
+COMMENT ON FUNCTION mq.partition_offsets(text) IS
+'end offset, stable offset and in-flight commits of each partition of a topic';
+
+CREATE VIEW mq.topics AS
+    SELECT t.name, t.partitions, t.retention, t.retention_bytes,
+           t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
+           (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
+           (SELECT sum(pg_total_relation_size(s.relid)) FROM mq.segment s
+             WHERE s.topic_id = t.topic_id)::bigint AS size_bytes,
+           CASE WHEN t.notify THEN
+               CASE WHEN length('mq.' || t.name) <= 63 THEN 'mq.' || t.name
+                    ELSE 'mq.#' || t.topic_id END
+           END AS channel,
+           t.compression
+      FROM mq.topic t;
+
+CREATE VIEW mq.partitions AS
+    SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
+           o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
+           o.end_offset - p.log_start AS messages_estimate,
+           p.high_mark
+      FROM mq.topic t
+     CROSS JOIN LATERAL mq.partition_offsets(t.name) o
+      JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition;
+
+-- Nothing is callable by PUBLIC; docs/install.md says what to grant.
+
+-- Consumer groups
+
+CREATE TABLE mq.consumer_group (
+    group_id    integer PRIMARY KEY,
+    name        text NOT NULL UNIQUE
+                CHECK (name ~ '^[A-Za-z0-9._-]{1,200}$'),
+    strategy    text NOT NULL DEFAULT 'range'
+                CHECK (strategy IN ('range', 'round_robin', 'sticky', 'consistent_hash')),
+    generation  bigint NOT NULL DEFAULT 0,
+    dlq_replayed bigint NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now()
+) WITH (fillfactor = 70);
+CREATE SEQUENCE mq.group_id_seq AS integer OWNED BY mq.consumer_group.group_id;
+
+CREATE TABLE mq.subscription (
+    group_id    integer NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    topic_id    integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    mode        text NOT NULL CHECK (mode IN ('clustering', 'broadcasting')),
+    tags        text[],
+    filter      jsonpath,
+    ordered     boolean NOT NULL,
+    max_retries integer NOT NULL CHECK (max_retries BETWEEN 0 AND 1000),
+    start       text NOT NULL,
+    start_at    timestamptz,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic_id)
+);
+CREATE INDEX ON mq.subscription (topic_id);
+
+-- One row per (group, topic, partition), and per member in broadcasting
+-- mode (member_id '' in clustering mode).  Updated in place on every
+-- commit: no indexed column changes, and the free space on each page lets
+-- the updates be HOT.
+CREATE TABLE mq.position (
+    group_id    integer NOT NULL,
+    topic_id    integer NOT NULL,
+    partition   integer NOT NULL,
+    member_id   text NOT NULL DEFAULT '',
+    next_offset bigint NOT NULL CHECK (next_offset >= 0),
+    lease_owner bigint,
+    lease_to    bigint,
+    lease_until timestamptz,
+    attempts    integer NOT NULL DEFAULT 0,
+    committed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, topic_id, partition, member_id),
+    FOREIGN KEY (group_id, topic_id) REFERENCES mq.subscription ON DELETE CASCADE
+) WITH (fillfactor = 50);
+CREATE INDEX ON mq.position (topic_id, partition);
+
+CREATE TABLE mq.member (
+    group_id        integer NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    member_id       text NOT NULL CHECK (length(member_id) BETWEEN 1 AND 200),
+    session_timeout interval NOT NULL,
+    joined_at       timestamptz NOT NULL DEFAULT now(),
+    last_seen       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (group_id, member_id)
+) WITH (fillfactor = 50);
+
+CREATE TABLE mq.assignment (
+    group_id    integer NOT NULL,
+    topic_id    integer NOT NULL,
+    partition   integer NOT NULL,
+    member_id   text NOT NULL,
+    PRIMARY KEY (group_id, topic_id, partition),
+    FOREIGN KEY (group_id, member_id) REFERENCES mq.member ON DELETE CASCADE,
+    FOREIGN KEY (group_id, topic_id) REFERENCES mq.subscription ON DELETE CASCADE
+);
+CREATE INDEX ON mq.assignment (group_id, member_id);
+
+SELECT pg_catalog.pg_extension_config_dump('mq.consumer_group', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.group_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.subscription', '');
+SELECT pg_catalog.pg_extension_config_dump('mq.position', '');
+
+CREATE FUNCTION mq.subscribe(
+    "group" text,
+    topic text,
+    start text DEFAULT 'latest',
+    mode text DEFAULT 'clustering',
+    tags text DEFAULT NULL,
+    filter text DEFAULT NULL,
+    ordered boolean DEFAULT false,
+    max_retries integer DEFAULT 16)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_subscribe'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.subscribe(
+    "group" text,
+    topic text,
+    start timestamptz,
+    mode text DEFAULT 'clustering',
+    tags text DEFAULT NULL,
+    filter text DEFAULT NULL,
+    ordered boolean DEFAULT false,
+    max_retries integer DEFAULT 16)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_subscribe_at'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.subscribe(text, text, text, text, text, text, boolean, integer) IS
+'subscribe a consumer group to a topic from its earliest or latest offset; creates the group; returns true if the subscription is new';
+COMMENT ON FUNCTION mq.subscribe(text, text, timestamptz, text, text, text, boolean, integer) IS
+'subscribe a consumer group to a topic from the first message produced at or after a time';
+
+CREATE FUNCTION mq.unsubscribe("group" text, topic text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_unsubscribe'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.unsubscribe(text, text) IS
+'remove a group''s subscription to a topic and its positions';
+
+CREATE FUNCTION mq.drop_group("group" text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_drop_group'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.drop_group(text, boolean) IS
+'drop a consumer group with its subscriptions, positions and members';
+
+CREATE FUNCTION mq.fetch(
+    "group" text,
+    topic text DEFAULT NULL,
+    max integer DEFAULT 100,
+    partition integer DEFAULT NULL,
+    auto_commit boolean DEFAULT false,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS TABLE (
+    topic text,
+    partition integer,
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_fetch'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) IS
+'claim partitions of a group''s topics and return their next committed messages';
+
+CREATE FUNCTION mq.poll(
+    "group" text,
+    topic text DEFAULT NULL,
+    max integer DEFAULT 100,
+    wait interval DEFAULT interval '5 s',
+    partition integer DEFAULT NULL,
+    auto_commit boolean DEFAULT false,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS TABLE (
+    topic text,
+    partition integer,
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_poll'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.poll(text, text, integer, interval, integer, boolean, text, bigint) IS
+'mq.fetch that waits up to "wait" for messages when none are ready';
+
+CREATE FUNCTION mq.commit(
+    "group" text,
+    topic text,
+    partition integer,
+    next_offset bigint,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_commit'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.commit("group" text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_commit_fetched'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.ack(
+    "group" text,
+    topic text,
+    partition integer,
+    "offset" bigint,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_ack'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.commit(text, text, integer, bigint, text, bigint) IS
+'set a group''s position in a partition (the next offset to consume), in the current transaction';
+COMMENT ON FUNCTION mq.commit(text) IS
+'commit the positions of everything this session fetched for a group in the current transaction, or in its last auto-commit fetch';
+COMMENT ON FUNCTION mq.ack(text, text, integer, bigint, text, bigint) IS
+'commit a group''s position just past a message';
+
+CREATE FUNCTION mq.seek(
+    "group" text,
+    topic text,
+    partition integer,
+    "offset" bigint,
+    member_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'mq_seek'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.seek(
+    "group" text,
+    topic text,
+    "position" text,
+    member_id text DEFAULT NULL)
+RETURNS TABLE (partition integer, "offset" bigint)
+AS 'MODULE_PATHNAME', 'mq_seek_position'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.seek(
+    "group" text,
+    topic text,
+    at timestamptz,
+    member_id text DEFAULT NULL)
+RETURNS TABLE (partition integer, "offset" bigint)
+AS 'MODULE_PATHNAME', 'mq_seek_time'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.seek(text, text, integer, bigint, text) IS
+'move a group''s position in one partition; returns the position set';
+COMMENT ON FUNCTION mq.seek(text, text, text, text) IS
+'move a group''s positions in every partition of a topic to ''earliest'' or ''latest''; returns the positions set';
+COMMENT ON FUNCTION mq.seek(text, text, timestamptz, text) IS
+'move a group''s positions in every partition of a topic to the first message produced at or after a time; returns the positions set';
+
+CREATE FUNCTION mq.join(
+    "group" text,
+    member_id text,
+    session_timeout interval DEFAULT interval '45 s',
+    strategy text DEFAULT NULL,
+    OUT generation bigint,
+    OUT assignment jsonb)
+AS 'MODULE_PATHNAME', 'mq_join'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.heartbeat(
+    "group" text,
+    member_id text,
+    generation bigint,
+    OUT generation bigint,
+    OUT assignment jsonb)
+AS 'MODULE_PATHNAME', 'mq_heartbeat'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.leave("group" text, member_id text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_leave'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.expire_members()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_expire_members'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.join(text, text, interval, text) IS
+'join a consumer group as a member; returns the generation and this member''s partitions';
+COMMENT ON FUNCTION mq.heartbeat(text, text, bigint) IS
+'keep a member alive; returns the current generation and the member''s partitions';
+COMMENT ON FUNCTION mq.leave(text, text) IS
+'leave a consumer group; its partitions go to the other members';
+COMMENT ON FUNCTION mq.expire_members() IS
+'remove members that missed their session timeout and rebalance their groups (the worker calls it)';
+
+CREATE FUNCTION mq.nack(
+    "group" text,
+    topic text,
+    partition integer,
+    "offset" bigint,
+    delay interval DEFAULT NULL,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'mq_nack'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.nack(text, text, integer, bigint, interval, text, bigint) IS
+'hand a message back for redelivery to this group after a back-off, in place for ordered subscriptions, or to the group''s dead-letter topic after max_retries; returns retry, in_place or dlq';
+
+CREATE FUNCTION mq.nack_batch(
+    "group" text,
+    topic text,
+    partition integer,
+    offsets bigint[],
+    delay interval DEFAULT NULL,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL)
+RETURNS TABLE ("offset" bigint, result text)
+AS 'MODULE_PATHNAME', 'mq_nack_batch'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.nack_batch(text, text, integer, bigint[], interval, text, bigint) IS
+'mq.nack for several messages of a partition; returns what happened to each';
+
+CREATE FUNCTION mq.replay_dlq("group" text, max integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'mq_replay_dlq'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.replay_dlq(text, integer) IS
+'send a group''s dead letters not yet replayed back to it through its retry topic; returns how many';
+
+CREATE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
+                                max integer DEFAULT 100)
+RETURNS TABLE (
+    "offset" bigint,
+    id uuid,
+    origin_topic text,
+    origin_partition integer,
+    origin_offset bigint,
+    attempts integer,
+    replayed boolean,
+    produced_at timestamptz,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    replayed_to bigint;
+BEGIN
+    SELECT g.dlq_replayed INTO replayed_to
+      FROM mq.consumer_group g WHERE g.name = dead_letters."group";
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'consumer group "%" does not exist', dead_letters."group"
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The groups are listed in mq.groups.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM mq.topic t WHERE t.name = dead_letters."group" || '.dlq') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r."offset", r.id, r.headers ->> 'mq.origin_topic',
+           (r.headers ->> 'mq.origin_partition')::integer,
+           (r.headers ->> 'mq.origin_offset')::bigint,
+           (r.headers ->> 'mq.attempt')::integer,
+           r."offset" < replayed_to,
+           r.produced_at, r.key, r.tag, r.headers, r.payload, r.payload_type
+      FROM mq.read(dead_letters."group" || '.dlq', 0, from_offset, max) r;
+END
+$$;
+
+COMMENT ON FUNCTION mq.dead_letters(text, bigint, integer) IS
+'the messages in a group''s dead-letter topic, with where they came from and whether they were replayed';
+
+CREATE FUNCTION mq.first_unconsumed_at(topic text, partition integer, from_offset bigint)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'mq_first_unconsumed_at'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION mq.first_unconsumed_at(text, integer, bigint) IS
+'when the first committed message at or after an offset, below the stable offset, was produced';
+
+CREATE VIEW mq.groups AS
+    SELECT g.name AS "group", g.strategy, g.generation,
+           (SELECT count(*) FROM mq.member m WHERE m.group_id = g.group_id) AS members,
+           (SELECT count(*) FROM mq.subscription s WHERE s.group_id = g.group_id) AS subscriptions,
+           g.created_at
+      FROM mq.consumer_group g;
+
+CREATE VIEW mq.subscriptions AS
+    SELECT g.name AS "group", t.name AS topic, s.mode, s.tags, s.filter,
+           s.ordered, s.max_retries, s.start, s.start_at, s.created_at
+      FROM mq.subscription s
+      JOIN mq.consumer_group g USING (group_id)
+      JOIN mq.topic t USING (topic_id);
+
+CREATE VIEW mq.members AS
+    SELECT g.name AS "group", m.member_id, g.generation, m.session_timeout,
+           m.joined_at, m.last_seen, m.last_seen + m.session_timeout AS expires_at,
+           (SELECT coalesce(jsonb_object_agg(t.name, a.partitions), '{}')
+              FROM (SELECT a.topic_id, array_agg(a.partition ORDER BY a.partition) AS partitions
+                      FROM mq.assignment a
+                     WHERE a.group_id = m.group_id AND a.member_id = m.member_id
+                     GROUP BY a.topic_id) a
+              JOIN mq.topic t USING (topic_id)) AS assignment
+      FROM mq.member m
+      JOIN mq.consumer_group g USING (group_id);
+
+CREATE VIEW mq.lag AS
+    WITH o AS (
+        SELECT t.topic_id, x.*
+          FROM mq.topic t
+         CROSS JOIN LATERAL mq.partition_offsets(t.name) x
+         WHERE EXISTS (SELECT 1 FROM mq.subscription s WHERE s.topic_id = t.topic_id)
+    )
+    SELECT g.name AS "group", t.name AS topic, p.partition, p.member_id,
+           p.next_offset AS committed_offset,
+           o.stable_offset, o.end_offset, pt.log_start AS log_start_offset,
+           greatest(o.stable_offset - greatest(p.next_offset, pt.log_start), 0) AS lag,
+           now() - CASE WHEN greatest(p.next_offset, pt.log_start) < o.stable_offset
+                        THEN mq.first_unconsumed_at(t.name, p.partition,
+                                                    greatest(p.next_offset, pt.log_start)) END
+             AS oldest_unconsumed_age,
+           p.next_offset < pt.log_start AS below_log_start,
+           CASE WHEN p.lease_until > now() THEN p.lease_until END AS leased_until,
+           p.committed_at
+      FROM mq.position p
+      JOIN mq.consumer_group g USING (group_id)
+      JOIN mq.topic t USING (topic_id)
+      JOIN mq.partition pt ON pt.topic_id = p.topic_id AND pt.partition = p.partition
+      JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition;
+
+------------------------------------------------------------------------
+-- Timed work: mq's clock, delayed messages, half messages
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.clock()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'mq_clock'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.clock() IS
+'mq''s clock, against which delays, retries and check-backs fall due';
+
+CREATE FUNCTION mq.advance_clock(by interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'mq_advance_clock'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.advance_clock(interval) IS
+'for tests, with mq.test_clock on: move mq''s clock forward for the whole server';
+
+-- Messages waiting for their due time (delayed sends and retries).  Rows
+-- are deleted on release: vacuum them often whatever the table's size.
+CREATE TABLE mq.delayed_message (
+    id           uuid PRIMARY KEY,
+    topic_id     integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition    integer,
+    due_at       timestamptz NOT NULL,
+    payload_type "char" NOT NULL,
+    key          text COLLATE "C",
+    tag          text COLLATE "C",
+    headers      jsonb,
+    payload      bytea NOT NULL,
+    sent_at      timestamptz NOT NULL DEFAULT now()
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
+        autovacuum_vacuum_cost_delay = 0);
+CREATE INDEX ON mq.delayed_message (due_at);
+CREATE INDEX ON mq.delayed_message (topic_id);
+SELECT pg_catalog.pg_extension_config_dump('mq.delayed_message', '');
+
+CREATE FUNCTION mq.cancel_delayed(id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_cancel_delayed'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.cancel_delayed(uuid) IS
+'cancel a delayed message or a pending retry before it is released; false if there is none by that id';
+
+CREATE VIEW mq.delayed AS
+    SELECT t.name AS topic, count(*) AS pending,
+           min(d.due_at) AS next_due, max(d.due_at) AS last_due
+      FROM mq.delayed_message d
+      JOIN mq.topic t USING (topic_id)
+     GROUP BY t.name;
+
+-- Half messages: prepared, then committed or rolled back by the producer
+-- or by check-back; 'unresolved' after the last check-back.
+CREATE TABLE mq.half_message (
+    id             uuid PRIMARY KEY,
+    topic_id       integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    producer_group text NOT NULL,
+    partition      integer,
+    payload_type   "char" NOT NULL,
+    key            text COLLATE "C",
+    tag            text COLLATE "C",
+    headers        jsonb,
+    payload        bytea NOT NULL,
+    state          text NOT NULL DEFAULT 'prepared'
+                   CHECK (state IN ('prepared', 'committed', 'rolled_back', 'unresolved')),
+    prepared_at    timestamptz NOT NULL,
+    checks         integer NOT NULL DEFAULT 0,
+    next_check_at  timestamptz,
+    last_check     text,
+    resolved_at    timestamptz,
+    resolved_by    text
+) WITH (fillfactor = 70);
+CREATE INDEX ON mq.half_message (next_check_at) WHERE state = 'prepared';
+CREATE INDEX ON mq.half_message (resolved_at) WHERE state IN ('committed', 'rolled_back');
+CREATE INDEX ON mq.half_message (topic_id);
+SELECT pg_catalog.pg_extension_config_dump('mq.half_message', '');
+
+CREATE TABLE mq.checker (
+    producer_group text PRIMARY KEY,
+    checker        regprocedure NOT NULL,
+    owner          oid NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('mq.checker', '');
+
+CREATE VIEW mq.half_messages AS
+    SELECT h.id AS handle, t.name AS topic, h.producer_group, h.state,
+           h.prepared_at, now() - h.prepared_at AS age, h.checks,
+           h.next_check_at, h.last_check, h.resolved_at, h.resolved_by,
+           h.partition, h.key, h.tag, h.headers, h.payload,
+           CASE h.payload_type WHEN 't' THEN 'text' WHEN 'j' THEN 'jsonb'
+                ELSE 'bytea' END AS payload_type
+      FROM mq.half_message h
+      JOIN mq.topic t USING (topic_id);
+
+CREATE VIEW mq.unresolved AS
+    SELECT handle, topic, producer_group, prepared_at, age, checks, last_check,
+           key, tag, headers, payload, payload_type
+      FROM mq.half_messages
+     WHERE state = 'unresolved';
+
+CREATE FUNCTION mq.prepare(
+    topic text,
+    payload text,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_text'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.prepare(
+    topic text,
+    payload jsonb,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_jsonb'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.prepare(
+    topic text,
+    payload bytea,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_bytea'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.prepare(text, text, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+COMMENT ON FUNCTION mq.prepare(text, jsonb, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+COMMENT ON FUNCTION mq.prepare(text, bytea, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+
+CREATE FUNCTION mq.commit_prepared(handle uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_commit_prepared'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.rollback_prepared(handle uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_rollback_prepared'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.commit_prepared(uuid) IS
+'publish a half message in the current transaction; false if it was committed before';
+COMMENT ON FUNCTION mq.rollback_prepared(uuid) IS
+'discard a half message; false if it was rolled back before';
+
+CREATE FUNCTION mq.register_checker(producer_group text, checker regprocedure)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_register_checker'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.unregister_checker(producer_group text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_unregister_checker'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.register_checker(text, regprocedure) IS
+'have the worker call a function(mq.half_messages) returning ''commit'', ''rollback'' or ''unknown'' to check back a producer group''s half messages';
+COMMENT ON FUNCTION mq.unregister_checker(text) IS
+'check back a producer group''s half messages by NOTIFY again';
+
+CREATE FUNCTION mq.worker_jobs(
+    OUT database name,
+    OUT job text,
+    OUT last_run timestamptz,
+    OUT runs bigint,
+    OUT last_count bigint,
+    OUT backlog bigint,
+    OUT errors bigint,
+    OUT last_error_at timestamptz,
+    OUT last_error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_worker_jobs'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION mq.worker_jobs() IS
+'each job of each database worker: its last run, what it did, the work left and its errors';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM PUBLIC;

@@ -1,0 +1,152 @@
+# ALTER EXTENSION mq UPDATE from 0.1 to 0.2 rewrites every segment from
+# one row per message into record batches, and nothing a consumer sees
+# changes: offsets (holes included), ids, keys, tags, headers, payloads,
+# times, group positions, the segments' owner and privileges, and the
+# EXECUTE grants of the functions the update replaces.
+#
+# The 0.1 data is made with SQL in 0.1's schema, as 0.1 laid it out (its
+# segment table definition is below): this library cannot run 0.1's write
+# path, which is what the update exists for.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'mq'
+mq.worker_naptime = '100ms'
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION mq VERSION '0.1';
+CREATE ROLE app;
+CREATE ROLE reader;
+GRANT USAGE ON SCHEMA mq TO app, reader;
+GRANT EXECUTE ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval) TO app;
+});
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'mq'"),
+	'0.1', 'the extension starts at 0.1');
+
+# A topic of two partitions and two segments, as mq 0.1 stored it: one row
+# per message; offset 3 of partition 0 is a hole (an aborted producer's).
+$node->safe_psql('postgres', q{
+INSERT INTO mq.topic (topic_id, name, partitions, retention, segment_bytes,
+                      segment_age, notify, dedup_window)
+VALUES (nextval('mq.topic_id_seq'), 'old', 2, '7 days', 1073741824, '1 day', true, '1 day');
+INSERT INTO mq.partition (topic_id, partition, high_mark)
+SELECT topic_id, p, 1000 FROM mq.topic, generate_series(0, 1) p WHERE name = 'old';
+DO $$
+DECLARE
+    t integer := (SELECT topic_id FROM mq.topic WHERE name = 'old');
+    s integer;
+BEGIN
+    FOR s IN 0..1 LOOP
+        EXECUTE format($f$CREATE TABLE mq.seg_%s_%s (
+            partition integer NOT NULL,
+            "offset" bigint NOT NULL,
+            id uuid NOT NULL,
+            produced_at timestamptz NOT NULL,
+            payload_type "char" NOT NULL,
+            key text COLLATE "C",
+            tag text COLLATE "C",
+            headers jsonb,
+            payload bytea NOT NULL,
+            PRIMARY KEY (partition, "offset"))$f$, t, s);
+        EXECUTE format('CREATE INDEX ON mq.seg_%s_%s (key, produced_at) WHERE key IS NOT NULL', t, s);
+        EXECUTE format('CREATE INDEX ON mq.seg_%s_%s USING brin (produced_at)', t, s);
+        EXECUTE format('INSERT INTO mq.segment (topic_id, segment_no, relid) VALUES (%s, %s, %L)',
+                       t, s, format('mq.seg_%s_%s', t, s));
+        EXECUTE format('GRANT SELECT ON mq.seg_%s_%s TO reader', t, s);
+    END LOOP;
+    -- segment 0: offsets 0-2 and 4-5 of partition 0 (3 is a hole), 0-1 of
+    -- partition 1; segment 1: offsets 6-7 of partition 0.
+    EXECUTE format($f$INSERT INTO mq.seg_%s_0
+        SELECT p, o, gen_random_uuid(), '2026-01-01'::timestamptz + o * interval '1 s',
+               CASE WHEN mod(o, 2) = 0 THEN 't' ELSE 'j' END,
+               CASE WHEN o <> 1 THEN 'key' || o END,
+               CASE WHEN mod(o, 3) = 0 THEN 'tag' END,
+               CASE WHEN o > 0 THEN jsonb_build_object('o', o) END,
+               convert_to(CASE WHEN mod(o, 2) = 0 THEN 'text ' || p || '/' || o
+                               ELSE jsonb_build_object('p', p, 'o', o)::text END, 'UTF8')
+          FROM (VALUES (0, 0), (0, 1), (0, 2), (0, 4), (0, 5), (1, 0), (1, 1)) v(p, o)$f$, t);
+    EXECUTE format($f$INSERT INTO mq.seg_%s_1
+        SELECT 0, o, gen_random_uuid(), '2026-01-02'::timestamptz + o * interval '1 s',
+               't', 'key' || o, NULL, NULL, convert_to('text 0/' || o, 'UTF8')
+          FROM generate_series(6, 7) o$f$, t);
+END $$;
+-- A group that had consumed partition 0 up to offset 2.
+INSERT INTO mq.consumer_group (group_id, name) VALUES (nextval('mq.group_id_seq'), 'old.group');
+INSERT INTO mq.subscription (group_id, topic_id, mode, ordered, max_retries, start)
+SELECT g.group_id, t.topic_id, 'clustering', false, 16, 'earliest'
+  FROM mq.consumer_group g, mq.topic t WHERE g.name = 'old.group' AND t.name = 'old';
+INSERT INTO mq.position (group_id, topic_id, partition, next_offset)
+SELECT g.group_id, t.topic_id, p, CASE p WHEN 0 THEN 2 ELSE 0 END
+  FROM mq.consumer_group g, mq.topic t, generate_series(0, 1) p
+ WHERE g.name = 'old.group' AND t.name = 'old';
+});
+
+# What 0.1 holds, read straight from its segments.
+my $before = $node->safe_psql('postgres', q{
+SELECT string_agg(format('%s/%s %s %s %s %s %s %s %s', partition, "offset", id, key, tag,
+                         headers, payload_type, encode(payload, 'escape'), produced_at),
+                  E'\n' ORDER BY partition, "offset")
+  FROM (SELECT * FROM mq.seg_1_0 UNION ALL SELECT * FROM mq.seg_1_1) m
+});
+
+is(($before =~ tr/\n//), 8, 'the 0.1 segments hold nine messages');
+
+$node->safe_psql('postgres', "ALTER EXTENSION mq UPDATE TO '0.2'");
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'mq'"),
+	'0.2', 'the update ran');
+
+# The same messages, now decoded from batches.
+my $after = $node->safe_psql('postgres', q{
+SELECT string_agg(format('%s/%s %s %s %s %s %s %s %s', partition, "offset", id, key, tag,
+                         headers, CASE payload_type WHEN 'text' THEN 't' WHEN 'jsonb' THEN 'j' ELSE 'b' END,
+                         encode(payload, 'escape'), produced_at),
+                  E'\n' ORDER BY partition, "offset")
+  FROM mq.messages('old')
+});
+is($after, $before, 'every message, field and offset is the same after the update');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mq.get('old', 0, 3)"), '0',
+	'the hole stays a hole');
+
+is($node->safe_psql('postgres', q{
+SELECT string_agg(format('%s:%s+%s', s.segment_no, b.base_offset, b.record_count), ' ' ORDER BY s.segment_no, b.partition, b.base_offset)
+  FROM mq.segment s,
+       LATERAL (SELECT * FROM mq.seg_1_0 WHERE s.segment_no = 0
+                UNION ALL SELECT * FROM mq.seg_1_1 WHERE s.segment_no = 1) b
+}), '0:0+3 0:4+2 0:0+2 1:6+2', 'each run of consecutive offsets of a partition became one batch');
+
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_depend d JOIN mq.segment s ON d.objid = s.relid::oid
+ WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+}), '0', 'the new segment tables are not members of the extension (pg_dump keeps them)');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_depend d JOIN mq.segment s ON d.objid = s.relid::oid
+ WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'n'
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'mq')
+}), '2', 'but depend on it');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(has_table_privilege('reader', relid, 'SELECT')::text, ',') FROM mq.segment
+}), 'true,true', 'the segments keep their privileges');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_class WHERE relnamespace = 'mq'::regnamespace AND relname ~ '_v1$'
+}), '0', 'the old tables are gone');
+is($node->safe_psql('postgres', q{
+SELECT has_function_privilege('app', 'mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text)', 'EXECUTE')
+}), 't', 'EXECUTE on mq.create_topic carries over to its new signature');
+
+# Consumers continue where they were; producers continue past the high mark.
+is($node->safe_psql('postgres', q{
+SELECT string_agg("offset"::text, ',' ORDER BY "offset") FROM mq.fetch('old.group', 'old', partition => 0, max => 100)
+}), '2,4,5,6,7', 'the group continues at its position, across the hole and the segments');
+$node->safe_psql('postgres', "SELECT mq.send('old', 'new'::text, partition => 0)");
+cmp_ok($node->safe_psql('postgres', q{
+SELECT max("offset") FROM mq.read('old', 0, 0, 100)
+}), '>=', 1000, 'a new message takes an offset past the durable high mark');
+done_testing();
