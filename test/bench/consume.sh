@@ -5,13 +5,17 @@
 # Consumer benchmark for mq against a plain SKIP LOCKED queue table,
 # measured in the same run.  A 16-partition topic and a plain table
 # (bigserial key, topic, key, payload, created_at) are filled with the same
-# MESSAGES (default 1000000) ~210-byte messages with keys.  Then, for 1, 4
-# and 16 consumers (pgbench clients), each drains everything in batches of
-# 100, one batch per transaction:
+# MESSAGES (default 1000000) ~210-byte messages with keys.  Then, in two
+# modes, each consumer (pgbench client) drains everything in batches of
+# 100, and every payload goes to the client:
 #
-#   mq:    BEGIN; mq.fetch(group, max => 100); mq.commit(group); COMMIT;
-#   plain: BEGIN; DELETE the first 100 rows locked with
-#          FOR UPDATE SKIP LOCKED ... RETURNING payload; COMMIT;
+#   auto-commit, 1, 4 and 16 consumers, one statement per batch:
+#     mq:    mq.fetch(group, max => 100, auto_commit => true)
+#     plain: DELETE the first 100 rows locked with FOR UPDATE SKIP LOCKED
+#            ... RETURNING payload
+#   in a transaction, 4 and 16 consumers:
+#     mq:    BEGIN; mq.fetch(group, max => 100); mq.commit(group); COMMIT;
+#     plain: BEGIN; the same DELETE ... RETURNING payload; COMMIT;
 #
 # After each pair, the floor: mq's transaction shape doing no work
 # (BEGIN; SELECT 1; UPDATE one small row per client; COMMIT), as many
@@ -51,8 +55,8 @@ sql -v messages="$messages" -v partitions="$partitions" -f "$work/consume_setup.
 remaining()
 {
 	case $1 in
-		mq) sql -c "SELECT coalesce(sum(lag), 0) FROM mq.lag WHERE \"group\" = 'drain'" ;;
-		plain) sql -c "SELECT count(*) FROM queue" ;;
+		mq*) sql -c "SELECT coalesce(sum(lag), 0) FROM mq.lag WHERE \"group\" = 'drain'" ;;
+		plain*) sql -c "SELECT count(*) FROM queue" ;;
 	esac
 }
 
@@ -125,7 +129,8 @@ for sync in $syncs; do
 	for round in $(seq "$rounds"); do
 		for k in $consumer_counts; do
 			# alternate which one goes first
-			if [ $((round % 2)) -eq 1 ]; then order="mq plain"; else order="plain mq"; fi
+			if [ $((round % 2)) -eq 1 ]; then order="mq_auto plain_auto"; else order="plain_auto mq_auto"; fi
+			[ "$k" -eq 1 ] || order="$order mq plain"
 			for system in $order; do
 				sql -v messages="$messages" -f "$work/consume_reset.sql" >/dev/null
 				stats >"$work/before.txt"
@@ -133,7 +138,7 @@ for sync in $syncs; do
 				read -r drained secs txns wal <<<"$run"
 				stats >"$work/after.txt"
 				echo "$sync $round $k $system $drained $secs $txns $wal" >>"$results"
-				if [ "$system" = mq ]; then rels="mq_log mq_position"; else rels="queue"; fi
+				case $system in mq*) rels="mq_log mq_position" ;; *) rels="queue" ;; esac
 				for rel in $rels; do
 					read -r _ size0 dead0 <<<"$(grep "^$rel " "$work/before.txt")"
 					read -r _ size1 dead1 <<<"$(grep "^$rel " "$work/after.txt")"
@@ -155,23 +160,26 @@ rate() { awk -v y="$1" -v r="$2" -v k="$3" -v s="$4" '$1 == y && $2 == r && $3 =
 
 frate() { awk -v y="$1" -v r="$2" -v k="$3" '$1 == y && $2 == r && $3 == k { print $4 / $5 }' "$floors"; }
 
-echo "| synchronous_commit | consumers | mq messages/s | plain messages/s | mq / plain | floor messages/s | plain / floor | mq / floor |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| synchronous_commit | mode | consumers | mq messages/s | plain messages/s | mq / plain | floor messages/s | plain / floor | mq / floor |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for sync in $syncs; do
-	for k in $consumer_counts; do
-		mq=$(for r in $(seq "$rounds"); do rate "$sync" "$r" "$k" mq; done | median)
-		plain=$(for r in $(seq "$rounds"); do rate "$sync" "$r" "$k" plain; done | median)
-		ratio=$(for r in $(seq "$rounds"); do
-			echo "$(rate "$sync" "$r" "$k" mq) / $(rate "$sync" "$r" "$k" plain)" | bc -l
-		done | median)
-		fl=$(for r in $(seq "$rounds"); do frate "$sync" "$r" "$k"; done | median)
-		pfloor=$(for r in $(seq "$rounds"); do
-			echo "$(rate "$sync" "$r" "$k" plain) / $(frate "$sync" "$r" "$k")" | bc -l
-		done | median)
-		mfloor=$(for r in $(seq "$rounds"); do
-			echo "$(rate "$sync" "$r" "$k" mq) / $(frate "$sync" "$r" "$k")" | bc -l
-		done | median)
-		printf '| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f |\n' "$sync" "$k" "$mq" "$plain" "$ratio" "$fl" "$pfloor" "$mfloor"
+	for mode in auto txn; do
+		if [ "$mode" = auto ]; then m=mq_auto p=plain_auto ks="1 4 16"; else m=mq p=plain ks="4 16"; fi
+		for k in $ks; do
+			mq=$(for r in $(seq "$rounds"); do rate "$sync" "$r" "$k" "$m"; done | median)
+			plain=$(for r in $(seq "$rounds"); do rate "$sync" "$r" "$k" "$p"; done | median)
+			ratio=$(for r in $(seq "$rounds"); do
+				echo "$(rate "$sync" "$r" "$k" "$m") / $(rate "$sync" "$r" "$k" "$p")" | bc -l
+			done | median)
+			fl=$(for r in $(seq "$rounds"); do frate "$sync" "$r" "$k"; done | median)
+			pfloor=$(for r in $(seq "$rounds"); do
+				echo "$(rate "$sync" "$r" "$k" "$p") / $(frate "$sync" "$r" "$k")" | bc -l
+			done | median)
+			mfloor=$(for r in $(seq "$rounds"); do
+				echo "$(rate "$sync" "$r" "$k" "$m") / $(frate "$sync" "$r" "$k")" | bc -l
+			done | median)
+			printf '| %s | %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f |\n' "$sync" "$mode" "$k" "$mq" "$plain" "$ratio" "$fl" "$pfloor" "$mfloor"
+		done
 	done
 done
 

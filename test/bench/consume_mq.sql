@@ -1,4 +1,4 @@
 BEGIN;
-SELECT count(*) FROM mq.fetch('drain', 'bench', max => 100);
+SELECT payload, payload_type FROM mq.fetch('drain', 'bench', max => 100);
 SELECT mq.commit('drain');
 COMMIT;

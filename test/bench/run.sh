@@ -4,13 +4,17 @@
 #
 # Producer benchmarks for mq, each against a baseline measured in the same
 # run: one business INSERT with mq.send, versus the same INSERT alone and
-# versus a plain outbox-table INSERT; and mq.send_batch of 100 messages
-# versus a 100-row INSERT into the outbox table.  The scenarios run
+# versus a plain outbox-table INSERT; and mq.send_batch of 100 messages,
+# with keys (spread over the 16 partitions) and without (one partition per
+# transaction), versus a 100-row INSERT ... SELECT into the outbox table
+# (bigint identity key, topic, key, payload jsonb, created_at).  Payloads
+# are the same ~200-byte JSON document.  The scenarios run
 # interleaved, ROUNDS times each, with synchronous_commit on (every commit
 # waits for its WAL flush, the usual setting) and off (no flush wait, so
 # CPU costs show).  Prints a Markdown report: median transactions per
 # second, the ratio of each scenario to its baseline, and WAL bytes per
-# message.  PROTOCOL is pgbench's query mode: simple (default: every
+# message, and the bytes per message the topic and the outbox table take
+# on disk at the end.  PROTOCOL is pgbench's query mode: simple (default: every
 # statement parsed and planned each time) or prepared.  Builds and installs
 # mq, and runs its own throwaway server on a loopback port.
 set -euo pipefail
@@ -30,8 +34,8 @@ start_bench_server "$bench"/*.sql
 sql() { as_pg psql -X -q -At -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 sql -f "$work/setup.sql" >/dev/null
 
-scenarios="business_only business_outbox business_send outbox_batch send_batch"
-declare -A per_txn=([business_only]=1 [business_outbox]=1 [business_send]=1 [outbox_batch]=100 [send_batch]=100)
+scenarios="business_only business_outbox business_send outbox_batch send_batch send_batch_nokey"
+declare -A per_txn=([business_only]=1 [business_outbox]=1 [business_send]=1 [outbox_batch]=100 [send_batch]=100 [send_batch_nokey]=100)
 
 results="$work/results.txt"
 : >"$results"
@@ -81,6 +85,28 @@ for sync in on off; do
 	printf '| %s | business_send / business_outbox | %.3f |\n' "$sync" "$(ratio "$sync" business_send business_outbox)"
 	printf '| %s | business_send / business_only | %.3f |\n' "$sync" "$(ratio "$sync" business_send business_only)"
 	printf '| %s | send_batch / outbox_batch | %.3f |\n' "$sync" "$(ratio "$sync" send_batch outbox_batch)"
+	printf '| %s | send_batch_nokey / outbox_batch | %.3f |\n' "$sync" "$(ratio "$sync" send_batch_nokey outbox_batch)"
+	for s in business_send send_batch send_batch_nokey; do
+		base=business_outbox
+		[ "$s" = business_send ] || base=outbox_batch
+		w=$(awk -v y="$sync" -v s="$s" -v k="${per_txn[$s]}" '$1 == y && $3 == s { print $6 / ($5 * k) }' "$results" | median)
+		b=$(awk -v y="$sync" -v s="$base" -v k="${per_txn[$base]}" '$1 == y && $3 == s { print $6 / ($5 * k) }' "$results" | median)
+		printf '| %s | WAL per message, %s / %s | %.3f |\n' "$sync" "$s" "$base" "$(echo "$w / $b" | bc -l)"
+	done
 done
+
+# What everything sent takes on disk, per message: the topic's segments
+# (with their indexes and TOAST) against the outbox table's.
+sql -c "CHECKPOINT" >/dev/null
+read -r topic_bytes topic_msgs outbox_bytes outbox_msgs < <(sql -F ' ' -c "
+SELECT (SELECT sum(pg_total_relation_size(s.relid)) FROM mq.segment s JOIN mq.topic t USING (topic_id) WHERE t.name = 'bench'),
+       (SELECT sum(end_offset - log_start_offset) FROM mq.partitions WHERE topic = 'bench'),
+       pg_total_relation_size('outbox'), (SELECT count(*) FROM outbox)")
+echo
+echo "| storage | messages | bytes/message |"
+echo "|---|---|---|"
+printf '| topic (segments) | %s | %.0f |\n' "$topic_msgs" "$(echo "$topic_bytes / $topic_msgs" | bc -l)"
+printf '| outbox table | %s | %.0f |\n' "$outbox_msgs" "$(echo "$outbox_bytes / $outbox_msgs" | bc -l)"
+printf '| ratio topic / outbox | | %.3f |\n' "$(echo "($topic_bytes / $topic_msgs) / ($outbox_bytes / $outbox_msgs)" | bc -l)"
 echo
 echo "$seconds s per run, $rounds rounds, $clients clients, $protocol protocol, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }')."

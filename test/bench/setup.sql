@@ -9,11 +9,11 @@ CREATE TABLE orders (
 );
 -- The classic transactional outbox table, for comparison.
 CREATE TABLE outbox (
-    id bigserial PRIMARY KEY,
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     topic text NOT NULL,
     key text,
-    payload text NOT NULL,
+    payload jsonb NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 SELECT mq.drop_topic('bench', if_exists => true);
-SELECT mq.create_topic('bench', partitions => 4);
+SELECT mq.create_topic('bench', partitions => 16);
