@@ -108,9 +108,14 @@ CREATE OR REPLACE VIEW mq.topics AS
            t.compression
       FROM mq.topic t;
 
--- Rewrite the segments, then forget the function that does it.
+-- Rewrite the segments.  The function stays, for dumps of 0.1 databases
+-- restored into 0.2.
 CREATE FUNCTION mq.convert_segments() RETURNS integer
 AS 'MODULE_PATHNAME', 'mq_convert_segments'
 LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.convert_segments() IS
+'rewrite every segment of mq 0.1 (one row per message) as record batches; returns how many';
+
+REVOKE ALL ON FUNCTION mq.convert_segments() FROM PUBLIC;
 SELECT mq.convert_segments();
-DROP FUNCTION mq.convert_segments();

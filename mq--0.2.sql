@@ -326,6 +326,13 @@ COMMENT ON FUNCTION mq.get_by_key(text, text, integer) IS
 COMMENT ON FUNCTION mq.get_by_time(text, timestamptz, timestamptz, integer) IS
 'committed messages produced in a time range, oldest first';
 
+CREATE FUNCTION mq.convert_segments() RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_convert_segments'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.convert_segments() IS
+'rewrite every segment of mq 0.1 (one row per message) as record batches; returns how many';
+
 CREATE FUNCTION mq.messages(topic text, partition integer DEFAULT NULL)
 RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
                headers jsonb, payload bytea, payload_type text,

@@ -111,5 +111,19 @@ SELECT partition FROM mq.send('b.broken', 'refused'::text);
 ALTER TABLE :seg_broken ALTER COLUMN record_count TYPE integer;
 SELECT mq.payload_text(payload, payload_type) FROM mq.read('b.broken', 0, 0, 10);
 
+-- The readers that select batches with a query refuse a records column
+-- retyped by hand too, rather than decode another type as a batch.
+SELECT mq.create_topic('b.retyped') > 0 AS created;
+SELECT relid::regclass AS seg_retyped FROM mq.segment JOIN mq.topic USING (topic_id)
+ WHERE name = 'b.retyped' \gset
+SELECT partition FROM mq.send('b.retyped', 'x'::text);
+ALTER TABLE :seg_retyped ALTER COLUMN records TYPE integer USING 0;
+SELECT count(*) FROM mq.get_by_time('b.retyped', '-infinity', 'infinity');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM mq.get_by_id('b.retyped', '01900000-0000-7000-8000-000000000000');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM mq.read('b.retyped', 0, 0, 10);
+\echo :LAST_ERROR_SQLSTATE
+
 SELECT mq.drop_topic(name) FROM mq.topics WHERE name LIKE 'b.%' ORDER BY name;
 SELECT mq.drop_group('b.group'), mq.drop_group('b.tagged'), mq.drop_group('b.filtered');

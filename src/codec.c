@@ -145,6 +145,7 @@ mq_codec_begin(MqBatchWriter *w)
 	/* the varlena header, set by mq_codec_finish, then the batch header */
 	appendBinaryStringInfo(&w->buf, header, sizeof(header));
 	w->count = 0;
+	w->base_at = 0;
 	w->first_at = 0;
 	w->last_at = 0;
 }
@@ -161,11 +162,14 @@ mq_codec_add(MqBatchWriter *w, const MqMessage *m, TimestampTz produced_at)
 
 	if (w->count == 0)
 	{
+		w->base_at = produced_at;
 		w->first_at = produced_at;
 		w->last_at = produced_at;
 	}
 	else if (produced_at > w->last_at)
 		w->last_at = produced_at;
+	else if (produced_at < w->first_at)
+		w->first_at = produced_at;
 
 	if (m->key != NULL)
 		flags |= RECORD_HAS_KEY;
@@ -175,7 +179,7 @@ mq_codec_add(MqBatchWriter *w, const MqMessage *m, TimestampTz produced_at)
 		flags |= RECORD_HAS_HEADERS;
 	appendStringInfoChar(&w->buf, (char) flags);
 	appendStringInfoChar(&w->buf, m->payload_type);
-	append_varint(&w->buf, produced_at - w->first_at);
+	append_varint(&w->buf, produced_at - w->base_at);
 	appendBinaryStringInfo(&w->buf, (const char *) m->id.data,
 						   UUID_LEN);
 	if (m->key != NULL)
@@ -197,13 +201,13 @@ Datum
 mq_codec_finish(MqBatchWriter *w, MqCompression compression)
 {
 	char	   *data = w->buf.data;
-	int64		first_at = w->first_at;
+	int64		base_at = w->base_at;
 	Datum		compressed;
 
 	SET_VARSIZE(data, w->buf.len);
 	data[VARHDRSZ] = MQ_BATCH_VERSION;
 	memcpy(data + VARHDRSZ + 4, &w->count, sizeof(int32));
-	memcpy(data + VARHDRSZ + 8, &first_at, sizeof(int64));
+	memcpy(data + VARHDRSZ + 8, &base_at, sizeof(int64));
 
 	if (compression == MQ_COMPRESSION_NONE)
 		return PointerGetDatum(data);
@@ -261,7 +265,7 @@ mq_codec_open(MqBatchReader *r, Datum value, int32 partition,
 	memcpy(&header_count, data + VARHDRSZ + 4, sizeof(int32));
 	if (header_count != count)
 		corrupted(r, "its record count does not match its row");
-	memcpy(&r->first_at, data + VARHDRSZ + 8, sizeof(int64));
+	memcpy(&r->base_at, data + VARHDRSZ + 8, sizeof(int64));
 	r->pos = data + VARHDRSZ + BATCH_HEADER_SIZE;
 }
 
@@ -332,7 +336,7 @@ mq_codec_next(MqBatchReader *r, MqRecord *rec)
 	rec->offset = r->next_offset;
 	rec->msg.partition = r->partition;
 	rec->msg.payload_type = *r->pos++;
-	rec->produced_at = r->first_at + read_varint(r);
+	rec->produced_at = r->base_at + read_varint(r);
 	if (r->end - r->pos < UUID_LEN)
 		corrupted(r, "a record runs past its end");
 	memcpy(rec->msg.id.data, r->pos, UUID_LEN);

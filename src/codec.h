@@ -47,7 +47,8 @@ typedef struct MqBatchWriter
 {
 	StringInfoData buf;			/* the header, then the records */
 	int32		count;
-	TimestampTz first_at;		/* produced_at of the first record */
+	TimestampTz base_at;		/* produced_at of the first record */
+	TimestampTz first_at;		/* the earliest produced_at */
 	TimestampTz last_at;		/* the latest produced_at */
 } MqBatchWriter;
 
@@ -61,7 +62,7 @@ typedef struct MqBatchReader
 	int32		partition;
 	int64		next_offset;	/* offset of the next record */
 	int32		left;			/* records not read yet */
-	TimestampTz first_at;
+	TimestampTz base_at;		/* produced_at of the first record */
 } MqBatchReader;
 
 extern MqCompression mq_codec_compression(const char *name);

@@ -11,8 +11,9 @@
  * after that: see lookup.c), by a direct scan of each segment's primary
  * key (segment.c lists and locks the segments).
  *
- * Filters (tags, jsonpath over headers) are evaluated in the read query;
- * a message that does not match moves the position like one that does.
+ * Filters (tags, jsonpath over headers) are evaluated per record as the
+ * batches are decoded; a message that does not match moves the position
+ * like one that does.
  *
  * mq.poll is a fetch that, when nothing is ready, sleeps on its database's
  * wake channel (a condition variable broadcast whenever a stable offset

@@ -5,12 +5,12 @@
  *
  * Every function here decodes record batches (codec.c) straight into its
  * result.  A reader first reads the partition's stable offset, then reads
- * messages strictly below it with a snapshot taken afterwards.  Every transaction that was assigned
- * an offset below the stable offset had ended before the stable offset
- * was read, so that snapshot sees all of those that committed: a reader
- * that moves on to the stable offset never skips a message.  In REPEATABLE
- * READ or SERIALIZABLE the transaction's snapshot may predate the stable
- * offset, so those levels are refused.
+ * messages strictly below it with a snapshot taken afterwards.  Every
+ * transaction that was assigned an offset below the stable offset had ended
+ * before the stable offset was read, so that snapshot sees all of those that
+ * committed: a reader that moves on to the stable offset never skips a
+ * message.  In REPEATABLE READ or SERIALIZABLE the transaction's snapshot may
+ * predate the stable offset, so those levels are refused.
  *
  * Copyright (c) 2026, mq developers
  *

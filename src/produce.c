@@ -14,7 +14,8 @@
  *	2. under the partition's LWLock reserves a contiguous range of offsets
  *	   and registers it in the partition's in-flight ring, moving the
  *	   durable high mark ahead first if the range would pass it;
- *	3. inserts the rows directly (heap and indexes, no SPI, no triggers).
+ *	3. writes them as record batches (codec.c), one heap tuple and one
+ *	   primary-key entry each, directly (no SPI, no triggers).
  *
  * The COMMIT or ABORT callback (mq_produce_xact_end), which runs once the
  * outcome is visible to everyone, marks the ranges done and wakes the
@@ -85,7 +86,7 @@
 #include "settings.h"
 #include "topic.h"
 
-/* Longest message key, in bytes (keys are indexed). */
+/* Longest message key, in bytes. */
 #define MQ_KEY_MAX			1024
 
 /* Longest deduplication id, in bytes. */

@@ -531,7 +531,7 @@ mq_segment_check_layout(Relation rel)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("segment table \"%s\" does not have the record batch layout",
 						RelationGetRelationName(rel)),
-				 errhint("A segment of mq 0.1 is converted by ALTER EXTENSION mq UPDATE; a segment changed by hand must be restored.")));
+				 errhint("SELECT mq.convert_segments() converts the segments of mq 0.1 (ALTER EXTENSION mq UPDATE does it); a segment changed by hand must be restored.")));
 }
 
 /*
@@ -702,6 +702,27 @@ mq_segment_read_newest(Oid relid, int32 partition, MqRecordVisitor visit,
 }
 
 /*
+ * check_batch_columns
+ *		Refuse a query result whose columns first to first + 3 are not a
+ *		batch's partition, base_offset, record_count and records: a segment
+ *		whose columns were retyped by hand must give an error, not a datum
+ *		of another type decoded as a batch.
+ */
+static void
+check_batch_columns(TupleDesc desc, int first)
+{
+	static const Oid types[4] = {INT4OID, INT8OID, INT4OID, BYTEAOID};
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		if (SPI_gettypeid(desc, first + i) != types[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("a segment table of this topic does not have the record batch layout"),
+					 errhint("A segment changed by hand must be restored.")));
+}
+
+/*
  * mq_segment_visit_rows
  *		Hand the records of the batches in the last query's result, whose
  *		columns 1 to 4 are partition, base_offset, record_count and records,
@@ -715,6 +736,8 @@ mq_segment_visit_rows(MqRecordVisitor visit, void *arg)
 	uint64		n = SPI_processed;
 	uint64		i;
 	bool		go_on = true;
+
+	check_batch_columns(rows->tupdesc, 1);
 
 	for (i = 0; i < n && go_on; i++)
 	{
@@ -763,7 +786,8 @@ mq_segment_log_start(const MqTopicInfo *topic, int32 partition)
  * mq_segment_offset_at_time
  *		The offset of the first committed message of the partition produced
  *		at or after at, or the stable offset if there is none.  Each segment
- *		is searched, oldest first, through its BRIN index on produced_at.
+ *		is searched, oldest first: the first batch whose time range ends at
+ *		or after at, decoded.
  */
 int64
 mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz at)
@@ -793,15 +817,16 @@ mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz
 		args[0] = Int32GetDatum(partition);
 		args[1] = TimestampTzGetDatum(at);
 		args[2] = Int64GetDatum(stable);
-		if (mq_query_once(psprintf("SELECT base_offset, record_count, records"
-								   " FROM %s WHERE partition = $1"
+		if (mq_query_once(psprintf("SELECT partition, base_offset, record_count,"
+								   " records FROM %s WHERE partition = $1"
 								   " AND last_at >= $2 AND base_offset < $3"
 								   " ORDER BY base_offset LIMIT 1", segment),
 						  3, types, args, NULL, false, 0) == 0)
 			continue;
-		mq_codec_open(&r, mq_query_value(0, 3, &isnull), partition,
-					  DatumGetInt64(mq_query_value(0, 1, &isnull)),
-					  DatumGetInt32(mq_query_value(0, 2, &isnull)));
+		check_batch_columns(SPI_tuptable->tupdesc, 1);
+		mq_codec_open(&r, mq_query_value(0, 4, &isnull), partition,
+					  DatumGetInt64(mq_query_value(0, 2, &isnull)),
+					  DatumGetInt32(mq_query_value(0, 3, &isnull)));
 		while (mq_codec_next(&r, &rec))
 		{
 			if (rec.produced_at >= at && rec.offset < stable)
@@ -886,6 +911,20 @@ convert_segment(Oid old_relid, MqCompression compression)
 	mq_query_once(psprintf("ALTER TABLE %s RENAME TO %s", table,
 						   quote_identifier(old_name)),
 				  0, NULL, NULL, NULL, false, 0);
+
+	/* free the primary key's name for the new table's */
+	mq_query_once(psprintf("SELECT pg_catalog.format('ALTER INDEX mq.%%I RENAME TO %%I',"
+						   " c.relname, %s)"
+						   " FROM pg_catalog.pg_index i"
+						   " JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid"
+						   " WHERE i.indrelid = %u AND i.indisprimary",
+						   quote_literal_cstr(psprintf("%s_pkey", old_name)),
+						   old_relid),
+				  0, NULL, NULL, NULL, true, 0);
+	if (SPI_processed == 1)
+		mq_query_once(SPI_getvalue(SPI_tuptable->vals[0],
+								   SPI_tuptable->tupdesc, 1),
+					  0, NULL, NULL, NULL, false, 0);
 	relid = create_table(table, compression);
 
 	batch_context = AllocSetContextCreate(CurrentMemoryContext,
@@ -984,9 +1023,11 @@ convert_segment(Oid old_relid, MqCompression compression)
 
 /*
  * mq_convert_segments
- *		SQL (the 0.1 to 0.2 update script only): rewrite every segment of
- *		the one-row-per-message layout as record batches, compressed as its
- *		topic says.  Returns how many segments it converted.
+ *		SQL: mq.convert_segments() rewrites every segment of the
+ *		one-row-per-message layout of mq 0.1 as record batches, compressed
+ *		as its topic says; the 0.1 to 0.2 update script runs it, and so
+ *		does whoever restores a dump of a 0.1 database into 0.2.  Returns
+ *		how many segments it converted.
  */
 Datum
 mq_convert_segments(PG_FUNCTION_ARGS)

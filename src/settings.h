@@ -20,6 +20,9 @@
 /* Name of the extension, its library and its schema. */
 #define MQ_EXTENSION_NAME	"mq"
 
+/* The extension version this library's C code is written for. */
+#define MQ_EXTENSION_VERSION	"0.2"
+
 /* Longest topic or group name, in bytes. */
 #define MQ_NAME_MAX			200
 

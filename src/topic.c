@@ -251,6 +251,31 @@ mq_topic_undefined(const char *name)
 }
 
 /*
+ * mq_topic_check_version
+ *		Refuse to work with the extension's objects at another version than
+ *		this library's: between installing a new library and ALTER
+ *		EXTENSION mq UPDATE, the tables and segments are the old ones.
+ *		Caller is connected to SPI.
+ */
+void
+mq_topic_check_version(void)
+{
+	char	   *version;
+
+	mq_query_once("SELECT extversion FROM pg_catalog.pg_extension"
+				  " WHERE extname = 'mq'", 0, NULL, NULL, NULL, true, 0);
+	version = SPI_processed == 1 ?
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : NULL;
+	if (version == NULL || strcmp(version, MQ_EXTENSION_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"%s\" is at version %s, but its library is version %s",
+						MQ_EXTENSION_NAME, version ? version : "(none)",
+						MQ_EXTENSION_VERSION),
+				 errhint("Run ALTER EXTENSION %s UPDATE.", MQ_EXTENSION_NAME)));
+}
+
+/*
  * mq_topic_get
  *		Copy topic name's directory entry into *info, loading the topic
  *		from mq's tables into shared memory if it is not there yet.  Raises
@@ -296,6 +321,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 	 * committed in between, and the tables are read again.
 	 */
 	SPI_connect();
+	mq_topic_check_version();
 	arg = CStringGetTextDatum(name);
 	for (attempt = 0;; attempt++)
 	{

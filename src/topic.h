@@ -44,6 +44,7 @@ extern void mq_topic_check_access(const MqTopicInfo *topic, MqAccess mode);
 extern void mq_topic_check_partition(const MqTopicInfo *topic, int32 partition);
 
 extern void mq_topic_undefined(const char *name) pg_attribute_noreturn();
+extern void mq_topic_check_version(void);
 extern int64 mq_topic_stable_offset(const MqTopicInfo *topic, int32 partition);
 
 /* What topic DDL and rolls changed: the directory follows at their end. */

@@ -171,6 +171,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	check_topic_settings(fcinfo, name);
 
 	SPI_connect();
+	mq_topic_check_version();
 
 	/* Serialise topic DDL, so that the check below is reliable. */
 	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);

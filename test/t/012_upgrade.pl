@@ -27,9 +27,13 @@ CREATE ROLE app;
 CREATE ROLE reader;
 GRANT USAGE ON SCHEMA mq TO app, reader;
 GRANT EXECUTE ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval) TO app;
+GRANT EXECUTE ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean) TO app;
 });
 is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'mq'"),
 	'0.1', 'the extension starts at 0.1');
+my ($rc, $out, $err) = $node->psql('postgres', "SELECT mq.create_topic('early')");
+like($err, qr/extension "mq" is at version 0.1, but its library is version 0.2/,
+	'before the update, the library refuses to work on 0.1 objects, saying what to do');
 
 # A topic of two partitions and two segments, as mq 0.1 stored it: one row
 # per message; offset 3 of partition 0 is a hole (an aborted producer's).
@@ -140,6 +144,13 @@ SELECT count(*) FROM pg_class WHERE relnamespace = 'mq'::regnamespace AND relnam
 is($node->safe_psql('postgres', q{
 SELECT has_function_privilege('app', 'mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text)', 'EXECUTE')
 }), 't', 'EXECUTE on mq.create_topic carries over to its new signature');
+is($node->safe_psql('postgres', q{
+SELECT has_function_privilege('app', 'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)', 'EXECUTE')
+}), 't', 'and on mq.alter_topic');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid IN (SELECT relid FROM mq.segment) AND i.indisprimary
+}), 'seg_1_0_pkey,seg_1_1_pkey', 'the primary keys keep their names');
 
 # Consumers continue where they were; producers continue past the high mark.
 is($node->safe_psql('postgres', q{
