@@ -80,6 +80,14 @@ REVOKE ALL ON FUNCTION
     mq.messages(text, integer)
     FROM PUBLIC;
 
+-- What the extension itself grants on them (nothing to PUBLIC): the
+-- initial privileges pg_dump compares with.  The grants below are the
+-- users', so they must not become initial privileges too.
+CREATE TEMPORARY TABLE mq_update_initprivs AS
+    SELECT p.oid, p.proacl FROM pg_catalog.pg_proc p
+     WHERE p.oid IN ('mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text)'::pg_catalog.regprocedure,
+                     'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)'::pg_catalog.regprocedure);
+
 DO $$
 DECLARE
     g record;
@@ -94,6 +102,11 @@ BEGIN
 END
 $$;
 DROP TABLE mq_update_grants;
+UPDATE pg_catalog.pg_init_privs i SET initprivs = t.proacl
+  FROM mq_update_initprivs t
+ WHERE i.objoid = t.oid AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND i.objsubid = 0;
+DROP TABLE mq_update_initprivs;
 
 CREATE OR REPLACE VIEW mq.topics AS
     SELECT t.name, t.partitions, t.retention, t.retention_bytes,

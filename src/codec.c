@@ -48,6 +48,7 @@
 #include "access/toast_compression.h"
 #include "access/toast_internals.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 
 #include "codec.h"
 
@@ -56,6 +57,9 @@
 
 /* Bytes before the first record. */
 #define BATCH_HEADER_SIZE	16
+
+/* The fewest bytes a record takes: flags, type, a time, an id, a payload. */
+#define MIN_RECORD_SIZE		(2 + 1 + UUID_LEN + VARHDRSZ)
 
 /* Record flags. */
 #define RECORD_HAS_KEY		0x01
@@ -77,6 +81,13 @@ mq_codec_compression(const char *name)
 {
 	size_t		i;
 
+#ifndef USE_LZ4
+	if (strcmp(name, "lz4") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("compression \"lz4\" is not supported by this server"),
+				 errhint("This PostgreSQL was built without lz4: use 'pglz' or 'none'.")));
+#endif
 	for (i = 0; i < lengthof(compression_names); i++)
 		if (strcmp(name, compression_names[i]) == 0)
 			return (MqCompression) i;
@@ -240,17 +251,22 @@ corrupted(const MqBatchReader *r, const char *what)
  *		compressed or toasted), base_offset and count its other columns.
  */
 void
-mq_codec_open(MqBatchReader *r, Datum value, int32 partition,
+mq_codec_open(MqBatchReader *r, Datum value, bool isnull, int32 partition,
 			  int64 base_offset, int32 count)
 {
 	struct varlena *raw = (struct varlena *) DatumGetPointer(value);
 	const char *data;
 	int32		header_count;
 
-	r->value = pg_detoast_datum(raw);
-	r->copied = (r->value != raw);
+	r->value = NULL;
+	r->copied = false;
 	r->partition = partition;
 	r->next_offset = base_offset;
+	if (isnull)
+		corrupted(r, "its records are null");
+
+	r->value = pg_detoast_datum(raw);
+	r->copied = (r->value != raw);
 	r->left = count;
 	data = (const char *) r->value;
 	r->end = data + VARSIZE(r->value);
@@ -265,6 +281,9 @@ mq_codec_open(MqBatchReader *r, Datum value, int32 partition,
 	memcpy(&header_count, data + VARHDRSZ + 4, sizeof(int32));
 	if (header_count != count)
 		corrupted(r, "its record count does not match its row");
+	if (count < 0 ||
+		(uint64) count * MIN_RECORD_SIZE > VARSIZE(r->value) - VARHDRSZ)
+		corrupted(r, "its record count does not fit its size");
 	memcpy(&r->base_at, data + VARHDRSZ + 8, sizeof(int64));
 	r->pos = data + VARHDRSZ + BATCH_HEADER_SIZE;
 }
@@ -317,6 +336,76 @@ read_varlena(MqBatchReader *r)
 }
 
 /*
+ * valid_jsonb_container
+ *		Whether the len bytes at jc form a well-built jsonb container: its
+ *		entries' offsets rise and stay inside it, object keys are strings,
+ *		and nested containers and numerics are whole.  A batch's bytes come
+ *		from a table that its owner can write, and jsonb's functions trust
+ *		the offsets they read.
+ */
+static bool
+valid_jsonb_container(const char *jc, uint32 len)
+{
+	uint32		header;
+	uint32		count;
+	uint32		nentries;
+	const JEntry *children;
+	const char *data;
+	uint32		dlen;
+	uint32		offset = 0;
+	uint32		i;
+
+	check_stack_depth();
+	if (len < sizeof(uint32))
+		return false;
+	memcpy(&header, jc, sizeof(uint32));
+	count = header & JB_CMASK;
+	if ((header & JB_FOBJECT) != 0 && (header & (JB_FARRAY | JB_FSCALAR)) == 0)
+		nentries = count * 2;
+	else if ((header & JB_FARRAY) != 0 && (header & JB_FOBJECT) == 0 &&
+			 ((header & JB_FSCALAR) == 0 || count == 1))
+		nentries = count;
+	else
+		return false;
+	if ((uint64) nentries * sizeof(JEntry) > len - sizeof(uint32))
+		return false;
+	children = (const JEntry *) (jc + sizeof(uint32));
+	data = (const char *) (children + nentries);
+	dlen = len - sizeof(uint32) - nentries * sizeof(JEntry);
+
+	for (i = 0; i < nentries; i++)
+	{
+		JEntry		e = children[i];
+		uint32		end = JBE_HAS_OFF(e) ? JBE_OFFLENFLD(e) :
+		offset + JBE_OFFLENFLD(e);
+		uint32		start = INTALIGN(offset);
+
+		if (end < offset || end > dlen)
+			return false;
+		if ((header & JB_FOBJECT) != 0 && i < count && !JBE_ISSTRING(e))
+			return false;
+		if (JBE_ISCONTAINER(e))
+		{
+			if (start > end || !valid_jsonb_container(data + start, end - start))
+				return false;
+		}
+		else if (JBE_ISNUMERIC(e))
+		{
+			const struct varlena *n = (const struct varlena *) (data + start);
+
+			if (start > end || end - start < VARHDRSZ ||
+				!VARATT_IS_4B_U(n) || VARSIZE(n) > end - start ||
+				VARSIZE(n) < VARHDRSZ + sizeof(uint16))
+				return false;
+		}
+		else if (!JBE_ISSTRING(e) && end != offset)
+			return false;
+		offset = end;
+	}
+	return true;
+}
+
+/*
  * mq_codec_next
  *		Decode the next record into *rec; false when there is none.  The
  *		pointers in rec->msg point into the batch, valid until
@@ -346,7 +435,12 @@ mq_codec_next(MqBatchReader *r, MqRecord *rec)
 	if (flags & RECORD_HAS_TAG)
 		rec->msg.tag = (text *) read_varlena(r);
 	if (flags & RECORD_HAS_HEADERS)
+	{
 		rec->msg.headers = (Jsonb *) read_varlena(r);
+		if (!valid_jsonb_container((const char *) &rec->msg.headers->root,
+								   VARSIZE(rec->msg.headers) - VARHDRSZ))
+			corrupted(r, "its headers are not a valid jsonb value");
+	}
 	rec->msg.payload = (bytea *) read_varlena(r);
 	r->next_offset++;
 	r->left--;

@@ -73,8 +73,8 @@ extern void mq_codec_add(MqBatchWriter *w, const MqMessage *m,
 						 TimestampTz produced_at);
 extern Datum mq_codec_finish(MqBatchWriter *w, MqCompression compression);
 
-extern void mq_codec_open(MqBatchReader *r, Datum value, int32 partition,
-						  int64 base_offset, int32 count);
+extern void mq_codec_open(MqBatchReader *r, Datum value, bool isnull,
+						  int32 partition, int64 base_offset, int32 count);
 extern bool mq_codec_next(MqBatchReader *r, MqRecord *rec);
 extern void mq_codec_close(MqBatchReader *r);
 

@@ -63,17 +63,25 @@ typedef struct Output
 	int64		next;			/* mq.read: just past the last offset */
 	const pg_uuid_t *id;		/* get_by_id: the id looked for */
 	text	   *key;			/* get_by_key: the key looked for */
+	Datum		type_names[3];	/* text, jsonb, bytea: made once */
 } Output;
 
 /*
- * payload_type_name
- *		How rows show a payload type.
+ * init_output
+ *		Start out, for the result of fcinfo (already materialized), with up
+ *		to max rows.
  */
-static Datum
-payload_type_name(char type)
+static void
+init_output(Output *out, FunctionCallInfo fcinfo, bool with_partition,
+			int64 max)
 {
-	return CStringGetTextDatum(type == MQ_PAYLOAD_TEXT ? "text" :
-							   type == MQ_PAYLOAD_JSONB ? "jsonb" : "bytea");
+	memset(out, 0, sizeof(Output));
+	out->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	out->with_partition = with_partition;
+	out->max = max;
+	out->type_names[0] = CStringGetTextDatum("text");
+	out->type_names[1] = CStringGetTextDatum("jsonb");
+	out->type_names[2] = CStringGetTextDatum("bytea");
 }
 
 /*
@@ -101,7 +109,8 @@ put_record(Output *out, const MqRecord *rec)
 	nulls[c] = (m->headers == NULL);
 	values[c++] = PointerGetDatum(m->headers);
 	values[c++] = PointerGetDatum(m->payload);
-	values[c++] = payload_type_name(m->payload_type);
+	values[c++] = out->type_names[m->payload_type == MQ_PAYLOAD_TEXT ? 0 :
+								  m->payload_type == MQ_PAYLOAD_JSONB ? 1 : 2];
 	values[c++] = TimestampTzGetDatum(rec->produced_at);
 	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc,
 						 values, nulls);
@@ -197,14 +206,13 @@ check_read(const char *what, const char *topic)
 Datum
 mq_read(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 	MqTopicInfo topic;
 	int32		partition;
 	int64		from;
 	int32		max;
 	int64		stable;
-	Output		out = {0};
+	Output		out;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
@@ -238,8 +246,7 @@ mq_read(PG_FUNCTION_ARGS)
 	if (from >= stable)
 		return (Datum) 0;
 
-	out.rsinfo = rsinfo;
-	out.max = max;
+	init_output(&out, fcinfo, false, max);
 	SPI_connect();
 	read_partition(&out, &topic, partition, from, stable);
 	SPI_finish();
@@ -257,13 +264,12 @@ mq_read(PG_FUNCTION_ARGS)
 Datum
 mq_messages(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 	MqTopicInfo topic;
 	int32		first = 0;
 	int32		last;
 	int32		p;
-	Output		out = {0};
+	Output		out;
 
 	check_read("mq.messages", name);
 	mq_topic_get(name, &topic);
@@ -276,9 +282,7 @@ mq_messages(PG_FUNCTION_ARGS)
 	}
 
 	InitMaterializedSRF(fcinfo, 0);
-	out.rsinfo = rsinfo;
-	out.with_partition = true;
-	out.max = PG_INT64_MAX;
+	init_output(&out, fcinfo, true, PG_INT64_MAX);
 	SPI_connect();
 	for (p = first; p <= last; p++)
 	{
@@ -333,11 +337,8 @@ max_arg(FunctionCallInfo fcinfo, int argno)
 static void
 lookup_output(FunctionCallInfo fcinfo, Output *out, int64 max)
 {
-	memset(out, 0, sizeof(Output));
 	InitMaterializedSRF(fcinfo, 0);
-	out->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	out->with_partition = true;
-	out->max = max;
+	init_output(out, fcinfo, true, max);
 }
 
 /*
@@ -374,15 +375,20 @@ mq_get(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* Batches a lookup by time or id reads per fetch from its cursor. */
+#define LOOKUP_FETCH		64
+
 /*
  * find_batches
  *		Hand the records of the batches that query (a format with %s for the
  *		segment, $1 and $2 two timestamps) selects in each segment to visit,
- *		until out->max rows are in the result.
+ *		through a cursor, LOOKUP_FETCH batches at a time, until out->max
+ *		rows are in the result.  The caller is connected to SPI.
  */
 static void
 find_batches(Output *out, const MqTopicInfo *topic, const char *query,
-			 TimestampTz t1, TimestampTz t2, MqRecordVisitor visit)
+			 TimestampTz t1, TimestampTz t2, MqRecordVisitor visit,
+			 void *arg)
 {
 	MqSegmentScan scan;
 	Oid			relid;
@@ -390,16 +396,22 @@ find_batches(Output *out, const MqTopicInfo *topic, const char *query,
 	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[2] = {TimestampTzGetDatum(t1), TimestampTzGetDatum(t2)};
 
-	SPI_connect();
 	mq_segment_scan_begin(&scan, topic->topic_id, false);
 	while (out->returned < out->max &&
 		   mq_segment_scan_next(&scan, &relid, &segment))
 	{
-		mq_query_once(psprintf(query, segment), 2, types, args, NULL, false, 0);
-		mq_segment_visit_rows(visit, out);
+		Portal		portal = mq_query_cursor(psprintf(query, segment), 2,
+											 types, args, NULL);
+
+		while (out->returned < out->max &&
+			   mq_query_fetch(portal, LOOKUP_FETCH) > 0)
+		{
+			mq_segment_visit_rows(visit, arg);
+			SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_cursor_close(portal);
 	}
 	mq_segment_scan_end(&scan);
-	SPI_finish();
 }
 
 /*
@@ -436,10 +448,11 @@ mq_get_by_id(PG_FUNCTION_ARGS)
 		ms = (ms << 8) | id->data[i];
 	at = (ms - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000) * 1000;
 
+	SPI_connect();
 	find_batches(&out, &topic,
 				 "SELECT partition, base_offset, record_count, records FROM %s"
 				 " WHERE first_at <= $2 AND last_at >= $1",
-				 at - ID_LOOKBACK, at + 1000, visit_id);
+				 at - ID_LOOKBACK, at + 1000, visit_id, &out);
 
 	/*
 	 * A message that entered the log after it was sent (a delayed message, a
@@ -450,7 +463,8 @@ mq_get_by_id(PG_FUNCTION_ARGS)
 		find_batches(&out, &topic,
 					 "SELECT partition, base_offset, record_count, records FROM %s"
 					 " WHERE last_at >= $1 AND $2 IS NOT NULL",
-					 at, at, visit_id);
+					 at, at, visit_id, &out);
+	SPI_finish();
 	return (Datum) 0;
 }
 
@@ -510,6 +524,7 @@ typedef struct TimeRange
 {
 	TimestampTz from;
 	TimestampTz to;
+	int64		want;			/* keep at most this many */
 	List	   *found;			/* TimedRecords */
 } TimeRange;
 
@@ -539,6 +554,33 @@ visit_time(const MqRecord *rec, void *arg)
 }
 
 static int
+			timed_cmp(const ListCell *a, const ListCell *b);
+
+/*
+ * keep_earliest
+ *		Sort what range found and free all but its want earliest records.
+ */
+static void
+keep_earliest(TimeRange *range)
+{
+	list_sort(range->found, timed_cmp);
+	while (list_length(range->found) > range->want)
+	{
+		TimedRecord *t = llast(range->found);
+
+		if (t->key)
+			pfree(DatumGetPointer(t->key));
+		if (t->tag)
+			pfree(DatumGetPointer(t->tag));
+		if (t->headers)
+			pfree(DatumGetPointer(t->headers));
+		pfree(DatumGetPointer(t->payload));
+		pfree(t);
+		range->found = list_delete_last(range->found);
+	}
+}
+
+static int
 timed_cmp(const ListCell *a, const ListCell *b)
 {
 	const TimedRecord *x = lfirst(a);
@@ -556,7 +598,8 @@ timed_cmp(const ListCell *a, const ListCell *b)
  *		SQL: mq.get_by_time(topic, from, to, max) returns up to max messages
  *		produced in [from, to), oldest first: segment by segment, the
  *		batches whose time range meets [from, to) (through the BRIN index on
- *		the batches' times), decoded and sorted.
+ *		the batches' times), read through a cursor and decoded, keeping the
+ *		earliest records still wanted.
  */
 Datum
 mq_get_by_time(PG_FUNCTION_ARGS)
@@ -587,21 +630,26 @@ mq_get_by_time(PG_FUNCTION_ARGS)
 		   mq_segment_scan_next(&scan, &relid, &segment))
 	{
 		ListCell   *lc;
+		Portal		portal;
 
 		range.found = NIL;
-		mq_query_once(psprintf("SELECT partition, base_offset, record_count,"
-							   " records FROM %s"
-							   " WHERE last_at >= $1 AND first_at < $2", segment),
-					  2, types, args, NULL, false, 0);
-		mq_segment_visit_rows(visit_time, &range);
-		list_sort(range.found, timed_cmp);
+		range.want = out.max - out.returned;
+		portal = mq_query_cursor(psprintf("SELECT partition, base_offset,"
+										  " record_count, records FROM %s"
+										  " WHERE last_at >= $1 AND first_at < $2",
+										  segment), 2, types, args, NULL);
+		while (mq_query_fetch(portal, LOOKUP_FETCH) > 0)
+		{
+			mq_segment_visit_rows(visit_time, &range);
+			SPI_freetuptable(SPI_tuptable);
+			keep_earliest(&range);
+		}
+		SPI_cursor_close(portal);
 		foreach(lc, range.found)
 		{
 			TimedRecord *t = lfirst(lc);
 			MqRecord	rec = {0};
 
-			if (out.returned >= out.max)
-				break;
 			rec.offset = t->offset;
 			rec.produced_at = t->produced_at;
 			rec.msg.partition = t->partition;
@@ -613,7 +661,8 @@ mq_get_by_time(PG_FUNCTION_ARGS)
 			rec.msg.payload = (bytea *) DatumGetPointer(t->payload);
 			put_record(&out, &rec);
 		}
-		list_free_deep(range.found);
+		range.want = 0;
+		keep_earliest(&range);
 	}
 	mq_segment_scan_end(&scan);
 	SPI_finish();

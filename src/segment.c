@@ -27,10 +27,14 @@
 #include "access/tableam.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_shdepend.h"
+#include "access/xact.h"
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
@@ -150,7 +154,8 @@ create_table(const char *table, MqCompression compression)
 	if (creating_extension)
 		deleteDependencyRecordsForSpecific(RelationRelationId, relid,
 										   DEPENDENCY_EXTENSION,
-										   ExtensionRelationId, extension);
+										   ExtensionRelationId,
+										   CurrentExtensionObject);
 	ObjectAddressSet(table_addr, RelationRelationId, relid);
 	ObjectAddressSet(extension_addr, ExtensionRelationId, extension);
 	recordDependencyOn(&table_addr, &extension_addr, DEPENDENCY_NORMAL);
@@ -367,9 +372,10 @@ mq_segment_scan_begin(MqSegmentScan *scan, int32 topic_id, bool newest_first)
 /*
  * mq_segment_scan_next
  *		Lock the next segment of the list for reading and set *relid and
- *		*name (its qualified name, for query texts).  A segment that
- *		retention dropped since it was listed is skipped.  Returns false
- *		when there is none left.
+ *		*name (its qualified name, for query texts), after checking its
+ *		layout (see mq_segment_check_layout).  A segment that retention
+ *		dropped since it was listed is skipped.  Returns false when there
+ *		is none left.
  */
 bool
 mq_segment_scan_next(MqSegmentScan *scan, Oid *relid, const char **name)
@@ -383,6 +389,11 @@ mq_segment_scan_next(MqSegmentScan *scan, Oid *relid, const char **name)
 		*relid = segment_lock(n);
 		if (OidIsValid(*relid))
 		{
+			Relation	rel = table_open(*relid, NoLock);
+
+			/* before any query runs on it */
+			mq_segment_check_layout(rel);
+			table_close(rel, NoLock);
 			*name = n;
 			return true;
 		}
@@ -469,6 +480,13 @@ mq_segment_retention_pass(void)
 			blocked_topic = topic_id;
 			continue;
 		}
+		{
+			/* before a query runs on a table its owner controls */
+			Relation	rel = table_open(relid, NoLock);
+
+			mq_segment_check_layout(rel);
+			table_close(rel, NoLock);
+		}
 
 		args[0] = Int32GetDatum(topic_id);
 		args[1] = Int32GetDatum(partitions);
@@ -524,7 +542,24 @@ mq_segment_check_layout(Relation rel)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		ok = !att->attisdropped && att->atttypid == types[i];
+		ok = !att->attisdropped && att->attnotnull &&
+			att->atttypid == types[i];
+	}
+	if (ok)
+	{
+		/* the primary key is btree (partition, base_offset), ascending */
+		Relation	index = index_open(RelationGetPrimaryKeyIndex(rel),
+									   AccessShareLock);
+		Form_pg_index form = index->rd_index;
+
+		ok = index->rd_rel->relam == BTREE_AM_OID &&
+			form->indnkeyatts == 2 && form->indnatts == 2 &&
+			form->indkey.values[0] == SEG_PARTITION + 1 &&
+			form->indkey.values[1] == SEG_BASE_OFFSET + 1 &&
+			index->rd_indoption[0] == 0 && index->rd_indoption[1] == 0 &&
+			RelationGetIndexExpressions(index) == NIL &&
+			RelationGetIndexPredicate(index) == NIL;
+		index_close(index, AccessShareLock);
 	}
 	if (!ok)
 		ereport(ERROR,
@@ -573,6 +608,7 @@ visit_batch(TupleTableSlot *slot, int64 from, int64 bound,
 
 	slot_getallattrs(slot);
 	mq_codec_open(&r, slot->tts_values[SEG_RECORDS],
+				  slot->tts_isnull[SEG_RECORDS],
 				  DatumGetInt32(slot->tts_values[SEG_PARTITION]),
 				  DatumGetInt64(slot->tts_values[SEG_BASE_OFFSET]),
 				  DatumGetInt32(slot->tts_values[SEG_RECORD_COUNT]));
@@ -683,9 +719,11 @@ mq_segment_read_newest(Oid relid, int32 partition, MqRecordVisitor visit,
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(slot);
 		count = DatumGetInt32(slot->tts_values[SEG_RECORD_COUNT]);
-		recs = palloc(sizeof(MqRecord) * Max(count, 1));
-		mq_codec_open(&r, slot->tts_values[SEG_RECORDS], partition,
+		mq_codec_open(&r, slot->tts_values[SEG_RECORDS],
+					  slot->tts_isnull[SEG_RECORDS], partition,
 					  DatumGetInt64(slot->tts_values[SEG_BASE_OFFSET]), count);
+		/* the count fits the batch's size: mq_codec_open checked */
+		recs = palloc(sizeof(MqRecord) * Max(count, 1));
 		while (n < count && mq_codec_next(&r, &recs[n]))
 			n++;
 		while (go_on && n > 0)
@@ -745,7 +783,10 @@ mq_segment_visit_rows(MqRecordVisitor visit, void *arg)
 		MqRecord	rec;
 		bool		isnull;
 
-		mq_codec_open(&r, SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &isnull),
+		Datum		records = SPI_getbinval(rows->vals[i], rows->tupdesc, 4,
+											&isnull);
+
+		mq_codec_open(&r, records, isnull,
 					  DatumGetInt32(SPI_getbinval(rows->vals[i], rows->tupdesc,
 												  1, &isnull)),
 					  DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc,
@@ -805,6 +846,7 @@ mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz
 		Datum		args[3];
 		MqBatchReader r;
 		MqRecord	rec;
+		Datum		records;
 		bool		isnull;
 		bool		found = false;
 
@@ -824,7 +866,8 @@ mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz
 						  3, types, args, NULL, false, 0) == 0)
 			continue;
 		check_batch_columns(SPI_tuptable->tupdesc, 1);
-		mq_codec_open(&r, mq_query_value(0, 4, &isnull), partition,
+		records = mq_query_value(0, 4, &isnull);
+		mq_codec_open(&r, records, isnull, partition,
 					  DatumGetInt64(mq_query_value(0, 2, &isnull)),
 					  DatumGetInt32(mq_query_value(0, 3, &isnull)));
 		while (mq_codec_next(&r, &rec))
@@ -873,15 +916,68 @@ write_batch(const char *table, int32 partition, int64 base_offset,
 }
 
 /*
+ * copy_privileges
+ *		Give table to the privileges of table from, as they are (grant
+ *		options and grantors included), with the role dependencies they
+ *		imply.  Both have the same owner.  Written into pg_class directly,
+ *		not by GRANT: a GRANT in ALTER EXTENSION UPDATE would also become an
+ *		initial privilege of the extension, which pg_dump leaves out.
+ */
+static void
+copy_privileges(Oid from, Oid to)
+{
+	Relation	classes = table_open(RelationRelationId, RowExclusiveLock);
+	HeapTuple	source = SearchSysCache1(RELOID, ObjectIdGetDatum(from));
+	HeapTuple	target;
+	HeapTuple	updated;
+	Datum		acl;
+	bool		isnull;
+	Datum		values[Natts_pg_class] = {0};
+	bool		nulls[Natts_pg_class] = {0};
+	bool		replace[Natts_pg_class] = {0};
+	Oid		   *members;
+	int			nmembers;
+
+	if (!HeapTupleIsValid(source))
+		elog(ERROR, "cache lookup failed for relation %u", from);
+	acl = SysCacheGetAttr(RELOID, source, Anum_pg_class_relacl, &isnull);
+	if (isnull)
+	{
+		ReleaseSysCache(source);
+		table_close(classes, RowExclusiveLock);
+		return;
+	}
+	target = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(to));
+	if (!HeapTupleIsValid(target))
+		elog(ERROR, "cache lookup failed for relation %u", to);
+
+	values[Anum_pg_class_relacl - 1] = acl;
+	replace[Anum_pg_class_relacl - 1] = true;
+	updated = heap_modify_tuple(target, RelationGetDescr(classes), values,
+								nulls, replace);
+	CatalogTupleUpdate(classes, &updated->t_self, updated);
+
+	nmembers = aclmembers(DatumGetAclP(acl), &members);
+	updateAclDependencies(RelationRelationId, to, 0,
+						  ((Form_pg_class) GETSTRUCT(target))->relowner,
+						  0, NULL, nmembers, members);
+
+	ReleaseSysCache(source);
+	heap_freetuple(updated);
+	table_close(classes, RowExclusiveLock);
+	CommandCounterIncrement();
+}
+
+/*
  * convert_segment
  *		Rewrite one segment of the one-row-per-message layout (mq 0.1) as
  *		record batches: a batch holds consecutive offsets of one partition
  *		(a hole, an aborted transaction's offsets, starts a new one) and is
  *		cut at MQ_BATCH_MAX_BYTES.  The new table takes the old one's name,
  *		owner and privileges and its place in mq.segment.  Caller is
- *		connected to SPI.
+ *		connected to SPI.  Returns the new table's OID.
  */
-static void
+static Oid
 convert_segment(Oid old_relid, MqCompression compression)
 {
 	char	   *table = pstrdup(quote_qualified_identifier(MQ_EXTENSION_NAME,
@@ -902,11 +998,25 @@ convert_segment(Oid old_relid, MqCompression compression)
 	uint64		i;
 
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(old_relid));
+	MemoryContext row_context;
+	Relation	old;
 
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", old_relid);
 	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
 	ReleaseSysCache(tup);
+
+	/*
+	 * A plain table with no rules: a superuser is about to query a table its
+	 * owner controls.
+	 */
+	old = table_open(old_relid, AccessExclusiveLock);
+	if (old->rd_rel->relkind != RELKIND_RELATION || old->rd_rules != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("segment \"%s\" is not a plain table and cannot be converted",
+						RelationGetRelationName(old))));
+	table_close(old, NoLock);
 
 	mq_query_once(psprintf("ALTER TABLE %s RENAME TO %s", table,
 						   quote_identifier(old_name)),
@@ -930,6 +1040,9 @@ convert_segment(Oid old_relid, MqCompression compression)
 	batch_context = AllocSetContextCreate(CurrentMemoryContext,
 										  "mq batch conversion",
 										  ALLOCSET_DEFAULT_SIZES);
+	row_context = AllocSetContextCreate(CurrentMemoryContext,
+										"mq batch conversion row",
+										ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(batch_context);
 	mq_codec_begin(&w);
 	MemoryContextSwitchTo(oldcxt);
@@ -958,7 +1071,11 @@ convert_segment(Oid old_relid, MqCompression compression)
 															   4, &isnull));
 			MqMessage	m;
 
+			/* the row's detoasted values live until it is in the batch */
+			MemoryContextReset(row_context);
+			oldcxt = MemoryContextSwitchTo(row_context);
 			mq_message_from_row(rows->vals[i], rows->tupdesc, &cols, &m);
+			MemoryContextSwitchTo(oldcxt);
 			if (w.count > 0 &&
 				(m.partition != partition || offset != next ||
 				 w.buf.len >= MQ_BATCH_MAX_BYTES))
@@ -991,34 +1108,19 @@ convert_segment(Oid old_relid, MqCompression compression)
 		MemoryContextSwitchTo(oldcxt);
 	}
 	MemoryContextDelete(batch_context);
+	MemoryContextDelete(row_context);
 
 	/* the old table's owner and privileges, its place, and then away */
 	mq_query_once(psprintf("ALTER TABLE %s OWNER TO %s", table,
 						   quote_identifier(GetUserNameFromId(owner, false))),
 				  0, NULL, NULL, NULL, false, 0);
-	mq_query_once(psprintf("SELECT pg_catalog.format('GRANT %%s ON %s TO %%s',"
-						   " a.privilege_type,"
-						   " CASE WHEN a.grantee = 0 THEN 'PUBLIC'"
-						   "  ELSE pg_catalog.quote_ident(r.rolname) END)"
-						   " FROM pg_catalog.pg_class c,"
-						   " pg_catalog.aclexplode(c.relacl) a"
-						   " LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee"
-						   " WHERE c.oid = %u AND a.grantee <> c.relowner",
-						   table, old_relid),
-				  0, NULL, NULL, NULL, true, 0);
-	{
-		SPITupleTable *grants = SPI_tuptable;
-		uint64		ngrants = SPI_processed;
-
-		for (i = 0; i < ngrants; i++)
-			mq_query_once(SPI_getvalue(grants->vals[i], grants->tupdesc, 1),
-						  0, NULL, NULL, NULL, false, 0);
-	}
+	copy_privileges(old_relid, relid);
 	mq_query_once(psprintf("UPDATE mq.segment SET relid = %u::pg_catalog.oid"
 						   " WHERE relid = %u::pg_catalog.oid",
 						   relid, old_relid), 0, NULL, NULL, NULL, false, 0);
 	mq_query_once(psprintf("DROP TABLE %s", old_table),
 				  0, NULL, NULL, NULL, false, 0);
+	return relid;
 }
 
 /*
@@ -1037,25 +1139,46 @@ mq_convert_segments(PG_FUNCTION_ARGS)
 	SPITupleTable *segments;
 	int			converted = 0;
 
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser can convert mq segments")));
+
 	SPI_connect();
-	n = mq_query_once("SELECT s.relid::pg_catalog.oid, t.compression"
+	mq_topic_check_version();
+
+	/* serialised with topic DDL, rolls and retention */
+	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE",
+				  0, NULL, NULL, NULL, false, 0);
+	n = mq_query_once("SELECT s.relid::pg_catalog.oid, t.compression,"
+					  " t.topic_id, t.name, s.segment_no OPERATOR(pg_catalog.=)"
+					  "  (SELECT max(a.segment_no) FROM mq.segment a"
+					  "    WHERE a.topic_id OPERATOR(pg_catalog.=) s.topic_id)"
 					  " FROM mq.segment s JOIN mq.topic t USING (topic_id)"
 					  " WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a"
-					  "  WHERE a.attrelid = s.relid AND a.attname = 'offset'"
+					  "  WHERE a.attrelid OPERATOR(pg_catalog.=) s.relid"
+					  "  AND a.attname OPERATOR(pg_catalog.=) 'offset'"
 					  "  AND NOT a.attisdropped)"
 					  " ORDER BY s.topic_id, s.segment_no",
 					  0, NULL, NULL, NULL, false, 0);
 	segments = SPI_tuptable;
 	for (i = 0; i < n; i++)
 	{
+		HeapTuple	tup = segments->vals[i];
+		TupleDesc	desc = segments->tupdesc;
 		bool		isnull;
+		Oid			relid;
 
-		convert_segment(DatumGetObjectId(SPI_getbinval(segments->vals[i],
-													   segments->tupdesc, 1,
-													   &isnull)),
-						mq_codec_compression(SPI_getvalue(segments->vals[i],
-														  segments->tupdesc,
-														  2)));
+		relid = convert_segment(DatumGetObjectId(SPI_getbinval(tup, desc, 1,
+															   &isnull)),
+								mq_codec_compression(SPI_getvalue(tup, desc,
+																  2)));
+
+		/* the directory's active segment follows when this commits */
+		if (DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull)))
+			mq_topic_rolled(DatumGetInt32(SPI_getbinval(tup, desc, 3,
+														&isnull)),
+							SPI_getvalue(tup, desc, 4), relid);
 		converted++;
 	}
 	SPI_finish();

@@ -352,19 +352,39 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
 	{
 		MqCompression c = mq_codec_compression(text_to_cstring(PG_GETARG_TEXT_PP(10)));
-
 		Datum		id = Int32GetDatum(topic_id);
+		bool		isnull;
+		Oid			owner;
+		Oid			save_userid;
+		int			save_sec_context;
+		char	   *segment;
 
-		appendStringInfo(&sets, ", compression = %s",
-						 quote_literal_cstr(mq_codec_compression_name(c)));
-		mq_topic_compressed(topic_id, name, c);
-
-		/* the active segment stores new batches as the new setting says */
-		mq_query_once("SELECT relid::text FROM mq.segment WHERE topic_id = $1"
-					  " ORDER BY segment_no DESC LIMIT 1",
+		mq_query_once("SELECT s.relid::text, c.relowner, t.compression"
+					  " FROM mq.segment s JOIN mq.topic t USING (topic_id)"
+					  " JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+					  " WHERE s.topic_id = $1 ORDER BY s.segment_no DESC LIMIT 1",
 					  1, &int4_type, &id, NULL, false, 0);
-		mq_segment_set_storage(SPI_getvalue(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1), c);
+		segment = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2,
+											   &isnull));
+		if (mq_codec_compression(SPI_getvalue(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 3)) != c)
+		{
+			appendStringInfo(&sets, ", compression = %s",
+							 quote_literal_cstr(mq_codec_compression_name(c)));
+			mq_topic_compressed(topic_id, name, c);
+
+			/*
+			 * The active segment stores new batches as the new setting says:
+			 * changed as its owner, who alone may alter it.
+			 */
+			GetUserIdAndSecContext(&save_userid, &save_sec_context);
+			SetUserIdAndSecContext(owner, save_sec_context |
+								   SECURITY_LOCAL_USERID_CHANGE);
+			mq_segment_set_storage(segment, c);
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+		}
 	}
 
 	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) != partitions)

@@ -148,6 +148,11 @@ is($node->safe_psql('postgres', q{
 SELECT has_function_privilege('app', 'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)', 'EXECUTE')
 }), 't', 'and on mq.alter_topic');
 is($node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_init_privs
+ WHERE (classoid = 'pg_class'::regclass AND objoid IN (SELECT relid FROM mq.segment))
+    OR (classoid = 'pg_proc'::regclass AND initprivs::text LIKE '%app=%')
+}), '0', 'grants carried over are the users\' own, not initial privileges of the extension (pg_dump keeps them)');
+is($node->safe_psql('postgres', q{
 SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
  WHERE i.indrelid IN (SELECT relid FROM mq.segment) AND i.indisprimary
 }), 'seg_1_0_pkey,seg_1_1_pkey', 'the primary keys keep their names');
