@@ -125,5 +125,32 @@ SELECT count(*) FROM mq.get_by_id('b.retyped', '01900000-0000-7000-8000-00000000
 SELECT count(*) FROM mq.read('b.retyped', 0, 0, 10);
 \echo :LAST_ERROR_SQLSTATE
 
+-- A segment's owner can write bytes no producer wrote; decoding them is an
+-- error, never a crash.  Records made NULL (the column's NOT NULL dropped
+-- first) fail the layout check; headers whose jsonb entries point outside
+-- the value are refused before jsonb's functions read them.
+SELECT mq.create_topic('b.hostile', compression => 'none') > 0 AS created;
+SELECT relid::regclass AS seg_hostile FROM mq.segment JOIN mq.topic USING (topic_id)
+ WHERE name = 'b.hostile' \gset
+SELECT partition FROM mq.send('b.hostile', 'h'::text, headers => '{"a": 1}');
+SELECT headers FROM mq.read('b.hostile', 0, 0, 10);
+-- the batch: a 16-byte header; the record's flags, type, time (one byte),
+-- id (16 bytes), a pad byte; the headers' varlena header (bytes 37-40),
+-- the jsonb object's header (41-44) and its first entry (45-48)
+SELECT get_byte(records, 16) AS flags, get_byte(records, 17) AS type,
+       get_byte(records, 40) AS object_count
+  FROM :seg_hostile;
+UPDATE :seg_hostile SET records = overlay(records PLACING '\xffffff0f'::bytea FROM 45);
+SELECT headers FROM mq.read('b.hostile', 0, 0, 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM mq.messages('b.hostile');
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE :seg_hostile ALTER COLUMN records DROP NOT NULL;
+UPDATE :seg_hostile SET records = NULL;
+SELECT count(*) FROM mq.read('b.hostile', 0, 0, 10);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM mq.get_by_time('b.hostile', '-infinity', 'infinity');
+\echo :LAST_ERROR_SQLSTATE
+
 SELECT mq.drop_topic(name) FROM mq.topics WHERE name LIKE 'b.%' ORDER BY name;
 SELECT mq.drop_group('b.group'), mq.drop_group('b.tagged'), mq.drop_group('b.filtered');
