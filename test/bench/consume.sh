@@ -101,6 +101,9 @@ drain()
 		passes=$((passes + 1))
 		[ "$passes" -le 100 ] || die "$system with $k clients: $rest messages left after 100 passes"
 		t=$(((rest + batch * k - 1) / (batch * k)))
+		# an auto-commit client's first fetch may deliver again a batch an
+		# exited client leased (at-least-once); its second one moves on
+		[ "$system" != mq_auto ] || [ "$t" -ge 2 ] || t=2
 		t0=$(date +%s%N)
 		out=$(as_pg "$PG_BINDIR/pgbench" -n -h "$work" -p "$port" -U postgres \
 			-M simple -c "$k" -j "$k" -t "$t" -f "$work/consume_$system.sql" postgres 2>&1) ||
