@@ -13,9 +13,9 @@
 # 2. Release throughput: MESSAGES more, all due at the same instant;
 #    the time from that instant until the store is empty gives messages/s.
 #    Baseline in the same run: the same rows moved with plain SQL from a
-#    table of the same shape into a log table with the segment's indexes,
-#    in transactions of 10000 (DELETE ... RETURNING into INSERT), as the
-#    worker does.
+#    table of the same shape into a plain one-row-per-message log table
+#    (primary key, key and time indexes), in transactions of 10000
+#    (DELETE ... RETURNING into INSERT), as the worker does.
 # 3. NOTIFY latency: from a producer's statement to the arrival of the
 #    notification at a LISTENing libpq client, for mq.send (the worker
 #    notifies) and, as the baseline, the producer's own NOTIFY
