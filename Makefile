@@ -19,7 +19,7 @@ PG_CPPFLAGS	= -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter
 # pg_regress: sql/ and expected/ at the top, one throwaway instance with the
 # library preloaded.
 REGRESS		= create_extension guc worker shmem partitioner topic produce lookup group \
-		  delay retry txn prepared batches
+		  delay retry txn prepared batches trust
 REGRESS_OPTS	= --temp-instance=./tmp_check \
 		  --temp-config=$(srcdir)/test/mq_test.conf
 

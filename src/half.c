@@ -143,7 +143,16 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 				 errmsg("message payload must not be null")));
 	group = producer_group_arg(fcinfo, 2);
 	payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1), payload_type);
-	mq_produce_check_message(&topic, payload, key);
+	{
+		MqMessage	m = {
+			.payload = payload,
+			.key = key,
+			.tag = PG_ARGISNULL(4) ? NULL : PG_GETARG_TEXT_PP(4),
+			.headers = PG_ARGISNULL(5) ? NULL : PG_GETARG_JSONB_P(5)
+		};
+
+		mq_produce_check_message(&topic, &m);
+	}
 	if (!PG_ARGISNULL(6))
 	{
 		partition = PG_GETARG_INT32(6);

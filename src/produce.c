@@ -124,6 +124,9 @@ static Size pending_bytes = 0;
 static uint64 pending_seq = 0;
 static List *sticky = NIL;		/* MqSticky */
 
+/* mq_produce_pre_commit is writing the buffer's messages. */
+static bool writing = false;
+
 /* Round-robin counter for keyless messages, per backend. */
 static uint32 round_robin = 0;
 
@@ -200,20 +203,28 @@ ensure_send_context(void)
  *		mq.max_message_size, or a key too long to index.
  */
 void
-mq_produce_check_message(const MqTopicInfo *topic, bytea *payload, text *key)
+mq_produce_check_message(const MqTopicInfo *topic, const MqMessage *m)
 {
-	Size		size = VARSIZE_ANY_EXHDR(payload);
+	Size		size = VARSIZE_ANY_EXHDR(m->payload);
 
+	/* the whole message counts: a 10 MB tag or headers is no smaller */
+	if (m->key != NULL)
+		size += VARSIZE_ANY_EXHDR(m->key);
+	if (m->tag != NULL)
+		size += VARSIZE_ANY_EXHDR(m->tag);
+	if (m->headers != NULL)
+		size += VARSIZE_ANY_EXHDR(m->headers);
 	if (size > (Size) mq_max_message_size * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("message of %zu bytes for topic \"%s\" exceeds mq.max_message_size (%d kB)",
-						size, topic->name, mq_max_message_size)));
-	if (key != NULL && VARSIZE_ANY_EXHDR(key) > MQ_KEY_MAX)
+						size, topic->name, mq_max_message_size),
+				 errdetail("A message's size is that of its payload, key, tag and headers.")));
+	if (m->key != NULL && VARSIZE_ANY_EXHDR(m->key) > MQ_KEY_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("message key of %zu bytes for topic \"%s\" exceeds %d bytes",
-						(Size) VARSIZE_ANY_EXHDR(key), topic->name, MQ_KEY_MAX)));
+						(Size) VARSIZE_ANY_EXHDR(m->key), topic->name, MQ_KEY_MAX)));
 }
 
 /*
@@ -303,6 +314,12 @@ buffer_message(const MqTopicInfo *topic, const char *topic_name,
 	MqPending  *msg;
 	MemoryContext oldcxt;
 
+	if (writing)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot send to topic \"%s\" while mq writes a transaction's messages",
+						topic->name),
+				 errdetail("The send came from code that writing messages runs, such as an index expression on a segment.")));
 	oldcxt = MemoryContextSwitchTo(ensure_send_context());
 	msg = palloc0(sizeof(MqPending));
 	msg->seq = pending_seq++;
@@ -473,7 +490,7 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a delayed message to topic \"%s\" cannot have a dedup_id",
 							topic.name)));
-		mq_produce_check_message(&topic, m.payload, key);
+		mq_produce_check_message(&topic, &m);
 		partition = partition_arg(fcinfo, 5, &topic);
 		make_uuidv7(&id, now);
 		m.id = id;
@@ -507,7 +524,7 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 												payload_type)
 		};
 
-		mq_produce_check_message(&topic, m.payload, key);
+		mq_produce_check_message(&topic, &m);
 		buffer_message(&topic,
 					   MemoryContextStrdup(ensure_send_context(), topic.name),
 					   now, &m);
@@ -722,7 +739,7 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 				.payload = mq_produce_payload_bytes(payloads[i], payload_type)
 			};
 
-			mq_produce_check_message(&topic, m.payload, key);
+			mq_produce_check_message(&topic, &m);
 			buffer_message(&topic, topic_name, now, &m);
 			flush_if_full();
 		}
@@ -1023,12 +1040,26 @@ mq_produce_pre_commit(void)
 		msgs[i++] = lfirst(lc);
 	MemoryContextSwitchTo(oldcxt);
 
-	for (i = 0; i < n; i = j)
+	/*
+	 * Writing runs code a segment's owner may have added (index expressions):
+	 * a send from there would land in the buffer after it was taken, and be
+	 * lost, so it is refused (buffer_message) while this runs.
+	 */
+	writing = true;
+	PG_TRY();
 	{
-		for (j = i + 1; j < n && msgs[j]->topic_id == msgs[i]->topic_id; j++)
-			;
-		flush_topic(msgs + i, j - i);
+		for (i = 0; i < n; i = j)
+		{
+			for (j = i + 1; j < n && msgs[j]->topic_id == msgs[i]->topic_id; j++)
+				;
+			flush_topic(msgs + i, j - i);
+		}
 	}
+	PG_FINALLY();
+	{
+		writing = false;
+	}
+	PG_END_TRY();
 
 	for (i = 0; i < n; i++)
 	{

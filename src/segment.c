@@ -79,7 +79,10 @@ mq_segment_for_each(int32 topic_id, const char *command)
 	uint64		nsegments;
 	uint64		i;
 
-	mq_query_once("SELECT relid::text FROM mq.segment WHERE topic_id = $1",
+	/* a segment table dropped by hand has nothing left to do */
+	mq_query_once("SELECT relid::text FROM mq.segment s WHERE topic_id = $1"
+				  " AND EXISTS (SELECT FROM pg_catalog.pg_class c"
+				  "  WHERE c.oid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid)",
 				  1, &int4_type, &arg, NULL, false, 0);
 	segments = SPI_tuptable;
 	nsegments = SPI_processed;

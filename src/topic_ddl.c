@@ -25,6 +25,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -58,16 +59,35 @@ interval_usecs(Interval *iv)
 /*
  * check_ddl_access
  *		The access check of topic DDL, which knows the topic by name and id
- *		only (0 if not known yet).
+ *		only (0 if not known yet); and, for a topic that exists, that the
+ *		caller owns it: a topic's owner is the owner of its segment tables,
+ *		and only the owner (or a member of its role, or a superuser) may
+ *		alter, roll or drop it.
  */
 static void
 check_ddl_access(const char *name, int32 topic_id)
 {
 	MqTopicInfo info = {0};
+	Datum		arg = CStringGetTextDatum(name);
+	bool		isnull;
 
 	strlcpy(info.name, name, sizeof(info.name));
 	info.topic_id = topic_id;
 	mq_topic_check_access(&info, MQ_ACCESS_SEND);
+
+	SPI_connect();
+	if (mq_query_once("SELECT s.relid::pg_catalog.oid FROM mq.segment s"
+					  " JOIN mq.topic t USING (topic_id)"
+					  " JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+					  " WHERE t.name = $1 ORDER BY s.segment_no DESC LIMIT 1",
+					  1, &text_type, &arg, NULL, true, 0) == 1 &&
+		!pg_class_ownercheck(DatumGetObjectId(mq_query_value(0, 1, &isnull)),
+							 GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of topic \"%s\"", name),
+				 errhint("A topic's owner is the owner of its segment tables.")));
+	SPI_finish();
 }
 
 /*

@@ -1,0 +1,102 @@
+-- Defects of issue 15 that this file guards (more of it to come): topic
+-- DDL by non-owners, a topic whose segment was dropped by hand, the size
+-- limit of a whole message, sends from code that writing messages runs, and
+-- operators planted in the caller's search_path.
+
+-- Only a topic's owner (the owner of its segment tables), a member of that
+-- role or a superuser may alter, roll or drop it.
+CREATE ROLE t_owner;
+CREATE ROLE t_other;
+GRANT USAGE ON SCHEMA mq TO t_owner, t_other;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq TO t_other;
+-- what managing topics takes besides
+GRANT SELECT, INSERT, UPDATE, DELETE ON mq.topic, mq.segment, mq.partition TO t_other;
+SELECT mq.create_topic('t.owned') > 0 AS created;
+SELECT relid::regclass AS seg_owned FROM mq.segment JOIN mq.topic USING (topic_id)
+ WHERE name = 't.owned' \gset
+ALTER TABLE :seg_owned OWNER TO t_owner;
+SET ROLE t_other;
+SELECT mq.alter_topic('t.owned', retention => interval '1 second');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.roll_segment('t.owned');
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.drop_topic('t.owned');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT retention FROM mq.topics WHERE name = 't.owned';
+GRANT t_owner TO t_other;
+SET ROLE t_other;
+SELECT mq.alter_topic('t.owned', notify => false);
+RESET ROLE;
+SELECT notify FROM mq.topics WHERE name = 't.owned';
+SELECT mq.drop_topic('t.owned');
+
+-- A topic whose segment table was dropped by hand can still be dropped.
+SELECT mq.create_topic('t.orphan') > 0 AS created;
+SELECT relid::regclass AS seg_orphan FROM mq.segment JOIN mq.topic USING (topic_id)
+ WHERE name = 't.orphan' \gset
+DROP TABLE :seg_orphan;
+SELECT mq.drop_topic('t.orphan');
+SELECT count(*) FROM mq.topics WHERE name = 't.orphan';
+
+-- mq.max_message_size limits the whole message: payload, key, tag and
+-- headers.
+SELECT mq.create_topic('t.sized') > 0 AS created;
+SET mq.max_message_size = '1kB';
+SELECT partition FROM mq.send('t.sized', 'x'::text, tag => repeat('t', 2000));
+\echo :LAST_ERROR_SQLSTATE
+SELECT partition FROM mq.send('t.sized', 'x'::text, headers => jsonb_build_object('h', repeat('h', 2000)));
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM mq.send_batch('t.sized', ARRAY['x'], tags => ARRAY[repeat('t', 2000)]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT partition FROM mq.send('t.sized', 'x'::text, tag => repeat('t', 500), partition => 0);
+RESET mq.max_message_size;
+
+-- A send from code that writing a transaction's messages runs (here an
+-- index expression on the segment) is refused, and the transaction with it:
+-- it would land in a buffer already written, and be lost.
+CREATE FUNCTION public.t_sends(bytea) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM mq.send('t.sized', 'from the index'::text, partition => 0);
+    RETURN 0;
+END
+$$;
+SELECT mq.create_topic('t.looped') > 0 AS created;
+SELECT relid::regclass AS seg_looped FROM mq.segment JOIN mq.topic USING (topic_id)
+ WHERE name = 't.looped' \gset
+CREATE INDEX ON :seg_looped ((public.t_sends(records)));
+BEGIN;
+SELECT partition FROM mq.send('t.looped', 'sent'::text, partition => 0);
+COMMIT;
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS nothing_written FROM mq.read('t.looped', 0, 0, 100);
+SELECT count(*) AS nothing_sent_from_the_index FROM mq.read('t.sized', 0, 1, 100);
+SELECT mq.drop_topic('t.looped');
+SELECT mq.drop_topic('t.sized');
+DROP FUNCTION public.t_sends(bytea);
+
+-- mq's own queries run with search_path pinned to pg_catalog: an operator
+-- planted in the caller's schema is never called.
+CREATE SCHEMA t_evil;
+CREATE FUNCTION t_evil.int4eq(integer, integer) RETURNS boolean
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'planted operator called'; END $$;
+CREATE OPERATOR t_evil.= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = t_evil.int4eq);
+CREATE FUNCTION t_evil.texteq(text, text) RETURNS boolean
+LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'planted operator called'; END $$;
+CREATE OPERATOR t_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = t_evil.texteq);
+SELECT mq.create_topic('t.planted') > 0 AS created;
+SET search_path = t_evil, public, pg_catalog;
+SELECT partition FROM mq.send('t.planted', 'p'::text, partition => 0);
+SELECT count(*) FROM mq.read('t.planted', 0, 0, 10);
+SELECT mq.subscribe('t.group', 't.planted', 'earliest');
+SELECT count(*) FROM mq.fetch('t.group', max => 10);
+SELECT count(*) FROM mq.get_by_key('t.planted', 'k', 10);
+SELECT count(*) FROM mq.get_by_time('t.planted', '-infinity', 'infinity');
+SELECT mq.drop_group('t.group');
+RESET search_path;
+SELECT mq.drop_topic('t.planted');
+DROP SCHEMA t_evil CASCADE;
+DROP OWNED BY t_other, t_owner;
+DROP ROLE t_other;
+DROP ROLE t_owner;
