@@ -31,6 +31,23 @@ RESET ROLE;
 SELECT notify FROM mq.topics WHERE name = 't.owned';
 SELECT mq.drop_topic('t.owned');
 
+-- A role allowed to create topics (CREATE on the schema, the rights on
+-- mq's topic tables) needs no right on mq's sequence, and owns what it
+-- creates.
+CREATE ROLE t_creator;
+GRANT USAGE, CREATE ON SCHEMA mq TO t_creator;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mq.topic, mq.segment, mq.partition TO t_creator;
+GRANT EXECUTE ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text),
+                          mq.drop_topic(text, boolean) TO t_creator;
+SET ROLE t_creator;
+SELECT mq.create_topic('t.by_role') > 0 AS created;
+RESET ROLE;
+SELECT c.relowner::regrole AS owner FROM mq.segment s JOIN mq.topic t USING (topic_id)
+  JOIN pg_class c ON c.oid = s.relid WHERE t.name = 't.by_role';
+SET ROLE t_creator;
+SELECT mq.drop_topic('t.by_role');
+RESET ROLE;
+
 -- A topic whose segment table was dropped by hand can still be dropped.
 SELECT mq.create_topic('t.orphan') > 0 AS created;
 SELECT relid::regclass AS seg_orphan FROM mq.segment JOIN mq.topic USING (topic_id)
@@ -97,6 +114,7 @@ SELECT mq.drop_group('t.group');
 RESET search_path;
 SELECT mq.drop_topic('t.planted');
 DROP SCHEMA t_evil CASCADE;
-DROP OWNED BY t_other, t_owner;
+DROP OWNED BY t_other, t_owner, t_creator;
 DROP ROLE t_other;
 DROP ROLE t_owner;
+DROP ROLE t_creator;

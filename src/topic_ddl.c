@@ -204,7 +204,12 @@ mq_create_topic(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("topic \"%s\" already exists", name)));
 
-	mq_query_once("SELECT nextval('mq.topic_id_seq')::integer", 0, NULL, NULL, NULL, false, 1);
+	/*
+	 * As the extension's owner: the sequence is mq's, and a role allowed to
+	 * create topics needs no right on it.
+	 */
+	mq_query_as_owner("SELECT pg_catalog.nextval('mq.topic_id_seq')::integer",
+					  0, NULL, NULL, NULL, false);
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
