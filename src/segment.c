@@ -45,6 +45,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
@@ -62,6 +63,8 @@
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_convert_segments);
+
+static void check_layout(Relation rel);
 
 /* Parameter types of the SPI queries below. */
 static Oid	int4_type = INT4OID;
@@ -517,15 +520,74 @@ mq_segment_retention_pass(void)
 }
 
 /*
+ * Segments whose layout this backend has checked: the check runs on every
+ * commit and every read, so a segment passes it once until PostgreSQL
+ * invalidates its relcache entry, which any change to its columns, rules
+ * or indexes does.
+ */
+static HTAB *checked_segments = NULL;
+
+/*
+ * forget_checked
+ *		Relcache invalidation callback: relid (every relation if invalid)
+ *		must be checked again.
+ */
+static void
+forget_checked(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	Oid		   *entry;
+
+	if (checked_segments == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		hash_search(checked_segments, &relid, HASH_REMOVE, NULL);
+		return;
+	}
+	hash_seq_init(&status, checked_segments);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		hash_search(checked_segments, entry, HASH_REMOVE, NULL);
+}
+
+/*
  * mq_segment_check_layout
  *		Refuse to read or write rel unless it is a segment table in the
  *		record batch layout: a plain table whose columns are exactly those
  *		mq_segment_create gives it, with no rules.  A segment of mq 0.1's
  *		layout not yet converted, or one changed by hand, gets a clean
- *		error instead of being misread.
+ *		error instead of being misread.  Checked once per backend until
+ *		the segment changes (see checked_segments).
  */
 void
 mq_segment_check_layout(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+
+	if (checked_segments == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(Oid);
+		ctl.hcxt = TopMemoryContext;
+		checked_segments = hash_create("mq checked segments", 64, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(forget_checked, (Datum) 0);
+	}
+	if (hash_search(checked_segments, &relid, HASH_FIND, NULL) == NULL)
+	{
+		check_layout(rel);
+		hash_search(checked_segments, &relid, HASH_ENTER, NULL);
+	}
+}
+
+/*
+ * check_layout
+ *		The checks of mq_segment_check_layout.
+ */
+static void
+check_layout(Relation rel)
 {
 	static const Oid types[SEG_NATTS] = {
 		[SEG_PARTITION] = INT4OID,
