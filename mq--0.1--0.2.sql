@@ -132,3 +132,54 @@ COMMENT ON FUNCTION mq.convert_segments() IS
 
 REVOKE ALL ON FUNCTION mq.convert_segments() FROM PUBLIC;
 SELECT mq.convert_segments();
+
+-- Delayed messages whose release fails are retried, then parked.
+ALTER TABLE mq.delayed_message
+    ADD COLUMN release_attempts integer NOT NULL DEFAULT 0,
+    ADD COLUMN last_error text;
+
+-- Delayed messages the worker failed to release mq.release_attempts
+-- times (an index expression on the segment that raises, say): set aside
+-- with the error, so that the rest of the release goes on.
+CREATE TABLE mq.parked_message (
+    id           uuid PRIMARY KEY,
+    topic_id     integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition    integer,
+    due_at       timestamptz NOT NULL,
+    payload_type "char" NOT NULL,
+    key          text COLLATE "C",
+    tag          text COLLATE "C",
+    headers      jsonb,
+    payload      bytea NOT NULL,
+    sent_at      timestamptz NOT NULL,
+    attempts     integer NOT NULL,
+    error        text NOT NULL,
+    parked_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON mq.parked_message (topic_id);
+SELECT pg_catalog.pg_extension_config_dump('mq.parked_message', '');
+
+CREATE VIEW mq.parked AS
+    SELECT p.id, t.name AS topic, p.partition, p.key, p.tag, p.due_at,
+           p.sent_at, p.attempts, p.error, p.parked_at
+      FROM mq.parked_message p
+      JOIN mq.topic t USING (topic_id);
+
+CREATE FUNCTION mq.unpark(id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_unpark'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.unpark(uuid) IS
+'put a parked message back in the delayed store, due now, for another round of release attempts; false if none is parked by that id';
+
+CREATE FUNCTION mq.discard_parked(id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_discard_parked'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.discard_parked(uuid) IS
+'delete a parked message for good; false if none is parked by that id';
+
+REVOKE ALL ON FUNCTION mq.unpark(uuid), mq.discard_parked(uuid) FROM PUBLIC;
+REVOKE ALL ON mq.parked_message, mq.parked FROM PUBLIC;

@@ -862,7 +862,10 @@ CREATE TABLE mq.delayed_message (
     tag          text COLLATE "C",
     headers      jsonb,
     payload      bytea NOT NULL,
-    sent_at      timestamptz NOT NULL DEFAULT now()
+    sent_at      timestamptz NOT NULL DEFAULT now(),
+    -- failed releases so far, and the last one's error (see mq.parked)
+    release_attempts integer NOT NULL DEFAULT 0,
+    last_error   text
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
         autovacuum_vacuum_cost_delay = 0);
 CREATE INDEX ON mq.delayed_message (due_at);
@@ -883,6 +886,49 @@ CREATE VIEW mq.delayed AS
       FROM mq.delayed_message d
       JOIN mq.topic t USING (topic_id)
      GROUP BY t.name;
+
+-- Delayed messages the worker failed to release mq.release_attempts
+-- times (an index expression on the segment that raises, say): set aside
+-- with the error, so that the rest of the release goes on.
+CREATE TABLE mq.parked_message (
+    id           uuid PRIMARY KEY,
+    topic_id     integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    partition    integer,
+    due_at       timestamptz NOT NULL,
+    payload_type "char" NOT NULL,
+    key          text COLLATE "C",
+    tag          text COLLATE "C",
+    headers      jsonb,
+    payload      bytea NOT NULL,
+    sent_at      timestamptz NOT NULL,
+    attempts     integer NOT NULL,
+    error        text NOT NULL,
+    parked_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON mq.parked_message (topic_id);
+SELECT pg_catalog.pg_extension_config_dump('mq.parked_message', '');
+
+CREATE VIEW mq.parked AS
+    SELECT p.id, t.name AS topic, p.partition, p.key, p.tag, p.due_at,
+           p.sent_at, p.attempts, p.error, p.parked_at
+      FROM mq.parked_message p
+      JOIN mq.topic t USING (topic_id);
+
+CREATE FUNCTION mq.unpark(id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_unpark'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.unpark(uuid) IS
+'put a parked message back in the delayed store, due now, for another round of release attempts; false if none is parked by that id';
+
+CREATE FUNCTION mq.discard_parked(id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_discard_parked'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.discard_parked(uuid) IS
+'delete a parked message for good; false if none is parked by that id';
 
 -- Half messages: prepared, then committed or rolled back by the producer
 -- or by check-back; 'unresolved' after the last check-back.

@@ -156,3 +156,29 @@ SELECT partition FROM mq.send('d.orders', 'orphan'::text, delay => '1 h');
 SELECT mq.drop_group('d.timeouts');
 SELECT mq.drop_topic('d.orders');
 SELECT count(*) FROM mq.delayed_message;
+
+-- Parked messages (the worker parks a message whose release keeps failing;
+-- test/t/013_poison.pl): put back or discarded by id; a row parked by hand
+-- here stands for one.
+SELECT mq.unpark(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.discard_parked(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT mq.unpark('00000000-0000-0000-0000-000000000000'),
+       mq.discard_parked('00000000-0000-0000-0000-000000000000');
+SELECT mq.create_topic('d.parked');
+INSERT INTO mq.parked_message (id, topic_id, due_at, payload_type, payload,
+                               sent_at, attempts, error)
+SELECT '01a20a4e-3b7f-7c41-9d0e-5d2f1c0b9a11', topic_id, now(), 't',
+       'stuck'::bytea, now(), 5, 'boom'
+  FROM mq.topic WHERE name = 'd.parked';
+SELECT topic, attempts, error FROM mq.parked;
+BEGIN;
+SELECT mq.unpark('01a20a4e-3b7f-7c41-9d0e-5d2f1c0b9a11');
+SELECT topic, pending, next_due <= mq.clock() AS due_now FROM mq.delayed;
+SELECT release_attempts, last_error FROM mq.delayed_message;
+SELECT count(*) FROM mq.parked;
+ROLLBACK;
+SELECT mq.discard_parked('01a20a4e-3b7f-7c41-9d0e-5d2f1c0b9a11');
+SELECT count(*) FROM mq.parked;
+SELECT mq.drop_topic('d.parked');

@@ -24,6 +24,13 @@
  * cancelled rows are deleted; the table's autovacuum settings (in the
  * install script) keep the dead rows bounded whatever the backlog.
  *
+ * A message whose release fails (its segment's owner added an index
+ * expression that raises, say) must not hold up the others: the worker
+ * finds it (worker.c), and mq_delay_release_failed puts it off with a
+ * growing back-off, then, after MQ_RELEASE_ATTEMPTS failures, parks it in
+ * mq.parked_message with its error.  An operator puts it back
+ * (mq.unpark) or deletes it (mq.discard_parked).
+ *
  * Copyright (c) 2026, mq developers
  *
  * IDENTIFICATION
@@ -49,6 +56,8 @@
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_cancel_delayed);
+PG_FUNCTION_INFO_V1(mq_unpark);
+PG_FUNCTION_INFO_V1(mq_discard_parked);
 
 /* RocketMQ's messageDelayLevel, in seconds. */
 static const int delay_levels[MQ_DELAY_LEVELS] = {
@@ -322,4 +331,152 @@ mq_delay_next_due(TimestampTz after)
 		due = DatumGetTimestampTz(d);
 	SPI_finish();
 	return due;
+}
+
+/*
+ * mq_delay_release_failed
+ *		The release of delayed message id failed with error at now (mq's
+ *		clock): put it off by 2^(failures - 1) seconds, or park it once it
+ *		has failed MQ_RELEASE_ATTEMPTS times.  Returns true if it was
+ *		parked.  Called by the database worker, in a transaction.
+ */
+bool
+mq_delay_release_failed(const pg_uuid_t *id, const char *error,
+						TimestampTz now)
+{
+	Oid			types[3] = {UUIDOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[3];
+	bool		isnull;
+	int32		attempts;
+
+	args[0] = UUIDPGetDatum(id);
+	args[1] = CStringGetTextDatum(error);
+	args[2] = TimestampTzGetDatum(now);
+
+	SPI_connect();
+	if (mq_query("UPDATE mq.delayed_message"
+				 " SET release_attempts = release_attempts OPERATOR(pg_catalog.+) 1,"
+				 " last_error = $2,"
+				 " due_at = $3 OPERATOR(pg_catalog.+) pg_catalog.make_interval("
+				 "  secs => pg_catalog.power(2, release_attempts)::pg_catalog.float8)"
+				 " WHERE id OPERATOR(pg_catalog.=) $1"
+				 " RETURNING release_attempts",
+				 3, types, args, NULL, false) == 0)
+	{
+		SPI_finish();
+		return false;			/* cancelled meanwhile */
+	}
+	attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	if (attempts < MQ_RELEASE_ATTEMPTS)
+	{
+		SPI_finish();
+		return false;
+	}
+
+	mq_query("WITH d AS (DELETE FROM mq.delayed_message"
+			 "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING *)"
+			 " INSERT INTO mq.parked_message (id, topic_id, partition, due_at,"
+			 "  payload_type, key, tag, headers, payload, sent_at, attempts,"
+			 "  error)"
+			 " SELECT id, topic_id, partition, due_at, payload_type, key, tag,"
+			 "  headers, payload, sent_at, release_attempts, $2 FROM d",
+			 3, types, args, NULL, false);
+	SPI_finish();
+	ereport(WARNING,
+			(errmsg("delayed message %s parked after %d failed releases",
+					DatumGetCString(DirectFunctionCall1(uuid_out, args[0])),
+					attempts),
+			 errdetail("Last error: %s", error),
+			 errhint("See mq.parked; put it back with mq.unpark() or delete it with mq.discard_parked().")));
+	return true;
+}
+
+/*
+ * parked_topic_check
+ *		Check the caller's right to send to the topic of the parked message
+ *		in the first row of SPI_tuptable (its name in column 1).
+ */
+static void
+parked_topic_check(void)
+{
+	MqTopicInfo topic;
+
+	mq_topic_get(SPI_getvalue(SPI_tuptable->vals[0],
+							  SPI_tuptable->tupdesc, 1), &topic);
+	mq_topic_check_access(&topic, MQ_ACCESS_SEND);
+}
+
+/*
+ * mq_unpark
+ *		SQL: mq.unpark(id) puts a parked message back into the delayed
+ *		store, due now, with its release attempts counted from zero.
+ *		Returns false if none is parked by that id.  The caller needs the
+ *		right to send to its topic.
+ */
+Datum
+mq_unpark(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {UUIDOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	bool		found;
+	TimestampTz now = mq_clock_now();
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null")));
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = TimestampTzGetDatum(now);
+
+	SPI_connect();
+	mq_query_as_owner("WITH p AS (DELETE FROM mq.parked_message"
+					  "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING *),"
+					  " d AS (INSERT INTO mq.delayed_message (id, topic_id,"
+					  "  partition, due_at, payload_type, key, tag, headers,"
+					  "  payload, sent_at)"
+					  "  SELECT id, topic_id, partition, $2, payload_type, key,"
+					  "  tag, headers, payload, sent_at FROM p)"
+					  " SELECT t.name FROM p JOIN mq.topic t"
+					  "  ON t.topic_id OPERATOR(pg_catalog.=) p.topic_id",
+					  2, types, args, NULL, false);
+	found = (SPI_processed > 0);
+	if (found)
+		parked_topic_check();
+	SPI_finish();
+	if (found)
+		mq_delay_schedule_at(now);
+	PG_RETURN_BOOL(found);
+}
+
+/*
+ * mq_discard_parked
+ *		SQL: mq.discard_parked(id) deletes a parked message for good.
+ *		Returns false if none is parked by that id.  The caller needs the
+ *		right to send to its topic.
+ */
+Datum
+mq_discard_parked(PG_FUNCTION_ARGS)
+{
+	Oid			type = UUIDOID;
+	Datum		arg;
+	bool		found;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null")));
+	arg = PG_GETARG_DATUM(0);
+
+	SPI_connect();
+	mq_query_as_owner("DELETE FROM mq.parked_message p"
+					  " WHERE p.id OPERATOR(pg_catalog.=) $1"
+					  " RETURNING (SELECT t.name FROM mq.topic t"
+					  "  WHERE t.topic_id OPERATOR(pg_catalog.=) p.topic_id)",
+					  1, &type, &arg, NULL, false);
+	found = (SPI_processed > 0);
+	if (found)
+		parked_topic_check();
+	SPI_finish();
+	PG_RETURN_BOOL(found);
 }

@@ -33,6 +33,12 @@ typedef void (*MqDelayRelease) (const char *topic, const MqMessage *m,
 /* RocketMQ's delay levels: 1 s to 2 h. */
 #define MQ_DELAY_LEVELS		18
 
+/*
+ * Releases of one delayed message that may fail before it is parked; the
+ * n-th failure puts it off by 2^(n-1) seconds.
+ */
+#define MQ_RELEASE_ATTEMPTS	5
+
 extern int64 mq_delay_level_usecs(int level);
 
 extern bool mq_delay_arg(FunctionCallInfo fcinfo, int argno,
@@ -48,5 +54,7 @@ extern void mq_delay_xact_end(bool commit);
 extern int	mq_delay_take_due(TimestampTz now, int limit,
 							  MqDelayRelease release, void *arg);
 extern TimestampTz mq_delay_next_due(TimestampTz after);
+extern bool mq_delay_release_failed(const pg_uuid_t *id, const char *error,
+									TimestampTz now);
 
 #endif							/* MQ_DELAY_H */

@@ -530,6 +530,50 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 }
 
 /*
+ * resolve_checked
+ *		Resolve half message handle as its checker answered, in a
+ *		subtransaction that also writes the message if committed, so that a
+ *		failure (the write, say) leaves it prepared for the next check-back,
+ *		with the error in *why, and the other half messages go on.  Returns
+ *		whether it was resolved.  The caller is connected to SPI.
+ */
+static bool
+resolve_checked(Datum handle, bool commit, char **why)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner resowner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		resolve(handle, commit, "checker", false);
+		mq_produce_flush();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = resowner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = resowner;
+		*why = psprintf("%s failed: %s", commit ? "commit" : "rollback",
+						edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * mq_half_check_due
  *		Check back up to MQ_CHECK_BATCH half messages due at now (mq's clock),
  *		earliest first, for at most CHECK_BUDGET_MS of check-back functions.
@@ -618,16 +662,21 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 		}
 
 		args[1] = handles[i];
-		args[2] = CStringGetTextDatum(last);
 		if (answer != CHECK_UNKNOWN)
 		{
-			mq_query("UPDATE mq.half_message"
-					 " SET checks = checks OPERATOR(pg_catalog.+) 1, last_check = $3"
-					 " WHERE id OPERATOR(pg_catalog.=) $2",
-					 4, types, args, NULL, false);
-			resolve(handles[i], answer == CHECK_COMMIT, "checker", false);
-			continue;
+			if (resolve_checked(handles[i], answer == CHECK_COMMIT, &why))
+			{
+				args[2] = CStringGetTextDatum(last);
+				mq_query("UPDATE mq.half_message"
+						 " SET checks = checks OPERATOR(pg_catalog.+) 1,"
+						 " last_check = $3"
+						 " WHERE id OPERATOR(pg_catalog.=) $2",
+						 4, types, args, NULL, false);
+				continue;
+			}
+			last = why;
 		}
+		args[2] = CStringGetTextDatum(last);
 
 		args[3] = TimestampTzGetDatum(now + (int64) mq_check_interval * USECS_PER_SEC);
 		if (checks[i] + 1 >= mq_check_max)

@@ -326,7 +326,7 @@ mq_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			mq_produce_pre_commit();
+			mq_produce_flush();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (mq_produce_xact_pending())

@@ -7,7 +7,7 @@
  * mq.send checks its arguments, picks the partition, gives the message a
  * time-ordered id (UUIDv7) and appends it to a buffer in the transaction's
  * memory.  Nothing is written and no offset exists yet.  At PRE_COMMIT
- * (mq_produce_pre_commit), for each partition with buffered messages, the
+ * (mq_produce_flush), for each partition with buffered messages, the
  * backend
  *
  *	1. locks the topic's segment table and checks the topic still exists;
@@ -124,7 +124,7 @@ static Size pending_bytes = 0;
 static uint64 pending_seq = 0;
 static List *sticky = NIL;		/* MqSticky */
 
-/* mq_produce_pre_commit is writing the buffer's messages. */
+/* mq_produce_flush is writing the buffer's messages. */
 static bool writing = false;
 
 /* Round-robin counter for keyless messages, per backend. */
@@ -356,7 +356,7 @@ static void
 flush_if_full(void)
 {
 	if ((Size) mq_send_buffer_limit * 1024 < pending_bytes)
-		mq_produce_pre_commit();
+		mq_produce_flush();
 }
 
 /*
@@ -977,16 +977,18 @@ overlaps(List *a, List *b)
 }
 
 /*
- * mq_produce_pre_commit
+ * mq_produce_flush
  *		Give the buffered messages their offsets and write them.  Called at
- *		PRE_COMMIT, and from mq.send when the buffer passes
- *		mq.send_buffer_limit.  Inside a subtransaction only that
+ *		PRE_COMMIT, from mq.send when the buffer passes mq.send_buffer_limit,
+ *		and by the database worker at the end of each job, so that a write
+ *		that fails fails the job's subtransaction, not the worker's commit.
+ *		Inside a subtransaction only that
  *		subtransaction's messages are written (their rows then share its
  *		fate), and only if no older buffered message shares a partition
  *		with them; the others wait for their own level.
  */
 void
-mq_produce_pre_commit(void)
+mq_produce_flush(void)
 {
 	SubTransactionId current = GetCurrentSubTransactionId();
 	bool		top = (GetCurrentTransactionNestLevel() == 1);

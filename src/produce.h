@@ -26,10 +26,10 @@ extern void mq_produce_check_message(const MqTopicInfo *topic,
 									 const MqMessage *m);
 extern void mq_produce_new_id(pg_uuid_t *id);
 extern void mq_produce_buffer(const MqTopicInfo *topic, const MqMessage *m);
+extern void mq_produce_flush(void);
 
 /* From mq.c's transaction callbacks. */
 extern bool mq_produce_xact_pending(void);
-extern void mq_produce_pre_commit(void);
 extern void mq_produce_subxact_end(bool commit, SubTransactionId mysubid,
 								   SubTransactionId parentsubid);
 extern void mq_produce_xact_end(bool commit);

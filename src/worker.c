@@ -130,10 +130,14 @@ typedef int64 (*JobFunction) (int64 *backlog);
  *		Run a job in a subtransaction of the current transaction, so that an
  *		error undoes only that job's work: it is logged as a WARNING and
  *		counted in the job's statistics, and the worker goes on with the
- *		other jobs.  Returns what the job returned, or -1 if it failed.
+ *		other jobs.  What the job sent is written (mq_produce_flush) before
+ *		the subtransaction ends, so that a write that fails fails the job,
+ *		not the worker's commit.  Returns what the job returned, or -1 if it
+ *		failed; *error, if error is not NULL, then gets the error's message
+ *		(in the caller's memory context).
  */
 static int64
-run_job(MqJob job, JobFunction fn)
+run_job(MqJob job, JobFunction fn, char **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -145,6 +149,7 @@ run_job(MqJob job, JobFunction fn)
 	PG_TRY();
 	{
 		count = fn(&backlog);
+		mq_produce_flush();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -164,6 +169,8 @@ run_job(MqJob job, JobFunction fn)
 				(errmsg("mq worker job \"%s\" failed in database \"%s\": %s",
 						mq_database_job_name(job), NameStr(my_dbname), edata->message)));
 		mq_database_job_done(job, -1, -1, edata->message);
+		if (error != NULL)
+			*error = pstrdup(edata->message);
 		FreeErrorData(edata);
 		count = -1;
 	}
@@ -214,32 +221,98 @@ members_job(int64 *backlog)
 static TimestampTz job_now;
 
 /*
+ * How many due messages the next release takes.  RELEASE_BATCH, unless a
+ * release failed: then it is cut down until the failing message is the only
+ * one taken (see due_pass).
+ */
+static int	release_limit = RELEASE_BATCH;
+
+/* What the running release took: the last message's id, and its topic. */
+typedef struct ReleaseState
+{
+	MqTopicInfo topic;
+	pg_uuid_t	last_id;
+	int			taken;
+} ReleaseState;
+
+static ReleaseState release_state;
+
+/*
  * release_message
  *		Send a due message taken from the delayed store, in the release
- *		job's transaction.  Consecutive messages of one topic look it up
- *		once; arg is the MqTopicInfo of the last one.
+ *		job's subtransaction.  Consecutive messages of one topic look it up
+ *		once.
  */
 static void
 release_message(const char *topic, const MqMessage *m, void *arg)
 {
-	MqTopicInfo *last = arg;
+	ReleaseState *state = arg;
 
-	if (last->topic_id == 0 || strcmp(last->name, topic) != 0)
-		mq_topic_get(topic, last);
-	mq_produce_buffer(last, m);
+	state->last_id = m->id;
+	state->taken++;
+	if (state->topic.topic_id == 0 || strcmp(state->topic.name, topic) != 0)
+		mq_topic_get(topic, &state->topic);
+	mq_produce_buffer(&state->topic, m);
 }
 
 /*
  * release_job
- *		Release due delayed messages and retries: taken from the store
- *		(delay.c) and sent (produce.c), in one transaction.
+ *		Release up to release_limit due delayed messages and retries: taken
+ *		from the store (delay.c) and sent (produce.c), in one
+ *		subtransaction.
  */
 static int64
 release_job(int64 *backlog)
 {
-	MqTopicInfo last = {0};
+	memset(&release_state, 0, sizeof(release_state));
+	return mq_delay_take_due(job_now, release_limit, release_message,
+							 &release_state);
+}
 
-	return mq_delay_take_due(job_now, RELEASE_BATCH, release_message, &last);
+/* The message whose release failed, and the error, for park_job. */
+static pg_uuid_t culprit;
+static char *culprit_error;
+
+static int64
+park_job(int64 *backlog)
+{
+	return mq_delay_release_failed(&culprit, culprit_error, job_now) ? 1 : 0;
+}
+
+/*
+ * release
+ *		Run the release job.  If it fails after taking a single message,
+ *		that message is the culprit: it is put off or parked (delay.c), and
+ *		the release goes on with the others.  If it fails after taking more,
+ *		the next release takes an eighth as many, until the culprit is found
+ *		alone; then full batches again.  A message whose release fails thus
+ *		costs the others a few cut-down releases, not the worker.  Returns
+ *		how many were released, or -1 if the release failed for another
+ *		reason (the worker then tries again a naptime later).  *again is set
+ *		if the release must be run again at once.
+ */
+static int64
+release(bool *again)
+{
+	int64		released;
+
+	culprit_error = NULL;
+	released = run_job(MQ_JOB_RELEASE, release_job, &culprit_error);
+	*again = (released == release_limit);
+	if (released >= 0 || release_state.taken == 0)
+		return released;
+
+	*again = true;
+	if (release_state.taken > 1)
+	{
+		release_limit = Max(1, release_state.taken / 8);
+		return 0;
+	}
+	culprit = release_state.last_id;
+	release_limit = RELEASE_BATCH;
+	if (run_job(MQ_JOB_RELEASE, park_job, NULL) < 0)
+		return -1;
+	return 0;
 }
 
 static int64
@@ -262,8 +335,9 @@ checkback_job(int64 *backlog)
  * (mq_database_wake_at), which mq_database_offer_due() keeps.  After
  * RELEASE_BUDGET_MS of releasing, the pass stops and leaves next_due at
  * "now", so that the worker's other work gets its turn before the release
- * goes on.  A job
- * that fails is tried again a naptime later, not in a loop.
+ * goes on.  A release that fails is cut down until the message that
+ * fails it is found and put off (see release); any other job that fails is
+ * tried again a naptime later, not in a loop.
  */
 static void
 due_pass(void)
@@ -278,9 +352,11 @@ due_pass(void)
 	mq_database_reset_due();
 	retry_at = TimestampTzPlusMilliseconds(mq_clock_now(), mq_worker_naptime);
 
+	release_limit = RELEASE_BATCH;
 	for (;;)
 	{
 		int64		released = -1;
+		bool		again = false;
 		bool		ran = false;
 
 		CHECK_FOR_INTERRUPTS();
@@ -292,8 +368,8 @@ due_pass(void)
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
 			job_now = mq_clock_now();
-			released = run_job(MQ_JOB_RELEASE, release_job);
-			if (released >= 0 && released < RELEASE_BATCH)
+			released = release(&again);
+			if (released >= 0 && !again)
 			{
 				/*
 				 * What is still due was skipped as held by someone else: the
@@ -321,7 +397,7 @@ due_pass(void)
 			check_due = true;
 			break;
 		}
-		if (released < RELEASE_BATCH)
+		if (!again)
 			break;
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
 									   RELEASE_BUDGET_MS))
@@ -343,7 +419,7 @@ due_pass(void)
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
 			job_now = mq_clock_now();
-			checked = run_job(MQ_JOB_CHECKBACK, checkback_job);
+			checked = run_job(MQ_JOB_CHECKBACK, checkback_job, NULL);
 			if (checked >= MQ_CHECK_BATCH)
 				next_check = 0; /* more are due: after the other due work */
 			else if (checked >= 0)
@@ -389,9 +465,9 @@ worker_tick(void)
 	if (installed && lock_for_jobs())
 	{
 		PushActiveSnapshot(GetTransactionSnapshot());
-		run_job(MQ_JOB_DEDUP, dedup_job);
-		run_job(MQ_JOB_ROLL, roll_job);
-		run_job(MQ_JOB_MEMBERS, members_job);
+		run_job(MQ_JOB_DEDUP, dedup_job, NULL);
+		run_job(MQ_JOB_ROLL, roll_job, NULL);
+		run_job(MQ_JOB_MEMBERS, members_job, NULL);
 		PopActiveSnapshot();
 	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
@@ -415,7 +491,7 @@ worker_tick(void)
 		if (lock_for_jobs())
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
-			run_job(MQ_JOB_RETENTION, retention_job);
+			run_job(MQ_JOB_RETENTION, retention_job, NULL);
 			PopActiveSnapshot();
 		}
 		CommitTransactionCommand();
