@@ -121,6 +121,25 @@ CREATE OR REPLACE VIEW mq.topics AS
            t.compression
       FROM mq.topic t;
 
+-- A topic's owner is recorded in mq.topic (convert_segments sets it to
+-- its old segments' owner); privileges are granted on topics and groups.
+ALTER TABLE mq.topic ADD COLUMN owner text NOT NULL DEFAULT CURRENT_USER;
+CREATE TABLE mq.topic_privilege (
+    topic_id  integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    grantee   text NOT NULL,
+    privilege text NOT NULL CHECK (privilege IN ('produce', 'consume', 'manage')),
+    PRIMARY KEY (topic_id, grantee, privilege)
+);
+SELECT pg_catalog.pg_extension_config_dump('mq.topic_privilege', '');
+ALTER TABLE mq.consumer_group ADD COLUMN owner text NOT NULL DEFAULT CURRENT_USER;
+CREATE TABLE mq.group_privilege (
+    group_id  integer NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    grantee   text NOT NULL,
+    privilege text NOT NULL CHECK (privilege IN ('consume', 'manage')),
+    PRIMARY KEY (group_id, grantee, privilege)
+);
+SELECT pg_catalog.pg_extension_config_dump('mq.group_privilege', '');
+
 -- Rewrite the segments.  The function stays, for dumps of 0.1 databases
 -- restored into 0.2.
 CREATE FUNCTION mq.convert_segments() RETURNS integer
@@ -183,3 +202,270 @@ COMMENT ON FUNCTION mq.discard_parked(uuid) IS
 
 REVOKE ALL ON FUNCTION mq.unpark(uuid), mq.discard_parked(uuid) FROM PUBLIC;
 REVOKE ALL ON mq.parked_message, mq.parked FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- Privileges on topics and groups
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.grant_topic(topic text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_grant_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.grant_topic(text, text, text) IS
+'grant privileges on a topic (produce, consume, manage, all) to a role or to public; only its owner may';
+
+CREATE FUNCTION mq.revoke_topic(topic text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_revoke_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.revoke_topic(text, text, text) IS
+'revoke privileges on a topic from a role or from public; only its owner may';
+
+CREATE FUNCTION mq.grant_group("group" text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_grant_group'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.grant_group(text, text, text) IS
+'grant privileges on a consumer group (consume, manage, all) to a role or to public; only its owner may';
+
+CREATE FUNCTION mq.revoke_group("group" text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_revoke_group'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.revoke_group(text, text, text) IS
+'revoke privileges on a consumer group from a role or from public; only its owner may';
+
+CREATE FUNCTION mq.has_topic_privilege(topic text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_topic_privilege'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION mq.has_topic_privilege(role text, topic text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_topic_privilege'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION mq.has_topic_privilege(text, text) IS
+'whether the current user holds any of the privileges on a topic; NULL if there is no such topic';
+COMMENT ON FUNCTION mq.has_topic_privilege(text, text, text) IS
+'whether a role holds any of the privileges on a topic; NULL if there is no such topic or role';
+
+CREATE FUNCTION mq.has_group_privilege("group" text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_group_privilege'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION mq.has_group_privilege(role text, "group" text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_group_privilege'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION mq.has_group_privilege(text, text) IS
+'whether the current user holds any of the privileges on a consumer group; NULL if there is no such group';
+COMMENT ON FUNCTION mq.has_group_privilege(text, text, text) IS
+'whether a role holds any of the privileges on a consumer group; NULL if there is no such group or role';
+
+CREATE FUNCTION mq.alter_topic_owner(topic text, owner text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_alter_topic_owner'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.alter_topic_owner(text, text) IS
+'give a topic to another role, as ALTER ... OWNER TO does';
+
+CREATE FUNCTION mq.alter_group_owner("group" text, owner text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_alter_group_owner'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.alter_group_owner(text, text) IS
+'give a consumer group to another role, as ALTER ... OWNER TO does';
+
+-- The owner and grants of every topic and group the caller may use.
+CREATE VIEW mq.privileges AS
+    SELECT 'topic' AS kind, t.name AS object, t.owner, p.grantee, p.privilege
+      FROM mq.topic t
+      LEFT JOIN mq.topic_privilege p USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'all')
+    UNION ALL
+    SELECT 'group', g.name, g.owner, p.grantee, p.privilege
+      FROM mq.consumer_group g
+      LEFT JOIN mq.group_privilege p USING (group_id)
+     WHERE mq.has_group_privilege(g.name, 'all');
+
+CREATE OR REPLACE VIEW mq.topics AS
+    SELECT t.name, t.partitions, t.retention, t.retention_bytes,
+           t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
+           (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
+           (SELECT sum(pg_total_relation_size(s.relid)) FROM mq.segment s
+             WHERE s.topic_id = t.topic_id)::bigint AS size_bytes,
+           CASE WHEN t.notify THEN
+               CASE WHEN length('mq.' || t.name) <= 63 THEN 'mq.' || t.name
+                    ELSE 'mq.#' || t.topic_id END
+           END AS channel,
+           t.compression, t.owner
+      FROM mq.topic t
+     WHERE mq.has_topic_privilege(t.name, 'all');
+
+CREATE OR REPLACE VIEW mq.partitions AS
+    SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
+           o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
+           o.end_offset - p.log_start AS messages_estimate,
+           p.high_mark
+      FROM mq.topic t
+     CROSS JOIN LATERAL mq.partition_offsets(t.name) o
+      JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition
+     WHERE mq.has_topic_privilege(t.name, 'all');
+
+CREATE OR REPLACE VIEW mq.groups AS
+    SELECT g.name AS "group", g.strategy, g.generation,
+           (SELECT count(*) FROM mq.member m WHERE m.group_id = g.group_id) AS members,
+           (SELECT count(*) FROM mq.subscription s WHERE s.group_id = g.group_id) AS subscriptions,
+           g.created_at, g.owner, g.dlq_replayed
+      FROM mq.consumer_group g
+     WHERE mq.has_group_privilege(g.name, 'all');
+
+CREATE OR REPLACE VIEW mq.subscriptions AS
+    SELECT g.name AS "group", t.name AS topic, s.mode, s.tags, s.filter,
+           s.ordered, s.max_retries, s.start, s.start_at, s.created_at
+      FROM mq.subscription s
+      JOIN mq.consumer_group g USING (group_id)
+      JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_group_privilege(g.name, 'all');
+
+CREATE OR REPLACE VIEW mq.members AS
+    SELECT g.name AS "group", m.member_id, g.generation, m.session_timeout,
+           m.joined_at, m.last_seen, m.last_seen + m.session_timeout AS expires_at,
+           (SELECT coalesce(jsonb_object_agg(t.name, a.partitions), '{}')
+              FROM (SELECT a.topic_id, array_agg(a.partition ORDER BY a.partition) AS partitions
+                      FROM mq.assignment a
+                     WHERE a.group_id = m.group_id AND a.member_id = m.member_id
+                     GROUP BY a.topic_id) a
+              JOIN mq.topic t USING (topic_id)) AS assignment
+      FROM mq.member m
+      JOIN mq.consumer_group g USING (group_id)
+     WHERE mq.has_group_privilege(g.name, 'all');
+
+CREATE OR REPLACE VIEW mq.lag AS
+    WITH o AS (
+        SELECT t.topic_id, x.*
+          FROM mq.topic t
+         CROSS JOIN LATERAL mq.partition_offsets(t.name) x
+         WHERE EXISTS (SELECT 1 FROM mq.subscription s WHERE s.topic_id = t.topic_id)
+           AND mq.has_topic_privilege(t.name, 'all')
+    )
+    SELECT g.name AS "group", t.name AS topic, p.partition, p.member_id,
+           p.next_offset AS committed_offset,
+           o.stable_offset, o.end_offset, pt.log_start AS log_start_offset,
+           greatest(o.stable_offset - greatest(p.next_offset, pt.log_start), 0) AS lag,
+           now() - CASE WHEN greatest(p.next_offset, pt.log_start) < o.stable_offset
+                        THEN mq.first_unconsumed_at(t.name, p.partition,
+                                                    greatest(p.next_offset, pt.log_start)) END
+             AS oldest_unconsumed_age,
+           p.next_offset < pt.log_start AS below_log_start,
+           CASE WHEN p.lease_until > now() THEN p.lease_until END AS leased_until,
+           p.committed_at
+      FROM mq.position p
+      JOIN mq.consumer_group g USING (group_id)
+      JOIN mq.topic t USING (topic_id)
+      JOIN mq.partition pt ON pt.topic_id = p.topic_id AND pt.partition = p.partition
+      JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition
+     WHERE mq.has_group_privilege(g.name, 'all');
+
+CREATE OR REPLACE VIEW mq.delayed AS
+    SELECT t.name AS topic, count(*) AS pending,
+           min(d.due_at) AS next_due, max(d.due_at) AS last_due
+      FROM mq.delayed_message d
+      JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'produce, manage')
+     GROUP BY t.name;
+
+CREATE OR REPLACE VIEW mq.parked AS
+    SELECT p.id, t.name AS topic, p.partition, p.key, p.tag, p.due_at,
+           p.sent_at, p.attempts, p.error, p.parked_at
+      FROM mq.parked_message p
+      JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'produce, manage');
+
+CREATE OR REPLACE VIEW mq.half_messages AS
+    SELECT h.id AS handle, t.name AS topic, h.producer_group, h.state,
+           h.prepared_at, now() - h.prepared_at AS age, h.checks,
+           h.next_check_at, h.last_check, h.resolved_at, h.resolved_by,
+           h.partition, h.key, h.tag, h.headers, h.payload,
+           CASE h.payload_type WHEN 't' THEN 'text' WHEN 'j' THEN 'jsonb'
+                ELSE 'bytea' END AS payload_type
+      FROM mq.half_message h
+      JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'produce, manage');
+
+CREATE OR REPLACE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
+                                max integer DEFAULT 100)
+RETURNS TABLE (
+    "offset" bigint,
+    id uuid,
+    origin_topic text,
+    origin_partition integer,
+    origin_offset bigint,
+    attempts integer,
+    replayed boolean,
+    produced_at timestamptz,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    replayed_to bigint;
+BEGIN
+    IF NOT mq.has_group_privilege(dead_letters."group", 'consume') THEN
+        RAISE EXCEPTION 'permission denied for consumer group "%"', dead_letters."group"
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'This needs the consume privilege on it.',
+                  HINT = 'The consumer group''s owner grants it with mq.grant_group().';
+    END IF;
+    SELECT g.dlq_replayed INTO replayed_to
+      FROM mq.groups g WHERE g."group" = dead_letters."group";
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'consumer group "%" does not exist', dead_letters."group"
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'The groups are listed in mq.groups.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM mq.topics t WHERE t.name = dead_letters."group" || '.dlq') THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT r."offset", r.id, r.headers ->> 'mq.origin_topic',
+           (r.headers ->> 'mq.origin_partition')::integer,
+           (r.headers ->> 'mq.origin_offset')::bigint,
+           (r.headers ->> 'mq.attempt')::integer,
+           r."offset" < replayed_to,
+           r.produced_at, r.key, r.tag, r.headers, r.payload, r.payload_type
+      FROM mq.read(dead_letters."group" || '.dlq', 0, from_offset, max) r;
+END
+$$;
+
+-- In 0.1, EXECUTE on the functions was the whole check: every topic and
+-- group stays open as it was (revoke with mq.revoke_topic and
+-- mq.revoke_group).
+INSERT INTO mq.topic_privilege (topic_id, grantee, privilege)
+SELECT topic_id, 'public', p FROM mq.topic, unnest('{produce,consume}'::text[]) p;
+INSERT INTO mq.group_privilege (group_id, grantee, privilege)
+SELECT group_id, 'public', 'consume' FROM mq.consumer_group;
+
+REVOKE ALL ON FUNCTION
+    mq.grant_topic(text, text, text), mq.revoke_topic(text, text, text),
+    mq.grant_group(text, text, text), mq.revoke_group(text, text, text),
+    mq.alter_topic_owner(text, text), mq.alter_group_owner(text, text)
+    FROM PUBLIC;
+REVOKE ALL ON mq.topic_privilege, mq.group_privilege, mq.privileges FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mq.has_topic_privilege(text, text),
+                          mq.has_topic_privilege(text, text, text),
+                          mq.has_group_privilege(text, text),
+                          mq.has_group_privilege(text, text, text) TO PUBLIC;

@@ -55,9 +55,104 @@ CREATE TABLE mq.topic (
     dedup_window    interval NOT NULL CHECK (dedup_window > interval '0'),
     created_at      timestamptz NOT NULL DEFAULT now(),
     compression     text NOT NULL DEFAULT 'lz4'
-                    CHECK (compression IN ('lz4', 'pglz', 'none'))
+                    CHECK (compression IN ('lz4', 'pglz', 'none')),
+    -- the role that created it, by name (see mq.grant_topic)
+    owner           text NOT NULL DEFAULT CURRENT_USER
 );
 CREATE SEQUENCE mq.topic_id_seq AS integer OWNED BY mq.topic.topic_id;
+
+-- Privileges granted on a topic by its owner: roles by name ('public' for
+-- every role), so that a dump restores them into another cluster.
+CREATE TABLE mq.topic_privilege (
+    topic_id  integer NOT NULL REFERENCES mq.topic ON DELETE CASCADE,
+    grantee   text NOT NULL,
+    privilege text NOT NULL CHECK (privilege IN ('produce', 'consume', 'manage')),
+    PRIMARY KEY (topic_id, grantee, privilege)
+);
+SELECT pg_catalog.pg_extension_config_dump('mq.topic_privilege', '');
+
+------------------------------------------------------------------------
+-- Privileges on topics and groups
+------------------------------------------------------------------------
+
+CREATE FUNCTION mq.grant_topic(topic text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_grant_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.grant_topic(text, text, text) IS
+'grant privileges on a topic (produce, consume, manage, all) to a role or to public; only its owner may';
+
+CREATE FUNCTION mq.revoke_topic(topic text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_revoke_topic'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.revoke_topic(text, text, text) IS
+'revoke privileges on a topic from a role or from public; only its owner may';
+
+CREATE FUNCTION mq.grant_group("group" text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_grant_group'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.grant_group(text, text, text) IS
+'grant privileges on a consumer group (consume, manage, all) to a role or to public; only its owner may';
+
+CREATE FUNCTION mq.revoke_group("group" text, privileges text, role text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_revoke_group'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.revoke_group(text, text, text) IS
+'revoke privileges on a consumer group from a role or from public; only its owner may';
+
+CREATE FUNCTION mq.has_topic_privilege(topic text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_topic_privilege'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION mq.has_topic_privilege(role text, topic text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_topic_privilege'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION mq.has_topic_privilege(text, text) IS
+'whether the current user holds any of the privileges on a topic; NULL if there is no such topic';
+COMMENT ON FUNCTION mq.has_topic_privilege(text, text, text) IS
+'whether a role holds any of the privileges on a topic; NULL if there is no such topic or role';
+
+CREATE FUNCTION mq.has_group_privilege("group" text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_group_privilege'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION mq.has_group_privilege(role text, "group" text, privileges text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'mq_has_group_privilege'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION mq.has_group_privilege(text, text) IS
+'whether the current user holds any of the privileges on a consumer group; NULL if there is no such group';
+COMMENT ON FUNCTION mq.has_group_privilege(text, text, text) IS
+'whether a role holds any of the privileges on a consumer group; NULL if there is no such group or role';
+
+CREATE FUNCTION mq.alter_topic_owner(topic text, owner text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_alter_topic_owner'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.alter_topic_owner(text, text) IS
+'give a topic to another role, as ALTER ... OWNER TO does';
+
+CREATE FUNCTION mq.alter_group_owner("group" text, owner text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'mq_alter_group_owner'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.alter_group_owner(text, text) IS
+'give a consumer group to another role, as ALTER ... OWNER TO does';
+
 
 -- Message storage: each topic's log is a sequence of segment tables
 -- (mq.seg_<topic id>_<segment number>), one row per record batch (the
@@ -395,8 +490,9 @@ CREATE VIEW mq.topics AS
                CASE WHEN length('mq.' || t.name) <= 63 THEN 'mq.' || t.name
                     ELSE 'mq.#' || t.topic_id END
            END AS channel,
-           t.compression
-      FROM mq.topic t;
+           t.compression, t.owner
+      FROM mq.topic t
+     WHERE mq.has_topic_privilege(t.name, 'all');
 
 CREATE VIEW mq.partitions AS
     SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
@@ -405,7 +501,8 @@ CREATE VIEW mq.partitions AS
            p.high_mark
       FROM mq.topic t
      CROSS JOIN LATERAL mq.partition_offsets(t.name) o
-      JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition;
+      JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition
+     WHERE mq.has_topic_privilege(t.name, 'all');
 
 -- Nothing is callable by PUBLIC; docs/install.md says what to grant.
 
@@ -419,9 +516,19 @@ CREATE TABLE mq.consumer_group (
                 CHECK (strategy IN ('range', 'round_robin', 'sticky', 'consistent_hash')),
     generation  bigint NOT NULL DEFAULT 0,
     dlq_replayed bigint NOT NULL DEFAULT 0,
-    created_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    -- the role that created it, by name (see mq.grant_group)
+    owner       text NOT NULL DEFAULT CURRENT_USER
 ) WITH (fillfactor = 70);
 CREATE SEQUENCE mq.group_id_seq AS integer OWNED BY mq.consumer_group.group_id;
+
+CREATE TABLE mq.group_privilege (
+    group_id  integer NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
+    grantee   text NOT NULL,
+    privilege text NOT NULL CHECK (privilege IN ('consume', 'manage')),
+    PRIMARY KEY (group_id, grantee, privilege)
+);
+SELECT pg_catalog.pg_extension_config_dump('mq.group_privilege', '');
 
 CREATE TABLE mq.subscription (
     group_id    integer NOT NULL REFERENCES mq.consumer_group ON DELETE CASCADE,
@@ -748,14 +855,20 @@ AS $$
 DECLARE
     replayed_to bigint;
 BEGIN
+    IF NOT mq.has_group_privilege(dead_letters."group", 'consume') THEN
+        RAISE EXCEPTION 'permission denied for consumer group "%"', dead_letters."group"
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'This needs the consume privilege on it.',
+                  HINT = 'The consumer group''s owner grants it with mq.grant_group().';
+    END IF;
     SELECT g.dlq_replayed INTO replayed_to
-      FROM mq.consumer_group g WHERE g.name = dead_letters."group";
+      FROM mq.groups g WHERE g."group" = dead_letters."group";
     IF NOT FOUND THEN
         RAISE EXCEPTION 'consumer group "%" does not exist', dead_letters."group"
             USING ERRCODE = 'undefined_object',
                   HINT = 'The groups are listed in mq.groups.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM mq.topic t WHERE t.name = dead_letters."group" || '.dlq') THEN
+    IF NOT EXISTS (SELECT 1 FROM mq.topics t WHERE t.name = dead_letters."group" || '.dlq') THEN
         RETURN;
     END IF;
     RETURN QUERY
@@ -784,15 +897,17 @@ CREATE VIEW mq.groups AS
     SELECT g.name AS "group", g.strategy, g.generation,
            (SELECT count(*) FROM mq.member m WHERE m.group_id = g.group_id) AS members,
            (SELECT count(*) FROM mq.subscription s WHERE s.group_id = g.group_id) AS subscriptions,
-           g.created_at
-      FROM mq.consumer_group g;
+           g.created_at, g.owner, g.dlq_replayed
+      FROM mq.consumer_group g
+     WHERE mq.has_group_privilege(g.name, 'all');
 
 CREATE VIEW mq.subscriptions AS
     SELECT g.name AS "group", t.name AS topic, s.mode, s.tags, s.filter,
            s.ordered, s.max_retries, s.start, s.start_at, s.created_at
       FROM mq.subscription s
       JOIN mq.consumer_group g USING (group_id)
-      JOIN mq.topic t USING (topic_id);
+      JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_group_privilege(g.name, 'all');
 
 CREATE VIEW mq.members AS
     SELECT g.name AS "group", m.member_id, g.generation, m.session_timeout,
@@ -804,7 +919,8 @@ CREATE VIEW mq.members AS
                      GROUP BY a.topic_id) a
               JOIN mq.topic t USING (topic_id)) AS assignment
       FROM mq.member m
-      JOIN mq.consumer_group g USING (group_id);
+      JOIN mq.consumer_group g USING (group_id)
+     WHERE mq.has_group_privilege(g.name, 'all');
 
 CREATE VIEW mq.lag AS
     WITH o AS (
@@ -812,6 +928,7 @@ CREATE VIEW mq.lag AS
           FROM mq.topic t
          CROSS JOIN LATERAL mq.partition_offsets(t.name) x
          WHERE EXISTS (SELECT 1 FROM mq.subscription s WHERE s.topic_id = t.topic_id)
+           AND mq.has_topic_privilege(t.name, 'all')
     )
     SELECT g.name AS "group", t.name AS topic, p.partition, p.member_id,
            p.next_offset AS committed_offset,
@@ -828,7 +945,8 @@ CREATE VIEW mq.lag AS
       JOIN mq.consumer_group g USING (group_id)
       JOIN mq.topic t USING (topic_id)
       JOIN mq.partition pt ON pt.topic_id = p.topic_id AND pt.partition = p.partition
-      JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition;
+      JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition
+     WHERE mq.has_group_privilege(g.name, 'all');
 
 ------------------------------------------------------------------------
 -- Timed work: mq's clock, delayed messages, half messages
@@ -885,6 +1003,7 @@ CREATE VIEW mq.delayed AS
            min(d.due_at) AS next_due, max(d.due_at) AS last_due
       FROM mq.delayed_message d
       JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'produce, manage')
      GROUP BY t.name;
 
 -- Delayed messages the worker failed to release mq.release_attempts
@@ -912,7 +1031,8 @@ CREATE VIEW mq.parked AS
     SELECT p.id, t.name AS topic, p.partition, p.key, p.tag, p.due_at,
            p.sent_at, p.attempts, p.error, p.parked_at
       FROM mq.parked_message p
-      JOIN mq.topic t USING (topic_id);
+      JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'produce, manage');
 
 CREATE FUNCTION mq.unpark(id uuid)
 RETURNS boolean
@@ -971,7 +1091,8 @@ CREATE VIEW mq.half_messages AS
            CASE h.payload_type WHEN 't' THEN 'text' WHEN 'j' THEN 'jsonb'
                 ELSE 'bytea' END AS payload_type
       FROM mq.half_message h
-      JOIN mq.topic t USING (topic_id);
+      JOIN mq.topic t USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'produce, manage');
 
 CREATE VIEW mq.unresolved AS
     SELECT handle, topic, producer_group, prepared_at, age, checks, last_check,
@@ -1072,5 +1193,22 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION mq.worker_jobs() IS
 'each job of each database worker: its last run, what it did, the work left and its errors';
 
+-- The owner and grants of every topic and group the caller may use.
+CREATE VIEW mq.privileges AS
+    SELECT 'topic' AS kind, t.name AS object, t.owner, p.grantee, p.privilege
+      FROM mq.topic t
+      LEFT JOIN mq.topic_privilege p USING (topic_id)
+     WHERE mq.has_topic_privilege(t.name, 'all')
+    UNION ALL
+    SELECT 'group', g.name, g.owner, p.grantee, p.privilege
+      FROM mq.consumer_group g
+      LEFT JOIN mq.group_privilege p USING (group_id)
+     WHERE mq.has_group_privilege(g.name, 'all');
+
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM PUBLIC;
+-- Like PostgreSQL's has_*_privilege functions, and what mq's views call.
+GRANT EXECUTE ON FUNCTION mq.has_topic_privilege(text, text),
+                          mq.has_topic_privilege(text, text, text),
+                          mq.has_group_privilege(text, text),
+                          mq.has_group_privilege(text, text, text) TO PUBLIC;

@@ -258,23 +258,35 @@ SELECT * FROM mq.read('events', 0);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK;
 
--- A role granted what docs/install.md lists can send and read.
+-- A role with EXECUTE on the functions needs mq's privileges on the topic
+-- too, and no privilege on any table (mq's functions use them as the
+-- extension's owner).
 CREATE ROLE mq_app;
 GRANT USAGE ON SCHEMA mq TO mq_app;
 GRANT EXECUTE ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text, interval, timestamptz, integer),
                           mq.read(text, integer, bigint, integer),
                           mq.payload_text(bytea, text) TO mq_app;
-GRANT SELECT ON ALL TABLES IN SCHEMA mq TO mq_app;
-GRANT INSERT, DELETE ON mq.dedup TO mq_app;
+SET ROLE mq_app;
+SELECT partition FROM mq.send('events', 'refused'::text, partition => 3);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT mq.grant_topic('events', 'produce', 'mq_app');
 SET ROLE mq_app;
 SELECT partition FROM mq.send('events', 'from app'::text, partition => 3);
 SELECT partition, duplicate FROM mq.send('events', 'dedup from app'::text, partition => 3, dedup_id => 'app-1');
 SELECT partition, duplicate FROM mq.send('events', 'dedup from app'::text, partition => 3, dedup_id => 'app-1');
+SELECT count(*) FROM mq.read('events', 3);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT mq.grant_topic('events', 'consume', 'mq_app');
+SET ROLE mq_app;
 SELECT mq.payload_text(payload, payload_type) FROM mq.read('events', 3) ORDER BY "offset" DESC LIMIT 1;
 SELECT mq.create_topic('not_mine');
 \echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM mq.topic;
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
-REVOKE ALL ON ALL TABLES IN SCHEMA mq FROM mq_app;
+SELECT mq.revoke_topic('events', 'all', 'mq_app');
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq FROM mq_app;
 REVOKE ALL ON SCHEMA mq FROM mq_app;
 DROP ROLE mq_app;

@@ -200,10 +200,10 @@ mq_delay_store(const MqTopicInfo *topic, const MqMessage *m, TimestampTz due)
 	values[8] = PointerGetDatum(m->payload);
 
 	SPI_connect();
-	mq_query_as_owner("INSERT INTO mq.delayed_message (id, topic_id, partition,"
-					  " due_at, payload_type, key, tag, headers, payload)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-					  9, types, values, nulls, false);
+	mq_query("INSERT INTO mq.delayed_message (id, topic_id, partition,"
+			 " due_at, payload_type, key, tag, headers, payload)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			 9, types, values, nulls, false);
 	SPI_finish();
 	mq_delay_schedule_at(due);
 }
@@ -231,11 +231,11 @@ mq_cancel_delayed(PG_FUNCTION_ARGS)
 	arg = PG_GETARG_DATUM(0);
 
 	SPI_connect();
-	mq_query_as_owner("DELETE FROM mq.delayed_message d"
-					  " WHERE d.id OPERATOR(pg_catalog.=) $1"
-					  " RETURNING (SELECT t.name FROM mq.topic t"
-					  "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id)",
-					  1, &type, &arg, NULL, false);
+	mq_query("DELETE FROM mq.delayed_message d"
+			 " WHERE d.id OPERATOR(pg_catalog.=) $1"
+			 " RETURNING (SELECT t.name FROM mq.topic t"
+			 "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id)",
+			 1, &type, &arg, NULL, false);
 	found = (SPI_processed > 0);
 	if (found)
 	{
@@ -394,7 +394,7 @@ mq_delay_release_failed(const pg_uuid_t *id, const char *error,
 
 /*
  * parked_topic_check
- *		Check the caller's right to send to the topic of the parked message
+ *		Check the caller's right to act on the topic of the parked message
  *		in the first row of SPI_tuptable (its name in column 1).
  */
 static void
@@ -404,7 +404,7 @@ parked_topic_check(void)
 
 	mq_topic_get(SPI_getvalue(SPI_tuptable->vals[0],
 							  SPI_tuptable->tupdesc, 1), &topic);
-	mq_topic_check_access(&topic, MQ_ACCESS_SEND);
+	mq_topic_check_access(&topic, MQ_ACCESS_OPERATE);
 }
 
 /*
@@ -412,7 +412,7 @@ parked_topic_check(void)
  *		SQL: mq.unpark(id) puts a parked message back into the delayed
  *		store, due now, with its release attempts counted from zero.
  *		Returns false if none is parked by that id.  The caller needs the
- *		right to send to its topic.
+ *		produce or the manage privilege on its topic.
  */
 Datum
 mq_unpark(PG_FUNCTION_ARGS)
@@ -430,16 +430,16 @@ mq_unpark(PG_FUNCTION_ARGS)
 	args[1] = TimestampTzGetDatum(now);
 
 	SPI_connect();
-	mq_query_as_owner("WITH p AS (DELETE FROM mq.parked_message"
-					  "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING *),"
-					  " d AS (INSERT INTO mq.delayed_message (id, topic_id,"
-					  "  partition, due_at, payload_type, key, tag, headers,"
-					  "  payload, sent_at)"
-					  "  SELECT id, topic_id, partition, $2, payload_type, key,"
-					  "  tag, headers, payload, sent_at FROM p)"
-					  " SELECT t.name FROM p JOIN mq.topic t"
-					  "  ON t.topic_id OPERATOR(pg_catalog.=) p.topic_id",
-					  2, types, args, NULL, false);
+	mq_query("WITH p AS (DELETE FROM mq.parked_message"
+			 "  WHERE id OPERATOR(pg_catalog.=) $1 RETURNING *),"
+			 " d AS (INSERT INTO mq.delayed_message (id, topic_id,"
+			 "  partition, due_at, payload_type, key, tag, headers,"
+			 "  payload, sent_at)"
+			 "  SELECT id, topic_id, partition, $2, payload_type, key,"
+			 "  tag, headers, payload, sent_at FROM p)"
+			 " SELECT t.name FROM p JOIN mq.topic t"
+			 "  ON t.topic_id OPERATOR(pg_catalog.=) p.topic_id",
+			 2, types, args, NULL, false);
 	found = (SPI_processed > 0);
 	if (found)
 		parked_topic_check();
@@ -453,7 +453,7 @@ mq_unpark(PG_FUNCTION_ARGS)
  * mq_discard_parked
  *		SQL: mq.discard_parked(id) deletes a parked message for good.
  *		Returns false if none is parked by that id.  The caller needs the
- *		right to send to its topic.
+ *		produce or the manage privilege on its topic.
  */
 Datum
 mq_discard_parked(PG_FUNCTION_ARGS)
@@ -469,11 +469,11 @@ mq_discard_parked(PG_FUNCTION_ARGS)
 	arg = PG_GETARG_DATUM(0);
 
 	SPI_connect();
-	mq_query_as_owner("DELETE FROM mq.parked_message p"
-					  " WHERE p.id OPERATOR(pg_catalog.=) $1"
-					  " RETURNING (SELECT t.name FROM mq.topic t"
-					  "  WHERE t.topic_id OPERATOR(pg_catalog.=) p.topic_id)",
-					  1, &type, &arg, NULL, false);
+	mq_query("DELETE FROM mq.parked_message p"
+			 " WHERE p.id OPERATOR(pg_catalog.=) $1"
+			 " RETURNING (SELECT t.name FROM mq.topic t"
+			 "  WHERE t.topic_id OPERATOR(pg_catalog.=) p.topic_id)",
+			 1, &type, &arg, NULL, false);
 	found = (SPI_processed > 0);
 	if (found)
 		parked_topic_check();

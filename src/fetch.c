@@ -571,7 +571,7 @@ static Datum
 fetch(FunctionCallInfo fcinfo, bool is_poll)
 {
 	FetchArgs	a;
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
 	int			arg_partition = is_poll ? 4 : 3;
 	int			arg_auto = arg_partition + 1;
 	int			arg_member = arg_auto + 1;

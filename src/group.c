@@ -93,6 +93,21 @@ mq_group_name_arg(FunctionCallInfo fcinfo, int argno)
 }
 
 /*
+ * mq_group_access_arg
+ *		Argument argno as the name of a consumer group on which the caller
+ *		must hold one of privileges (MQ_PRIV_*; see acl.c): the access check
+ *		of every entry point that acts as or on a group.
+ */
+char *
+mq_group_access_arg(FunctionCallInfo fcinfo, int argno, int privileges)
+{
+	char	   *name = mq_group_name_arg(fcinfo, argno);
+
+	mq_acl_check(MQ_OBJECT_GROUP, name, privileges);
+	return name;
+}
+
+/*
  * mq_group_member_arg
  *		Argument argno as a member id, or NULL if the argument is null.
  */
@@ -905,13 +920,19 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 
 	SPI_connect();
 	{
-		Oid			t = TEXTOID;
-		Datum		a = CStringGetTextDatum(group_name);
+		Oid			t[2] = {TEXTOID, TEXTOID};
+		Datum		a[2];
 
-		mq_query("INSERT INTO mq.consumer_group (group_id, name)"
-				 " VALUES (nextval('mq.group_id_seq'), $1)"
-				 " ON CONFLICT (name) DO NOTHING",
-				 1, &t, &a, NULL, false);
+		/* a new group is the caller's; an existing one needs manage */
+		a[0] = CStringGetTextDatum(group_name);
+		a[1] = CStringGetTextDatum(mq_acl_caller_name());
+		if (mq_query("INSERT INTO mq.consumer_group (group_id, name, owner)"
+					 " VALUES (nextval('mq.group_id_seq'), $1, $2)"
+					 " ON CONFLICT (name) DO NOTHING RETURNING group_id",
+					 2, t, a, NULL, false) > 0)
+			mq_acl_changed();
+		else
+			mq_acl_check(MQ_OBJECT_GROUP, group_name, MQ_PRIV_MANAGE);
 	}
 	if (!group_lookup(group_name, true, &group))
 		undefined_group(group_name);
@@ -1051,7 +1072,7 @@ mq_subscribe_at(PG_FUNCTION_ARGS)
 Datum
 mq_unsubscribe(PG_FUNCTION_ARGS)
 {
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_MANAGE);
 	char	   *topic_name = mq_topic_name_arg(fcinfo, 1);
 	MqTopicInfo topic;
 	MqGroupInfo group;
@@ -1083,7 +1104,7 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 Datum
 mq_drop_group(PG_FUNCTION_ARGS)
 {
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_MANAGE);
 	bool		if_exists = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	MqGroupInfo group;
 	Oid			type = INT4OID;
@@ -1102,6 +1123,7 @@ mq_drop_group(PG_FUNCTION_ARGS)
 	}
 	arg = Int32GetDatum(group.group_id);
 	mq_subscription_changed();
+	mq_acl_changed();
 	mq_query("DELETE FROM mq.consumer_group WHERE group_id = $1",
 			 1, &type, &arg, NULL, false);
 	SPI_finish();
@@ -1118,7 +1140,7 @@ mq_drop_group(PG_FUNCTION_ARGS)
 Datum
 mq_join(PG_FUNCTION_ARGS)
 {
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
 	char	   *member_id = mq_group_member_arg(fcinfo, 1);
 	Interval   *timeout;
 	MqGroupInfo group;
@@ -1222,7 +1244,7 @@ mq_join(PG_FUNCTION_ARGS)
 Datum
 mq_heartbeat(PG_FUNCTION_ARGS)
 {
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
 	char	   *member_id = mq_group_member_arg(fcinfo, 1);
 	MqGroupInfo group;
 	Oid			types[2] = {INT4OID, TEXTOID};
@@ -1267,7 +1289,7 @@ mq_heartbeat(PG_FUNCTION_ARGS)
 Datum
 mq_leave(PG_FUNCTION_ARGS)
 {
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
 	char	   *member_id = mq_group_member_arg(fcinfo, 1);
 	MqGroupInfo group;
 	Oid			types[2] = {INT4OID, TEXTOID};

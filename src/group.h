@@ -12,6 +12,7 @@
 #ifndef MQ_GROUP_H
 #define MQ_GROUP_H
 
+#include "acl.h"
 #include "fmgr.h"
 
 #include "topic.h"
@@ -33,6 +34,8 @@ typedef struct MqGroupInfo
 
 /* All of these run SPI queries: the caller is connected to SPI. */
 extern char *mq_group_name_arg(FunctionCallInfo fcinfo, int argno);
+extern char *mq_group_access_arg(FunctionCallInfo fcinfo, int argno,
+								 int privileges);
 extern char *mq_group_member_arg(FunctionCallInfo fcinfo, int argno);
 extern void mq_group_get(const char *name, MqGroupInfo *info);
 extern void mq_group_check_member(const MqGroupInfo *group,

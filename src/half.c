@@ -183,11 +183,11 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 	values[10] = TimestampTzGetDatum(first_check);
 
 	SPI_connect();
-	mq_query_as_owner("INSERT INTO mq.half_message (id, topic_id, producer_group,"
-					  " partition, payload_type, key, tag, headers, payload,"
-					  " prepared_at, next_check_at)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-					  11, types, values, nulls, false);
+	mq_query("INSERT INTO mq.half_message (id, topic_id, producer_group,"
+			 " partition, payload_type, key, tag, headers, payload,"
+			 " prepared_at, next_check_at)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			 11, types, values, nulls, false);
 	SPI_finish();
 	mq_delay_schedule_at(first_check);
 	PG_RETURN_UUID_P(id);
@@ -234,17 +234,17 @@ resolve(Datum handle, bool commit, const char *who, bool check_access)
 	args[0] = handle;
 	args[1] = CStringGetTextDatum(state);
 	args[2] = CStringGetTextDatum(who);
-	if (mq_query_as_owner("UPDATE mq.half_message h"
-						  " SET state = $2, resolved_at = pg_catalog.now(),"
-						  " resolved_by = $3, next_check_at = NULL"
-						  " WHERE h.id OPERATOR(pg_catalog.=) $1"
-						  " AND h.state OPERATOR(pg_catalog.=) ANY"
-						  "  ('{prepared,unresolved}'::text[])"
-						  " RETURNING (SELECT t.name FROM mq.topic t"
-						  "  WHERE t.topic_id OPERATOR(pg_catalog.=) h.topic_id),"
-						  " h.partition, h.payload_type, h.key, h.tag, h.headers,"
-						  " h.payload",
-						  3, types, args, NULL, false) > 0)
+	if (mq_query("UPDATE mq.half_message h"
+				 " SET state = $2, resolved_at = pg_catalog.now(),"
+				 " resolved_by = $3, next_check_at = NULL"
+				 " WHERE h.id OPERATOR(pg_catalog.=) $1"
+				 " AND h.state OPERATOR(pg_catalog.=) ANY"
+				 "  ('{prepared,unresolved}'::text[])"
+				 " RETURNING (SELECT t.name FROM mq.topic t"
+				 "  WHERE t.topic_id OPERATOR(pg_catalog.=) h.topic_id),"
+				 " h.partition, h.payload_type, h.key, h.tag, h.headers,"
+				 " h.payload",
+				 3, types, args, NULL, false) > 0)
 	{
 		static const MqMessageColumns cols = {
 			.partition = 2,.payload_type = 3,.key = 4,.tag = 5,.headers = 6,
@@ -266,9 +266,9 @@ resolve(Datum handle, bool commit, const char *who, bool check_access)
 		return true;
 	}
 
-	mq_query_as_owner("SELECT state FROM mq.half_message"
-					  " WHERE id OPERATOR(pg_catalog.=) $1", 1, types, args,
-					  NULL, false);
+	mq_query("SELECT state FROM mq.half_message"
+			 " WHERE id OPERATOR(pg_catalog.=) $1", 1, types, args,
+			 NULL, false);
 
 	/*
 	 * For the worker, a half message resolved meanwhile (by its checker
@@ -386,13 +386,13 @@ mq_register_checker(PG_FUNCTION_ARGS)
 	args[1] = ObjectIdGetDatum(fn);
 	args[2] = ObjectIdGetDatum(GetUserId());
 	SPI_connect();
-	if (mq_query_as_owner("INSERT INTO mq.checker AS c (producer_group, checker, owner)"
-						  " VALUES ($1, $2, $3)"
-						  " ON CONFLICT (producer_group) DO UPDATE"
-						  " SET checker = excluded.checker, owner = excluded.owner"
-						  " WHERE pg_catalog.pg_has_role($3, c.owner, 'MEMBER')"
-						  " RETURNING 1",
-						  3, types, args, NULL, false) == 0)
+	if (mq_query("INSERT INTO mq.checker AS c (producer_group, checker, owner)"
+				 " VALUES ($1, $2, $3)"
+				 " ON CONFLICT (producer_group) DO UPDATE"
+				 " SET checker = excluded.checker, owner = excluded.owner"
+				 " WHERE pg_catalog.pg_has_role($3, c.owner, 'MEMBER')"
+				 " RETURNING 1",
+				 3, types, args, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("producer group \"%s\" has a checker registered by another role",
@@ -419,15 +419,15 @@ mq_unregister_checker(PG_FUNCTION_ARGS)
 	args[0] = arg;
 	args[1] = ObjectIdGetDatum(GetUserId());
 	SPI_connect();
-	found = mq_query_as_owner("DELETE FROM mq.checker"
-							  " WHERE producer_group OPERATOR(pg_catalog.=) $1"
-							  " AND pg_catalog.pg_has_role($2, owner, 'MEMBER')",
-							  2, types, args, NULL, false) > 0;
+	found = mq_query("DELETE FROM mq.checker"
+					 " WHERE producer_group OPERATOR(pg_catalog.=) $1"
+					 " AND pg_catalog.pg_has_role($2, owner, 'MEMBER')",
+					 2, types, args, NULL, false) > 0;
 	if (!found &&
-		mq_query_as_owner("SELECT 1 FROM mq.checker"
-						  " WHERE producer_group OPERATOR(pg_catalog.=) $1"
-						  " AND $2 IS NOT NULL",
-						  2, types, args, NULL, false) > 0)
+		mq_query("SELECT 1 FROM mq.checker"
+				 " WHERE producer_group OPERATOR(pg_catalog.=) $1"
+				 " AND $2 IS NOT NULL",
+				 2, types, args, NULL, false) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("producer group \"%s\" has a checker registered by another role",

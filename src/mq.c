@@ -53,6 +53,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "acl.h"
 #include "clock.h"
 #include "database.h"
 #include "delay.h"
@@ -134,6 +135,7 @@ mq_shmem_request_hook(void)
 	mq_topic_shmem_request();
 	mq_offsets_shmem_request();
 	mq_clock_shmem_request();
+	mq_acl_shmem_request();
 	mq_subscription_shmem_request();
 }
 
@@ -152,6 +154,7 @@ mq_shmem_startup_hook(void)
 	mq_topic_shmem_startup();
 	mq_offsets_shmem_startup();
 	mq_clock_shmem_startup();
+	mq_acl_shmem_startup();
 	mq_subscription_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -340,10 +343,10 @@ mq_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
 						 errdetail("Its claims and auto-commit leases belong to this session.")));
 			if (mq_database_xact_pending() || mq_topic_xact_pending() ||
-				mq_subscription_pending())
+				mq_subscription_pending() || mq_acl_xact_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that has changed mq topics or subscriptions, created or dropped the mq extension, or paused an mq worker")));
+						 errmsg("cannot PREPARE a transaction that has changed mq topics, subscriptions or privileges, created or dropped the mq extension, or paused an mq worker")));
 			break;
 		case XACT_EVENT_PREPARE:
 			/* nothing of it is left here (see PRE_PREPARE) */
@@ -351,6 +354,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_position_xact_end(false);
 			mq_subscription_xact_end(false);
 			mq_delay_xact_end(false);
+			mq_acl_xact_end(false);
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -359,6 +363,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_position_xact_end(true);
 			mq_subscription_xact_end(true);
 			mq_topic_xact_end(true);
+			mq_acl_xact_end(true);
 			mq_database_xact_end(true);
 			break;
 		case XACT_EVENT_ABORT:
@@ -368,6 +373,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_position_xact_end(false);
 			mq_subscription_xact_end(false);
 			mq_topic_xact_end(false);
+			mq_acl_xact_end(false);
 			mq_database_xact_end(false);
 			break;
 		default:

@@ -401,7 +401,7 @@ static const char *
 position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 				MqTopicInfo *topic, int arg_member, int arg_generation)
 {
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
 	char	   *member_id = mq_group_member_arg(fcinfo, arg_member);
 	bool		has_generation = arg_generation >= 0 &&
 	!PG_ARGISNULL(arg_generation);
@@ -568,7 +568,7 @@ mq_ack(PG_FUNCTION_ARGS)
 Datum
 mq_commit_fetched(PG_FUNCTION_ARGS)
 {
-	char	   *group_name = mq_group_name_arg(fcinfo, 0);
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
 	MqGroupInfo group;
 	ListCell   *lc;
 	int			committed = 0;
@@ -798,7 +798,7 @@ mq_first_unconsumed_at(PG_FUNCTION_ARGS)
 	MqRecord	first = {.offset = -1};
 
 	mq_topic_get(mq_topic_name_arg(fcinfo, 0), &topic);
-	mq_topic_check_access(&topic, MQ_ACCESS_READ);
+	mq_topic_check_access(&topic, MQ_ACCESS_DESCRIBE);
 	mq_topic_check_partition(&topic, partition);
 	if (!mq_offsets_stable(topic.topic_id, partition, &stable, NULL) ||
 		from >= stable)

@@ -3,6 +3,9 @@
  * query.c
  *	  SPI queries with plans kept for the session.
  *
+ * Every query runs as the extension's owner, with search_path pinned
+ * (query_begin): callers need no privilege on mq's tables.
+ *
  * The consumer path runs the same few queries on every fetch and commit.
  * Parsing and planning them each time cost more than running them, so
  * mq_query keeps each query's plan (SPI_keepplan) in a session cache keyed
@@ -73,6 +76,51 @@ pin_search_path(void)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	return nest;
+}
+
+/* What query_begin changed, for query_end. */
+typedef struct QueryState
+{
+	int			nest;
+	Oid			save_userid;
+	int			save_sec_context;
+} QueryState;
+
+/*
+ * query_begin
+ *		Pin search_path, and become the owner of schema mq (the extension's
+ *		owner) in a security-restricted operation, until query_end: mq's
+ *		functions read and write its tables on their callers' behalf, so
+ *		callers need no privilege on any of them (their access is checked
+ *		by acl.c), and nothing the caller defined can act with the owner's
+ *		rights meanwhile.  An error unwinds both with the (sub)transaction.
+ */
+static void
+query_begin(QueryState *state)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(NAMESPACEOID,
+						  ObjectIdGetDatum(get_namespace_oid(MQ_EXTENSION_NAME,
+															 false)));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for schema %s", MQ_EXTENSION_NAME);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	state->nest = pin_search_path();
+	GetUserIdAndSecContext(&state->save_userid, &state->save_sec_context);
+	SetUserIdAndSecContext(owner, state->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+static void
+query_end(QueryState *state)
+{
+	SetUserIdAndSecContext(state->save_userid, state->save_sec_context);
+	AtEOXact_GUC(true, state->nest);
 }
 
 /*
@@ -158,10 +206,11 @@ uint64
 mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 		 const char *nulls, bool read_only)
 {
-	int			nest = pin_search_path();
+	QueryState	state;
 	SPIPlanPtr	plan;
 	int			rc = 0;
 
+	query_begin(&state);
 	query_depth++;
 	PG_TRY();
 	{
@@ -177,47 +226,10 @@ mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 		query_depth--;
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(true, nest);
+	query_end(&state);
 	if (rc < 0)
 		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
-}
-
-/*
- * mq_query_as_owner
- *		mq_query as the owner of schema mq (the extension's owner), for the
- *		tables that mq's functions keep on their callers' behalf: delayed
- *		and half messages and check-back registrations.  Callers need no
- *		privilege on those tables, so they can change them only through the
- *		functions and their checks.  Runs as a security-restricted
- *		operation: nothing the caller defined can act with the owner's
- *		rights meanwhile.
- */
-uint64
-mq_query_as_owner(const char *sql, int nargs, Oid *types, Datum *values,
-				  const char *nulls, bool read_only)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	Oid			owner;
-	HeapTuple	tup;
-	uint64		n;
-
-	tup = SearchSysCache1(NAMESPACEOID,
-						  ObjectIdGetDatum(get_namespace_oid(MQ_EXTENSION_NAME,
-															 false)));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for schema %s", MQ_EXTENSION_NAME);
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	n = mq_query(sql, nargs, types, values, nulls, read_only);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	return n;
 }
 
 /*
@@ -231,12 +243,13 @@ uint64
 mq_query_once(const char *sql, int nargs, Oid *types, Datum *values,
 			  const char *nulls, bool read_only, long count)
 {
-	int			nest = pin_search_path();
+	QueryState	state;
 	int			rc;
 
+	query_begin(&state);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only,
 							   count);
-	AtEOXact_GUC(true, nest);
+	query_end(&state);
 	if (rc < 0)
 		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));
 	return SPI_processed;
@@ -264,12 +277,13 @@ Portal
 mq_query_cursor(const char *sql, int nargs, Oid *types, Datum *values,
 				const char *nulls)
 {
-	int			nest = pin_search_path();
+	QueryState	state;
 	Portal		portal;
 
+	query_begin(&state);
 	portal = SPI_cursor_open_with_args(NULL, sql, nargs, types, values, nulls,
 									   true, 0);
-	AtEOXact_GUC(true, nest);
+	query_end(&state);
 	return portal;
 }
 

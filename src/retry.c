@@ -139,8 +139,17 @@ ensure_group_topic(const MqGroupInfo *group, const char *name,
 			if (mq_query("SELECT 1 FROM mq.topic"
 						 " WHERE name OPERATOR(pg_catalog.=) $1 AND $2 IS NOT NULL",
 						 2, types, args, NULL, false) == 0)
+			{
+				/* the group's own topic: its owner's */
 				mq_query("SELECT mq.create_topic($1, partitions => $2)",
 						 2, types, args, NULL, false);
+				args[1] = Int32GetDatum(group->group_id);
+				mq_query("UPDATE mq.topic SET owner = g.owner"
+						 " FROM mq.consumer_group g"
+						 " WHERE g.group_id OPERATOR(pg_catalog.=) $2"
+						 " AND mq.topic.name OPERATOR(pg_catalog.=) $1",
+						 2, types, args, NULL, false);
+			}
 			if (subscribe)
 				mq_group_subscribe_quietly(group->name, name);
 		}
@@ -535,7 +544,7 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max must be positive")));
 	SPI_connect();
-	mq_group_get(mq_group_name_arg(fcinfo, 0), &group);
+	mq_group_get(mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME), &group);
 	dlq_name = group_topic_name(&group, MQ_DLQ_SUFFIX);
 	args[0] = Int32GetDatum(group.group_id);
 	args[1] = CStringGetTextDatum(dlq_name);

@@ -213,9 +213,6 @@ mq_segment_roll(const char *name, bool nowait)
 	int32		segment_no;
 	bool		isnull;
 	Oid			relid;
-	Oid			owner;
-	Oid			save_userid;
-	int			save_sec_context;
 
 	SPI_connect();
 	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
@@ -247,10 +244,8 @@ mq_segment_roll(const char *name, bool nowait)
 	args[1] = ObjectIdGetDatum(info.segment_relid);
 	mq_query_once("SELECT t.topic_id,"
 				  " (SELECT max(s.segment_no) FROM mq.segment s"
-				  "   WHERE s.topic_id = t.topic_id) + 1,"
-				  " (SELECT c.relowner FROM pg_catalog.pg_class c"
-				  "   WHERE c.oid = $2)"
-				  " FROM mq.topic t WHERE t.name = $1",
+				  "   WHERE s.topic_id = t.topic_id) + 1"
+				  " FROM mq.topic t WHERE t.name = $1 AND $2 IS NOT NULL",
 				  2, types, args, NULL, false, 1);
 	if (SPI_processed == 0)
 		mq_topic_undefined(name);
@@ -258,18 +253,9 @@ mq_segment_roll(const char *name, bool nowait)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	segment_no = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 2, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 3, &isnull));
 
-	/*
-	 * The new segment belongs to the previous one's owner (the worker runs as
-	 * the bootstrap superuser), so that its privileges, and default
-	 * privileges, are the topic owner's.
-	 */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	/* like every segment, the extension owner's (see query.c) */
 	relid = mq_segment_create(topic_id, segment_no);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 	SPI_finish();
 
 	mq_topic_rolled(topic_id, name, relid);
@@ -637,19 +623,17 @@ check_layout(Relation rel)
 /*
  * open_for_reading
  *		Open segment relid (locked by the caller) and its primary key for a
- *		read with the caller's rights, as a query would check them.
+ *		read.  The caller checked the right to read the topic (acl.c); a
+ *		segment with row-level security, which reads that bypass it could
+ *		not honour, is refused.
  */
 static Relation
 open_for_reading(Oid relid, Relation *index)
 {
 	Relation	rel = table_open(relid, NoLock);
-	AclResult	aclresult;
 
 	mq_segment_check_layout(rel);
-	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
-	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+	if (rel->rd_rel->relrowsecurity)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("row-level security on segment table \"%s\" is not supported",
@@ -981,66 +965,13 @@ write_batch(const char *table, int32 partition, int64 base_offset,
 }
 
 /*
- * copy_privileges
- *		Give table to the privileges of table from, as they are (grant
- *		options and grantors included), with the role dependencies they
- *		imply.  Both have the same owner.  Written into pg_class directly,
- *		not by GRANT: a GRANT in ALTER EXTENSION UPDATE would also become an
- *		initial privilege of the extension, which pg_dump leaves out.
- */
-static void
-copy_privileges(Oid from, Oid to)
-{
-	Relation	classes = table_open(RelationRelationId, RowExclusiveLock);
-	HeapTuple	source = SearchSysCache1(RELOID, ObjectIdGetDatum(from));
-	HeapTuple	target;
-	HeapTuple	updated;
-	Datum		acl;
-	bool		isnull;
-	Datum		values[Natts_pg_class] = {0};
-	bool		nulls[Natts_pg_class] = {0};
-	bool		replace[Natts_pg_class] = {0};
-	Oid		   *members;
-	int			nmembers;
-
-	if (!HeapTupleIsValid(source))
-		elog(ERROR, "cache lookup failed for relation %u", from);
-	acl = SysCacheGetAttr(RELOID, source, Anum_pg_class_relacl, &isnull);
-	if (isnull)
-	{
-		ReleaseSysCache(source);
-		table_close(classes, RowExclusiveLock);
-		return;
-	}
-	target = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(to));
-	if (!HeapTupleIsValid(target))
-		elog(ERROR, "cache lookup failed for relation %u", to);
-
-	values[Anum_pg_class_relacl - 1] = acl;
-	replace[Anum_pg_class_relacl - 1] = true;
-	updated = heap_modify_tuple(target, RelationGetDescr(classes), values,
-								nulls, replace);
-	CatalogTupleUpdate(classes, &updated->t_self, updated);
-
-	nmembers = aclmembers(DatumGetAclP(acl), &members);
-	updateAclDependencies(RelationRelationId, to, 0,
-						  ((Form_pg_class) GETSTRUCT(target))->relowner,
-						  0, NULL, nmembers, members);
-
-	ReleaseSysCache(source);
-	heap_freetuple(updated);
-	table_close(classes, RowExclusiveLock);
-	CommandCounterIncrement();
-}
-
-/*
  * convert_segment
  *		Rewrite one segment of the one-row-per-message layout (mq 0.1) as
  *		record batches: a batch holds consecutive offsets of one partition
  *		(a hole, an aborted transaction's offsets, starts a new one) and is
- *		cut at MQ_BATCH_MAX_BYTES.  The new table takes the old one's name,
- *		owner and privileges and its place in mq.segment.  Caller is
- *		connected to SPI.  Returns the new table's OID.
+ *		cut at MQ_BATCH_MAX_BYTES.  The new table takes the old one's name
+ *		and its place in mq.segment; the old one's owner becomes the topic's
+ *		owner.  Caller is connected to SPI.  Returns the new table's OID.
  */
 static Oid
 convert_segment(Oid old_relid, MqCompression compression)
@@ -1175,11 +1106,16 @@ convert_segment(Oid old_relid, MqCompression compression)
 	MemoryContextDelete(batch_context);
 	MemoryContextDelete(row_context);
 
-	/* the old table's owner and privileges, its place, and then away */
-	mq_query_once(psprintf("ALTER TABLE %s OWNER TO %s", table,
-						   quote_identifier(GetUserNameFromId(owner, false))),
-				  0, NULL, NULL, NULL, false, 0);
-	copy_privileges(old_relid, relid);
+	/*
+	 * The new table is mq's (query.c creates it as the extension's owner);
+	 * the old table's owner becomes the topic's owner (acl.c).  Its place,
+	 * and then away.
+	 */
+	mq_query_once(psprintf("UPDATE mq.topic t SET owner = %s FROM mq.segment s"
+						   " WHERE s.topic_id = t.topic_id"
+						   " AND s.relid = %u::pg_catalog.oid",
+						   quote_literal_cstr(GetUserNameFromId(owner, false)),
+						   old_relid), 0, NULL, NULL, NULL, false, 0);
 	mq_query_once(psprintf("UPDATE mq.segment SET relid = %u::pg_catalog.oid"
 						   " WHERE relid = %u::pg_catalog.oid",
 						   relid, old_relid), 0, NULL, NULL, NULL, false, 0);

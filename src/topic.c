@@ -61,6 +61,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "acl.h"
 #include "codec.h"
 #include "offsets.h"
 #include "query.h"
@@ -421,15 +422,19 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 /*
  * mq_topic_check_access
  *		The single access check of every SQL entry point that touches a
- *		topic.  Until per-topic privileges exist, EXECUTE on the function
- *		(revoked from PUBLIC) is the whole check, so this accepts; it is
- *		the one place per-topic privileges will go.
+ *		topic: sending needs the produce privilege, reading consume,
+ *		describing it (its offsets, the age of a message) any privilege on
+ *		it, and acting on its pending messages (parked ones) produce or
+ *		manage (acl.c).
  */
 void
 mq_topic_check_access(const MqTopicInfo *topic, MqAccess mode)
 {
-	(void) topic;
-	(void) mode;
+	mq_acl_check(MQ_OBJECT_TOPIC, topic->name,
+				 mode == MQ_ACCESS_SEND ? MQ_PRIV_PRODUCE :
+				 mode == MQ_ACCESS_READ ? MQ_PRIV_CONSUME :
+				 mode == MQ_ACCESS_OPERATE ? MQ_PRIV_PRODUCE | MQ_PRIV_MANAGE :
+				 MQ_PRIV_ALL);
 }
 
 /*
@@ -733,7 +738,7 @@ mq_partition_offsets(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	mq_topic_get(name, &info);
-	mq_topic_check_access(&info, MQ_ACCESS_READ);
+	mq_topic_check_access(&info, MQ_ACCESS_DESCRIBE);
 
 	for (p = 0; p < info.partitions; p++)
 	{

@@ -32,8 +32,10 @@ typedef struct MqTopicInfo
 /* What a caller wants to do with a topic (see mq_topic_check_access). */
 typedef enum MqAccess
 {
-	MQ_ACCESS_SEND,
-	MQ_ACCESS_READ
+	MQ_ACCESS_SEND,				/* the produce privilege */
+	MQ_ACCESS_READ,				/* consume */
+	MQ_ACCESS_DESCRIBE,			/* any privilege on the topic */
+	MQ_ACCESS_OPERATE			/* produce or manage */
 } MqAccess;
 
 extern char *mq_topic_object_name_arg(FunctionCallInfo fcinfo, int argno, const char *kind);

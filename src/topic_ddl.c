@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "acl.h"
 #include "codec.h"
 #include "group.h"
 #include "query.h"
@@ -58,36 +59,14 @@ interval_usecs(Interval *iv)
 
 /*
  * check_ddl_access
- *		The access check of topic DDL, which knows the topic by name and id
- *		only (0 if not known yet); and, for a topic that exists, that the
- *		caller owns it: a topic's owner is the owner of its segment tables,
- *		and only the owner (or a member of its role, or a superuser) may
- *		alter, roll or drop it.
+ *		The access check of topic DDL: altering, rolling or dropping a topic
+ *		needs the manage privilege on it (its owner has it).  A topic that
+ *		does not exist passes: the caller reports it.
  */
 static void
-check_ddl_access(const char *name, int32 topic_id)
+check_ddl_access(const char *name)
 {
-	MqTopicInfo info = {0};
-	Datum		arg = CStringGetTextDatum(name);
-	bool		isnull;
-
-	strlcpy(info.name, name, sizeof(info.name));
-	info.topic_id = topic_id;
-	mq_topic_check_access(&info, MQ_ACCESS_SEND);
-
-	SPI_connect();
-	if (mq_query_once("SELECT s.relid::pg_catalog.oid FROM mq.segment s"
-					  " JOIN mq.topic t USING (topic_id)"
-					  " JOIN pg_catalog.pg_class c ON c.oid = s.relid"
-					  " WHERE t.name = $1 ORDER BY s.segment_no DESC LIMIT 1",
-					  1, &text_type, &arg, NULL, true, 0) == 1 &&
-		!pg_class_ownercheck(DatumGetObjectId(mq_query_value(0, 1, &isnull)),
-							 GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of topic \"%s\"", name),
-				 errhint("A topic's owner is the owner of its segment tables.")));
-	SPI_finish();
+	mq_acl_check(MQ_OBJECT_TOPIC, name, MQ_PRIV_MANAGE);
 }
 
 /*
@@ -167,6 +146,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	int32		partitions;
 	int64		segment_bytes;
 	Datum		args[1];
+	char	   *owner;
 	int32		topic_id;
 	MqCompression compression;
 	bool		isnull;
@@ -189,6 +169,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 
 	check_partition_count(name, partitions);
 	check_topic_settings(fcinfo, name);
+	owner = mq_acl_caller_name();
 
 	SPI_connect();
 	mq_topic_check_version();
@@ -204,20 +185,16 @@ mq_create_topic(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("topic \"%s\" already exists", name)));
 
-	/*
-	 * As the extension's owner: the sequence is mq's, and a role allowed to
-	 * create topics needs no right on it.
-	 */
-	mq_query_as_owner("SELECT pg_catalog.nextval('mq.topic_id_seq')::integer",
-					  0, NULL, NULL, NULL, false);
+	mq_query("SELECT pg_catalog.nextval('mq.topic_id_seq')::integer",
+			 0, NULL, NULL, NULL, false);
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 
 	{
-		Oid			types[10] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
-		INT8OID, INT8OID, INTERVALOID, BOOLOID, INTERVALOID, TEXTOID};
-		Datum		values[10];
-		char		valnulls[10];
+		Oid			types[11] = {TEXTOID, INT4OID, INT4OID, INTERVALOID,
+		INT8OID, INT8OID, INTERVALOID, BOOLOID, INTERVALOID, TEXTOID, TEXTOID};
+		Datum		values[11];
+		char		valnulls[11];
 
 		memset(valnulls, ' ', sizeof(valnulls));
 		values[0] = args[0];
@@ -232,11 +209,12 @@ mq_create_topic(PG_FUNCTION_ARGS)
 		values[7] = PG_GETARG_DATUM(6);
 		values[8] = PG_GETARG_DATUM(7);
 		values[9] = CStringGetTextDatum(mq_codec_compression_name(compression));
+		values[10] = CStringGetTextDatum(owner);
 		mq_query_once("INSERT INTO mq.topic (name, topic_id, partitions,"
 					  " retention, retention_bytes, segment_bytes,"
-					  " segment_age, notify, dedup_window, compression)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					  10, types, values, valnulls, false, 0);
+					  " segment_age, notify, dedup_window, compression, owner)"
+					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+					  11, types, values, valnulls, false, 0);
 	}
 
 	mq_segment_create(topic_id, 0);
@@ -247,6 +225,7 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	mq_topic_created(topic_id, name);
+	mq_acl_changed();
 	PG_RETURN_INT32(topic_id);
 }
 
@@ -279,7 +258,7 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	}
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
-	check_ddl_access(name, topic_id);
+	check_ddl_access(name);
 
 	mq_segment_for_each(topic_id, "DROP TABLE %s");
 	arg = Int32GetDatum(topic_id);
@@ -289,6 +268,7 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	mq_topic_dropped(topic_id, name);
+	mq_acl_changed();
 	PG_RETURN_BOOL(true);
 }
 
@@ -302,7 +282,7 @@ mq_roll_segment(PG_FUNCTION_ARGS)
 {
 	char	   *name = mq_topic_name_arg(fcinfo, 0);
 
-	check_ddl_access(name, 0);
+	check_ddl_access(name);
 	PG_RETURN_INT32(mq_segment_roll(name, false));
 }
 
@@ -335,7 +315,7 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 2, &isnull));
-	check_ddl_access(name, topic_id);
+	check_ddl_access(name);
 
 	initStringInfo(&sets);
 	check_topic_settings(fcinfo, name);
@@ -378,37 +358,21 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 	{
 		MqCompression c = mq_codec_compression(text_to_cstring(PG_GETARG_TEXT_PP(10)));
 		Datum		id = Int32GetDatum(topic_id);
-		bool		isnull;
-		Oid			owner;
-		Oid			save_userid;
-		int			save_sec_context;
 		char	   *segment;
 
-		mq_query_once("SELECT s.relid::text, c.relowner, t.compression"
+		mq_query_once("SELECT s.relid::text, t.compression"
 					  " FROM mq.segment s JOIN mq.topic t USING (topic_id)"
-					  " JOIN pg_catalog.pg_class c ON c.oid = s.relid"
 					  " WHERE s.topic_id = $1 ORDER BY s.segment_no DESC LIMIT 1",
 					  1, &int4_type, &id, NULL, false, 0);
 		segment = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 2,
-											   &isnull));
 		if (mq_codec_compression(SPI_getvalue(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 3)) != c)
+											  SPI_tuptable->tupdesc, 2)) != c)
 		{
 			appendStringInfo(&sets, ", compression = %s",
 							 quote_literal_cstr(mq_codec_compression_name(c)));
 			mq_topic_compressed(topic_id, name, c);
-
-			/*
-			 * The active segment stores new batches as the new setting says:
-			 * changed as its owner, who alone may alter it.
-			 */
-			GetUserIdAndSecContext(&save_userid, &save_sec_context);
-			SetUserIdAndSecContext(owner, save_sec_context |
-								   SECURITY_LOCAL_USERID_CHANGE);
+			/* the active segment stores new batches as the setting says */
 			mq_segment_set_storage(segment, c);
-			SetUserIdAndSecContext(save_userid, save_sec_context);
 		}
 	}
 

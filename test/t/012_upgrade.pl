@@ -65,6 +65,7 @@ BEGIN
         EXECUTE format('INSERT INTO mq.segment (topic_id, segment_no, relid) VALUES (%s, %s, %L)',
                        t, s, format('mq.seg_%s_%s', t, s));
         EXECUTE format('GRANT SELECT ON mq.seg_%s_%s TO reader', t, s);
+        EXECUTE format('ALTER TABLE mq.seg_%s_%s OWNER TO app', t, s);
     END LOOP;
     -- segment 0: offsets 0-2 and 4-5 of partition 0 (3 is a hole), 0-1 of
     -- partition 1; segment 1: offsets 6-7 of partition 0.
@@ -136,8 +137,14 @@ SELECT count(*) FROM pg_depend d JOIN mq.segment s ON d.objid = s.relid::oid
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'mq')
 }), '2', 'but depend on it');
 is($node->safe_psql('postgres', q{
-SELECT string_agg(has_table_privilege('reader', relid, 'SELECT')::text, ',') FROM mq.segment
-}), 'true,true', 'the segments keep their privileges');
+SELECT string_agg((c.relowner = n.nspowner)::text || ':' || has_table_privilege('reader', s.relid, 'SELECT')::text, ',')
+  FROM mq.segment s JOIN pg_class c ON c.oid = s.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+}), 'true:false,true:false', 'the new segments are the extension owner\'s, without the old table grants');
+is($node->safe_psql('postgres', q{
+SELECT owner, mq.has_topic_privilege('reader', name, 'produce'), mq.has_topic_privilege('reader', name, 'consume'),
+       mq.has_topic_privilege('reader', name, 'manage'), mq.has_topic_privilege('app', name, 'manage')
+  FROM mq.topics WHERE name = 'old'
+}), 'app|t|t|f|t', 'the old segments\' owner owns the topic, which stays open to every role as in 0.1');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FROM pg_class WHERE relnamespace = 'mq'::regnamespace AND relname ~ '_v1$'
 }), '0', 'the old tables are gone');
