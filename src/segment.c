@@ -199,9 +199,9 @@ mq_segment_create(int32 topic_id, int32 segment_no)
  * mq_segment_roll
  *		Start a new segment for topic name: producers write to it once this
  *		transaction commits; the old segments stay readable until retention
- *		drops them.  Serialised with topic DDL (a drop must see every
- *		segment).  Returns the new segment's number, or -1 if nowait and
- *		producers hold the active segment.
+ *		drops them.  Serialised with the topic's DDL by a lock on its row
+ *		(a drop must see every segment).  Returns the new segment's number,
+ *		or -1 if nowait and the topic's DDL or its producers hold it.
  */
 int32
 mq_segment_roll(const char *name, bool nowait)
@@ -215,7 +215,18 @@ mq_segment_roll(const char *name, bool nowait)
 	Oid			relid;
 
 	SPI_connect();
-	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
+	args[0] = CStringGetTextDatum(name);
+	if (mq_query_once(nowait ?
+					  "SELECT 1 FROM mq.topic WHERE name = $1"
+					  " FOR NO KEY UPDATE SKIP LOCKED" :
+					  "SELECT 1 FROM mq.topic WHERE name = $1 FOR NO KEY UPDATE",
+					  1, types, args, NULL, false, 0) == 0)
+	{
+		SPI_finish();
+		if (nowait)
+			return -1;			/* dropped, or under DDL: the next pass */
+		mq_topic_undefined(name);
+	}
 
 	/*
 	 * Load the topic before changing it, so that the entry exists when the
@@ -278,12 +289,6 @@ mq_segment_roll_due(void)
 	ListCell   *lc;
 	MemoryContext outer = CurrentMemoryContext;
 	uint64		i;
-
-	/* rolls are serialised with topic DDL: do not wait for it */
-	if (!ConditionalLockRelationOid(get_relname_relid("topic",
-													  get_namespace_oid(MQ_EXTENSION_NAME, false)),
-									ShareRowExclusiveLock))
-		return 0;
 
 	SPI_connect();
 	mq_query_once("SELECT t.name FROM mq.topic t"
@@ -428,12 +433,7 @@ mq_segment_retention_pass(void)
 	int			dropped = 0;
 	int32		blocked_topic = -1;
 	SPITupleTable *segments;
-
-	/* serialised with topic DDL, like rolls: do not wait for it */
-	if (!ConditionalLockRelationOid(get_relname_relid("topic",
-													  get_namespace_oid(MQ_EXTENSION_NAME, false)),
-									ShareRowExclusiveLock))
-		return 0;
+	int32		locked_topic = -1;
 
 	SPI_connect();
 	mq_query_once("SELECT s.topic_id, t.partitions, s.relid::oid, s.relid::text"
@@ -466,6 +466,20 @@ mq_segment_retention_pass(void)
 
 		if (topic_id == blocked_topic)
 			continue;
+		if (topic_id != locked_topic)
+		{
+			/* serialised with the topic's DDL and rolls: skip it if busy */
+			args[0] = Int32GetDatum(topic_id);
+			if (mq_query_once("SELECT 1 FROM mq.topic"
+							  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+							  " FOR NO KEY UPDATE SKIP LOCKED",
+							  1, types, args, NULL, false, 0) == 0)
+			{
+				blocked_topic = topic_id;
+				continue;
+			}
+			locked_topic = topic_id;
+		}
 		if (!ConditionalLockRelationOid(relid, AccessExclusiveLock))
 		{
 			/* in use: keep it, and the newer ones, for the next pass */
@@ -1148,8 +1162,8 @@ mq_convert_segments(PG_FUNCTION_ARGS)
 	SPI_connect();
 	mq_topic_check_version();
 
-	/* serialised with topic DDL, rolls and retention */
-	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE",
+	/* serialised with topic DDL, rolls and retention, which lock rows */
+	mq_query_once("LOCK TABLE mq.topic IN EXCLUSIVE MODE",
 				  0, NULL, NULL, NULL, false, 0);
 	n = mq_query_once("SELECT s.relid::pg_catalog.oid, t.compression,"
 					  " t.topic_id, t.name, s.segment_no OPERATOR(pg_catalog.=)"

@@ -4,9 +4,12 @@
  *	  Topic DDL: mq.create_topic, mq.alter_topic, mq.drop_topic and
  *	  mq.roll_segment.
  *
- * Topic DDL is serialised by a SHARE ROW EXCLUSIVE lock on mq.topic, which
- * the worker's rolls and retention also take (without waiting).  The
- * tables change in the caller's transaction; the topic directory
+ * Topic DDL is serialised per topic by a lock on its row of mq.topic: FOR
+ * UPDATE to drop it, FOR NO KEY UPDATE to alter or roll it, which the
+ * worker's rolls and retention also take (skipping a locked topic), so DDL
+ * on one topic never waits for DDL on another; two creates of one name
+ * meet on mq.topic's unique name.  The tables change in the caller's
+ * transaction; the topic directory
  * (topic.c) follows when it ends.  Dropping a topic or adding partitions
  * changes what consumer groups read: groups get positions in new
  * partitions (group.c), and sessions forget the subscriptions they keep.
@@ -174,9 +177,6 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	SPI_connect();
 	mq_topic_check_version();
 
-	/* Serialise topic DDL, so that the check below is reliable. */
-	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
-
 	args[0] = CStringGetTextDatum(name);
 	mq_query_once("SELECT 1 FROM mq.topic WHERE name = $1",
 				  1, &text_type, args, NULL, false, 1);
@@ -210,11 +210,20 @@ mq_create_topic(PG_FUNCTION_ARGS)
 		values[8] = PG_GETARG_DATUM(7);
 		values[9] = CStringGetTextDatum(mq_codec_compression_name(compression));
 		values[10] = CStringGetTextDatum(owner);
-		mq_query_once("INSERT INTO mq.topic (name, topic_id, partitions,"
-					  " retention, retention_bytes, segment_bytes,"
-					  " segment_age, notify, dedup_window, compression, owner)"
-					  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-					  11, types, values, valnulls, false, 0);
+
+		/*
+		 * A create of the same name that has not committed yet makes this
+		 * wait for it, then find the conflict.
+		 */
+		if (mq_query_once("INSERT INTO mq.topic (name, topic_id, partitions,"
+						  " retention, retention_bytes, segment_bytes,"
+						  " segment_age, notify, dedup_window, compression, owner)"
+						  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+						  " ON CONFLICT (name) DO NOTHING",
+						  11, types, values, valnulls, false, 0) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("topic \"%s\" already exists", name)));
 	}
 
 	mq_segment_create(topic_id, 0);
@@ -243,9 +252,9 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	int32		topic_id;
 	bool		isnull;
 
+	check_ddl_access(name);
 	SPI_connect();
-	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
-	mq_query_once("SELECT topic_id FROM mq.topic WHERE name = $1",
+	mq_query_once("SELECT topic_id FROM mq.topic WHERE name = $1 FOR UPDATE",
 				  1, &text_type, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 	{
@@ -258,7 +267,6 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	}
 	topic_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
-	check_ddl_access(name);
 
 	mq_segment_for_each(topic_id, "DROP TABLE %s");
 	arg = Int32GetDatum(topic_id);
@@ -305,9 +313,10 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 	bool		isnull;
 	StringInfoData sets;
 
+	check_ddl_access(name);
 	SPI_connect();
-	mq_query_once("LOCK TABLE mq.topic IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false, 0);
-	mq_query_once("SELECT topic_id, partitions FROM mq.topic WHERE name = $1",
+	mq_query_once("SELECT topic_id, partitions FROM mq.topic WHERE name = $1"
+				  " FOR NO KEY UPDATE",
 				  1, &text_type, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 		mq_topic_undefined(name);
@@ -315,7 +324,6 @@ mq_alter_topic(PG_FUNCTION_ARGS)
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	partitions = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 2, &isnull));
-	check_ddl_access(name);
 
 	initStringInfo(&sets);
 	check_topic_settings(fcinfo, name);
