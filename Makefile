@@ -25,7 +25,8 @@ REGRESS_OPTS	= --temp-instance=./tmp_check \
 
 # Isolation specs live in test/specs with their output in test/expected.
 ISOLATION	= extension_lifecycle commit_order long_producer holes topic_ddl \
-		  high_mark roll group_claims subscription_cache batch_fetch privileges
+		  high_mark roll group_claims subscription_cache batch_fetch privileges \
+		  topic_ddl_locks
 ISOLATION_OPTS	= --inputdir=$(srcdir)/test --temp-instance=./tmp_check_iso \
 		  --temp-config=$(srcdir)/test/mq_test.conf
 
