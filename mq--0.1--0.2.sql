@@ -108,7 +108,7 @@ UPDATE pg_catalog.pg_init_privs i SET initprivs = t.proacl
    AND i.objsubid = 0;
 DROP TABLE mq_update_initprivs;
 
-CREATE OR REPLACE VIEW mq.topics AS
+CREATE OR REPLACE VIEW mq.topics WITH (security_barrier) AS
     SELECT t.name, t.partitions, t.retention, t.retention_bytes,
            t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
            (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
@@ -178,7 +178,7 @@ CREATE TABLE mq.parked_message (
 CREATE INDEX ON mq.parked_message (topic_id);
 SELECT pg_catalog.pg_extension_config_dump('mq.parked_message', '');
 
-CREATE VIEW mq.parked AS
+CREATE VIEW mq.parked WITH (security_barrier) AS
     SELECT p.id, t.name AS topic, p.partition, p.key, p.tag, p.due_at,
            p.sent_at, p.attempts, p.error, p.parked_at
       FROM mq.parked_message p
@@ -286,7 +286,7 @@ COMMENT ON FUNCTION mq.alter_group_owner(text, text) IS
 'give a consumer group to another role, as ALTER ... OWNER TO does';
 
 -- The owner and grants of every topic and group the caller may use.
-CREATE VIEW mq.privileges AS
+CREATE VIEW mq.privileges WITH (security_barrier) AS
     SELECT 'topic' AS kind, t.name AS object, t.owner, p.grantee, p.privilege
       FROM mq.topic t
       LEFT JOIN mq.topic_privilege p USING (topic_id)
@@ -297,7 +297,7 @@ CREATE VIEW mq.privileges AS
       LEFT JOIN mq.group_privilege p USING (group_id)
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE OR REPLACE VIEW mq.topics AS
+CREATE OR REPLACE VIEW mq.topics WITH (security_barrier) AS
     SELECT t.name, t.partitions, t.retention, t.retention_bytes,
            t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
            (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
@@ -311,7 +311,7 @@ CREATE OR REPLACE VIEW mq.topics AS
       FROM mq.topic t
      WHERE mq.has_topic_privilege(t.name, 'all');
 
-CREATE OR REPLACE VIEW mq.partitions AS
+CREATE OR REPLACE VIEW mq.partitions WITH (security_barrier) AS
     SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
            o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
            o.end_offset - p.log_start AS messages_estimate,
@@ -321,7 +321,7 @@ CREATE OR REPLACE VIEW mq.partitions AS
       JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition
      WHERE mq.has_topic_privilege(t.name, 'all');
 
-CREATE OR REPLACE VIEW mq.groups AS
+CREATE OR REPLACE VIEW mq.groups WITH (security_barrier) AS
     SELECT g.name AS "group", g.strategy, g.generation,
            (SELECT count(*) FROM mq.member m WHERE m.group_id = g.group_id) AS members,
            (SELECT count(*) FROM mq.subscription s WHERE s.group_id = g.group_id) AS subscriptions,
@@ -329,7 +329,7 @@ CREATE OR REPLACE VIEW mq.groups AS
       FROM mq.consumer_group g
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE OR REPLACE VIEW mq.subscriptions AS
+CREATE OR REPLACE VIEW mq.subscriptions WITH (security_barrier) AS
     SELECT g.name AS "group", t.name AS topic, s.mode, s.tags, s.filter,
            s.ordered, s.max_retries, s.start, s.start_at, s.created_at
       FROM mq.subscription s
@@ -337,7 +337,7 @@ CREATE OR REPLACE VIEW mq.subscriptions AS
       JOIN mq.topic t USING (topic_id)
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE OR REPLACE VIEW mq.members AS
+CREATE OR REPLACE VIEW mq.members WITH (security_barrier) AS
     SELECT g.name AS "group", m.member_id, g.generation, m.session_timeout,
            m.joined_at, m.last_seen, m.last_seen + m.session_timeout AS expires_at,
            (SELECT coalesce(jsonb_object_agg(t.name, a.partitions), '{}')
@@ -350,7 +350,7 @@ CREATE OR REPLACE VIEW mq.members AS
       JOIN mq.consumer_group g USING (group_id)
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE OR REPLACE VIEW mq.lag AS
+CREATE OR REPLACE VIEW mq.lag WITH (security_barrier) AS
     WITH o AS (
         SELECT t.topic_id, x.*
           FROM mq.topic t
@@ -376,7 +376,7 @@ CREATE OR REPLACE VIEW mq.lag AS
       JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE OR REPLACE VIEW mq.delayed AS
+CREATE OR REPLACE VIEW mq.delayed WITH (security_barrier) AS
     SELECT t.name AS topic, count(*) AS pending,
            min(d.due_at) AS next_due, max(d.due_at) AS last_due
       FROM mq.delayed_message d
@@ -384,14 +384,14 @@ CREATE OR REPLACE VIEW mq.delayed AS
      WHERE mq.has_topic_privilege(t.name, 'produce, manage')
      GROUP BY t.name;
 
-CREATE OR REPLACE VIEW mq.parked AS
+CREATE OR REPLACE VIEW mq.parked WITH (security_barrier) AS
     SELECT p.id, t.name AS topic, p.partition, p.key, p.tag, p.due_at,
            p.sent_at, p.attempts, p.error, p.parked_at
       FROM mq.parked_message p
       JOIN mq.topic t USING (topic_id)
      WHERE mq.has_topic_privilege(t.name, 'produce, manage');
 
-CREATE OR REPLACE VIEW mq.half_messages AS
+CREATE OR REPLACE VIEW mq.half_messages WITH (security_barrier) AS
     SELECT h.id AS handle, t.name AS topic, h.producer_group, h.state,
            h.prepared_at, now() - h.prepared_at AS age, h.checks,
            h.next_check_at, h.last_check, h.resolved_at, h.resolved_by,
@@ -400,7 +400,7 @@ CREATE OR REPLACE VIEW mq.half_messages AS
                 ELSE 'bytea' END AS payload_type
       FROM mq.half_message h
       JOIN mq.topic t USING (topic_id)
-     WHERE mq.has_topic_privilege(t.name, 'produce, manage');
+     WHERE mq.has_topic_privilege(t.name, 'produce');
 
 CREATE OR REPLACE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
                                 max integer DEFAULT 100)
@@ -457,7 +457,11 @@ $$;
 INSERT INTO mq.topic_privilege (topic_id, grantee, privilege)
 SELECT topic_id, 'public', p FROM mq.topic, unnest('{produce,consume}'::text[]) p;
 INSERT INTO mq.group_privilege (group_id, grantee, privilege)
-SELECT group_id, 'public', 'consume' FROM mq.consumer_group;
+SELECT group_id, 'public', p FROM mq.consumer_group, unnest('{consume,manage}'::text[]) p;
+-- a group's retry and dead-letter topics are its owner's, as mq makes them
+UPDATE mq.topic t SET owner = g.owner
+  FROM mq.consumer_group g
+ WHERE t.name IN (g.name || '.retry', g.name || '.dlq');
 
 REVOKE ALL ON FUNCTION
     mq.grant_topic(text, text, text), mq.revoke_topic(text, text, text),

@@ -480,7 +480,7 @@ SELECT pg_catalog.pg_extension_config_dump('mq.dedup', '');
 COMMENT ON FUNCTION mq.partition_offsets(text) IS
 'end offset, stable offset and in-flight commits of each partition of a topic';
 
-CREATE VIEW mq.topics AS
+CREATE VIEW mq.topics WITH (security_barrier) AS
     SELECT t.name, t.partitions, t.retention, t.retention_bytes,
            t.segment_bytes, t.segment_age, t.notify, t.dedup_window, t.created_at,
            (SELECT count(*) FROM mq.segment s WHERE s.topic_id = t.topic_id) AS segments,
@@ -494,7 +494,7 @@ CREATE VIEW mq.topics AS
       FROM mq.topic t
      WHERE mq.has_topic_privilege(t.name, 'all');
 
-CREATE VIEW mq.partitions AS
+CREATE VIEW mq.partitions WITH (security_barrier) AS
     SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
            o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
            o.end_offset - p.log_start AS messages_estimate,
@@ -893,7 +893,7 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION mq.first_unconsumed_at(text, integer, bigint) IS
 'when the first committed message at or after an offset, below the stable offset, was produced';
 
-CREATE VIEW mq.groups AS
+CREATE VIEW mq.groups WITH (security_barrier) AS
     SELECT g.name AS "group", g.strategy, g.generation,
            (SELECT count(*) FROM mq.member m WHERE m.group_id = g.group_id) AS members,
            (SELECT count(*) FROM mq.subscription s WHERE s.group_id = g.group_id) AS subscriptions,
@@ -901,7 +901,7 @@ CREATE VIEW mq.groups AS
       FROM mq.consumer_group g
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE VIEW mq.subscriptions AS
+CREATE VIEW mq.subscriptions WITH (security_barrier) AS
     SELECT g.name AS "group", t.name AS topic, s.mode, s.tags, s.filter,
            s.ordered, s.max_retries, s.start, s.start_at, s.created_at
       FROM mq.subscription s
@@ -909,7 +909,7 @@ CREATE VIEW mq.subscriptions AS
       JOIN mq.topic t USING (topic_id)
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE VIEW mq.members AS
+CREATE VIEW mq.members WITH (security_barrier) AS
     SELECT g.name AS "group", m.member_id, g.generation, m.session_timeout,
            m.joined_at, m.last_seen, m.last_seen + m.session_timeout AS expires_at,
            (SELECT coalesce(jsonb_object_agg(t.name, a.partitions), '{}')
@@ -922,7 +922,7 @@ CREATE VIEW mq.members AS
       JOIN mq.consumer_group g USING (group_id)
      WHERE mq.has_group_privilege(g.name, 'all');
 
-CREATE VIEW mq.lag AS
+CREATE VIEW mq.lag WITH (security_barrier) AS
     WITH o AS (
         SELECT t.topic_id, x.*
           FROM mq.topic t
@@ -998,7 +998,7 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.cancel_delayed(uuid) IS
 'cancel a delayed message or a pending retry before it is released; false if there is none by that id';
 
-CREATE VIEW mq.delayed AS
+CREATE VIEW mq.delayed WITH (security_barrier) AS
     SELECT t.name AS topic, count(*) AS pending,
            min(d.due_at) AS next_due, max(d.due_at) AS last_due
       FROM mq.delayed_message d
@@ -1027,7 +1027,7 @@ CREATE TABLE mq.parked_message (
 CREATE INDEX ON mq.parked_message (topic_id);
 SELECT pg_catalog.pg_extension_config_dump('mq.parked_message', '');
 
-CREATE VIEW mq.parked AS
+CREATE VIEW mq.parked WITH (security_barrier) AS
     SELECT p.id, t.name AS topic, p.partition, p.key, p.tag, p.due_at,
            p.sent_at, p.attempts, p.error, p.parked_at
       FROM mq.parked_message p
@@ -1083,7 +1083,7 @@ CREATE TABLE mq.checker (
 );
 SELECT pg_catalog.pg_extension_config_dump('mq.checker', '');
 
-CREATE VIEW mq.half_messages AS
+CREATE VIEW mq.half_messages WITH (security_barrier) AS
     SELECT h.id AS handle, t.name AS topic, h.producer_group, h.state,
            h.prepared_at, now() - h.prepared_at AS age, h.checks,
            h.next_check_at, h.last_check, h.resolved_at, h.resolved_by,
@@ -1092,7 +1092,7 @@ CREATE VIEW mq.half_messages AS
                 ELSE 'bytea' END AS payload_type
       FROM mq.half_message h
       JOIN mq.topic t USING (topic_id)
-     WHERE mq.has_topic_privilege(t.name, 'produce, manage');
+     WHERE mq.has_topic_privilege(t.name, 'produce');
 
 CREATE VIEW mq.unresolved AS
     SELECT handle, topic, producer_group, prepared_at, age, checks, last_check,
@@ -1194,7 +1194,7 @@ COMMENT ON FUNCTION mq.worker_jobs() IS
 'each job of each database worker: its last run, what it did, the work left and its errors';
 
 -- The owner and grants of every topic and group the caller may use.
-CREATE VIEW mq.privileges AS
+CREATE VIEW mq.privileges WITH (security_barrier) AS
     SELECT 'topic' AS kind, t.name AS object, t.owner, p.grantee, p.privilege
       FROM mq.topic t
       LEFT JOIN mq.topic_privilege p USING (topic_id)

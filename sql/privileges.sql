@@ -169,15 +169,54 @@ SELECT mq.alter_group_owner('m.billing', 'm_owner');
 
 -- Roles are named: a grant to a role does not keep it from being dropped,
 -- stays listed, and holds again for a role created later by that name
--- (revoke it when dropping the role).
+-- (revoke it when dropping the role; a revoke takes any name).
 CREATE ROLE m_gone IN ROLE m_user;
 SELECT mq.grant_topic('m.orders', 'consume', 'm_gone');
 DROP ROLE m_gone;
 SELECT grantee FROM mq.privileges WHERE object = 'm.orders' AND grantee = 'm_gone';
 CREATE ROLE m_gone;
 SELECT mq.has_topic_privilege('m_gone', 'm.orders', 'consume');
-SELECT mq.revoke_topic('m.orders', 'consume', 'm_gone');
 DROP ROLE m_gone;
+SELECT mq.revoke_topic('m.orders', 'consume', 'm_gone');
+SELECT count(*) FROM mq.privileges WHERE grantee = 'm_gone';
+
+-- A grant rolled back with its savepoint is forgotten at once.
+BEGIN;
+SAVEPOINT s;
+SELECT mq.grant_topic('m.orders', 'produce', 'm_outsider');
+SELECT mq.has_topic_privilege('m_outsider', 'm.orders', 'produce');
+ROLLBACK TO s;
+SELECT mq.has_topic_privilege('m_outsider', 'm.orders', 'produce');
+COMMIT;
+
+-- The views are security barriers: a caller's cheap function in a WHERE
+-- clause never sees rows the caller may not see.
+SET ROLE m_owner;
+SELECT mq.prepare('m.orders', 'secret payload'::text, 'm.shop') IS NOT NULL AS prepared;
+RESET ROLE;
+SET ROLE m_consumer;
+CREATE FUNCTION pg_temp.leak(bytea) RETURNS boolean LANGUAGE plpgsql COST 0.0000001
+AS $$ BEGIN RAISE NOTICE 'leaked %', convert_from($1, 'UTF8'); RETURN false; END $$;
+SELECT count(*) FROM mq.half_messages WHERE pg_temp.leak(payload);
+SELECT count(*) FROM mq.unresolved WHERE pg_temp.leak(payload);
+DROP FUNCTION pg_temp.leak(bytea);
+RESET ROLE;
+
+-- A group's retry and dead-letter topics must be its own: a group named
+-- after another owner's "x.dlq" topic cannot read or fill it.
+SET ROLE m_owner;
+SELECT mq.create_topic('m.victim.dlq') > 0 AS created;
+SELECT count(*) FROM mq.send('m.victim.dlq', 'not yours'::text);
+RESET ROLE;
+SET ROLE m_consumer;
+SELECT mq.subscribe('m.victim', 'm.orders', start => 'earliest');
+SELECT mq.replay_dlq('m.victim');
+\echo :LAST_ERROR_SQLSTATE
+-- (and mq.dead_letters does not show it as the group's)
+SELECT count(*) FROM mq.dead_letters('m.victim');
+RESET ROLE;
+SELECT mq.drop_group('m.victim');
+SELECT mq.drop_topic('m.victim.dlq');
 
 -- Cleanup.
 SELECT mq.drop_topic('m.billing.dlq');

@@ -41,6 +41,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
@@ -179,23 +180,31 @@ load_mask(MqObjectKind kind, const char *name, Oid roleid, bool *exists,
 {
 	Oid			type = TEXTOID;
 	Datum		arg = CStringGetTextDatum(name);
+	MemoryContext caller = CurrentMemoryContext;
 	uint64		n;
 	uint64		i;
 	int			mask = 0;
 	bool		isnull;
 
+	/*
+	 * With the latest snapshot, not the caller's: a grant, revoke or new
+	 * object committed since the caller's snapshot (REPEATABLE READ, or a
+	 * long statement) must count, as the generation it read says.
+	 */
 	SPI_connect();
-	n = mq_query(kind == MQ_OBJECT_TOPIC ?
-				 "SELECT o.owner, p.grantee, p.privilege FROM mq.topic o"
-				 " LEFT JOIN mq.topic_privilege p USING (topic_id)"
-				 " WHERE o.name OPERATOR(pg_catalog.=) $1" :
-				 "SELECT o.owner, p.grantee, p.privilege FROM mq.consumer_group o"
-				 " LEFT JOIN mq.group_privilege p USING (group_id)"
-				 " WHERE o.name OPERATOR(pg_catalog.=) $1",
-				 1, &type, &arg, NULL, true);
+	n = mq_query_latest(kind == MQ_OBJECT_TOPIC ?
+						"SELECT o.owner, p.grantee, p.privilege FROM mq.topic o"
+						" LEFT JOIN mq.topic_privilege p USING (topic_id)"
+						" WHERE o.name OPERATOR(pg_catalog.=) $1" :
+						"SELECT o.owner, p.grantee, p.privilege FROM mq.consumer_group o"
+						" LEFT JOIN mq.group_privilege p USING (group_id)"
+						" WHERE o.name OPERATOR(pg_catalog.=) $1",
+						1, &type, &arg, NULL);
 	*exists = (n > 0);
 	if (owner != NULL)
-		*owner = n > 0 ? TextDatumGetCString(mq_query_value(0, 1, &isnull)) : NULL;
+		*owner = n == 0 ? NULL :
+			MemoryContextStrdup(caller,
+								TextDatumGetCString(mq_query_value(0, 1, &isnull)));
 	if (n > 0 && holds(roleid, TextDatumGetCString(mq_query_value(0, 1, &isnull))))
 		mask = MQ_PRIV_ALL;
 	for (i = 0; i < n && mask != MQ_PRIV_ALL; i++)
@@ -252,7 +261,14 @@ mq_acl_mask(MqObjectKind kind, const char *name, Oid roleid, bool *exists)
 	bool		found;
 	int			mask;
 	char	   *owner;
+	uint64		generation;
 
+	/* no object has a longer name: none by that name exists */
+	if (strlen(name) > MQ_NAME_MAX)
+	{
+		*exists = false;
+		return 0;
+	}
 	memset(&key, 0, sizeof(key));
 	key.kind = kind;
 	key.roleid = roleid;
@@ -264,6 +280,7 @@ mq_acl_mask(MqObjectKind kind, const char *name, Oid roleid, bool *exists)
 		return entry->mask;
 	}
 
+	generation = cache_generation;
 	mask = load_mask(kind, name, roleid, exists, &owner);
 	if (!*exists)
 		return 0;
@@ -286,9 +303,16 @@ mq_acl_mask(MqObjectKind kind, const char *name, Oid roleid, bool *exists)
 			mask |= MQ_PRIV_CONSUME;
 	}
 
-	/* the cache may have been reset while the grants were read */
-	entry = hash_search(ensure_cache(), &key, HASH_ENTER, &found);
-	entry->mask = mask;
+	/*
+	 * Keep it only if nothing changed while the grants were read: a change
+	 * committed meanwhile may or may not be in what was read.
+	 */
+	cache = ensure_cache();
+	if (cache_generation == generation)
+	{
+		entry = hash_search(cache, &key, HASH_ENTER, &found);
+		entry->mask = mask;
+	}
 	return mask;
 }
 
@@ -303,18 +327,24 @@ mq_acl_check(MqObjectKind kind, const char *name, int privileges)
 {
 	bool		exists;
 	int			mask = mq_acl_mask(kind, name, GetUserId(), &exists);
+	StringInfoData needed;
 	size_t		i;
 
 	if (!exists || (mask & privileges) != 0)
 		return;
-	for (i = 0; i < lengthof(privilege_names); i++)
-		if (privileges & privilege_names[i].bit)
-			break;
+	initStringInfo(&needed);
+	if ((privileges & kind_privileges(kind)) == kind_privileges(kind))
+		appendStringInfoString(&needed, "some privilege");
+	else
+		for (i = 0; i < lengthof(privilege_names); i++)
+			if (privileges & privilege_names[i].bit)
+				appendStringInfo(&needed, "%sthe %s privilege",
+								 needed.len > 0 ? " or " : "",
+								 privilege_names[i].name);
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied for %s \"%s\"", kind_name(kind), name),
-			 errdetail("This needs the %s privilege on it.",
-					   privilege_names[i].name),
+			 errdetail("This needs %s on it.", needed.data),
 			 errhint("The %s's owner grants it with mq.grant_%s().",
 					 kind_name(kind),
 					 kind == MQ_OBJECT_TOPIC ? "topic" : "group")));
@@ -351,6 +381,18 @@ bool
 mq_acl_xact_pending(void)
 {
 	return xact_changed;
+}
+
+/*
+ * mq_acl_subxact_abort
+ *		A subtransaction rolled back: what it granted or revoked is undone,
+ *		so this backend's masks, which may have seen it, go.
+ */
+void
+mq_acl_subxact_abort(void)
+{
+	if (xact_changed)
+		forget_all((Datum) 0, 0, 0);
 }
 
 /*
@@ -441,17 +483,21 @@ text_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 
 /*
  * role_arg
- *		A role named by argument argno: 'public', or an existing role, by
- *		its name as stored.
+ *		A role named by argument argno: an existing role, else 'public' in
+ *		any case, as stored.  A grant needs the role to exist; a revoke
+ *		takes any name, so that a dropped role's grants can be revoked.
  */
 static char *
-role_arg(FunctionCallInfo fcinfo, int argno)
+role_arg(FunctionCallInfo fcinfo, int argno, bool must_exist)
 {
 	char	   *name = text_arg(fcinfo, argno, "role");
 
+	if (OidIsValid(get_role_oid(name, true)))
+		return name;
 	if (pg_strcasecmp(name, "public") == 0)
 		return pstrdup("public");
-	(void) get_role_oid(name, false);
+	if (must_exist)
+		(void) get_role_oid(name, false);
 	return name;
 }
 
@@ -471,14 +517,14 @@ owner_check(MqObjectKind kind, const char *name)
 
 	if (mq_query(kind == MQ_OBJECT_TOPIC ?
 				 "SELECT owner FROM mq.topic"
-				 " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE" :
+				 " WHERE name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE" :
 				 "SELECT owner FROM mq.consumer_group"
-				 " WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+				 " WHERE name OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 				 1, &type, &arg, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("%s \"%s\" does not exist", kind_name(kind), name)));
-	owner = TextDatumGetCString(mq_query_value(0, 1, &isnull));
+	owner = pstrdup(TextDatumGetCString(mq_query_value(0, 1, &isnull)));
 	if (!superuser() && !holds(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -498,7 +544,7 @@ grant_or_revoke(FunctionCallInfo fcinfo, MqObjectKind kind, bool grant)
 {
 	char	   *name = text_arg(fcinfo, 0, kind == MQ_OBJECT_TOPIC ? "topic" : "group");
 	int			mask = parse_privileges(kind, text_arg(fcinfo, 1, "privileges"));
-	char	   *role = role_arg(fcinfo, 2);
+	char	   *role = role_arg(fcinfo, 2, grant);
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[3];
 	size_t		i;

@@ -34,6 +34,7 @@ extern void mq_acl_changed(void);
 
 /* From mq.c's transaction callback and shared memory hooks. */
 extern bool mq_acl_xact_pending(void);
+extern void mq_acl_subxact_abort(void);
 extern void mq_acl_xact_end(bool commit);
 extern void mq_acl_shmem_request(void);
 extern void mq_acl_shmem_startup(void);

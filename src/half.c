@@ -55,6 +55,7 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "acl.h"
 #include "clock.h"
 #include "delay.h"
 #include "half.h"
@@ -454,7 +455,7 @@ typedef enum CheckAnswer
  *		The caller is connected to SPI.
  */
 static CheckAnswer
-call_checker(Oid fn, Oid owner, Datum handle, char **why)
+call_checker(Oid fn, Oid owner, const char *topic, Datum handle, char **why)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner resowner = CurrentResourceOwner;
@@ -474,6 +475,23 @@ call_checker(Oid fn, Oid owner, Datum handle, char **why)
 	{
 		*why = psprintf("the checker's registrant may no longer execute function %u", fn);
 		return CHECK_UNKNOWN;
+	}
+
+	/*
+	 * Producer groups are only names: the function sees the message and
+	 * decides its fate, so its registrant must be one who may produce to the
+	 * message's topic.
+	 */
+	{
+		bool		exists;
+
+		if ((mq_acl_mask(MQ_OBJECT_TOPIC, topic, owner, &exists) &
+			 MQ_PRIV_PRODUCE) == 0)
+		{
+			*why = psprintf("the checker's registrant may not produce to topic \"%s\"",
+							topic);
+			return CHECK_UNKNOWN;
+		}
 	}
 	mq_query("SELECT h FROM mq.half_messages h"
 			 " WHERE h.handle OPERATOR(pg_catalog.=) $1",
@@ -591,6 +609,7 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 	uint64		i;
 	Datum	   *handles;
 	char	  **groups;
+	char	  **topics;
 	Oid		   *checkers;
 	Oid		   *owners;
 	int32	   *checks;
@@ -600,8 +619,9 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 	args[0] = TimestampTzGetDatum(now);
 	SPI_connect();
 	n = mq_query("SELECT h.id, h.producer_group, c.checker::oid, c.owner,"
-				 " h.checks"
+				 " h.checks, t.name"
 				 " FROM mq.half_message h"
+				 " JOIN mq.topic t USING (topic_id)"
 				 " LEFT JOIN mq.checker c USING (producer_group)"
 				 " WHERE h.state OPERATOR(pg_catalog.=) 'prepared'"
 				 " AND h.next_check_at OPERATOR(pg_catalog.<=) $1"
@@ -612,6 +632,7 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 	groups = palloc(sizeof(char *) * Max(n, 1));
 	checkers = palloc(sizeof(Oid) * Max(n, 1));
 	owners = palloc(sizeof(Oid) * Max(n, 1));
+	topics = palloc(sizeof(char *) * Max(n, 1));
 	checks = palloc(sizeof(int32) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
@@ -628,6 +649,7 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 		d = SPI_getbinval(tup, desc, 4, &isnull);
 		owners[i] = isnull ? InvalidOid : DatumGetObjectId(d);
 		checks[i] = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		topics[i] = SPI_getvalue(tup, desc, 6);
 	}
 
 	for (i = 0; i < n; i++)
@@ -647,7 +669,8 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 		CHECK_FOR_INTERRUPTS();
 		if (OidIsValid(checkers[i]))
 		{
-			answer = call_checker(checkers[i], owners[i], handles[i], &why);
+			answer = call_checker(checkers[i], owners[i], topics[i], handles[i],
+								  &why);
 			last = answer == CHECK_COMMIT ? "commit" :
 				answer == CHECK_ROLLBACK ? "rollback" :
 				why != NULL ? why : "unknown";

@@ -398,6 +398,7 @@ mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			mq_topic_subxact_end(true, mySubid, parentSubid);
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
+			mq_acl_subxact_abort();
 			mq_produce_subxact_end(false, mySubid, parentSubid);
 			mq_position_subxact_end(false, mySubid, parentSubid);
 			mq_topic_subxact_end(false, mySubid, parentSubid);

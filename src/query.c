@@ -32,6 +32,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "query.h"
@@ -233,6 +234,44 @@ mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 }
 
 /*
+ * mq_query_latest
+ *		mq_query, read-only, with the latest snapshot rather than the
+ *		caller's: for what must count as soon as it commits whatever the
+ *		caller's isolation level (privileges).
+ */
+uint64
+mq_query_latest(const char *sql, int nargs, Oid *types, Datum *values,
+				const char *nulls)
+{
+	QueryState	state;
+	SPIPlanPtr	plan;
+	int			rc = 0;
+
+	query_begin(&state);
+	query_depth++;
+	PG_TRY();
+	{
+		plan = cached_plan(sql, nargs, types);
+		if (plan == NULL)
+			plan = SPI_prepare(sql, nargs, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+								  InvalidSnapshot, true, false, 0);
+	}
+	PG_FINALLY();
+	{
+		query_depth--;
+	}
+	PG_END_TRY();
+	query_end(&state);
+	if (rc < 0)
+		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
  * mq_query_once
  *		Run an SQL text built for this call (it names a segment table, or
  *		runs once per transaction) without keeping its plan; arguments as
@@ -244,11 +283,21 @@ mq_query_once(const char *sql, int nargs, Oid *types, Datum *values,
 			  const char *nulls, bool read_only, long count)
 {
 	QueryState	state;
+	int			nest;
 	int			rc;
 
 	query_begin(&state);
+
+	/* DDL creates mq's tables where mq, not the caller, says */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("default_tablespace", "", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("default_table_access_method", "heap",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+							 0, false);
 	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only,
 							   count);
+	AtEOXact_GUC(true, nest);
 	query_end(&state);
 	if (rc < 0)
 		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));

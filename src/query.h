@@ -16,6 +16,8 @@
 
 extern uint64 mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 					   const char *nulls, bool read_only);
+extern uint64 mq_query_latest(const char *sql, int nargs, Oid *types,
+							  Datum *values, const char *nulls);
 extern uint64 mq_query_once(const char *sql, int nargs, Oid *types,
 							Datum *values, const char *nulls, bool read_only,
 							long count);

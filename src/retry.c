@@ -106,6 +106,39 @@ group_topic_name(const MqGroupInfo *group, const char *suffix)
 }
 
 /*
+ * check_own_topic
+ *		Topic name, the group's retry or dead-letter topic, must be the
+ *		group's own: owned by the group's owner, as when its first nack
+ *		made it.  mq writes and reads it as the extension's owner on the
+ *		group's behalf, so a topic of that name that another role owns
+ *		(made by hand, or left by a dropped group of that name) is refused
+ *		rather than read or written.  The caller is connected to SPI.
+ */
+static void
+check_own_topic(const MqGroupInfo *group, const char *name)
+{
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(name);
+	args[1] = Int32GetDatum(group->group_id);
+	if (mq_query("SELECT t.owner, g.owner FROM mq.topic t, mq.consumer_group g"
+				 " WHERE t.name OPERATOR(pg_catalog.=) $1"
+				 " AND g.group_id OPERATOR(pg_catalog.=) $2"
+				 " AND t.owner OPERATOR(pg_catalog.<>) g.owner",
+				 2, types, args, NULL, false) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("topic \"%s\" is not consumer group \"%s\"'s own", name,
+						group->name),
+				 errdetail("Its owner is role \"%s\"; the group's owner is role \"%s\".",
+						   TextDatumGetCString(mq_query_value(0, 1, &isnull)),
+						   TextDatumGetCString(mq_query_value(0, 2, &isnull))),
+				 errhint("Give it to the group's owner with mq.alter_topic_owner(), or drop it.")));
+}
+
+/*
  * ensure_group_topic
  *		Load the group's topic name, creating it with the given partitions
  *		if it does not exist, and subscribing the group to it from its
@@ -150,10 +183,12 @@ ensure_group_topic(const MqGroupInfo *group, const char *name,
 						 " AND mq.topic.name OPERATOR(pg_catalog.=) $1",
 						 2, types, args, NULL, false);
 			}
+			check_own_topic(group, name);
 			if (subscribe)
 				mq_group_subscribe_quietly(group->name, name);
 		}
 	}
+	check_own_topic(group, name);
 	mq_topic_get(name, topic);
 }
 
@@ -554,6 +589,7 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 		SPI_finish();
 		PG_RETURN_INT64(0);
 	}
+	check_own_topic(&group, dlq_name);
 	ensure_group_topic(&group, group_topic_name(&group, MQ_RETRY_SUFFIX), 1,
 					   true, &retry);
 	mq_query("SELECT dlq_replayed FROM mq.consumer_group"

@@ -56,6 +56,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "acl.h"
 #include "codec.h"
 #include "query.h"
 #include "segment.h"
@@ -1130,6 +1131,7 @@ convert_segment(Oid old_relid, MqCompression compression)
 						   " AND s.relid = %u::pg_catalog.oid",
 						   quote_literal_cstr(GetUserNameFromId(owner, false)),
 						   old_relid), 0, NULL, NULL, NULL, false, 0);
+	mq_acl_changed();
 	mq_query_once(psprintf("UPDATE mq.segment SET relid = %u::pg_catalog.oid"
 						   " WHERE relid = %u::pg_catalog.oid",
 						   relid, old_relid), 0, NULL, NULL, NULL, false, 0);

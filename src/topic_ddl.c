@@ -4,11 +4,13 @@
  *	  Topic DDL: mq.create_topic, mq.alter_topic, mq.drop_topic and
  *	  mq.roll_segment.
  *
- * Topic DDL is serialised per topic by a lock on its row of mq.topic: FOR
- * UPDATE to drop it, FOR NO KEY UPDATE to alter or roll it, which the
- * worker's rolls and retention also take (skipping a locked topic), so DDL
- * on one topic never waits for DDL on another; two creates of one name
- * meet on mq.topic's unique name.  The tables change in the caller's
+ * Topic DDL is serialised per topic by a FOR NO KEY UPDATE lock on its row
+ * of mq.topic, which the worker's rolls and retention also take (skipping
+ * a locked topic), so DDL on one topic never waits for DDL on another; a
+ * drop's final DELETE takes the key lock only at its end, so that sends
+ * whose inserts refer to the topic (FOR KEY SHARE) are not waited for while
+ * the drop holds it.  Two creates of one name meet on mq.topic's unique
+ * name.  The tables change in the caller's
  * transaction; the topic directory
  * (topic.c) follows when it ends.  Dropping a topic or adding partitions
  * changes what consumer groups read: groups get positions in new
@@ -178,12 +180,6 @@ mq_create_topic(PG_FUNCTION_ARGS)
 	mq_topic_check_version();
 
 	args[0] = CStringGetTextDatum(name);
-	mq_query_once("SELECT 1 FROM mq.topic WHERE name = $1",
-				  1, &text_type, args, NULL, false, 1);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("topic \"%s\" already exists", name)));
 
 	mq_query("SELECT pg_catalog.nextval('mq.topic_id_seq')::integer",
 			 0, NULL, NULL, NULL, false);
@@ -254,7 +250,8 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 
 	check_ddl_access(name);
 	SPI_connect();
-	mq_query_once("SELECT topic_id FROM mq.topic WHERE name = $1 FOR UPDATE",
+	mq_query_once("SELECT topic_id FROM mq.topic WHERE name = $1"
+				  " FOR NO KEY UPDATE",
 				  1, &text_type, &arg, NULL, false, 1);
 	if (SPI_processed == 0)
 	{

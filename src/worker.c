@@ -125,6 +125,9 @@ lock_for_jobs(void)
 /* A job: does its work, returns how much, and sets *backlog if it knows. */
 typedef int64 (*JobFunction) (int64 *backlog);
 
+/* The SQLSTATE of the last job that failed. */
+static int	job_errcode = 0;
+
 /*
  * run_job
  *		Run a job in a subtransaction of the current transaction, so that an
@@ -171,6 +174,7 @@ run_job(MqJob job, JobFunction fn, char **error)
 		mq_database_job_done(job, -1, -1, edata->message);
 		if (error != NULL)
 			*error = pstrdup(edata->message);
+		job_errcode = edata->sqlerrcode;
 		FreeErrorData(edata);
 		count = -1;
 	}
@@ -223,7 +227,9 @@ static TimestampTz job_now;
 /*
  * How many due messages the next release takes.  RELEASE_BATCH, unless a
  * release failed: then it is cut down until the failing message is the only
- * one taken (see due_pass).
+ * one taken (see release).  It stays cut down from one due pass to the
+ * next until then: a failing batch that takes longer than a pass's budget
+ * must not be tried whole again.
  */
 static int	release_limit = RELEASE_BATCH;
 
@@ -269,6 +275,29 @@ release_job(int64 *backlog)
 							 &release_state);
 }
 
+/*
+ * transient
+ *		Whether an error says something about the server's state, not about
+ *		the message being written: a deadlock, a lock or statement timeout,
+ *		a cancel, resources or a limit (the in-flight ring full), I/O.  The
+ *		release is then tried again later, and no message is blamed.
+ */
+static bool
+transient(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TO_CATEGORY(ERRCODE_TRANSACTION_ROLLBACK): /* 40 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES):	/* 53 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED):	/* 54 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION):	/* 57 */
+		case ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR): /* 58 */
+			return true;
+		default:
+			return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+	}
+}
+
 /* The message whose release failed, and the error, for park_job. */
 static pg_uuid_t culprit;
 static char *culprit_error;
@@ -286,10 +315,11 @@ park_job(int64 *backlog)
  *		the release goes on with the others.  If it fails after taking more,
  *		the next release takes an eighth as many, until the culprit is found
  *		alone; then full batches again.  A message whose release fails thus
- *		costs the others a few cut-down releases, not the worker.  Returns
- *		how many were released, or -1 if the release failed for another
- *		reason (the worker then tries again a naptime later).  *again is set
- *		if the release must be run again at once.
+ *		costs the others a few cut-down releases, not the worker.  An error
+ *		that says nothing about the message (transient) blames none.
+ *		Returns how many were released, or -1 if the release failed for
+ *		another reason (the worker then tries again a naptime later).
+ *		*again is set if the release must be run again at once.
  */
 static int64
 release(bool *again)
@@ -299,8 +329,14 @@ release(bool *again)
 	culprit_error = NULL;
 	released = run_job(MQ_JOB_RELEASE, release_job, &culprit_error);
 	*again = (released == release_limit);
-	if (released >= 0 || release_state.taken == 0)
+	if (released >= 0)
+	{
+		if (!*again)
+			release_limit = RELEASE_BATCH;	/* nothing more due: start over */
 		return released;
+	}
+	if (release_state.taken == 0 || transient(job_errcode))
+		return -1;				/* not a message's fault: a naptime later */
 
 	*again = true;
 	if (release_state.taken > 1)
@@ -352,7 +388,6 @@ due_pass(void)
 	mq_database_reset_due();
 	retry_at = TimestampTzPlusMilliseconds(mq_clock_now(), mq_worker_naptime);
 
-	release_limit = RELEASE_BATCH;
 	for (;;)
 	{
 		int64		released = -1;

@@ -188,6 +188,31 @@ is($node->safe_psql('postgres',
 		"SELECT state FROM mq.half_messages WHERE handle = '$good'"),
 	'committed', 'the other half message was committed');
 is(fetch('h'), 'checked', 'and delivered');
+# --- A checker registered by a role that may not produce to the message's
+# topic never sees or decides its half messages.
+$node->safe_psql('postgres', q{
+CREATE ROLE nosy;
+GRANT USAGE ON SCHEMA mq TO nosy;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq TO nosy;
+CREATE TABLE seen (payload bytea);
+GRANT INSERT ON seen TO nosy;
+CREATE FUNCTION nosy_checker(m mq.half_messages) RETURNS text LANGUAGE sql
+    AS $$ INSERT INTO public.seen VALUES (m.payload); SELECT 'commit' $$;
+ALTER FUNCTION nosy_checker(mq.half_messages) OWNER TO nosy;
+SET ROLE nosy;
+SELECT mq.register_checker('other_shop', 'nosy_checker(mq.half_messages)');
+});
+my $other = $node->safe_psql('postgres',
+	"SELECT mq.prepare('healthy', 'not for nosy'::text, 'other_shop', check_after => '1 s')");
+advance('1 s');
+ok($node->poll_query_until('postgres',
+		"SELECT checks >= 1 FROM mq.half_messages WHERE handle = '$other'"),
+	'the half message of a checker without produce is checked');
+is($node->safe_psql('postgres',
+		"SELECT state, last_check, (SELECT count(*) FROM seen) FROM mq.half_messages WHERE handle = '$other'"),
+	'prepared|the checker\'s registrant may not produce to topic "healthy"|0',
+	'as unknown: the function is not called and the message stays prepared');
+
 is(wait_worker(), $worker_pid, 'the worker still never restarted');
 
 $node->stop;
