@@ -473,3 +473,82 @@ GRANT EXECUTE ON FUNCTION mq.has_topic_privilege(text, text),
                           mq.has_topic_privilege(text, text, text),
                           mq.has_group_privilege(text, text),
                           mq.has_group_privilege(text, text, text) TO PUBLIC;
+
+-- Shared and key_shared subscriptions.
+ALTER TABLE mq.subscription DROP CONSTRAINT subscription_mode_check;
+ALTER TABLE mq.subscription ADD CONSTRAINT subscription_mode_check
+    CHECK (mode IN ('clustering', 'broadcasting', 'shared', 'key_shared'));
+ALTER TABLE mq.position ADD COLUMN acked int8multirange NOT NULL DEFAULT '{}';
+
+-- Shared and key_shared subscriptions: messages leased one by one and
+-- settled by receipt.  An ack inserts the offsets it settles here, in the
+-- consumer's transaction; the worker folds them into mq.position (the ack
+-- floor, next_offset, and the acked offsets above it) and deletes them.
+CREATE TABLE mq.share_ack (
+    group_id  integer NOT NULL,
+    topic_id  integer NOT NULL,
+    partition integer NOT NULL,
+    offsets   int8multirange NOT NULL,
+    FOREIGN KEY (group_id, topic_id) REFERENCES mq.subscription ON DELETE CASCADE
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
+        autovacuum_vacuum_cost_delay = 0);
+CREATE INDEX ON mq.share_ack (group_id, topic_id, partition);
+SELECT pg_catalog.pg_extension_config_dump('mq.share_ack', '');
+
+CREATE FUNCTION mq.receive("group" text, max integer DEFAULT 10,
+                           visibility_timeout interval DEFAULT '30 seconds',
+                           wait interval DEFAULT NULL)
+RETURNS TABLE (
+    receipt text,
+    topic text,
+    partition integer,
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload bytea,
+    payload_type text,
+    produced_at timestamptz,
+    delivery_count integer)
+AS 'MODULE_PATHNAME', 'mq_receive'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.receive(text, integer, interval, interval) IS
+'lease up to max messages of a group''s shared subscriptions for the visibility timeout, with the receipts that settle them';
+
+CREATE FUNCTION mq.ack(receipt text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_ack_receipts'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.ack(receipts text[])
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_ack_receipts'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.ack(text) IS
+'settle a received message in the current transaction; returns 1, or 0 if it was settled already';
+COMMENT ON FUNCTION mq.ack(text[]) IS
+'settle received messages in the current transaction; returns how many this call settled';
+
+CREATE FUNCTION mq.nack(receipt text, delay interval DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'mq_nack_receipt'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.nack(text, interval) IS
+'give a received message back, delivered again after delay, or to the dead letters after max_retries; ''retry'' or ''dlq''';
+
+CREATE FUNCTION mq.extend(receipt text, visibility_timeout interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'mq_extend_receipt'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.extend(text, interval) IS
+'move the end of a received message''s lease to now plus visibility_timeout; returns it';
+
+REVOKE ALL ON FUNCTION mq.receive(text, integer, interval, interval),
+    mq.ack(text), mq.ack(text[]), mq.nack(text, interval),
+    mq.extend(text, interval) FROM PUBLIC;
+REVOKE ALL ON mq.share_ack FROM PUBLIC;

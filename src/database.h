@@ -34,6 +34,7 @@ typedef enum MqJob
 	MQ_JOB_RELEASE,				/* release due delayed messages and retries */
 	MQ_JOB_CHECKBACK,			/* check back unresolved half messages */
 	MQ_JOB_NOTIFY,				/* NOTIFY listeners of moved topics */
+	MQ_JOB_SHARE,				/* fold shared groups' acks into positions */
 	MQ_JOB_COUNT
 } MqJob;
 

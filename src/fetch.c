@@ -105,28 +105,13 @@ typedef struct FetchArgs
 static uint32 fetch_count = 0;
 
 /*
- * A subscription's filters, ready to test messages against.
- */
-typedef struct MessageFilter
-{
-	bool		any_tag;		/* no tag filter */
-	Datum	   *tags;
-	int			ntags;
-	bool		any_headers;	/* no jsonpath filter */
-	FmgrInfo	match;			/* jsonb @@ jsonpath */
-	FmgrInfo	exists;			/* jsonb @? jsonpath */
-	Datum		path;
-	Datum		no_headers;		/* '{}', what a message without headers is */
-} MessageFilter;
-
-/*
- * init_filter
+ * mq_fetch_filter_init
  *		Prepare the tags (text[]) and jsonpath filter of a subscription,
  *		either of which may be null.
  */
-static void
-init_filter(MessageFilter *f, Datum tags, bool tags_null, Datum filter,
-			bool filter_null)
+void
+mq_fetch_filter_init(MessageFilter *f, Datum tags, bool tags_null, Datum filter,
+					 bool filter_null)
 {
 	memset(f, 0, sizeof(*f));
 	f->any_tag = tags_null;
@@ -166,15 +151,15 @@ path_test(FmgrInfo *fn, Datum headers, Datum path, bool *isnull)
 }
 
 /*
- * filter_passes
+ * mq_fetch_filter_passes
  *		Whether a message with this tag and these headers passes f: its tag
  *		is one of the tags (a message without a tag is not), and the
  *		headers (or '{}') match the jsonpath as a predicate (@@) or, if it
  *		is not one, as a path that finds something (@?).
  */
-static bool
-filter_passes(MessageFilter *f, Datum tag, bool tag_null, Datum headers,
-			  bool headers_null)
+bool
+mq_fetch_filter_passes(MessageFilter *f, Datum tag, bool tag_null, Datum headers,
+					   bool headers_null)
 {
 	if (!f->any_tag)
 	{
@@ -235,8 +220,8 @@ scan_visit(const MqRecord *rec, void *arg)
 	Datum		values[FETCH_COLUMNS];
 	bool		isnull[FETCH_COLUMNS];
 
-	if (!filter_passes(s->filter, PointerGetDatum(m->tag), m->tag == NULL,
-					   PointerGetDatum(m->headers), m->headers == NULL))
+	if (!mq_fetch_filter_passes(s->filter, PointerGetDatum(m->tag), m->tag == NULL,
+								PointerGetDatum(m->headers), m->headers == NULL))
 		return true;
 
 	memset(isnull, 0, sizeof(isnull));
@@ -285,7 +270,7 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 
 	bound = (stable - from > window) ? from + window : stable;
 	*scanned_to = bound;
-	init_filter(&f, tags, tags_null, filter, filter_null);
+	mq_fetch_filter_init(&f, tags, tags_null, filter, filter_null);
 
 	s.a = a;
 	s.topic_name = CStringGetTextDatum(topic->name);
@@ -360,6 +345,16 @@ list_candidates(FetchArgs *a, CachedGroup *g, int *n)
 
 		if (a->one_topic && sub->topic_id != a->topic.topic_id)
 			continue;
+		if (sub->mode == 's' || sub->mode == 'k')
+		{
+			if (a->one_topic)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("consumer group \"%s\" reads topic \"%s\" in %s mode: it receives with mq.receive",
+								g->name, sub->topic,
+								sub->mode == 's' ? "shared" : "key_shared")));
+			continue;			/* mq.receive's */
+		}
 		if (sub->broadcasting && a->member_id[0] == '\0')
 			continue;
 		args[0] = Int32GetDatum(g->group_id);

@@ -211,8 +211,8 @@ mq_group_check_member(const MqGroupInfo *group, const char *member_id,
 
 /*
  * mq_group_subscription_mode
- *		MQ_MODE_CLUSTERING or MQ_MODE_BROADCASTING: the mode of the group's
- *		subscription to the topic; an error if it has none.
+ *		The mode of the group's subscription to the topic (shared and
+ *		key_shared are both MQ_MODE_SHARED); an error if it has none.
  */
 MqSubscriptionMode
 mq_group_subscription_mode(const MqGroupInfo *group, const MqTopicInfo *topic)
@@ -233,7 +233,8 @@ mq_group_subscription_mode(const MqGroupInfo *group, const MqTopicInfo *topic)
 						group->name, topic->name),
 				 errhint("Subscribe it with mq.subscribe.")));
 	mode = TextDatumGetCString(mq_query_value(0, 1, &isnull));
-	return mode[0] == 'b' ? MQ_MODE_BROADCASTING : MQ_MODE_CLUSTERING;
+	return mode[0] == 'b' ? MQ_MODE_BROADCASTING :
+		mode[0] == 'c' ? MQ_MODE_CLUSTERING : MQ_MODE_SHARED;
 }
 
 /*
@@ -894,11 +895,12 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("mode, ordered and max_retries must not be null")));
 	mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (strcmp(mode, "clustering") != 0 && strcmp(mode, "broadcasting") != 0)
+	if (strcmp(mode, "clustering") != 0 && strcmp(mode, "broadcasting") != 0 &&
+		strcmp(mode, "shared") != 0 && strcmp(mode, "key_shared") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid subscription mode \"%s\"", mode),
-				 errhint("The modes are 'clustering' (members share the partitions) and 'broadcasting' (every member gets every message).")));
+				 errhint("The modes are 'clustering' (members share the partitions), 'broadcasting' (every member gets every message), 'shared' (consumers share messages one by one) and 'key_shared' (the same, one consumer at a time per key).")));
 	ordered = PG_GETARG_BOOL(6);
 	max_retries = PG_GETARG_INT32(7);
 	if (max_retries < 0 || max_retries > MQ_MAX_ATTEMPTS)
@@ -983,7 +985,9 @@ subscribe(FunctionCallInfo fcinfo, StartKind start, TimestampTz at)
 				 9, itypes, args, nulls, false);
 		created = true;
 
-		if (mode[0] == 'c')
+		if (mode[0] == 's' || mode[0] == 'k')
+			insert_positions(group.group_id, &topic, "", start, at);
+		else if (mode[0] == 'c')
 		{
 			insert_positions(group.group_id, &topic, "", start, at);
 			if (group_has_members(group.group_id))

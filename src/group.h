@@ -21,7 +21,9 @@
 typedef enum MqSubscriptionMode
 {
 	MQ_MODE_CLUSTERING,			/* consumers compete for partitions */
-	MQ_MODE_BROADCASTING		/* each member reads every partition */
+	MQ_MODE_BROADCASTING,		/* each member reads every partition */
+	MQ_MODE_SHARED				/* shared or key_shared: messages leased one
+								 * by one (share.c) */
 } MqSubscriptionMode;
 
 typedef struct MqGroupInfo

@@ -63,6 +63,7 @@
 #include "position.h"
 #include "produce.h"
 #include "settings.h"
+#include "share.h"
 #include "subscription.h"
 #include "topic.h"
 
@@ -136,6 +137,7 @@ mq_shmem_request_hook(void)
 	mq_offsets_shmem_request();
 	mq_clock_shmem_request();
 	mq_acl_shmem_request();
+	mq_share_shmem_request();
 	mq_subscription_shmem_request();
 }
 
@@ -155,6 +157,7 @@ mq_shmem_startup_hook(void)
 	mq_offsets_shmem_startup();
 	mq_clock_shmem_startup();
 	mq_acl_shmem_startup();
+	mq_share_shmem_startup();
 	mq_subscription_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -337,11 +340,11 @@ mq_xact_callback(XactEvent event, void *arg)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has sent mq messages"),
 						 errdetail("Offsets are assigned when the sending transaction commits, in the session that sent.")));
-			if (mq_position_xact_pending())
+			if (mq_position_xact_pending() || mq_share_xact_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that has fetched mq messages"),
-						 errdetail("Its claims and auto-commit leases belong to this session.")));
+						 errmsg("cannot PREPARE a transaction that has fetched, received or settled mq messages"),
+						 errdetail("Its claims, leases and acknowledgements belong to this session.")));
 			if (mq_database_xact_pending() || mq_topic_xact_pending() ||
 				mq_subscription_pending() || mq_acl_xact_pending())
 				ereport(ERROR,
@@ -352,6 +355,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			/* nothing of it is left here (see PRE_PREPARE) */
 			mq_produce_xact_end(false);
 			mq_position_xact_end(false);
+			mq_share_xact_end(false);
 			mq_subscription_xact_end(false);
 			mq_delay_xact_end(false);
 			mq_acl_xact_end(false);
@@ -361,6 +365,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_produce_xact_end(true);
 			mq_delay_xact_end(true);
 			mq_position_xact_end(true);
+			mq_share_xact_end(true);
 			mq_subscription_xact_end(true);
 			mq_topic_xact_end(true);
 			mq_acl_xact_end(true);
@@ -371,6 +376,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_produce_xact_end(false);
 			mq_delay_xact_end(false);
 			mq_position_xact_end(false);
+			mq_share_xact_end(false);
 			mq_subscription_xact_end(false);
 			mq_topic_xact_end(false);
 			mq_acl_xact_end(false);
@@ -395,12 +401,14 @@ mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		case SUBXACT_EVENT_COMMIT_SUB:
 			mq_produce_subxact_end(true, mySubid, parentSubid);
 			mq_position_subxact_end(true, mySubid, parentSubid);
+			mq_share_subxact_end(true, mySubid, parentSubid);
 			mq_topic_subxact_end(true, mySubid, parentSubid);
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
 			mq_acl_subxact_abort();
 			mq_produce_subxact_end(false, mySubid, parentSubid);
 			mq_position_subxact_end(false, mySubid, parentSubid);
+			mq_share_subxact_end(false, mySubid, parentSubid);
 			mq_topic_subxact_end(false, mySubid, parentSubid);
 			break;
 		default:

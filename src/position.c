@@ -405,6 +405,7 @@ position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 	char	   *member_id = mq_group_member_arg(fcinfo, arg_member);
 	bool		has_generation = arg_generation >= 0 &&
 	!PG_ARGISNULL(arg_generation);
+	MqSubscriptionMode mode;
 
 	if (has_generation && member_id == NULL)
 		ereport(ERROR,
@@ -416,7 +417,14 @@ position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 	mq_group_check_member(group, member_id,
 						  has_generation ? PG_GETARG_INT64(arg_generation) :
 						  group->generation);
-	if (mq_group_subscription_mode(group, topic) == MQ_MODE_BROADCASTING)
+	mode = mq_group_subscription_mode(group, topic);
+	if (mode == MQ_MODE_SHARED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("consumer group \"%s\" reads topic \"%s\" in shared mode: messages are settled by receipt",
+						group->name, topic->name),
+				 errhint("Use mq.ack(receipt) and mq.nack(receipt).")));
+	if (mode == MQ_MODE_BROADCASTING)
 	{
 		if (member_id == NULL)
 			ereport(ERROR,

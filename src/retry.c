@@ -298,6 +298,26 @@ dead_letter(const MqGroupInfo *group, const Nacked *m, int32 attempts,
 }
 
 /*
+ * mq_retry_dead_letter
+ *		Send message m of topic's partition at offset, delivered attempts
+ *		times, to the group's dead-letter topic in the current transaction
+ *		(for shared subscriptions, share.c).  The caller is connected to
+ *		SPI.
+ */
+void
+mq_retry_dead_letter(const MqGroupInfo *group, const MqMessage *m,
+					 int32 attempts, const MqTopicInfo *topic,
+					 int32 partition, int64 offset)
+{
+	Nacked		n;
+
+	memset(&n, 0, sizeof(n));
+	n.msg = *m;
+	n.msg.partition = -1;
+	dead_letter(group, &n, attempts, topic, partition, offset);
+}
+
+/*
  * nack_target
  *		The group and topic of a nack, checked: the caller's access, the
  *		member's generation, a clustering subscription, and a writable

@@ -13,8 +13,16 @@
 #ifndef MQ_RETRY_H
 #define MQ_RETRY_H
 
+#include "group.h"
+#include "message.h"
+#include "topic.h"
+
 /* Suffixes of a group's retry and dead-letter topics. */
 #define MQ_RETRY_SUFFIX		".retry"
 #define MQ_DLQ_SUFFIX		".dlq"
+
+extern void mq_retry_dead_letter(const MqGroupInfo *group, const MqMessage *m,
+								 int32 attempts, const MqTopicInfo *topic,
+								 int32 partition, int64 offset);
 
 #endif							/* MQ_RETRY_H */

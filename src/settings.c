@@ -37,6 +37,8 @@ bool		mq_test_clock = false;
 int			mq_check_interval = 30;
 int			mq_check_max = 15;
 int			mq_check_timeout = 10000;
+int			mq_share_window = 1024;
+int			mq_max_share_partitions = 1024;
 
 /*
  * mq_settings_define
@@ -67,6 +69,22 @@ mq_settings_define(void)
 							NULL,
 							&mq_max_partitions,
 							8192, 1, 10000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.share_window",
+							"Messages of a partition that a shared subscription may have unsettled at once.",
+							"Past the oldest unsettled message, a partition hands out no more than this many.",
+							&mq_share_window,
+							1024, 16, 65536,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.max_share_partitions",
+							"Maximum number of partitions read by shared subscriptions, over all groups and databases.",
+							NULL,
+							&mq_max_share_partitions,
+							1024, 1, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

@@ -53,6 +53,8 @@
 extern int	mq_max_databases;
 extern int	mq_max_topics;
 extern int	mq_max_partitions;
+extern int	mq_share_window;
+extern int	mq_max_share_partitions;
 
 /* Worker cadence settings (PGC_SIGHUP). */
 extern int	mq_worker_naptime;

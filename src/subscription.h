@@ -29,6 +29,9 @@ typedef struct CachedSubscription
 	int32		topic_id;
 	char		topic[MQ_NAME_MAX + 1];
 	bool		broadcasting;
+	char		mode;			/* 'c'lustering, 'b'roadcasting, 's'hared,
+								 * 'k'ey_shared */
+	int32		max_retries;
 	bool		tags_null;
 	Datum		tags;			/* text[] */
 	bool		filter_null;

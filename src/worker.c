@@ -73,6 +73,7 @@
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
+#include "share.h"
 #include "topic.h"
 #include "worker.h"
 
@@ -105,6 +106,8 @@ lock_for_jobs(void)
 		{"assignment", RowExclusiveLock},
 		{"delayed_message", RowExclusiveLock},
 		{"half_message", RowExclusiveLock},
+		{"position", RowExclusiveLock},
+		{"share_ack", RowExclusiveLock},
 	};
 	Oid			nsp = get_namespace_oid(MQ_EXTENSION_NAME, true);
 	size_t		i;
@@ -210,6 +213,12 @@ static int64
 members_job(int64 *backlog)
 {
 	return mq_group_expire_pass();
+}
+
+static int64
+share_job(int64 *backlog)
+{
+	return mq_share_compact();
 }
 
 /* Delayed messages released per transaction. */
@@ -503,6 +512,7 @@ worker_tick(void)
 		run_job(MQ_JOB_DEDUP, dedup_job, NULL);
 		run_job(MQ_JOB_ROLL, roll_job, NULL);
 		run_job(MQ_JOB_MEMBERS, members_job, NULL);
+		run_job(MQ_JOB_SHARE, share_job, NULL);
 		PopActiveSnapshot();
 	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));

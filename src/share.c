@@ -1,0 +1,1410 @@
+/*-------------------------------------------------------------------------
+ *
+ * share.c
+ *	  Shared and key_shared subscriptions: the work-queue model on the log.
+ *
+ * A group subscribed in mode 'shared' or 'key_shared' does not claim
+ * partitions: any number of consumers receive from one partition at once
+ * (mq.receive), each message leased to one consumer at a time for a
+ * visibility timeout, and acknowledged one by one by the receipt that names
+ * that delivery (mq.ack, mq.nack, mq.extend).  In key_shared mode the
+ * messages of one key go to one consumer at a time, in offset order.
+ *
+ * Durable state, per group and partition, is its row of mq.position:
+ * next_offset is the ack floor (every offset below it is settled) and acked
+ * the acknowledged offsets above it (an int8multirange).  An ack inserts
+ * the offsets it settles into mq.share_ack in the consumer's transaction,
+ * so it commits or rolls back with the consumer's own work, and never
+ * waits for another consumer's ack; the database worker folds committed
+ * acks into the position rows (mq_share_compact).  Messages are never
+ * updated or deleted.
+ *
+ * Transient state, per group and partition, is a window of
+ * mq.share_window slots in shared memory, from the floor on: whether each
+ * offset was read, is leased (until when, which delivery), being settled by
+ * a transaction, settled, or skipped (a hole, or a message the
+ * subscription's filters drop).  Leases are not logged: a restart makes
+ * every unsettled message available again (at-least-once), and delivery
+ * counts start again from zero.  A partition whose window is full hands out
+ * nothing new until its floor moves.
+ *
+ * Lock discipline.  This file owns the share partitions' directory
+ * (dir_lock, taken alone) and one LWLock per entry, never held while
+ * running SQL, reading a segment or taking another mq lock.
+ *
+ * Copyright (c) 2026, mq developers
+ *
+ * IDENTIFICATION
+ *	  src/share.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/rangetypes.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "acl.h"
+#include "clock.h"
+#include "fetch.h"
+#include "group.h"
+#include "offsets.h"
+#include "produce.h"
+#include "query.h"
+#include "retry.h"
+#include "segment.h"
+#include "settings.h"
+#include "share.h"
+#include "shmem.h"
+#include "subscription.h"
+#include "topic.h"
+
+PG_FUNCTION_INFO_V1(mq_receive);
+PG_FUNCTION_INFO_V1(mq_ack_receipts);
+PG_FUNCTION_INFO_V1(mq_nack_receipt);
+PG_FUNCTION_INFO_V1(mq_extend_receipt);
+
+/* Columns of mq.receive. */
+#define RECEIVE_COLUMNS		12
+
+/* Offsets read from a segment at a time to fill the window. */
+#define READ_CHUNK			1000
+
+/* How long a waiting mq.receive sleeps at most before looking again. */
+#define RECEIVE_NAP_MS		100
+
+typedef struct ShareKey
+{
+	Oid			dboid;
+	int32		group_id;
+	int32		topic_id;
+	int32		partition;
+} ShareKey;
+
+/* What an offset of the window is. */
+typedef enum SlotState
+{
+	SLOT_UNREAD = 0,			/* at or past next: not read yet */
+	SLOT_AVAILABLE,				/* read; may be delivered after until */
+	SLOT_LEASED,				/* delivered; leased until until */
+	SLOT_SETTLING,				/* an ack or nack awaits its transaction */
+	SLOT_ACKED,					/* settled */
+	SLOT_SKIPPED				/* a hole, or dropped by the filters */
+} SlotState;
+
+typedef struct ShareSlot
+{
+	uint8		state;			/* SlotState */
+	uint8		unused;
+	uint16		deliveries;		/* deliveries so far, this server life */
+	uint32		keyhash;		/* hash of its key, 0 if none */
+	TimestampTz until;			/* lease or back-off end (mq's clock) */
+} ShareSlot;
+
+/* A partition of a shared group: its window.  In shared memory. */
+typedef struct ShareEntry
+{
+	ShareKey	key;
+	LWLock		lock;
+	bool		loaded;			/* base and acks read from the tables */
+	int64		base;			/* offset of the first slot: the floor */
+	int32		head;			/* the first slot's index in slots */
+	int64		next;			/* first offset not read yet */
+	int64		saved_floor;	/* the floor mq.position last got */
+	ShareSlot	slots[FLEXIBLE_ARRAY_MEMBER];
+} ShareEntry;
+
+typedef struct ShareShared
+{
+	LWLock	   *dir_lock;
+	int			tranche;
+	uint32		epoch;			/* this server life's, in receipts */
+} ShareShared;
+
+static ShareShared *ShareState = NULL;
+
+static MqDirectory ShareDir = {
+	"share partition", "mq.max_share_partitions", &mq_max_share_partitions,
+	sizeof(ShareKey), 0, NULL, NULL
+};
+
+/* A change of the window made by this transaction, undone if it aborts. */
+typedef enum PendingKind
+{
+	PENDING_LEASE,				/* a delivery: available again on abort */
+	PENDING_ACK,				/* settled on commit */
+	PENDING_NACK				/* available after its back-off on commit */
+} PendingKind;
+
+typedef struct Pending
+{
+	ShareKey	key;
+	int64		offset;
+	PendingKind kind;
+	uint16		deliveries;
+	TimestampTz until;			/* NACK: when it is due again */
+	TimestampTz prev_until;		/* NACK: the lease's end, for an abort */
+	SubTransactionId subid;
+} Pending;
+
+static List *pending = NIL;		/* in TopTransactionContext */
+
+/* Spreads consumers over partitions. */
+static uint32 receive_count = 0;
+
+/* A receipt, parsed. */
+typedef struct Receipt
+{
+	int32		group_id;
+	int32		topic_id;
+	int32		partition;
+	int64		offset;
+	uint16		deliveries;
+	uint32		epoch;
+} Receipt;
+
+static inline int
+window(void)
+{
+	return mq_share_window;
+}
+
+static inline ShareSlot *
+slot_of(ShareEntry *e, int64 offset)
+{
+	return &e->slots[(e->head + (offset - e->base)) % window()];
+}
+
+/*
+ * advance
+ *		Move the floor past settled and skipped offsets.  Caller holds the
+ *		entry's lock.
+ */
+static void
+advance(ShareEntry *e)
+{
+	while (e->base < e->next)
+	{
+		ShareSlot  *s = slot_of(e, e->base);
+
+		if (s->state != SLOT_ACKED && s->state != SLOT_SKIPPED)
+			break;
+		memset(s, 0, sizeof(ShareSlot));
+		e->base++;
+		e->head = (e->head + 1) % window();
+	}
+}
+
+static Size
+entry_size(void)
+{
+	return offsetof(ShareEntry, slots) + sizeof(ShareSlot) * window();
+}
+
+/*
+ * find_entry
+ *		The window of a group's partition, or NULL.  Never fails.
+ */
+static ShareEntry *
+find_entry(const ShareKey *key)
+{
+	ShareEntry *e;
+
+	LWLockAcquire(ShareState->dir_lock, LW_SHARED);
+	e = hash_search(ShareDir.htab, key, HASH_FIND, NULL);
+	LWLockRelease(ShareState->dir_lock);
+	return e;
+}
+
+/*
+ * load
+ *		Fill a new window from the tables: the floor and the acked offsets
+ *		of the group's position, with the acks committed since the worker
+ *		last folded them.  The caller is connected to SPI.
+ */
+static void
+load(ShareEntry *e)
+{
+	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
+	Datum		args[3];
+	int64		floor;
+	uint64		n;
+	uint64		i;
+	bool		isnull;
+	List	   *ranges = NIL;
+	ListCell   *lc;
+
+	args[0] = Int32GetDatum(e->key.group_id);
+	args[1] = Int32GetDatum(e->key.topic_id);
+	args[2] = Int32GetDatum(e->key.partition);
+	if (mq_query("SELECT next_offset FROM mq.position"
+				 " WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 " AND topic_id OPERATOR(pg_catalog.=) $2"
+				 " AND partition OPERATOR(pg_catalog.=) $3"
+				 " AND member_id OPERATOR(pg_catalog.=) ''",
+				 3, types, args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("consumer group has no position in partition %d",
+						e->key.partition)));
+	floor = DatumGetInt64(mq_query_value(0, 1, &isnull));
+
+	n = mq_query("SELECT lower(r), upper(r) FROM ("
+				 " SELECT pg_catalog.unnest(acked) r FROM mq.position"
+				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 "  AND topic_id OPERATOR(pg_catalog.=) $2"
+				 "  AND partition OPERATOR(pg_catalog.=) $3"
+				 "  AND member_id OPERATOR(pg_catalog.=) ''"
+				 " UNION ALL"
+				 " SELECT pg_catalog.unnest(offsets) FROM mq.share_ack"
+				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 "  AND topic_id OPERATOR(pg_catalog.=) $2"
+				 "  AND partition OPERATOR(pg_catalog.=) $3) a",
+				 3, types, args, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		int64	   *r = palloc(2 * sizeof(int64));
+
+		r[0] = DatumGetInt64(mq_query_value(i, 1, &isnull));
+		r[1] = DatumGetInt64(mq_query_value(i, 2, &isnull));
+		ranges = lappend(ranges, r);
+	}
+
+	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	if (!e->loaded)
+	{
+		memset(e->slots, 0, sizeof(ShareSlot) * window());
+		e->base = floor;
+		e->head = 0;
+		e->next = floor;
+		e->saved_floor = floor;
+		foreach(lc, ranges)
+		{
+			int64	   *r = lfirst(lc);
+			int64		o;
+
+			for (o = Max(r[0], floor); o < r[1] && o < floor + window(); o++)
+				slot_of(e, o)->state = SLOT_ACKED;
+		}
+		e->loaded = true;
+	}
+	LWLockRelease(&e->lock);
+}
+
+/*
+ * get_entry
+ *		The window of a group's partition, made and loaded if need be.  The
+ *		caller is connected to SPI.
+ */
+static ShareEntry *
+get_entry(int32 group_id, int32 topic_id, int32 partition)
+{
+	ShareKey	key;
+	ShareEntry *e;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.group_id = group_id;
+	key.topic_id = topic_id;
+	key.partition = partition;
+	e = find_entry(&key);
+	if (e == NULL)
+	{
+		LWLockAcquire(ShareState->dir_lock, LW_EXCLUSIVE);
+		e = mq_shmem_enter(&ShareDir, &key, &found);
+		if (!found)
+			LWLockInitialize(&e->lock, ShareState->tranche);
+		LWLockRelease(ShareState->dir_lock);
+	}
+	if (!e->loaded)
+		load(e);
+	return e;
+}
+
+/*
+ * remember
+ *		Note a change of the window that the transaction's end settles.
+ */
+static void
+remember(const ShareKey *key, int64 offset, PendingKind kind,
+		 uint16 deliveries, TimestampTz until, TimestampTz prev_until)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	Pending    *p = palloc(sizeof(Pending));
+
+	p->key = *key;
+	p->offset = offset;
+	p->kind = kind;
+	p->deliveries = deliveries;
+	p->until = until;
+	p->prev_until = prev_until;
+	p->subid = GetCurrentSubTransactionId();
+	pending = lappend(pending, p);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * settle
+ *		Apply a pending change at its transaction's end.  Never fails.
+ */
+static void
+settle(Pending *p, bool commit)
+{
+	ShareEntry *e = find_entry(&p->key);
+	ShareSlot  *s;
+
+	if (e == NULL)
+		return;
+	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	if (e->loaded && p->offset >= e->base && p->offset < e->next)
+	{
+		s = slot_of(e, p->offset);
+		if (s->deliveries == p->deliveries)
+		{
+			switch (p->kind)
+			{
+				case PENDING_LEASE:
+					/* a delivery rolled back: available again at once */
+					if (!commit && s->state == SLOT_LEASED)
+					{
+						s->state = SLOT_AVAILABLE;
+						s->until = 0;
+					}
+					break;
+				case PENDING_ACK:
+					if (s->state == SLOT_SETTLING)
+					{
+						s->state = commit ? SLOT_ACKED : SLOT_AVAILABLE;
+						s->until = 0;
+					}
+					break;
+				case PENDING_NACK:
+					if (s->state == SLOT_SETTLING)
+					{
+						s->state = commit ? SLOT_AVAILABLE : SLOT_LEASED;
+						s->until = commit ? p->until : p->prev_until;
+					}
+					break;
+			}
+			advance(e);
+		}
+	}
+	LWLockRelease(&e->lock);
+}
+
+/*
+ * mq_share_xact_pending
+ *		Whether this transaction leased or settled shared messages (refuses
+ *		PREPARE: the window must follow its outcome in this session).
+ */
+bool
+mq_share_xact_pending(void)
+{
+	return pending != NIL;
+}
+
+/*
+ * mq_share_subxact_end
+ *		A subtransaction ended: a committed one's changes become its
+ *		parent's; an aborted one's are undone.
+ */
+void
+mq_share_subxact_end(bool commit, SubTransactionId mysubid,
+					 SubTransactionId parentsubid)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		if (p->subid != mysubid)
+			continue;
+		if (commit)
+			p->subid = parentsubid;
+		else
+		{
+			settle(p, false);
+			pending = foreach_delete_current(pending, lc);
+		}
+	}
+}
+
+/*
+ * mq_share_xact_end
+ *		The transaction ended and its outcome is visible: settle its acks
+ *		and nacks, or undo them and its deliveries.  Runs in the COMMIT and
+ *		ABORT callbacks: must not fail.
+ */
+void
+mq_share_xact_end(bool commit)
+{
+	ListCell   *lc;
+	bool		woke = false;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		settle(p, commit);
+		woke |= (p->kind != PENDING_LEASE || !commit);
+	}
+	/* what became available may let a waiting receive go on */
+	if (woke && pending != NIL)
+		ConditionVariableBroadcast(mq_offsets_wake_channel(MyDatabaseId));
+	pending = NIL;
+}
+
+/*
+ * format_receipt
+ *		The receipt of a delivery: it names the group, the message and the
+ *		delivery, and this server life.
+ */
+static text *
+format_receipt(const ShareKey *k, int64 offset, uint16 deliveries)
+{
+	return cstring_to_text(psprintf("%d.%d.%d." INT64_FORMAT ".%u.%08x",
+									k->group_id, k->topic_id, k->partition,
+									offset, (unsigned) deliveries,
+									ShareState->epoch));
+}
+
+/*
+ * parse_receipt
+ *		A receipt, or an error (22023) if it is not one.
+ */
+static void
+parse_receipt(const char *s, Receipt *r)
+{
+	unsigned	deliveries;
+	int			n = 0;
+
+	if (sscanf(s, "%d.%d.%d." INT64_FORMAT ".%u.%8x%n", &r->group_id,
+			   &r->topic_id, &r->partition, &r->offset, &deliveries,
+			   &r->epoch, &n) != 6 || s[n] != '\0' || deliveries > PG_UINT16_MAX ||
+		r->offset < 0 || r->partition < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid receipt \"%s\"", s),
+				 errhint("A receipt is the receipt column of a row mq.receive returned.")));
+	r->deliveries = (uint16) deliveries;
+}
+
+/* A delivery chosen by a receive pass. */
+typedef struct Chosen
+{
+	int64		offset;
+	uint16		deliveries;
+	bool		dead;			/* to the dead-letter topic, not delivered */
+} Chosen;
+
+/* A set of key hashes held in a key_shared pass: open addressing. */
+typedef struct KeySet
+{
+	uint32	   *slots;
+	int			size;
+} KeySet;
+
+static bool
+keyset_test_add(KeySet *ks, uint32 h, bool add)
+{
+	int			i = h % ks->size;
+
+	while (ks->slots[i] != 0)
+	{
+		if (ks->slots[i] == h)
+			return true;
+		i = (i + 1) % ks->size;
+	}
+	if (add)
+		ks->slots[i] = h;
+	return false;
+}
+
+/*
+ * pick
+ *		Lease up to want offsets of the window, oldest first: read ones
+ *		never delivered or whose lease or back-off ended.  In key_shared
+ *		mode an offset whose key an older unsettled offset holds waits.  A
+ *		message delivered max_deliveries times already goes to the dead
+ *		letters instead.  Caller holds the entry's lock.  Returns how many.
+ */
+static int
+pick(ShareEntry *e, int want, bool key_shared, int max_deliveries,
+	 TimestampTz now, TimestampTz lease_until, Chosen *chosen, KeySet *held)
+{
+	int			n = 0;
+	int64		o;
+
+	if (key_shared)
+		memset(held->slots, 0, sizeof(uint32) * held->size);
+	for (o = e->base; o < e->next && n < want; o++)
+	{
+		ShareSlot  *s = slot_of(e, o);
+		bool		blocked;
+
+		if (s->state == SLOT_ACKED || s->state == SLOT_SKIPPED ||
+			s->state == SLOT_UNREAD)
+			continue;
+		blocked = key_shared && s->keyhash != 0 &&
+			keyset_test_add(held, s->keyhash, true);
+		if (s->state == SLOT_SETTLING ||
+			((s->state == SLOT_LEASED || s->state == SLOT_AVAILABLE) &&
+			 s->until > now) || blocked)
+			continue;
+		chosen[n].offset = o;
+		chosen[n].dead = (s->deliveries >= max_deliveries);
+		s->state = chosen[n].dead ? SLOT_SETTLING : SLOT_LEASED;
+		if (!chosen[n].dead)
+		{
+			s->deliveries++;
+			s->until = lease_until;
+		}
+		chosen[n].deliveries = s->deliveries;
+		n++;
+	}
+	return n;
+}
+
+/* What a segment read collects: the records of offsets in [from, to). */
+typedef struct ReadInto
+{
+	int64		from;
+	int64		to;
+	MqRecord  **records;		/* by offset - from, NULL for a hole */
+	MemoryContext cxt;
+} ReadInto;
+
+static bool
+read_visit(const MqRecord *rec, void *arg)
+{
+	ReadInto   *r = arg;
+	MemoryContext old;
+	MqRecord   *copy;
+
+	if (rec->offset < r->from)
+		return true;
+	if (rec->offset >= r->to)
+		return false;
+	old = MemoryContextSwitchTo(r->cxt);
+	copy = palloc(sizeof(MqRecord));
+	*copy = *rec;
+	copy->msg.key = rec->msg.key ? (text *)
+		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.key), false, -1)) : NULL;
+	copy->msg.tag = rec->msg.tag ? (text *)
+		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.tag), false, -1)) : NULL;
+	copy->msg.headers = rec->msg.headers ? (Jsonb *)
+		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.headers), false, -1)) : NULL;
+	copy->msg.payload = (bytea *)
+		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.payload), false, -1));
+	r->records[rec->offset - r->from] = copy;
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * read_range
+ *		The records of a partition's offsets [from, to), below the stable
+ *		offset.  The caller is connected to SPI.
+ */
+static void
+read_range(const MqTopicInfo *topic, int32 partition, ReadInto *r)
+{
+	MqSegmentScan scan;
+	Oid			relid;
+	const char *segment;
+
+	r->records = palloc0(sizeof(MqRecord *) * (r->to - r->from));
+	r->cxt = CurrentMemoryContext;
+	mq_segment_scan_begin(&scan, topic->topic_id, false);
+	while (mq_segment_scan_next(&scan, &relid, &segment))
+		mq_segment_read(relid, partition, r->from, r->to, read_visit, r);
+	mq_segment_scan_end(&scan);
+}
+
+static uint32
+key_hash(const MqMessage *m)
+{
+	uint32		h;
+
+	if (m->key == NULL)
+		return 0;
+	h = hash_bytes((const unsigned char *) VARDATA_ANY(m->key),
+				   VARSIZE_ANY_EXHDR(m->key));
+	return h == 0 ? 1 : h;
+}
+
+/* One receive call's arguments and result. */
+typedef struct ReceiveArgs
+{
+	MqGroupInfo group;
+	int32		max;
+	int32		returned;
+	Interval   *visibility;
+	ReturnSetInfo *rsinfo;
+	Datum		type_names[3];
+	KeySet		held;
+} ReceiveArgs;
+
+/*
+ * emit
+ *		A row of mq.receive.
+ */
+static void
+emit(ReceiveArgs *a, const ShareKey *k, const MqTopicInfo *topic,
+	 const MqRecord *rec, uint16 deliveries)
+{
+	Datum		values[RECEIVE_COLUMNS];
+	bool		isnull[RECEIVE_COLUMNS];
+	const MqMessage *m = &rec->msg;
+
+	memset(isnull, 0, sizeof(isnull));
+	values[0] = PointerGetDatum(format_receipt(k, rec->offset, deliveries));
+	values[1] = CStringGetTextDatum(topic->name);
+	values[2] = Int32GetDatum(k->partition);
+	values[3] = Int64GetDatum(rec->offset);
+	values[4] = UUIDPGetDatum(&m->id);
+	values[5] = PointerGetDatum(m->key);
+	isnull[5] = (m->key == NULL);
+	values[6] = PointerGetDatum(m->tag);
+	isnull[6] = (m->tag == NULL);
+	values[7] = PointerGetDatum(m->headers);
+	isnull[7] = (m->headers == NULL);
+	values[8] = PointerGetDatum(m->payload);
+	values[9] = a->type_names[m->payload_type == MQ_PAYLOAD_TEXT ? 0 :
+							  m->payload_type == MQ_PAYLOAD_JSONB ? 1 : 2];
+	values[10] = TimestampTzGetDatum(rec->produced_at);
+	values[11] = Int32GetDatum(deliveries);
+	tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc, values,
+						 isnull);
+	a->returned++;
+}
+
+/*
+ * insert_acks
+ *		Record offsets of a group's partition as settled, in the current
+ *		transaction.  The caller is connected to SPI.
+ */
+static void
+insert_acks(const ShareKey *k, const int64 *offsets, int n)
+{
+	Oid			types[4] = {INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
+	Datum		args[4];
+	Datum	   *elems = palloc(sizeof(Datum) * n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(offsets[i]);
+	args[0] = Int32GetDatum(k->group_id);
+	args[1] = Int32GetDatum(k->topic_id);
+	args[2] = Int32GetDatum(k->partition);
+	args[3] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, true,
+											  TYPALIGN_DOUBLE));
+	mq_query("INSERT INTO mq.share_ack (group_id, topic_id, partition, offsets)"
+			 " SELECT $1, $2, $3, pg_catalog.range_agg("
+			 "  pg_catalog.int8range(o, o OPERATOR(pg_catalog.+) 1))"
+			 " FROM pg_catalog.unnest($4) o",
+			 4, types, args, NULL, false);
+}
+
+/*
+ * receive_partition
+ *		Lease and return up to a->max - a->returned messages of one
+ *		partition of a shared subscription.
+ */
+static void
+receive_partition(ReceiveArgs *a, CachedSubscription *sub,
+				  const MqTopicInfo *topic, int32 partition,
+				  int max_deliveries)
+{
+	ShareEntry *e = get_entry(a->group.group_id, topic->topic_id, partition);
+	int64		stable;
+	TimestampTz now = mq_clock_now();
+	TimestampTz lease_until = DatumGetTimestampTz(
+												  DirectFunctionCall2(timestamptz_pl_interval,
+																	  TimestampTzGetDatum(now),
+																	  IntervalPGetDatum(a->visibility)));
+	int			want = a->max - a->returned;
+	Chosen	   *chosen = palloc(sizeof(Chosen) * want);
+	int			nchosen = 0;
+	bool		key_shared = (sub->mode == 'k');
+	MessageFilter filter;
+	int			round;
+
+	if (!mq_offsets_stable(topic->topic_id, partition, &stable, NULL))
+		return;
+	mq_fetch_filter_init(&filter, sub->tags, sub->tags_null, sub->filter,
+						 sub->filter_null);
+
+	for (round = 0; round < 64 && nchosen < want; round++)
+	{
+		ReadInto	r;
+		int64		o;
+		bool		need_read;
+
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+		nchosen += pick(e, want - nchosen, key_shared, max_deliveries, now,
+						lease_until, chosen + nchosen, &a->held);
+		r.from = e->next;
+		r.to = Min(Min(stable, e->base + window()), e->next + READ_CHUNK);
+		need_read = (nchosen < want && r.from < r.to);
+		LWLockRelease(&e->lock);
+		if (!need_read)
+			break;
+
+		/* read what the window may take next, outside the lock */
+		read_range(topic, partition, &r);
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+		for (o = Max(r.from, e->next); o < r.to; o++)
+		{
+			ShareSlot  *s = slot_of(e, o);
+			MqRecord   *rec = r.records[o - r.from];
+
+			if (s->state == SLOT_ACKED)
+				continue;		/* settled before a restart */
+			if (rec == NULL ||
+				!mq_fetch_filter_passes(&filter,
+										PointerGetDatum(rec->msg.tag),
+										rec->msg.tag == NULL,
+										PointerGetDatum(rec->msg.headers),
+										rec->msg.headers == NULL))
+				s->state = SLOT_SKIPPED;
+			else
+			{
+				s->state = SLOT_AVAILABLE;
+				s->keyhash = key_shared ? key_hash(&rec->msg) : 0;
+				s->until = 0;
+			}
+		}
+		if (r.to > e->next)
+			e->next = r.to;
+		advance(e);
+		LWLockRelease(&e->lock);
+	}
+
+	if (nchosen > 0)
+	{
+		int64		lo = PG_INT64_MAX;
+		int64		hi = -1;
+		int			i;
+		ReadInto	r;
+		ShareKey	k = e->key;
+		int64	   *dead = palloc(sizeof(int64) * nchosen);
+		int			ndead = 0;
+
+		for (i = 0; i < nchosen; i++)
+		{
+			lo = Min(lo, chosen[i].offset);
+			hi = Max(hi, chosen[i].offset);
+			remember(&k, chosen[i].offset,
+					 chosen[i].dead ? PENDING_ACK : PENDING_LEASE,
+					 chosen[i].deliveries, 0, 0);
+		}
+		r.from = lo;
+		r.to = hi + 1;
+		read_range(topic, partition, &r);
+		for (i = 0; i < nchosen; i++)
+		{
+			MqRecord   *rec = r.records[chosen[i].offset - lo];
+
+			if (rec == NULL)
+			{
+				/* dropped by retention meanwhile: settled */
+				dead[ndead++] = chosen[i].offset;
+				continue;
+			}
+			if (chosen[i].dead)
+			{
+				mq_retry_dead_letter(&a->group, &rec->msg, chosen[i].deliveries,
+									 topic, partition, chosen[i].offset);
+				dead[ndead++] = chosen[i].offset;
+			}
+			else
+				emit(a, &k, topic, rec, chosen[i].deliveries);
+		}
+		if (ndead > 0)
+			insert_acks(&k, dead, ndead);
+	}
+}
+
+/*
+ * receive_pass
+ *		One look at every partition of the group's shared subscriptions,
+ *		starting at a different one each call.
+ */
+static void
+receive_pass(ReceiveArgs *a, CachedGroup *g)
+{
+	int			i;
+	int			start = (int) (receive_count++ % (uint32) Max(g->nsubs, 1));
+
+	for (i = 0; i < g->nsubs && a->returned < a->max; i++)
+	{
+		CachedSubscription *sub = &g->subs[(start + i) % g->nsubs];
+		MqTopicInfo topic;
+		int32		p;
+		int32		first;
+		int			max_deliveries;
+
+		if (sub->mode != 's' && sub->mode != 'k')
+			continue;
+		if (!mq_topic_find(sub->topic, &topic))
+			continue;
+		mq_topic_check_access(&topic, MQ_ACCESS_READ);
+		max_deliveries = sub->max_retries + 1;
+		first = (int32) (receive_count % (uint32) topic.partitions);
+		for (p = 0; p < topic.partitions && a->returned < a->max; p++)
+			receive_partition(a, sub, &topic, (first + p) % topic.partitions,
+							  max_deliveries);
+	}
+}
+
+/*
+ * mq_receive
+ *		SQL: mq.receive(group, max, visibility_timeout, wait) leases up to
+ *		max messages of the group's shared subscriptions for the visibility
+ *		timeout and returns them with their receipts.  With wait, waits up
+ *		to that long for a message to become available.
+ */
+Datum
+mq_receive(PG_FUNCTION_ARGS)
+{
+	ReceiveArgs a;
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
+	CachedGroup *g;
+	TimestampTz deadline;
+	bool		any = false;
+	int			i;
+
+	memset(&a, 0, sizeof(a));
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max and visibility_timeout must not be null")));
+	a.max = PG_GETARG_INT32(1);
+	if (a.max < 1 || a.max > MQ_MAX_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be between 1 and %d", MQ_MAX_BATCH)));
+	a.visibility = PG_GETARG_INTERVAL_P(2);
+	(void) mq_due_after(0, a.visibility, "visibility_timeout");
+	if (a.visibility->time == 0 && a.visibility->day == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("visibility_timeout must be a positive interval without months")));
+	deadline = GetCurrentTimestamp();
+	if (!PG_ARGISNULL(3))
+		deadline = mq_due_after(deadline, PG_GETARG_INTERVAL_P(3), "wait");
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot receive messages in a read-only transaction")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mq.receive is not supported in REPEATABLE READ or SERIALIZABLE transactions")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	a.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	a.type_names[0] = CStringGetTextDatum("text");
+	a.type_names[1] = CStringGetTextDatum("jsonb");
+	a.type_names[2] = CStringGetTextDatum("bytea");
+	a.held.size = window() * 2 + 1;
+	a.held.slots = palloc(sizeof(uint32) * a.held.size);
+
+	SPI_connect();
+	mq_group_get(group_name, &a.group);
+	g = mq_subscription_get(group_name);
+	for (i = 0; g != NULL && i < g->nsubs; i++)
+		any |= (g->subs[i].mode == 's' || g->subs[i].mode == 'k');
+	if (!any)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("consumer group \"%s\" has no shared or key_shared subscription",
+						group_name),
+				 errhint("mq.receive serves groups subscribed with mode => 'shared' or 'key_shared'; mq.fetch serves the others.")));
+
+	for (;;)
+	{
+		ConditionVariable *cv = mq_offsets_wake_channel(MyDatabaseId);
+		TimestampTz now;
+		long		ms;
+
+		ConditionVariablePrepareToSleep(cv);
+		receive_pass(&a, g);
+		now = GetCurrentTimestamp();
+		if (a.returned > 0 || now >= deadline)
+		{
+			ConditionVariableCancelSleep();
+			break;
+		}
+		ms = Min((long) ((deadline - now + 999) / 1000), RECEIVE_NAP_MS);
+		(void) ConditionVariableTimedSleep(cv, ms, PG_WAIT_EXTENSION);
+		ConditionVariableCancelSleep();
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * settle_receipt
+ *		Check a receipt of the current delivery of a message and mark it
+ *		settling (ack or nack) in this transaction.  Returns false if the
+ *		message was settled already.  Refuses (55000) a receipt whose
+ *		message was delivered again, or is being settled by another
+ *		transaction, and one from before the server restarted.
+ */
+static bool
+settle_receipt(const char *text_receipt, Receipt *r, PendingKind kind,
+			   TimestampTz nack_until, MqGroupInfo *group)
+{
+	ShareKey	key;
+	ShareEntry *e;
+	ShareSlot  *s;
+	bool		settled = false;
+	TimestampTz prev_until = 0;
+	const char *why = NULL;
+
+	parse_receipt(text_receipt, r);
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.group_id = r->group_id;
+	key.topic_id = r->topic_id;
+	key.partition = r->partition;
+	if (r->epoch != ShareState->epoch)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("receipt of offset " INT64_FORMAT " of partition %d is from before the server restarted",
+						r->offset, r->partition),
+				 errdetail("Leases do not survive a restart: the message is delivered again.")));
+	e = find_entry(&key);
+	if (e == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("receipt of offset " INT64_FORMAT " of partition %d names no delivery",
+						r->offset, r->partition)));
+
+	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	if (r->offset < e->base)
+		settled = true;
+	else if (r->offset >= e->next)
+		why = "names no delivery";
+	else
+	{
+		s = slot_of(e, r->offset);
+		if (s->state == SLOT_ACKED || s->state == SLOT_SKIPPED)
+			settled = true;
+		else if (s->deliveries != r->deliveries)
+			why = "is stale: the message was delivered again";
+		else if (s->state == SLOT_SETTLING)
+			why = "is being settled by another transaction";
+		else if (s->state == SLOT_UNREAD)
+			why = "names no delivery";
+		else
+		{
+			prev_until = s->until;
+			s->state = SLOT_SETTLING;
+		}
+	}
+	LWLockRelease(&e->lock);
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("receipt of offset " INT64_FORMAT " of partition %d %s",
+						r->offset, r->partition, why),
+				 errdetail("The receipt is of delivery %u.", (unsigned) r->deliveries)));
+	if (!settled)
+		remember(&key, r->offset, kind, r->deliveries, nack_until, prev_until);
+	return !settled;
+}
+
+/*
+ * group_of_receipt
+ *		The group a receipt names, with the caller's consume privilege on
+ *		it checked.  The caller is connected to SPI.
+ */
+static void
+group_of_receipt(int32 group_id, MqGroupInfo *group)
+{
+	Oid			type = INT4OID;
+	Datum		arg = Int32GetDatum(group_id);
+	bool		isnull;
+
+	if (mq_query("SELECT name FROM mq.consumer_group"
+				 " WHERE group_id OPERATOR(pg_catalog.=) $1",
+				 1, &type, &arg, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the consumer group of the receipt no longer exists")));
+	mq_group_get(TextDatumGetCString(mq_query_value(0, 1, &isnull)), group);
+	mq_acl_check(MQ_OBJECT_GROUP, group->name, MQ_PRIV_CONSUME);
+}
+
+static void
+check_writable(const char *what)
+{
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot %s a message in a read-only transaction", what)));
+}
+
+/*
+ * mq_ack_receipts
+ *		SQL: mq.ack(receipt) and mq.ack(receipts[]) settle messages in the
+ *		current transaction: they are never delivered again once it
+ *		commits, and are available again at once if it rolls back.
+ *		Returns how many were settled by this call (a receipt of a message
+ *		settled already counts none).
+ */
+Datum
+mq_ack_receipts(PG_FUNCTION_ARGS)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	int			acked = 0;
+	int32		checked_group = -1;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("receipt must not be null")));
+	check_writable("acknowledge");
+	if (get_fn_expr_argtype(fcinfo->flinfo, 0) == TEXTOID)
+	{
+		elems = palloc(sizeof(Datum));
+		nulls = palloc0(sizeof(bool));
+		elems[0] = PG_GETARG_DATUM(0);
+		n = 1;
+	}
+	else
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+
+	SPI_connect();
+	for (i = 0; i < n; i++)
+	{
+		Receipt		r;
+		MqGroupInfo group;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("receipt must not be null")));
+		parse_receipt(TextDatumGetCString(elems[i]), &r);
+		if (r.group_id != checked_group)
+		{
+			group_of_receipt(r.group_id, &group);
+			checked_group = r.group_id;
+		}
+		if (settle_receipt(TextDatumGetCString(elems[i]), &r, PENDING_ACK, 0,
+						   NULL))
+		{
+			ShareKey	k;
+
+			memset(&k, 0, sizeof(k));
+			k.group_id = r.group_id;
+			k.topic_id = r.topic_id;
+			k.partition = r.partition;
+			insert_acks(&k, &r.offset, 1);
+			acked++;
+		}
+	}
+	SPI_finish();
+	PG_RETURN_INT32(acked);
+}
+
+/*
+ * mq_nack_receipt
+ *		SQL: mq.nack(receipt, delay) gives a message back: delivered again
+ *		after delay (at once if null) once the transaction commits.  A
+ *		message delivered max_retries + 1 times goes to the group's
+ *		dead-letter topic instead.  Returns 'retry' or 'dlq', or NULL if the
+ *		message was settled already.
+ */
+Datum
+mq_nack_receipt(PG_FUNCTION_ARGS)
+{
+	char	   *text_receipt;
+	Receipt		r;
+	MqGroupInfo group;
+	TimestampTz due = mq_clock_now();
+	int32		max_retries;
+	bool		isnull;
+	Oid			types[2] = {INT4OID, INT4OID};
+	Datum		args[2];
+	const char *result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("receipt must not be null")));
+	check_writable("nack");
+	text_receipt = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!PG_ARGISNULL(1))
+		due = mq_due_after(due, PG_GETARG_INTERVAL_P(1), "delay");
+	parse_receipt(text_receipt, &r);
+
+	SPI_connect();
+	group_of_receipt(r.group_id, &group);
+	args[0] = Int32GetDatum(r.group_id);
+	args[1] = Int32GetDatum(r.topic_id);
+	if (mq_query("SELECT max_retries FROM mq.subscription"
+				 " WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 " AND topic_id OPERATOR(pg_catalog.=) $2",
+				 2, types, args, NULL, false) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("consumer group \"%s\" is no longer subscribed to the receipt's topic",
+						group.name)));
+	max_retries = DatumGetInt32(mq_query_value(0, 1, &isnull));
+
+	if (r.deliveries > max_retries)
+	{
+		MqTopicInfo topic;
+		ReadInto	rd;
+		ShareKey	k;
+
+		if (!settle_receipt(text_receipt, &r, PENDING_ACK, 0, &group))
+		{
+			SPI_finish();
+			PG_RETURN_NULL();
+		}
+		memset(&k, 0, sizeof(k));
+		k.group_id = r.group_id;
+		k.topic_id = r.topic_id;
+		k.partition = r.partition;
+		mq_query("SELECT name FROM mq.topic WHERE topic_id OPERATOR(pg_catalog.=) $2"
+				 " AND $1 IS NOT NULL", 2, types, args, NULL, false);
+		mq_topic_get(TextDatumGetCString(mq_query_value(0, 1, &isnull)), &topic);
+		rd.from = r.offset;
+		rd.to = r.offset + 1;
+		read_range(&topic, r.partition, &rd);
+		if (rd.records[0] != NULL)
+			mq_retry_dead_letter(&group, &rd.records[0]->msg, r.deliveries,
+								 &topic, r.partition, r.offset);
+		insert_acks(&k, &r.offset, 1);
+		result = "dlq";
+	}
+	else
+	{
+		if (!settle_receipt(text_receipt, &r, PENDING_NACK, due, &group))
+		{
+			SPI_finish();
+			PG_RETURN_NULL();
+		}
+		result = "retry";
+	}
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(result));
+}
+
+/*
+ * mq_extend_receipt
+ *		SQL: mq.extend(receipt, visibility_timeout) moves the end of a
+ *		lease to now plus visibility_timeout, at once (not with the
+ *		transaction).  Returns the new end.
+ */
+Datum
+mq_extend_receipt(PG_FUNCTION_ARGS)
+{
+	char	   *text_receipt;
+	Receipt		r;
+	MqGroupInfo group;
+	ShareKey	key;
+	ShareEntry *e;
+	TimestampTz until;
+	const char *why = NULL;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("receipt and visibility_timeout must not be null")));
+	text_receipt = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	until = mq_due_after(mq_clock_now(), PG_GETARG_INTERVAL_P(1),
+						 "visibility_timeout");
+	parse_receipt(text_receipt, &r);
+	SPI_connect();
+	group_of_receipt(r.group_id, &group);
+	SPI_finish();
+
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.group_id = r.group_id;
+	key.topic_id = r.topic_id;
+	key.partition = r.partition;
+	e = (r.epoch == ShareState->epoch) ? find_entry(&key) : NULL;
+	if (e == NULL)
+		why = "names no current delivery";
+	else
+	{
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+		if (r.offset < e->base || r.offset >= e->next)
+			why = "names no current delivery";
+		else
+		{
+			ShareSlot  *s = slot_of(e, r.offset);
+
+			if (s->deliveries != r.deliveries)
+				why = "is stale: the message was delivered again";
+			else if (s->state != SLOT_LEASED)
+				why = "names no current lease";
+			else
+				s->until = until;
+		}
+		LWLockRelease(&e->lock);
+	}
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("receipt of offset " INT64_FORMAT " of partition %d %s",
+						r.offset, r.partition, why),
+				 errdetail("The receipt is of delivery %u.", (unsigned) r.deliveries)));
+	PG_RETURN_TIMESTAMPTZ(until);
+}
+
+/*
+ * mq_share_compact
+ *		Fold committed acks into the positions: for every window of this
+ *		database, move the position's floor to the window's and its acked
+ *		offsets to those of mq.share_ack at or past it, and delete those
+ *		acks.  Windows of positions that no longer exist are forgotten.
+ *		Called by the database worker in a transaction with a snapshot.
+ *		Returns how many positions it updated.
+ */
+int
+mq_share_compact(void)
+{
+	HASH_SEQ_STATUS status;
+	ShareEntry *e;
+	List	   *work = NIL;
+	ListCell   *lc;
+	int			updated = 0;
+
+	LWLockAcquire(ShareState->dir_lock, LW_SHARED);
+	hash_seq_init(&status, ShareDir.htab);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		if (e->key.dboid == MyDatabaseId && e->loaded)
+		{
+			ShareKey   *k = palloc(sizeof(ShareKey));
+
+			*k = e->key;
+			work = lappend(work, k);
+		}
+	}
+	LWLockRelease(ShareState->dir_lock);
+
+	SPI_connect();
+	foreach(lc, work)
+	{
+		ShareKey   *k = lfirst(lc);
+		Oid			types[4] = {INT4OID, INT4OID, INT4OID, INT8OID};
+		Datum		args[4];
+		int64		floor;
+
+		e = find_entry(k);
+		if (e == NULL)
+			continue;
+		LWLockAcquire(&e->lock, LW_SHARED);
+		floor = e->base;
+		LWLockRelease(&e->lock);
+
+		args[0] = Int32GetDatum(k->group_id);
+		args[1] = Int32GetDatum(k->topic_id);
+		args[2] = Int32GetDatum(k->partition);
+		args[3] = Int64GetDatum(floor);
+		if (mq_query("WITH d AS (DELETE FROM mq.share_ack a"
+					 "  WHERE a.group_id OPERATOR(pg_catalog.=) $1"
+					 "  AND a.topic_id OPERATOR(pg_catalog.=) $2"
+					 "  AND a.partition OPERATOR(pg_catalog.=) $3"
+					 "  RETURNING a.offsets)"
+					 " UPDATE mq.position p"
+					 " SET next_offset = pg_catalog.greatest(p.next_offset, $4),"
+					 "  acked = (p.acked OPERATOR(pg_catalog.+)"
+					 "   coalesce((SELECT pg_catalog.range_agg(d.offsets) FROM d),"
+					 "            '{}'::pg_catalog.int8multirange))"
+					 "   OPERATOR(pg_catalog.-) pg_catalog.int8multirange("
+					 "    pg_catalog.int8range(NULL, pg_catalog.greatest(p.next_offset, $4))),"
+					 "  committed_at = CASE WHEN $4 OPERATOR(pg_catalog.>) p.next_offset"
+					 "   THEN pg_catalog.now() ELSE p.committed_at END"
+					 " WHERE p.group_id OPERATOR(pg_catalog.=) $1"
+					 " AND p.topic_id OPERATOR(pg_catalog.=) $2"
+					 " AND p.partition OPERATOR(pg_catalog.=) $3"
+					 " AND p.member_id OPERATOR(pg_catalog.=) ''"
+					 " AND (p.next_offset OPERATOR(pg_catalog.<) $4"
+					 "      OR EXISTS (SELECT 1 FROM d))",
+					 4, types, args, NULL, false) > 0)
+			updated++;
+		else if (mq_query("SELECT 1 FROM mq.position"
+						  " WHERE group_id OPERATOR(pg_catalog.=) $1"
+						  " AND topic_id OPERATOR(pg_catalog.=) $2"
+						  " AND partition OPERATOR(pg_catalog.=) $3"
+						  " AND $4 IS NOT NULL",
+						  4, types, args, NULL, false) == 0)
+		{
+			/* the subscription is gone: so is the window */
+			LWLockAcquire(ShareState->dir_lock, LW_EXCLUSIVE);
+			hash_search(ShareDir.htab, k, HASH_REMOVE, NULL);
+			LWLockRelease(ShareState->dir_lock);
+		}
+	}
+	SPI_finish();
+	return updated;
+}
+
+/*
+ * mq_share_shmem_request
+ *		Reserve the windows' shared memory and lock.  Called from mq.c's
+ *		shmem_request_hook.
+ */
+void
+mq_share_shmem_request(void)
+{
+	ShareDir.entrysize = entry_size();
+	RequestAddinShmemSpace(add_size(CACHELINEALIGN(sizeof(ShareShared)),
+									mq_shmem_directory_size(&ShareDir)));
+	RequestNamedLWLockTranche("mq share partitions", 1);
+}
+
+/*
+ * mq_share_shmem_startup
+ *		Create the windows' shared memory, or attach to it.  Called from
+ *		mq.c's shmem_startup_hook with AddinShmemInitLock held.
+ */
+void
+mq_share_shmem_startup(void)
+{
+	bool		found;
+
+	ShareDir.entrysize = entry_size();
+	ShareState = ShmemInitStruct("mq share", sizeof(ShareShared), &found);
+	if (!found)
+	{
+		ShareState->dir_lock = &(GetNamedLWLockTranche("mq share partitions"))->lock;
+		ShareState->tranche = LWLockNewTrancheId();
+		ShareState->epoch = (uint32) (GetCurrentTimestamp() ^ (MyProcPid << 16));
+	}
+	LWLockRegisterTranche(ShareState->tranche, "mq share partition");
+	mq_shmem_directory_init(&ShareDir, ShareState->dir_lock);
+}
