@@ -990,7 +990,7 @@ COMMENT ON FUNCTION mq.receive(text, integer, interval, interval) IS
 
 CREATE FUNCTION mq.ack(receipt text)
 RETURNS integer
-AS 'MODULE_PATHNAME', 'mq_ack_receipts'
+AS 'MODULE_PATHNAME', 'mq_ack_receipt'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.ack(receipts text[])

@@ -38,7 +38,7 @@ int			mq_check_interval = 30;
 int			mq_check_max = 15;
 int			mq_check_timeout = 10000;
 int			mq_share_window = 1024;
-int			mq_max_share_partitions = 1024;
+int			mq_max_share_partitions = 256;
 
 /*
  * mq_settings_define
@@ -84,7 +84,7 @@ mq_settings_define(void)
 							"Maximum number of partitions read by shared subscriptions, over all groups and databases.",
 							NULL,
 							&mq_max_share_partitions,
-							1024, 1, 1000000,
+							256, 1, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

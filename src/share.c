@@ -42,6 +42,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -50,11 +51,13 @@
 #include "pgstat.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
@@ -76,6 +79,7 @@
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_receive);
+PG_FUNCTION_INFO_V1(mq_ack_receipt);
 PG_FUNCTION_INFO_V1(mq_ack_receipts);
 PG_FUNCTION_INFO_V1(mq_nack_receipt);
 PG_FUNCTION_INFO_V1(mq_extend_receipt);
@@ -122,7 +126,10 @@ typedef struct ShareEntry
 {
 	ShareKey	key;
 	LWLock		lock;
-	bool		loaded;			/* base and acks read from the tables */
+	bool		loaded;			/* base read from the tables */
+	TimestampTz created_at;		/* of the subscription it serves */
+	uint32		ident;			/* in receipts: server life, database,
+								 * subscription */
 	int64		base;			/* offset of the first slot: the floor */
 	int32		head;			/* the first slot's index in slots */
 	int64		next;			/* first offset not read yet */
@@ -159,7 +166,8 @@ typedef struct Pending
 	PendingKind kind;
 	uint16		deliveries;
 	TimestampTz until;			/* NACK: when it is due again */
-	TimestampTz prev_until;		/* NACK: the lease's end, for an abort */
+	TimestampTz prev_until;		/* ACK, NACK: the lease's end, for an abort */
+	uint32		ident;			/* the entry's when it was made */
 	SubTransactionId subid;
 } Pending;
 
@@ -234,21 +242,17 @@ find_entry(const ShareKey *key)
 
 /*
  * load
- *		Fill a new window from the tables: the floor and the acked offsets
- *		of the group's position, with the acks committed since the worker
- *		last folded them.  The caller is connected to SPI.
+ *		Start a window from the tables: at the group's floor, its position's
+ *		next_offset.  The offsets above it that were acknowledged are found
+ *		as the window reads them (fill).  The caller is connected to SPI.
  */
 static void
-load(ShareEntry *e)
+load(ShareEntry *e, TimestampTz created_at)
 {
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
 	Datum		args[3];
 	int64		floor;
-	uint64		n;
-	uint64		i;
 	bool		isnull;
-	List	   *ranges = NIL;
-	ListCell   *lc;
 
 	args[0] = Int32GetDatum(e->key.group_id);
 	args[1] = Int32GetDatum(e->key.topic_id);
@@ -265,27 +269,6 @@ load(ShareEntry *e)
 						e->key.partition)));
 	floor = DatumGetInt64(mq_query_value(0, 1, &isnull));
 
-	n = mq_query("SELECT lower(r), upper(r) FROM ("
-				 " SELECT pg_catalog.unnest(acked) r FROM mq.position"
-				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
-				 "  AND topic_id OPERATOR(pg_catalog.=) $2"
-				 "  AND partition OPERATOR(pg_catalog.=) $3"
-				 "  AND member_id OPERATOR(pg_catalog.=) ''"
-				 " UNION ALL"
-				 " SELECT pg_catalog.unnest(offsets) FROM mq.share_ack"
-				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
-				 "  AND topic_id OPERATOR(pg_catalog.=) $2"
-				 "  AND partition OPERATOR(pg_catalog.=) $3) a",
-				 3, types, args, NULL, false);
-	for (i = 0; i < n; i++)
-	{
-		int64	   *r = palloc(2 * sizeof(int64));
-
-		r[0] = DatumGetInt64(mq_query_value(i, 1, &isnull));
-		r[1] = DatumGetInt64(mq_query_value(i, 2, &isnull));
-		ranges = lappend(ranges, r);
-	}
-
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
 	if (!e->loaded)
 	{
@@ -294,14 +277,10 @@ load(ShareEntry *e)
 		e->head = 0;
 		e->next = floor;
 		e->saved_floor = floor;
-		foreach(lc, ranges)
-		{
-			int64	   *r = lfirst(lc);
-			int64		o;
-
-			for (o = Max(r[0], floor); o < r[1] && o < floor + window(); o++)
-				slot_of(e, o)->state = SLOT_ACKED;
-		}
+		e->created_at = created_at;
+		e->ident = ShareState->epoch ^
+			hash_bytes_uint32((uint32) e->key.dboid) ^
+			hash_bytes_uint32((uint32) (created_at ^ (created_at >> 32)));
 		e->loaded = true;
 	}
 	LWLockRelease(&e->lock);
@@ -309,11 +288,14 @@ load(ShareEntry *e)
 
 /*
  * get_entry
- *		The window of a group's partition, made and loaded if need be.  The
- *		caller is connected to SPI.
+ *		The window of a group's partition for the subscription made at
+ *		created_at, made and loaded if need be; a window left by an earlier
+ *		subscription of the same ids starts again.  The caller is connected
+ *		to SPI.
  */
 static ShareEntry *
-get_entry(int32 group_id, int32 topic_id, int32 partition)
+get_entry(int32 group_id, int32 topic_id, int32 partition,
+		  TimestampTz created_at)
 {
 	ShareKey	key;
 	ShareEntry *e;
@@ -333,8 +315,12 @@ get_entry(int32 group_id, int32 topic_id, int32 partition)
 			LWLockInitialize(&e->lock, ShareState->tranche);
 		LWLockRelease(ShareState->dir_lock);
 	}
+	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	if (e->loaded && e->created_at != created_at)
+		e->loaded = false;
+	LWLockRelease(&e->lock);
 	if (!e->loaded)
-		load(e);
+		load(e, created_at);
 	return e;
 }
 
@@ -343,7 +329,7 @@ get_entry(int32 group_id, int32 topic_id, int32 partition)
  *		Note a change of the window that the transaction's end settles.
  */
 static void
-remember(const ShareKey *key, int64 offset, PendingKind kind,
+remember(const ShareKey *key, uint32 ident, int64 offset, PendingKind kind,
 		 uint16 deliveries, TimestampTz until, TimestampTz prev_until)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
@@ -355,6 +341,7 @@ remember(const ShareKey *key, int64 offset, PendingKind kind,
 	p->deliveries = deliveries;
 	p->until = until;
 	p->prev_until = prev_until;
+	p->ident = ident;
 	p->subid = GetCurrentSubTransactionId();
 	pending = lappend(pending, p);
 	MemoryContextSwitchTo(old);
@@ -362,10 +349,14 @@ remember(const ShareKey *key, int64 offset, PendingKind kind,
 
 /*
  * settle
- *		Apply a pending change at its transaction's end.  Never fails.
+ *		Apply a pending change at the end of its transaction (top) or
+ *		subtransaction.  A delivery or an ack that rolls back with its
+ *		transaction makes the message available at once; one that rolls back
+ *		with a subtransaction only gives the lease back to the consumer.
+ *		Never fails.
  */
 static void
-settle(Pending *p, bool commit)
+settle(Pending *p, bool commit, bool top)
 {
 	ShareEntry *e = find_entry(&p->key);
 	ShareSlot  *s;
@@ -373,7 +364,8 @@ settle(Pending *p, bool commit)
 	if (e == NULL)
 		return;
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-	if (e->loaded && p->offset >= e->base && p->offset < e->next)
+	if (e->loaded && e->ident == p->ident &&
+		p->offset >= e->base && p->offset < e->next)
 	{
 		s = slot_of(e, p->offset);
 		if (s->deliveries == p->deliveries)
@@ -381,7 +373,6 @@ settle(Pending *p, bool commit)
 			switch (p->kind)
 			{
 				case PENDING_LEASE:
-					/* a delivery rolled back: available again at once */
 					if (!commit && s->state == SLOT_LEASED)
 					{
 						s->state = SLOT_AVAILABLE;
@@ -391,8 +382,18 @@ settle(Pending *p, bool commit)
 				case PENDING_ACK:
 					if (s->state == SLOT_SETTLING)
 					{
-						s->state = commit ? SLOT_ACKED : SLOT_AVAILABLE;
-						s->until = 0;
+						if (commit)
+							s->state = SLOT_ACKED;
+						else if (top)
+						{
+							s->state = SLOT_AVAILABLE;
+							s->until = 0;
+						}
+						else
+						{
+							s->state = SLOT_LEASED;
+							s->until = p->prev_until;
+						}
 					}
 					break;
 				case PENDING_NACK:
@@ -441,7 +442,7 @@ mq_share_subxact_end(bool commit, SubTransactionId mysubid,
 			p->subid = parentsubid;
 		else
 		{
-			settle(p, false);
+			settle(p, false, false);
 			pending = foreach_delete_current(pending, lc);
 		}
 	}
@@ -463,7 +464,7 @@ mq_share_xact_end(bool commit)
 	{
 		Pending    *p = lfirst(lc);
 
-		settle(p, commit);
+		settle(p, commit, true);
 		woke |= (p->kind != PENDING_LEASE || !commit);
 	}
 	/* what became available may let a waiting receive go on */
@@ -478,12 +479,12 @@ mq_share_xact_end(bool commit)
  *		delivery, and this server life.
  */
 static text *
-format_receipt(const ShareKey *k, int64 offset, uint16 deliveries)
+format_receipt(const ShareKey *k, uint32 ident, int64 offset,
+			   uint16 deliveries)
 {
 	return cstring_to_text(psprintf("%d.%d.%d." INT64_FORMAT ".%u.%08x",
 									k->group_id, k->topic_id, k->partition,
-									offset, (unsigned) deliveries,
-									ShareState->epoch));
+									offset, (unsigned) deliveries, ident));
 }
 
 /*
@@ -499,7 +500,7 @@ parse_receipt(const char *s, Receipt *r)
 	if (sscanf(s, "%d.%d.%d." INT64_FORMAT ".%u.%8x%n", &r->group_id,
 			   &r->topic_id, &r->partition, &r->offset, &deliveries,
 			   &r->epoch, &n) != 6 || s[n] != '\0' || deliveries > PG_UINT16_MAX ||
-		r->offset < 0 || r->partition < 0)
+		deliveries == 0 || r->offset < 0 || r->partition < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid receipt \"%s\"", s),
@@ -572,11 +573,9 @@ pick(ShareEntry *e, int want, bool key_shared, int max_deliveries,
 		chosen[n].offset = o;
 		chosen[n].dead = (s->deliveries >= max_deliveries);
 		s->state = chosen[n].dead ? SLOT_SETTLING : SLOT_LEASED;
-		if (!chosen[n].dead)
-		{
-			s->deliveries++;
-			s->until = lease_until;
-		}
+		/* a dead letter counts too: its last receipt goes stale */
+		s->deliveries++;
+		s->until = chosen[n].dead ? 0 : lease_until;
 		chosen[n].deliveries = s->deliveries;
 		n++;
 	}
@@ -588,6 +587,7 @@ typedef struct ReadInto
 {
 	int64		from;
 	int64		to;
+	bool		payloads;		/* copy payloads too */
 	MqRecord  **records;		/* by offset - from, NULL for a hole */
 	MemoryContext cxt;
 } ReadInto;
@@ -612,8 +612,9 @@ read_visit(const MqRecord *rec, void *arg)
 		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.tag), false, -1)) : NULL;
 	copy->msg.headers = rec->msg.headers ? (Jsonb *)
 		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.headers), false, -1)) : NULL;
-	copy->msg.payload = (bytea *)
-		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.payload), false, -1));
+	copy->msg.payload = r->payloads ? (bytea *)
+		DatumGetPointer(datumCopy(PointerGetDatum(rec->msg.payload), false, -1)) :
+		NULL;
 	r->records[rec->offset - r->from] = copy;
 	MemoryContextSwitchTo(old);
 	return true;
@@ -661,6 +662,7 @@ typedef struct ReceiveArgs
 	ReturnSetInfo *rsinfo;
 	Datum		type_names[3];
 	KeySet		held;
+	Chosen	   *chosen;			/* max of them */
 } ReceiveArgs;
 
 /*
@@ -668,7 +670,7 @@ typedef struct ReceiveArgs
  *		A row of mq.receive.
  */
 static void
-emit(ReceiveArgs *a, const ShareKey *k, const MqTopicInfo *topic,
+emit(ReceiveArgs *a, const ShareKey *k, uint32 ident, const MqTopicInfo *topic,
 	 const MqRecord *rec, uint16 deliveries)
 {
 	Datum		values[RECEIVE_COLUMNS];
@@ -676,7 +678,8 @@ emit(ReceiveArgs *a, const ShareKey *k, const MqTopicInfo *topic,
 	const MqMessage *m = &rec->msg;
 
 	memset(isnull, 0, sizeof(isnull));
-	values[0] = PointerGetDatum(format_receipt(k, rec->offset, deliveries));
+	values[0] = PointerGetDatum(format_receipt(k, ident, rec->offset,
+											   deliveries));
 	values[1] = CStringGetTextDatum(topic->name);
 	values[2] = Int32GetDatum(k->partition);
 	values[3] = Int64GetDatum(rec->offset);
@@ -725,16 +728,65 @@ insert_acks(const ShareKey *k, const int64 *offsets, int n)
 }
 
 /*
+ * durable_acks
+ *		Mark in states[] (by offset - from) the offsets of [from, to) that
+ *		the tables say are acknowledged: above the floor in the position, or
+ *		in mq.share_ack.  The caller is connected to SPI.
+ */
+static void
+durable_acks(const ShareKey *k, int64 from, int64 to, uint8 *states)
+{
+	Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
+	Datum		args[5];
+	uint64		n;
+	uint64		i;
+	bool		isnull;
+
+	args[0] = Int32GetDatum(k->group_id);
+	args[1] = Int32GetDatum(k->topic_id);
+	args[2] = Int32GetDatum(k->partition);
+	args[3] = Int64GetDatum(from);
+	args[4] = Int64GetDatum(to);
+	n = mq_query("SELECT pg_catalog.lower(r), pg_catalog.upper(r) FROM ("
+				 " SELECT pg_catalog.unnest(acked) r FROM mq.position"
+				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 "  AND topic_id OPERATOR(pg_catalog.=) $2"
+				 "  AND partition OPERATOR(pg_catalog.=) $3"
+				 "  AND member_id OPERATOR(pg_catalog.=) ''"
+				 " UNION ALL"
+				 " SELECT pg_catalog.unnest(offsets) FROM mq.share_ack"
+				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
+				 "  AND topic_id OPERATOR(pg_catalog.=) $2"
+				 "  AND partition OPERATOR(pg_catalog.=) $3) a"
+				 " WHERE r OPERATOR(pg_catalog.&&) pg_catalog.int8range($4, $5)",
+				 5, types, args, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		int64		lo = DatumGetInt64(mq_query_value(i, 1, &isnull));
+		int64		hi = DatumGetInt64(mq_query_value(i, 2, &isnull));
+		int64		o;
+
+		for (o = Max(lo, from); o < Min(hi, to); o++)
+			states[o - from] = SLOT_ACKED;
+	}
+}
+
+/*
  * receive_partition
  *		Lease and return up to a->max - a->returned messages of one
- *		partition of a shared subscription.
+ *		partition of a shared subscription.  Whatever it changes in the
+ *		window is remembered (for the transaction's end) as soon as the
+ *		entry's lock is released, before anything that can fail.
  */
 static void
 receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 				  const MqTopicInfo *topic, int32 partition,
 				  int max_deliveries)
 {
-	ShareEntry *e = get_entry(a->group.group_id, topic->topic_id, partition);
+	ShareEntry *e = get_entry(a->group.group_id, topic->topic_id, partition,
+							  sub->created_at);
+	ShareKey	k = e->key;
+	uint32		ident;
 	int64		stable;
 	TimestampTz now = mq_clock_now();
 	TimestampTz lease_until = DatumGetTimestampTz(
@@ -742,11 +794,12 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 																	  TimestampTzGetDatum(now),
 																	  IntervalPGetDatum(a->visibility)));
 	int			want = a->max - a->returned;
-	Chosen	   *chosen = palloc(sizeof(Chosen) * want);
+	Chosen	   *chosen = a->chosen;
 	int			nchosen = 0;
 	bool		key_shared = (sub->mode == 'k');
 	MessageFilter filter;
 	int			round;
+	int			i;
 
 	if (!mq_offsets_stable(topic->topic_id, partition, &stable, NULL))
 		return;
@@ -757,45 +810,71 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 	{
 		ReadInto	r;
 		int64		o;
+		int			picked;
 		bool		need_read;
+		uint8	   *states;
+		uint32	   *hashes;
 
 		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-		nchosen += pick(e, want - nchosen, key_shared, max_deliveries, now,
-						lease_until, chosen + nchosen, &a->held);
+		ident = e->ident;
+		picked = pick(e, want - nchosen, key_shared, max_deliveries, now,
+					  lease_until, chosen + nchosen, &a->held);
 		r.from = e->next;
 		r.to = Min(Min(stable, e->base + window()), e->next + READ_CHUNK);
-		need_read = (nchosen < want && r.from < r.to);
 		LWLockRelease(&e->lock);
+		for (i = nchosen; i < nchosen + picked; i++)
+			remember(&k, ident, chosen[i].offset,
+					 chosen[i].dead ? PENDING_ACK : PENDING_LEASE,
+					 chosen[i].deliveries, 0, 0);
+		nchosen += picked;
+		need_read = (nchosen < want && r.from < r.to);
 		if (!need_read)
 			break;
 
-		/* read what the window may take next, outside the lock */
+		/*
+		 * Read what the window may take next, and judge it (filters, keys,
+		 * acks from before a restart) outside the lock.
+		 */
+		r.payloads = false;
 		read_range(topic, partition, &r);
-		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-		for (o = Max(r.from, e->next); o < r.to; o++)
+		states = palloc(r.to - r.from);
+		hashes = palloc(sizeof(uint32) * (r.to - r.from));
+		for (o = r.from; o < r.to; o++)
 		{
-			ShareSlot  *s = slot_of(e, o);
 			MqRecord   *rec = r.records[o - r.from];
 
-			if (s->state == SLOT_ACKED)
-				continue;		/* settled before a restart */
+			hashes[o - r.from] = 0;
 			if (rec == NULL ||
 				!mq_fetch_filter_passes(&filter,
 										PointerGetDatum(rec->msg.tag),
 										rec->msg.tag == NULL,
 										PointerGetDatum(rec->msg.headers),
 										rec->msg.headers == NULL))
-				s->state = SLOT_SKIPPED;
+				states[o - r.from] = SLOT_SKIPPED;
 			else
 			{
-				s->state = SLOT_AVAILABLE;
-				s->keyhash = key_shared ? key_hash(&rec->msg) : 0;
-				s->until = 0;
+				states[o - r.from] = SLOT_AVAILABLE;
+				hashes[o - r.from] = key_shared ? key_hash(&rec->msg) : 0;
 			}
 		}
-		if (r.to > e->next)
-			e->next = r.to;
-		advance(e);
+		durable_acks(&k, r.from, r.to, states);
+
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+		if (e->ident == ident)
+		{
+			for (o = Max(r.from, e->next); o < r.to; o++)
+			{
+				ShareSlot  *s = slot_of(e, o);
+
+				s->state = states[o - r.from];
+				s->keyhash = hashes[o - r.from];
+				s->deliveries = 0;
+				s->until = 0;
+			}
+			if (r.to > e->next)
+				e->next = r.to;
+			advance(e);
+		}
 		LWLockRelease(&e->lock);
 	}
 
@@ -803,9 +882,7 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 	{
 		int64		lo = PG_INT64_MAX;
 		int64		hi = -1;
-		int			i;
 		ReadInto	r;
-		ShareKey	k = e->key;
 		int64	   *dead = palloc(sizeof(int64) * nchosen);
 		int			ndead = 0;
 
@@ -813,12 +890,10 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 		{
 			lo = Min(lo, chosen[i].offset);
 			hi = Max(hi, chosen[i].offset);
-			remember(&k, chosen[i].offset,
-					 chosen[i].dead ? PENDING_ACK : PENDING_LEASE,
-					 chosen[i].deliveries, 0, 0);
 		}
 		r.from = lo;
 		r.to = hi + 1;
+		r.payloads = true;
 		read_range(topic, partition, &r);
 		for (i = 0; i < nchosen; i++)
 		{
@@ -826,18 +901,30 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 
 			if (rec == NULL)
 			{
-				/* dropped by retention meanwhile: settled */
-				dead[ndead++] = chosen[i].offset;
+				/* removed by retention meanwhile: nothing to deliver */
+				LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+				if (e->ident == ident && chosen[i].offset >= e->base &&
+					chosen[i].offset < e->next)
+				{
+					ShareSlot  *s = slot_of(e, chosen[i].offset);
+
+					if (s->deliveries == chosen[i].deliveries)
+					{
+						s->state = SLOT_SKIPPED;
+						advance(e);
+					}
+				}
+				LWLockRelease(&e->lock);
 				continue;
 			}
 			if (chosen[i].dead)
 			{
-				mq_retry_dead_letter(&a->group, &rec->msg, chosen[i].deliveries,
+				mq_retry_dead_letter(&a->group, &rec->msg, chosen[i].deliveries - 1,
 									 topic, partition, chosen[i].offset);
 				dead[ndead++] = chosen[i].offset;
 			}
 			else
-				emit(a, &k, topic, rec, chosen[i].deliveries);
+				emit(a, &k, ident, topic, rec, chosen[i].deliveries);
 		}
 		if (ndead > 0)
 			insert_acks(&k, dead, ndead);
@@ -865,8 +952,8 @@ receive_pass(ReceiveArgs *a, CachedGroup *g)
 
 		if (sub->mode != 's' && sub->mode != 'k')
 			continue;
-		if (!mq_topic_find(sub->topic, &topic))
-			continue;
+		/* loads it into shared memory after a restart */
+		mq_topic_get(sub->topic, &topic);
 		mq_topic_check_access(&topic, MQ_ACCESS_READ);
 		max_deliveries = sub->max_retries + 1;
 		first = (int32) (receive_count % (uint32) topic.partitions);
@@ -892,6 +979,8 @@ mq_receive(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	bool		any = false;
 	int			i;
+	MemoryContext pass_cxt;
+	MemoryContext old;
 
 	memset(&a, 0, sizeof(a));
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -928,6 +1017,9 @@ mq_receive(PG_FUNCTION_ARGS)
 	a.type_names[2] = CStringGetTextDatum("bytea");
 	a.held.size = window() * 2 + 1;
 	a.held.slots = palloc(sizeof(uint32) * a.held.size);
+	a.chosen = palloc(sizeof(Chosen) * a.max);
+	pass_cxt = AllocSetContextCreate(CurrentMemoryContext, "mq receive pass",
+									 ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
 	mq_group_get(group_name, &a.group);
@@ -948,7 +1040,10 @@ mq_receive(PG_FUNCTION_ARGS)
 		long		ms;
 
 		ConditionVariablePrepareToSleep(cv);
+		old = MemoryContextSwitchTo(pass_cxt);
 		receive_pass(&a, g);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(pass_cxt);
 		now = GetCurrentTimestamp();
 		if (a.returned > 0 || now >= deadline)
 		{
@@ -965,16 +1060,41 @@ mq_receive(PG_FUNCTION_ARGS)
 }
 
 /*
- * settle_receipt
- *		Check a receipt of the current delivery of a message and mark it
- *		settling (ack or nack) in this transaction.  Returns false if the
- *		message was settled already.  Refuses (55000) a receipt whose
- *		message was delivered again, or is being settled by another
- *		transaction, and one from before the server restarted.
+ * own_pending
+ *		Whether this transaction already settles that delivery.
  */
 static bool
-settle_receipt(const char *text_receipt, Receipt *r, PendingKind kind,
-			   TimestampTz nack_until, MqGroupInfo *group)
+own_pending(const ShareKey *key, uint32 ident, int64 offset,
+			uint16 deliveries)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		Pending    *p = lfirst(lc);
+
+		if (p->kind != PENDING_LEASE && p->ident == ident &&
+			p->offset == offset && p->deliveries == deliveries &&
+			memcmp(&p->key, key, sizeof(ShareKey)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * settle_receipt
+ *		Check a receipt against the current delivery of its message and
+ *		mark it settling (ack or nack) in this transaction.  Returns false
+ *		if this transaction, or a committed one, settled that very delivery
+ *		already.  Refuses (55000) a receipt whose message was delivered
+ *		again, is being settled by another transaction, left the window
+ *		settled (its delivery cannot be told any more), or is from an
+ *		earlier server life or subscription.  created_at is the
+ *		subscription's.
+ */
+static bool
+settle_receipt(Receipt *r, PendingKind kind, TimestampTz nack_until,
+			   TimestampTz created_at)
 {
 	ShareKey	key;
 	ShareEntry *e;
@@ -983,40 +1103,36 @@ settle_receipt(const char *text_receipt, Receipt *r, PendingKind kind,
 	TimestampTz prev_until = 0;
 	const char *why = NULL;
 
-	parse_receipt(text_receipt, r);
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
 	key.group_id = r->group_id;
 	key.topic_id = r->topic_id;
 	key.partition = r->partition;
-	if (r->epoch != ShareState->epoch)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("receipt of offset " INT64_FORMAT " of partition %d is from before the server restarted",
-						r->offset, r->partition),
-				 errdetail("Leases do not survive a restart: the message is delivered again.")));
 	e = find_entry(&key);
-	if (e == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("receipt of offset " INT64_FORMAT " of partition %d names no delivery",
-						r->offset, r->partition)));
-
-	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-	if (r->offset < e->base)
-		settled = true;
+	if (e != NULL)
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	if (e == NULL || !e->loaded || e->ident != r->epoch ||
+		e->created_at != created_at)
+		why = "is from an earlier server start or subscription: the message is delivered again";
+	else if (r->offset < e->base)
+		why = "is settled already";
 	else if (r->offset >= e->next)
 		why = "names no delivery";
 	else
 	{
 		s = slot_of(e, r->offset);
-		if (s->state == SLOT_ACKED || s->state == SLOT_SKIPPED)
-			settled = true;
-		else if (s->deliveries != r->deliveries)
+		if (s->deliveries != r->deliveries)
 			why = "is stale: the message was delivered again";
+		else if (s->state == SLOT_ACKED)
+			settled = true;
 		else if (s->state == SLOT_SETTLING)
-			why = "is being settled by another transaction";
-		else if (s->state == SLOT_UNREAD)
+		{
+			if (own_pending(&key, e->ident, r->offset, r->deliveries))
+				settled = true;
+			else
+				why = "is being settled by another transaction";
+		}
+		else if (s->state != SLOT_LEASED && s->state != SLOT_AVAILABLE)
 			why = "names no delivery";
 		else
 		{
@@ -1024,7 +1140,8 @@ settle_receipt(const char *text_receipt, Receipt *r, PendingKind kind,
 			s->state = SLOT_SETTLING;
 		}
 	}
-	LWLockRelease(&e->lock);
+	if (e != NULL)
+		LWLockRelease(&e->lock);
 	if (why != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1032,30 +1149,51 @@ settle_receipt(const char *text_receipt, Receipt *r, PendingKind kind,
 						r->offset, r->partition, why),
 				 errdetail("The receipt is of delivery %u.", (unsigned) r->deliveries)));
 	if (!settled)
-		remember(&key, r->offset, kind, r->deliveries, nack_until, prev_until);
+		remember(&key, r->epoch, r->offset, kind, r->deliveries, nack_until,
+				 prev_until);
 	return !settled;
 }
 
 /*
  * group_of_receipt
  *		The group a receipt names, with the caller's consume privilege on
- *		it checked.  The caller is connected to SPI.
+ *		it and on its topic checked, and the topic and the creation time of
+ *		the subscription.  The caller is connected to SPI.
  */
-static void
-group_of_receipt(int32 group_id, MqGroupInfo *group)
+static TimestampTz
+group_of_receipt(const Receipt *r, MqGroupInfo *group, MqTopicInfo *topic,
+				 int32 *max_retries)
 {
-	Oid			type = INT4OID;
-	Datum		arg = Int32GetDatum(group_id);
+	Oid			types[2] = {INT4OID, INT4OID};
+	Datum		args[2];
 	bool		isnull;
+	TimestampTz created_at;
+	char	   *group_name;
+	char	   *topic_name;
 
-	if (mq_query("SELECT name FROM mq.consumer_group"
-				 " WHERE group_id OPERATOR(pg_catalog.=) $1",
-				 1, &type, &arg, NULL, false) == 0)
+	args[0] = Int32GetDatum(r->group_id);
+	args[1] = Int32GetDatum(r->topic_id);
+	if (mq_query("SELECT g.name, t.name, s.created_at, s.max_retries"
+				 " FROM mq.subscription s"
+				 " JOIN mq.consumer_group g USING (group_id)"
+				 " JOIN mq.topic t USING (topic_id)"
+				 " WHERE s.group_id OPERATOR(pg_catalog.=) $1"
+				 " AND s.topic_id OPERATOR(pg_catalog.=) $2"
+				 " AND s.mode OPERATOR(pg_catalog.=) ANY ('{shared,key_shared}')",
+				 2, types, args, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the consumer group of the receipt no longer exists")));
-	mq_group_get(TextDatumGetCString(mq_query_value(0, 1, &isnull)), group);
+				 errmsg("the shared subscription of the receipt no longer exists")));
+	created_at = DatumGetTimestampTz(mq_query_value(0, 3, &isnull));
+	*max_retries = DatumGetInt32(mq_query_value(0, 4, &isnull));
+	group_name = TextDatumGetCString(mq_query_value(0, 1, &isnull));
+	topic_name = TextDatumGetCString(mq_query_value(0, 2, &isnull));
+	/* these run queries of their own: the names are read first */
+	mq_group_get(group_name, group);
+	mq_topic_get(topic_name, topic);
 	mq_acl_check(MQ_OBJECT_GROUP, group->name, MQ_PRIV_CONSUME);
+	mq_topic_check_access(topic, MQ_ACCESS_READ);
+	return created_at;
 }
 
 static void
@@ -1068,57 +1206,41 @@ check_writable(const char *what)
 }
 
 /*
- * mq_ack_receipts
- *		SQL: mq.ack(receipt) and mq.ack(receipts[]) settle messages in the
- *		current transaction: they are never delivered again once it
- *		commits, and are available again at once if it rolls back.
- *		Returns how many were settled by this call (a receipt of a message
- *		settled already counts none).
+ * ack
+ *		The work of mq.ack(receipt) and mq.ack(receipts[]): settle the
+ *		messages in the current transaction; they are never delivered again
+ *		once it commits, and are available again at once if it rolls back.
+ *		Returns how many this call settled.
  */
-Datum
-mq_ack_receipts(PG_FUNCTION_ARGS)
+static int
+ack(Datum *elems, bool *nulls, int n)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
 	int			i;
 	int			acked = 0;
-	int32		checked_group = -1;
+	Receipt		last = {.group_id = -1};
+	TimestampTz created_at = 0;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("receipt must not be null")));
 	check_writable("acknowledge");
-	if (get_fn_expr_argtype(fcinfo->flinfo, 0) == TEXTOID)
-	{
-		elems = palloc(sizeof(Datum));
-		nulls = palloc0(sizeof(bool));
-		elems[0] = PG_GETARG_DATUM(0);
-		n = 1;
-	}
-	else
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &n);
-
 	SPI_connect();
 	for (i = 0; i < n; i++)
 	{
 		Receipt		r;
-		MqGroupInfo group;
 
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("receipt must not be null")));
 		parse_receipt(TextDatumGetCString(elems[i]), &r);
-		if (r.group_id != checked_group)
+		if (r.group_id != last.group_id || r.topic_id != last.topic_id)
 		{
-			group_of_receipt(r.group_id, &group);
-			checked_group = r.group_id;
+			MqGroupInfo group;
+			MqTopicInfo topic;
+			int32		max_retries;
+
+			created_at = group_of_receipt(&r, &group, &topic, &max_retries);
+			last = r;
 		}
-		if (settle_receipt(TextDatumGetCString(elems[i]), &r, PENDING_ACK, 0,
-						   NULL))
+		if (settle_receipt(&r, PENDING_ACK, 0, created_at))
 		{
 			ShareKey	k;
 
@@ -1131,7 +1253,40 @@ mq_ack_receipts(PG_FUNCTION_ARGS)
 		}
 	}
 	SPI_finish();
-	PG_RETURN_INT32(acked);
+	return acked;
+}
+
+/*
+ * mq_ack_receipt
+ *		SQL: mq.ack(receipt).
+ */
+Datum
+mq_ack_receipt(PG_FUNCTION_ARGS)
+{
+	Datum		elem = PG_GETARG_DATUM(0);
+	bool		null = PG_ARGISNULL(0);
+
+	PG_RETURN_INT32(ack(&elem, &null, 1));
+}
+
+/*
+ * mq_ack_receipts
+ *		SQL: mq.ack(receipts[]).
+ */
+Datum
+mq_ack_receipts(PG_FUNCTION_ARGS)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("receipts must not be null")));
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &nulls, &n);
+	PG_RETURN_INT32(ack(elems, nulls, n));
 }
 
 /*
@@ -1139,20 +1294,18 @@ mq_ack_receipts(PG_FUNCTION_ARGS)
  *		SQL: mq.nack(receipt, delay) gives a message back: delivered again
  *		after delay (at once if null) once the transaction commits.  A
  *		message delivered max_retries + 1 times goes to the group's
- *		dead-letter topic instead.  Returns 'retry' or 'dlq', or NULL if the
- *		message was settled already.
+ *		dead-letter topic instead.  Returns 'retry' or 'dlq', or NULL if
+ *		this transaction settled that delivery already.
  */
 Datum
 mq_nack_receipt(PG_FUNCTION_ARGS)
 {
-	char	   *text_receipt;
 	Receipt		r;
 	MqGroupInfo group;
+	MqTopicInfo topic;
 	TimestampTz due = mq_clock_now();
+	TimestampTz created_at;
 	int32		max_retries;
-	bool		isnull;
-	Oid			types[2] = {INT4OID, INT4OID};
-	Datum		args[2];
 	const char *result;
 
 	if (PG_ARGISNULL(0))
@@ -1160,32 +1313,22 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("receipt must not be null")));
 	check_writable("nack");
-	text_receipt = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mq.nack of a receipt is not supported in REPEATABLE READ or SERIALIZABLE transactions")));
 	if (!PG_ARGISNULL(1))
 		due = mq_due_after(due, PG_GETARG_INTERVAL_P(1), "delay");
-	parse_receipt(text_receipt, &r);
+	parse_receipt(text_to_cstring(PG_GETARG_TEXT_PP(0)), &r);
 
 	SPI_connect();
-	group_of_receipt(r.group_id, &group);
-	args[0] = Int32GetDatum(r.group_id);
-	args[1] = Int32GetDatum(r.topic_id);
-	if (mq_query("SELECT max_retries FROM mq.subscription"
-				 " WHERE group_id OPERATOR(pg_catalog.=) $1"
-				 " AND topic_id OPERATOR(pg_catalog.=) $2",
-				 2, types, args, NULL, false) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("consumer group \"%s\" is no longer subscribed to the receipt's topic",
-						group.name)));
-	max_retries = DatumGetInt32(mq_query_value(0, 1, &isnull));
-
+	created_at = group_of_receipt(&r, &group, &topic, &max_retries);
 	if (r.deliveries > max_retries)
 	{
-		MqTopicInfo topic;
 		ReadInto	rd;
 		ShareKey	k;
 
-		if (!settle_receipt(text_receipt, &r, PENDING_ACK, 0, &group))
+		if (!settle_receipt(&r, PENDING_ACK, 0, created_at))
 		{
 			SPI_finish();
 			PG_RETURN_NULL();
@@ -1194,11 +1337,9 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 		k.group_id = r.group_id;
 		k.topic_id = r.topic_id;
 		k.partition = r.partition;
-		mq_query("SELECT name FROM mq.topic WHERE topic_id OPERATOR(pg_catalog.=) $2"
-				 " AND $1 IS NOT NULL", 2, types, args, NULL, false);
-		mq_topic_get(TextDatumGetCString(mq_query_value(0, 1, &isnull)), &topic);
 		rd.from = r.offset;
 		rd.to = r.offset + 1;
+		rd.payloads = true;
 		read_range(&topic, r.partition, &rd);
 		if (rd.records[0] != NULL)
 			mq_retry_dead_letter(&group, &rd.records[0]->msg, r.deliveries,
@@ -1208,7 +1349,7 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		if (!settle_receipt(text_receipt, &r, PENDING_NACK, due, &group))
+		if (!settle_receipt(&r, PENDING_NACK, due, created_at))
 		{
 			SPI_finish();
 			PG_RETURN_NULL();
@@ -1228,24 +1369,25 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 Datum
 mq_extend_receipt(PG_FUNCTION_ARGS)
 {
-	char	   *text_receipt;
 	Receipt		r;
 	MqGroupInfo group;
+	MqTopicInfo topic;
 	ShareKey	key;
 	ShareEntry *e;
 	TimestampTz until;
+	TimestampTz created_at;
+	int32		max_retries;
 	const char *why = NULL;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("receipt and visibility_timeout must not be null")));
-	text_receipt = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	until = mq_due_after(mq_clock_now(), PG_GETARG_INTERVAL_P(1),
 						 "visibility_timeout");
-	parse_receipt(text_receipt, &r);
+	parse_receipt(text_to_cstring(PG_GETARG_TEXT_PP(0)), &r);
 	SPI_connect();
-	group_of_receipt(r.group_id, &group);
+	created_at = group_of_receipt(&r, &group, &topic, &max_retries);
 	SPI_finish();
 
 	memset(&key, 0, sizeof(key));
@@ -1253,27 +1395,27 @@ mq_extend_receipt(PG_FUNCTION_ARGS)
 	key.group_id = r.group_id;
 	key.topic_id = r.topic_id;
 	key.partition = r.partition;
-	e = (r.epoch == ShareState->epoch) ? find_entry(&key) : NULL;
-	if (e == NULL)
-		why = "names no current delivery";
+	e = find_entry(&key);
+	if (e != NULL)
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	if (e == NULL || !e->loaded || e->ident != r.epoch ||
+		e->created_at != created_at)
+		why = "is from an earlier server start or subscription: the message is delivered again";
+	else if (r.offset < e->base || r.offset >= e->next)
+		why = "names no current lease";
 	else
 	{
-		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-		if (r.offset < e->base || r.offset >= e->next)
-			why = "names no current delivery";
-		else
-		{
-			ShareSlot  *s = slot_of(e, r.offset);
+		ShareSlot  *s = slot_of(e, r.offset);
 
-			if (s->deliveries != r.deliveries)
-				why = "is stale: the message was delivered again";
-			else if (s->state != SLOT_LEASED)
-				why = "names no current lease";
-			else
-				s->until = until;
-		}
-		LWLockRelease(&e->lock);
+		if (s->deliveries != r.deliveries)
+			why = "is stale: the message was delivered again";
+		else if (s->state != SLOT_LEASED)
+			why = "names no current lease";
+		else
+			s->until = until;
 	}
+	if (e != NULL)
+		LWLockRelease(&e->lock);
 	if (why != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1286,11 +1428,13 @@ mq_extend_receipt(PG_FUNCTION_ARGS)
 /*
  * mq_share_compact
  *		Fold committed acks into the positions: for every window of this
- *		database, move the position's floor to the window's and its acked
- *		offsets to those of mq.share_ack at or past it, and delete those
- *		acks.  Windows of positions that no longer exist are forgotten.
- *		Called by the database worker in a transaction with a snapshot.
- *		Returns how many positions it updated.
+ *		database, move the position's floor to the window's, add the acks of
+ *		mq.share_ack to its acked offsets (less those below the floor), and
+ *		delete those acks.  The position row is locked first, and skipped if
+ *		someone holds it (an unsubscribe in progress), so that this takes its
+ *		locks in the order a cascade from mq.subscription does.  Called by
+ *		the database worker in a transaction with a snapshot.  Returns how
+ *		many positions it updated.
  */
 int
 mq_share_compact(void)
@@ -1300,6 +1444,14 @@ mq_share_compact(void)
 	List	   *work = NIL;
 	ListCell   *lc;
 	int			updated = 0;
+	Oid			nsp = get_namespace_oid(MQ_EXTENSION_NAME, true);
+	Oid			acks = OidIsValid(nsp) ? get_relname_relid("share_ack", nsp) :
+	InvalidOid;
+
+	/* not there before ALTER EXTENSION mq UPDATE; locked by DDL: later */
+	if (!OidIsValid(acks) ||
+		!ConditionalLockRelationOid(acks, RowExclusiveLock))
+		return 0;
 
 	LWLockAcquire(ShareState->dir_lock, LW_SHARED);
 	hash_seq_init(&status, ShareDir.htab);
@@ -1319,33 +1471,53 @@ mq_share_compact(void)
 	foreach(lc, work)
 	{
 		ShareKey   *k = lfirst(lc);
-		Oid			types[4] = {INT4OID, INT4OID, INT4OID, INT8OID};
-		Datum		args[4];
+		Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, TIMESTAMPTZOID};
+		Datum		args[5];
 		int64		floor;
+		TimestampTz created_at;
+		bool		loaded;
 
 		e = find_entry(k);
 		if (e == NULL)
 			continue;
 		LWLockAcquire(&e->lock, LW_SHARED);
 		floor = e->base;
+		created_at = e->created_at;
+		loaded = e->loaded;
 		LWLockRelease(&e->lock);
+		if (!loaded)
+			continue;
 
 		args[0] = Int32GetDatum(k->group_id);
 		args[1] = Int32GetDatum(k->topic_id);
 		args[2] = Int32GetDatum(k->partition);
 		args[3] = Int64GetDatum(floor);
+		args[4] = TimestampTzGetDatum(created_at);
+
+		/* the window's subscription, and its position row, first */
+		if (mq_query("SELECT 1 FROM mq.position p JOIN mq.subscription s"
+					 "  USING (group_id, topic_id)"
+					 " WHERE p.group_id OPERATOR(pg_catalog.=) $1"
+					 " AND p.topic_id OPERATOR(pg_catalog.=) $2"
+					 " AND p.partition OPERATOR(pg_catalog.=) $3"
+					 " AND p.member_id OPERATOR(pg_catalog.=) ''"
+					 " AND s.created_at OPERATOR(pg_catalog.=) $5"
+					 " AND $4 IS NOT NULL"
+					 " FOR NO KEY UPDATE OF p SKIP LOCKED",
+					 5, types, args, NULL, false) == 0)
+			continue;
 		if (mq_query("WITH d AS (DELETE FROM mq.share_ack a"
 					 "  WHERE a.group_id OPERATOR(pg_catalog.=) $1"
 					 "  AND a.topic_id OPERATOR(pg_catalog.=) $2"
 					 "  AND a.partition OPERATOR(pg_catalog.=) $3"
 					 "  RETURNING a.offsets)"
 					 " UPDATE mq.position p"
-					 " SET next_offset = pg_catalog.greatest(p.next_offset, $4),"
+					 " SET next_offset = GREATEST(p.next_offset, $4),"
 					 "  acked = (p.acked OPERATOR(pg_catalog.+)"
 					 "   coalesce((SELECT pg_catalog.range_agg(d.offsets) FROM d),"
 					 "            '{}'::pg_catalog.int8multirange))"
 					 "   OPERATOR(pg_catalog.-) pg_catalog.int8multirange("
-					 "    pg_catalog.int8range(NULL, pg_catalog.greatest(p.next_offset, $4))),"
+					 "    pg_catalog.int8range(NULL, GREATEST(p.next_offset, $4))),"
 					 "  committed_at = CASE WHEN $4 OPERATOR(pg_catalog.>) p.next_offset"
 					 "   THEN pg_catalog.now() ELSE p.committed_at END"
 					 " WHERE p.group_id OPERATOR(pg_catalog.=) $1"
@@ -1356,18 +1528,6 @@ mq_share_compact(void)
 					 "      OR EXISTS (SELECT 1 FROM d))",
 					 4, types, args, NULL, false) > 0)
 			updated++;
-		else if (mq_query("SELECT 1 FROM mq.position"
-						  " WHERE group_id OPERATOR(pg_catalog.=) $1"
-						  " AND topic_id OPERATOR(pg_catalog.=) $2"
-						  " AND partition OPERATOR(pg_catalog.=) $3"
-						  " AND $4 IS NOT NULL",
-						  4, types, args, NULL, false) == 0)
-		{
-			/* the subscription is gone: so is the window */
-			LWLockAcquire(ShareState->dir_lock, LW_EXCLUSIVE);
-			hash_search(ShareDir.htab, k, HASH_REMOVE, NULL);
-			LWLockRelease(ShareState->dir_lock);
-		}
 	}
 	SPI_finish();
 	return updated;
@@ -1403,7 +1563,8 @@ mq_share_shmem_startup(void)
 	{
 		ShareState->dir_lock = &(GetNamedLWLockTranche("mq share partitions"))->lock;
 		ShareState->tranche = LWLockNewTrancheId();
-		ShareState->epoch = (uint32) (GetCurrentTimestamp() ^ (MyProcPid << 16));
+		if (!pg_strong_random(&ShareState->epoch, sizeof(ShareState->epoch)))
+			ShareState->epoch = (uint32) GetCurrentTimestamp();
 	}
 	LWLockRegisterTranche(ShareState->tranche, "mq share partition");
 	mq_shmem_directory_init(&ShareDir, ShareState->dir_lock);

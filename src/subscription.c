@@ -33,6 +33,7 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/datum.h"
 #include "utils/memutils.h"
 
@@ -127,7 +128,7 @@ mq_subscription_get(const char *name)
 
 	n = mq_query("SELECT g.group_id, s.topic_id, t.name,"
 				 " s.mode = 'broadcasting', s.tags, s.filter,"
-				 " pg_catalog.substr(s.mode, 1, 1), s.max_retries"
+				 " pg_catalog.substr(s.mode, 1, 1), s.max_retries, s.created_at"
 				 " FROM mq.consumer_group g"
 				 " LEFT JOIN (mq.subscription s"
 				 "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
@@ -167,6 +168,7 @@ mq_subscription_get(const char *name)
 			sub->filter = datumCopy(d, false, -1);
 		sub->mode = TextDatumGetCString(mq_query_value(i, 7, &isnull))[0];
 		sub->max_retries = DatumGetInt32(mq_query_value(i, 8, &isnull));
+		sub->created_at = DatumGetTimestampTz(mq_query_value(i, 9, &isnull));
 		g->nsubs++;
 	}
 	cached_groups = lappend(cached_groups, g);

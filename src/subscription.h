@@ -13,6 +13,8 @@
 #ifndef MQ_SUBSCRIPTION_H
 #define MQ_SUBSCRIPTION_H
 
+#include "datatype/timestamp.h"
+
 #include "settings.h"
 
 /*
@@ -32,6 +34,7 @@ typedef struct CachedSubscription
 	char		mode;			/* 'c'lustering, 'b'roadcasting, 's'hared,
 								 * 'k'ey_shared */
 	int32		max_retries;
+	TimestampTz created_at;		/* tells one subscription from a later one */
 	bool		tags_null;
 	Datum		tags;			/* text[] */
 	bool		filter_null;

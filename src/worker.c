@@ -106,8 +106,6 @@ lock_for_jobs(void)
 		{"assignment", RowExclusiveLock},
 		{"delayed_message", RowExclusiveLock},
 		{"half_message", RowExclusiveLock},
-		{"position", RowExclusiveLock},
-		{"share_ack", RowExclusiveLock},
 	};
 	Oid			nsp = get_namespace_oid(MQ_EXTENSION_NAME, true);
 	size_t		i;

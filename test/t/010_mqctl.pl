@@ -254,7 +254,7 @@ SKIP:
 {
 	skip 'mq.nack is not installed', 12
 	  unless $node->safe_psql('postgres',
-		"SELECT to_regproc('mq.nack') IS NOT NULL") eq 't';
+		"SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'nack' AND pronamespace = 'mq'::regnamespace)") eq 't';
 	$node->safe_psql('postgres', q{
 SELECT mq.create_topic('work');
 SELECT mq.subscribe('ng', 'work', start => 'earliest', max_retries => 1);
