@@ -1019,6 +1019,54 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.extend(text, interval) IS
 'move the end of a received message''s lease to now plus visibility_timeout; returns it';
 
+CREATE FUNCTION mq.share_windows(
+    OUT group_id integer,
+    OUT topic_id integer,
+    OUT partition integer,
+    OUT ack_floor bigint,
+    OUT read_to bigint,
+    OUT leased integer,
+    OUT settling integer,
+    OUT acked integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_share_windows'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION mq.share_windows() IS
+'the windows of the shared subscriptions in shared memory: floor, leased, being settled and acknowledged offsets per group and partition';
+
+-- Per group and partition of a shared subscription: the ack floor, the
+-- messages leased now, those acknowledged above the floor, those not
+-- settled (offsets past the floor, less the acknowledged ones), and the age
+-- of the oldest unsettled one.
+CREATE VIEW mq.shared_lag WITH (security_barrier) AS
+    SELECT g.name AS "group", t.name AS topic, p.partition,
+           f.ack_floor, o.stable_offset,
+           coalesce(w.leased, 0) + coalesce(w.settling, 0) AS in_flight,
+           f.acked AS acked_above_floor,
+           GREATEST(o.stable_offset - f.ack_floor - f.acked, 0) AS unacked,
+           now() - CASE WHEN f.ack_floor < o.stable_offset
+                        THEN mq.first_unconsumed_at(t.name, p.partition, f.ack_floor) END
+             AS oldest_unacked_age
+      FROM mq.position p
+      JOIN mq.subscription s USING (group_id, topic_id)
+      JOIN mq.consumer_group g USING (group_id)
+      JOIN mq.topic t USING (topic_id)
+      LEFT JOIN mq.share_windows() w
+        ON w.group_id = p.group_id AND w.topic_id = p.topic_id
+       AND w.partition = p.partition
+      CROSS JOIN LATERAL (
+        SELECT coalesce(w.ack_floor, p.next_offset) AS ack_floor,
+               coalesce(w.acked,
+                        (SELECT coalesce(sum(upper(r) - lower(r)), 0)
+                           FROM unnest(p.acked) r)::integer) AS acked) f
+      CROSS JOIN LATERAL (
+        SELECT x.stable_offset FROM mq.partition_offsets(t.name) x
+         WHERE x.partition = p.partition) o
+     WHERE s.mode IN ('shared', 'key_shared')
+       AND mq.has_group_privilege(g.name, 'all')
+       AND mq.has_topic_privilege(t.name, 'all');
+
 ------------------------------------------------------------------------
 -- Timed work: mq's clock, delayed messages, half messages
 ------------------------------------------------------------------------

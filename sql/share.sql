@@ -157,6 +157,23 @@ SELECT count(*) FROM take_poison();
 SELECT origin_topic, attempts, mq.payload_text(payload, payload_type)
   FROM mq.dead_letters('s.careful');
 
+-- Filters: messages that do not pass are skipped and settled with the rest.
+SELECT mq.create_topic('s.tagged') > 0 AS created;
+SELECT mq.subscribe('s.picky', 's.tagged', mode => 'shared', start => 'earliest',
+                    tags => 'keep');
+SELECT count(*) FROM (
+    SELECT mq.send('s.tagged', 't' || g, tag => CASE WHEN g % 2 = 0 THEN 'keep' ELSE 'drop' END)
+      FROM generate_series(1, 6) g) s;
+SELECT mq.payload_text(payload, payload_type), tag FROM mq.receive('s.picky', 10)
+ ORDER BY "offset";
+SELECT mq.drop_group('s.picky');
+
+-- mq.shared_lag: per partition, the floor, what is leased or being
+-- settled, what is acknowledged above the floor, and what is not settled.
+SELECT "group", topic, partition, ack_floor, stable_offset, in_flight,
+       acked_above_floor, unacked, oldest_unacked_age IS NOT NULL AS has_age
+  FROM mq.shared_lag ORDER BY 1, 2, 3;
+
 -- Cleanup.
 DROP FUNCTION take(text, integer, interval);
 DROP FUNCTION take_keyed(text, integer);

@@ -83,6 +83,7 @@ PG_FUNCTION_INFO_V1(mq_ack_receipt);
 PG_FUNCTION_INFO_V1(mq_ack_receipts);
 PG_FUNCTION_INFO_V1(mq_nack_receipt);
 PG_FUNCTION_INFO_V1(mq_extend_receipt);
+PG_FUNCTION_INFO_V1(mq_share_windows);
 
 /* Columns of mq.receive. */
 #define RECEIVE_COLUMNS		12
@@ -1219,6 +1220,8 @@ ack(Datum *elems, bool *nulls, int n)
 	int			acked = 0;
 	Receipt		last = {.group_id = -1};
 	TimestampTz created_at = 0;
+	Receipt    *settled = palloc(sizeof(Receipt) * Max(n, 1));
+	int64	   *offsets = palloc(sizeof(int64) * Max(n, 1));
 
 	check_writable("acknowledge");
 	SPI_connect();
@@ -1241,16 +1244,34 @@ ack(Datum *elems, bool *nulls, int n)
 			last = r;
 		}
 		if (settle_receipt(&r, PENDING_ACK, 0, created_at))
-		{
-			ShareKey	k;
+			settled[acked++] = r;
+	}
 
-			memset(&k, 0, sizeof(k));
-			k.group_id = r.group_id;
-			k.topic_id = r.topic_id;
-			k.partition = r.partition;
-			insert_acks(&k, &r.offset, 1);
-			acked++;
+	/* one row of mq.share_ack per partition the call settled in */
+	for (i = 0; i < acked; i++)
+	{
+		ShareKey	k;
+		int			j;
+		int			m = 0;
+
+		if (settled[i].partition < 0)
+			continue;			/* recorded with an earlier one */
+		memset(&k, 0, sizeof(k));
+		k.group_id = settled[i].group_id;
+		k.topic_id = settled[i].topic_id;
+		k.partition = settled[i].partition;
+		for (j = i; j < acked; j++)
+		{
+			if (settled[j].group_id == k.group_id &&
+				settled[j].topic_id == k.topic_id &&
+				settled[j].partition == k.partition)
+			{
+				offsets[m++] = settled[j].offset;
+				if (j > i)
+					settled[j].partition = -1;
+			}
 		}
+		insert_acks(&k, offsets, m);
 	}
 	SPI_finish();
 	return acked;
@@ -1423,6 +1444,70 @@ mq_extend_receipt(PG_FUNCTION_ARGS)
 						r.offset, r.partition, why),
 				 errdetail("The receipt is of delivery %u.", (unsigned) r.deliveries)));
 	PG_RETURN_TIMESTAMPTZ(until);
+}
+
+/*
+ * mq_share_windows
+ *		SQL: mq.share_windows() describes the windows of this database's
+ *		shared subscriptions in shared memory: per group and partition, the
+ *		floor, the first offset not read yet, and how many offsets are
+ *		leased, being settled, and acknowledged above the floor.  Only
+ *		windows used since the server started are there; mq.shared_lag
+ *		completes them from the positions.
+ */
+Datum
+mq_share_windows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS status;
+	ShareEntry *e;
+	TimestampTz now = mq_clock_now();
+
+	InitMaterializedSRF(fcinfo, 0);
+	LWLockAcquire(ShareState->dir_lock, LW_SHARED);
+	hash_seq_init(&status, ShareDir.htab);
+	while ((e = hash_seq_search(&status)) != NULL)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {0};
+		int32		leased = 0;
+		int32		settling = 0;
+		int32		acked = 0;
+		int64		o;
+
+		if (e->key.dboid != MyDatabaseId)
+			continue;
+		LWLockAcquire(&e->lock, LW_SHARED);
+		if (!e->loaded)
+		{
+			LWLockRelease(&e->lock);
+			continue;
+		}
+		for (o = e->base; o < e->next; o++)
+		{
+			ShareSlot  *s = slot_of(e, o);
+
+			if (s->state == SLOT_LEASED && s->until > now)
+				leased++;
+			else if (s->state == SLOT_SETTLING)
+				settling++;
+			else if (s->state == SLOT_ACKED)
+				acked++;
+		}
+		values[0] = Int32GetDatum(e->key.group_id);
+		values[1] = Int32GetDatum(e->key.topic_id);
+		values[2] = Int32GetDatum(e->key.partition);
+		values[3] = Int64GetDatum(e->base);
+		values[4] = Int64GetDatum(e->next);
+		values[5] = Int32GetDatum(leased);
+		values[6] = Int32GetDatum(settling);
+		values[7] = Int32GetDatum(acked);
+		LWLockRelease(&e->lock);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
+							 nulls);
+	}
+	LWLockRelease(ShareState->dir_lock);
+	return (Datum) 0;
 }
 
 /*
