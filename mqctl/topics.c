@@ -49,13 +49,13 @@ enum
 };
 
 static TopicSetting settings[NUM_SETTINGS] = {
-	[SET_PARTITIONS] = {"partitions", "integer", false},
-	[SET_RETENTION] = {"retention", "interval", true},
-	[SET_RETENTION_BYTES] = {"retention_bytes", "bigint", true},
-	[SET_SEGMENT_BYTES] = {"segment_bytes", "bigint", false},
-	[SET_SEGMENT_AGE] = {"segment_age", "interval", false},
-	[SET_DEDUP_WINDOW] = {"dedup_window", "interval", false},
-	[SET_NOTIFY] = {"notify", "boolean", false},
+	[SET_PARTITIONS] = {"partitions", "integer", false, NULL},
+	[SET_RETENTION] = {"retention", "interval", true, NULL},
+	[SET_RETENTION_BYTES] = {"retention_bytes", "bigint", true, NULL},
+	[SET_SEGMENT_BYTES] = {"segment_bytes", "bigint", false, NULL},
+	[SET_SEGMENT_AGE] = {"segment_age", "interval", false, NULL},
+	[SET_DEDUP_WINDOW] = {"dedup_window", "interval", false, NULL},
+	[SET_NOTIFY] = {"notify", "boolean", false, NULL},
 };
 
 /* getopt_long values: settings from OPT_SETTING on, then the others */
