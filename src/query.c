@@ -197,15 +197,14 @@ cached_plan(const char *sql, int nargs, Oid *types)
 }
 
 /*
- * mq_query
- *		Run an SPI query with parameters through its kept plan, with
- *		search_path pinned (see pin_search_path); nulls as in
- *		SPI_execute_plan (NULL: none).  Raises an error if it fails.
- *		Returns SPI_processed.  The caller is connected to SPI.
+ * run_query
+ *		Run sql through its kept plan (prepared now if need be), as the
+ *		extension's owner with search_path pinned; with the latest snapshot
+ *		(read-only) if latest, else the caller's.  Returns SPI_processed.
  */
-uint64
-mq_query(const char *sql, int nargs, Oid *types, Datum *values,
-		 const char *nulls, bool read_only)
+static uint64
+run_query(const char *sql, int nargs, Oid *types, Datum *values,
+		  const char *nulls, bool read_only, bool latest)
 {
 	QueryState	state;
 	SPIPlanPtr	plan;
@@ -216,7 +215,17 @@ mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 	PG_TRY();
 	{
 		plan = cached_plan(sql, nargs, types);
-		if (plan != NULL)
+		if (plan == NULL && latest)
+		{
+			plan = SPI_prepare(sql, nargs, types);
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+					 SPI_result_code_string(SPI_result));
+		}
+		if (latest)
+			rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
+									  InvalidSnapshot, true, false, 0);
+		else if (plan != NULL)
 			rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
 		else
 			rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
@@ -234,6 +243,20 @@ mq_query(const char *sql, int nargs, Oid *types, Datum *values,
 }
 
 /*
+ * mq_query
+ *		Run an SPI query with parameters through its kept plan, with
+ *		search_path pinned (see pin_search_path); nulls as in
+ *		SPI_execute_plan (NULL: none).  Raises an error if it fails.
+ *		Returns SPI_processed.  The caller is connected to SPI.
+ */
+uint64
+mq_query(const char *sql, int nargs, Oid *types, Datum *values,
+		 const char *nulls, bool read_only)
+{
+	return run_query(sql, nargs, types, values, nulls, read_only, false);
+}
+
+/*
  * mq_query_latest
  *		mq_query, read-only, with the latest snapshot rather than the
  *		caller's: for what must count as soon as it commits whatever the
@@ -243,32 +266,7 @@ uint64
 mq_query_latest(const char *sql, int nargs, Oid *types, Datum *values,
 				const char *nulls)
 {
-	QueryState	state;
-	SPIPlanPtr	plan;
-	int			rc = 0;
-
-	query_begin(&state);
-	query_depth++;
-	PG_TRY();
-	{
-		plan = cached_plan(sql, nargs, types);
-		if (plan == NULL)
-			plan = SPI_prepare(sql, nargs, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		rc = SPI_execute_snapshot(plan, values, nulls, GetLatestSnapshot(),
-								  InvalidSnapshot, true, false, 0);
-	}
-	PG_FINALLY();
-	{
-		query_depth--;
-	}
-	PG_END_TRY();
-	query_end(&state);
-	if (rc < 0)
-		elog(ERROR, "SPI query failed: %s", SPI_result_code_string(rc));
-	return SPI_processed;
+	return run_query(sql, nargs, types, values, nulls, true, true);
 }
 
 /*

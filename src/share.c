@@ -1061,6 +1061,20 @@ mq_receive(PG_FUNCTION_ARGS)
 }
 
 /*
+ * refuse_receipt
+ *		Refuse receipt r (55000), saying why.
+ */
+static void
+refuse_receipt(const Receipt *r, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("receipt of offset " INT64_FORMAT " of partition %d %s",
+					r->offset, r->partition, why),
+			 errdetail("The receipt is of delivery %u.", (unsigned) r->deliveries)));
+}
+
+/*
  * own_pending
  *		Whether this transaction already settles that delivery.
  */
@@ -1144,11 +1158,7 @@ settle_receipt(Receipt *r, PendingKind kind, TimestampTz nack_until,
 	if (e != NULL)
 		LWLockRelease(&e->lock);
 	if (why != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("receipt of offset " INT64_FORMAT " of partition %d %s",
-						r->offset, r->partition, why),
-				 errdetail("The receipt is of delivery %u.", (unsigned) r->deliveries)));
+		refuse_receipt(r, why);
 	if (!settled)
 		remember(&key, r->epoch, r->offset, kind, r->deliveries, nack_until,
 				 prev_until);
@@ -1438,11 +1448,7 @@ mq_extend_receipt(PG_FUNCTION_ARGS)
 	if (e != NULL)
 		LWLockRelease(&e->lock);
 	if (why != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("receipt of offset " INT64_FORMAT " of partition %d %s",
-						r.offset, r.partition, why),
-				 errdetail("The receipt is of delivery %u.", (unsigned) r.deliveries)));
+		refuse_receipt(&r, why);
 	PG_RETURN_TIMESTAMPTZ(until);
 }
 
