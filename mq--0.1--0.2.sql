@@ -479,6 +479,8 @@ ALTER TABLE mq.subscription DROP CONSTRAINT subscription_mode_check;
 ALTER TABLE mq.subscription ADD CONSTRAINT subscription_mode_check
     CHECK (mode IN ('clustering', 'broadcasting', 'shared', 'key_shared'));
 ALTER TABLE mq.position ADD COLUMN acked int8multirange NOT NULL DEFAULT '{}';
+ALTER TABLE mq.subscription
+    ADD COLUMN share_reset_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp();
 
 -- Shared and key_shared subscriptions: messages leased one by one and
 -- settled by receipt.  An ack inserts the offsets it settles here, in the

@@ -542,6 +542,9 @@ CREATE TABLE mq.subscription (
     start       text NOT NULL,
     start_at    timestamptz,
     created_at  timestamptz NOT NULL DEFAULT now(),
+    -- shared modes: when it was made or last seeked; leases and receipts
+    -- of an earlier one are void
+    share_reset_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     PRIMARY KEY (group_id, topic_id)
 );
 CREATE INDEX ON mq.subscription (topic_id);

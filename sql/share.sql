@@ -174,6 +174,16 @@ SELECT "group", topic, partition, ack_floor, stable_offset, in_flight,
        acked_above_floor, unacked, oldest_unacked_age IS NOT NULL AS has_age
   FROM mq.shared_lag ORDER BY 1, 2, 3;
 
+-- Seek: the partition's floor moves and its acks go; every lease of the
+-- subscription ends (its receipts are void) and what is past the floors
+-- and not acknowledged is delivered again, counting from 1.
+SELECT mq.seek('s.workers', 's.jobs', 0, 0);
+SELECT * FROM take('z', 10) ORDER BY 1;
+SELECT err(format('SELECT mq.ack(%L)', receipt))
+  FROM got WHERE payload = 'job 5' AND deliveries = 2;
+SELECT count(*) FROM mq.seek('s.workers', 's.jobs', 'latest');
+SELECT count(*) FROM take('z', 10);
+
 -- Cleanup.
 DROP FUNCTION take(text, integer, interval);
 DROP FUNCTION take_keyed(text, integer);

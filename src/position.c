@@ -50,6 +50,7 @@
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
+#include "subscription.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_commit);
@@ -399,7 +400,8 @@ mq_position_record_read(const MqGroupInfo *group, MqFetchMode mode,
  */
 static const char *
 position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
-				MqTopicInfo *topic, int arg_member, int arg_generation)
+				MqTopicInfo *topic, int arg_member, int arg_generation,
+				bool *shared)
 {
 	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
 	char	   *member_id = mq_group_member_arg(fcinfo, arg_member);
@@ -418,6 +420,10 @@ position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 						  has_generation ? PG_GETARG_INT64(arg_generation) :
 						  group->generation);
 	mode = mq_group_subscription_mode(group, topic);
+	if (shared != NULL)
+		*shared = (mode == MQ_MODE_SHARED);
+	if (mode == MQ_MODE_SHARED && shared != NULL)
+		return "";
 	if (mode == MQ_MODE_SHARED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -445,7 +451,8 @@ const char *
 mq_position_target(FunctionCallInfo fcinfo, MqGroupInfo *group,
 				   MqTopicInfo *topic, int arg_member, int arg_generation)
 {
-	return position_target(fcinfo, group, topic, arg_member, arg_generation);
+	return position_target(fcinfo, group, topic, arg_member, arg_generation,
+						   NULL);
 }
 
 /*
@@ -505,7 +512,7 @@ commit_offset(FunctionCallInfo fcinfo, int64 next)
 	int64		stable;
 
 	SPI_connect();
-	member_id = position_target(fcinfo, &group, &topic, 4, 5);
+	member_id = position_target(fcinfo, &group, &topic, 4, 5, NULL);
 	partition = PG_GETARG_INT32(2);
 	mq_topic_check_partition(&topic, partition);
 	stable = mq_topic_stable_offset(&topic, partition);
@@ -615,14 +622,44 @@ mq_commit_fetched(PG_FUNCTION_ARGS)
 }
 
 /*
+ * reset_shared
+ *		A seek of a shared subscription: the partition's acknowledged
+ *		offsets go with its old floor, and the subscription's windows start
+ *		again from the positions (share.c), so every lease and receipt of it
+ *		is void.
+ */
+static void
+reset_shared(int32 group_id, int32 topic_id, int32 partition)
+{
+	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
+	Datum		args[3];
+
+	args[0] = Int32GetDatum(group_id);
+	args[1] = Int32GetDatum(topic_id);
+	args[2] = Int32GetDatum(partition);
+	mq_query("UPDATE mq.position SET acked = '{}'"
+			 " WHERE group_id = $1 AND topic_id = $2 AND partition = $3"
+			 " AND member_id = ''", 3, types, args, NULL, false);
+	mq_query("DELETE FROM mq.share_ack"
+			 " WHERE group_id = $1 AND topic_id = $2 AND partition = $3",
+			 3, types, args, NULL, false);
+	mq_query("UPDATE mq.subscription"
+			 " SET share_reset_at = pg_catalog.clock_timestamp()"
+			 " WHERE group_id = $1 AND topic_id = $2 AND $3 IS NOT NULL",
+			 3, types, args, NULL, false);
+	mq_subscription_changed();
+}
+
+/*
  * seek_partition
  *		Set a position to offset, clamped to the log start with a notice;
- *		an offset past the end offset is an error.  Returns the position
- *		set.
+ *		an offset past the end offset is an error.  In a shared mode the
+ *		position is the ack floor (reset_shared).  Returns the position set.
  */
 static int64
 seek_partition(const MqGroupInfo *group, const MqTopicInfo *topic,
-			   int32 partition, const char *member_id, int64 offset)
+			   int32 partition, const char *member_id, int64 offset,
+			   bool shared)
 {
 	int64		log_start = mq_segment_log_start(topic, partition);
 	int64		stable = mq_topic_stable_offset(topic, partition);
@@ -650,6 +687,8 @@ seek_partition(const MqGroupInfo *group, const MqTopicInfo *topic,
 						member_id, group->name, topic->name),
 				 errhint("Call mq.join again.")));
 	forget_claim(group->group_id, topic->topic_id, partition, member_id);
+	if (shared)
+		reset_shared(group->group_id, topic->topic_id, partition);
 	return offset;
 }
 
@@ -665,17 +704,18 @@ mq_seek(PG_FUNCTION_ARGS)
 	const char *member_id;
 	int32		partition;
 	int64		offset;
+	bool		shared;
 
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("partition and offset must not be null")));
 	SPI_connect();
-	member_id = position_target(fcinfo, &group, &topic, 4, -1);
+	member_id = position_target(fcinfo, &group, &topic, 4, -1, &shared);
 	partition = PG_GETARG_INT32(2);
 	mq_topic_check_partition(&topic, partition);
 	offset = seek_partition(&group, &topic, partition, member_id,
-							PG_GETARG_INT64(3));
+							PG_GETARG_INT64(3), shared);
 	SPI_finish();
 	PG_RETURN_INT64(offset);
 }
@@ -701,10 +741,11 @@ seek_all(FunctionCallInfo fcinfo, SeekTarget how, TimestampTz at)
 	MqTopicInfo topic;
 	const char *member_id;
 	int32		p;
+	bool		shared;
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	member_id = position_target(fcinfo, &group, &topic, 3, -1);
+	member_id = position_target(fcinfo, &group, &topic, 3, -1, &shared);
 	for (p = 0; p < topic.partitions; p++)
 	{
 		int64		offset;
@@ -723,7 +764,7 @@ seek_all(FunctionCallInfo fcinfo, SeekTarget how, TimestampTz at)
 				offset = mq_segment_offset_at_time(&topic, p, at);
 				break;
 		}
-		offset = seek_partition(&group, &topic, p, member_id, offset);
+		offset = seek_partition(&group, &topic, p, member_id, offset, shared);
 		values[0] = Int32GetDatum(p);
 		values[1] = Int64GetDatum(offset);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -128,7 +128,8 @@ typedef struct ShareEntry
 	ShareKey	key;
 	LWLock		lock;
 	bool		loaded;			/* base read from the tables */
-	TimestampTz created_at;		/* of the subscription it serves */
+	TimestampTz incarnation;	/* of the subscription it serves: its
+								 * share_reset_at */
 	uint32		ident;			/* in receipts: server life, database,
 								 * subscription */
 	int64		base;			/* offset of the first slot: the floor */
@@ -248,7 +249,7 @@ find_entry(const ShareKey *key)
  *		as the window reads them (fill).  The caller is connected to SPI.
  */
 static void
-load(ShareEntry *e, TimestampTz created_at)
+load(ShareEntry *e, TimestampTz incarnation)
 {
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
 	Datum		args[3];
@@ -278,10 +279,10 @@ load(ShareEntry *e, TimestampTz created_at)
 		e->head = 0;
 		e->next = floor;
 		e->saved_floor = floor;
-		e->created_at = created_at;
+		e->incarnation = incarnation;
 		e->ident = ShareState->epoch ^
 			hash_bytes_uint32((uint32) e->key.dboid) ^
-			hash_bytes_uint32((uint32) (created_at ^ (created_at >> 32)));
+			hash_bytes_uint32((uint32) (incarnation ^ (incarnation >> 32)));
 		e->loaded = true;
 	}
 	LWLockRelease(&e->lock);
@@ -290,13 +291,13 @@ load(ShareEntry *e, TimestampTz created_at)
 /*
  * get_entry
  *		The window of a group's partition for the subscription made at
- *		created_at, made and loaded if need be; a window left by an earlier
+ *		incarnation, made and loaded if need be; a window left by an earlier
  *		subscription of the same ids starts again.  The caller is connected
  *		to SPI.
  */
 static ShareEntry *
 get_entry(int32 group_id, int32 topic_id, int32 partition,
-		  TimestampTz created_at)
+		  TimestampTz incarnation)
 {
 	ShareKey	key;
 	ShareEntry *e;
@@ -317,11 +318,11 @@ get_entry(int32 group_id, int32 topic_id, int32 partition,
 		LWLockRelease(ShareState->dir_lock);
 	}
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-	if (e->loaded && e->created_at != created_at)
+	if (e->loaded && e->incarnation != incarnation)
 		e->loaded = false;
 	LWLockRelease(&e->lock);
 	if (!e->loaded)
-		load(e, created_at);
+		load(e, incarnation);
 	return e;
 }
 
@@ -785,7 +786,7 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 				  int max_deliveries)
 {
 	ShareEntry *e = get_entry(a->group.group_id, topic->topic_id, partition,
-							  sub->created_at);
+							  sub->incarnation);
 	ShareKey	k = e->key;
 	uint32		ident;
 	int64		stable;
@@ -1104,12 +1105,12 @@ own_pending(const ShareKey *key, uint32 ident, int64 offset,
  *		already.  Refuses (55000) a receipt whose message was delivered
  *		again, is being settled by another transaction, left the window
  *		settled (its delivery cannot be told any more), or is from an
- *		earlier server life or subscription.  created_at is the
+ *		earlier server life or subscription.  incarnation is the
  *		subscription's.
  */
 static bool
 settle_receipt(Receipt *r, PendingKind kind, TimestampTz nack_until,
-			   TimestampTz created_at)
+			   TimestampTz incarnation)
 {
 	ShareKey	key;
 	ShareEntry *e;
@@ -1127,8 +1128,8 @@ settle_receipt(Receipt *r, PendingKind kind, TimestampTz nack_until,
 	if (e != NULL)
 		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
 	if (e == NULL || !e->loaded || e->ident != r->epoch ||
-		e->created_at != created_at)
-		why = "is from an earlier server start or subscription: the message is delivered again";
+		e->incarnation != incarnation)
+		why = "is from an earlier server start, subscription or seek: the message is delivered again";
 	else if (r->offset < e->base)
 		why = "is settled already";
 	else if (r->offset >= e->next)
@@ -1178,13 +1179,13 @@ group_of_receipt(const Receipt *r, MqGroupInfo *group, MqTopicInfo *topic,
 	Oid			types[2] = {INT4OID, INT4OID};
 	Datum		args[2];
 	bool		isnull;
-	TimestampTz created_at;
+	TimestampTz incarnation;
 	char	   *group_name;
 	char	   *topic_name;
 
 	args[0] = Int32GetDatum(r->group_id);
 	args[1] = Int32GetDatum(r->topic_id);
-	if (mq_query("SELECT g.name, t.name, s.created_at, s.max_retries"
+	if (mq_query("SELECT g.name, t.name, s.share_reset_at, s.max_retries"
 				 " FROM mq.subscription s"
 				 " JOIN mq.consumer_group g USING (group_id)"
 				 " JOIN mq.topic t USING (topic_id)"
@@ -1195,7 +1196,7 @@ group_of_receipt(const Receipt *r, MqGroupInfo *group, MqTopicInfo *topic,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the shared subscription of the receipt no longer exists")));
-	created_at = DatumGetTimestampTz(mq_query_value(0, 3, &isnull));
+	incarnation = DatumGetTimestampTz(mq_query_value(0, 3, &isnull));
 	*max_retries = DatumGetInt32(mq_query_value(0, 4, &isnull));
 	group_name = TextDatumGetCString(mq_query_value(0, 1, &isnull));
 	topic_name = TextDatumGetCString(mq_query_value(0, 2, &isnull));
@@ -1204,7 +1205,7 @@ group_of_receipt(const Receipt *r, MqGroupInfo *group, MqTopicInfo *topic,
 	mq_topic_get(topic_name, topic);
 	mq_acl_check(MQ_OBJECT_GROUP, group->name, MQ_PRIV_CONSUME);
 	mq_topic_check_access(topic, MQ_ACCESS_READ);
-	return created_at;
+	return incarnation;
 }
 
 static void
@@ -1229,7 +1230,7 @@ ack(Datum *elems, bool *nulls, int n)
 	int			i;
 	int			acked = 0;
 	Receipt		last = {.group_id = -1};
-	TimestampTz created_at = 0;
+	TimestampTz incarnation = 0;
 	Receipt    *settled = palloc(sizeof(Receipt) * Max(n, 1));
 	int64	   *offsets = palloc(sizeof(int64) * Max(n, 1));
 
@@ -1250,10 +1251,10 @@ ack(Datum *elems, bool *nulls, int n)
 			MqTopicInfo topic;
 			int32		max_retries;
 
-			created_at = group_of_receipt(&r, &group, &topic, &max_retries);
+			incarnation = group_of_receipt(&r, &group, &topic, &max_retries);
 			last = r;
 		}
-		if (settle_receipt(&r, PENDING_ACK, 0, created_at))
+		if (settle_receipt(&r, PENDING_ACK, 0, incarnation))
 			settled[acked++] = r;
 	}
 
@@ -1335,7 +1336,7 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 	MqGroupInfo group;
 	MqTopicInfo topic;
 	TimestampTz due = mq_clock_now();
-	TimestampTz created_at;
+	TimestampTz incarnation;
 	int32		max_retries;
 	const char *result;
 
@@ -1353,13 +1354,13 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 	parse_receipt(text_to_cstring(PG_GETARG_TEXT_PP(0)), &r);
 
 	SPI_connect();
-	created_at = group_of_receipt(&r, &group, &topic, &max_retries);
+	incarnation = group_of_receipt(&r, &group, &topic, &max_retries);
 	if (r.deliveries > max_retries)
 	{
 		ReadInto	rd;
 		ShareKey	k;
 
-		if (!settle_receipt(&r, PENDING_ACK, 0, created_at))
+		if (!settle_receipt(&r, PENDING_ACK, 0, incarnation))
 		{
 			SPI_finish();
 			PG_RETURN_NULL();
@@ -1380,7 +1381,7 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		if (!settle_receipt(&r, PENDING_NACK, due, created_at))
+		if (!settle_receipt(&r, PENDING_NACK, due, incarnation))
 		{
 			SPI_finish();
 			PG_RETURN_NULL();
@@ -1406,7 +1407,7 @@ mq_extend_receipt(PG_FUNCTION_ARGS)
 	ShareKey	key;
 	ShareEntry *e;
 	TimestampTz until;
-	TimestampTz created_at;
+	TimestampTz incarnation;
 	int32		max_retries;
 	const char *why = NULL;
 
@@ -1418,7 +1419,7 @@ mq_extend_receipt(PG_FUNCTION_ARGS)
 						 "visibility_timeout");
 	parse_receipt(text_to_cstring(PG_GETARG_TEXT_PP(0)), &r);
 	SPI_connect();
-	created_at = group_of_receipt(&r, &group, &topic, &max_retries);
+	incarnation = group_of_receipt(&r, &group, &topic, &max_retries);
 	SPI_finish();
 
 	memset(&key, 0, sizeof(key));
@@ -1430,8 +1431,8 @@ mq_extend_receipt(PG_FUNCTION_ARGS)
 	if (e != NULL)
 		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
 	if (e == NULL || !e->loaded || e->ident != r.epoch ||
-		e->created_at != created_at)
-		why = "is from an earlier server start or subscription: the message is delivered again";
+		e->incarnation != incarnation)
+		why = "is from an earlier server start, subscription or seek: the message is delivered again";
 	else if (r.offset < e->base || r.offset >= e->next)
 		why = "names no current lease";
 	else
@@ -1565,7 +1566,7 @@ mq_share_compact(void)
 		Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, TIMESTAMPTZOID};
 		Datum		args[5];
 		int64		floor;
-		TimestampTz created_at;
+		TimestampTz incarnation;
 		bool		loaded;
 
 		e = find_entry(k);
@@ -1573,7 +1574,7 @@ mq_share_compact(void)
 			continue;
 		LWLockAcquire(&e->lock, LW_SHARED);
 		floor = e->base;
-		created_at = e->created_at;
+		incarnation = e->incarnation;
 		loaded = e->loaded;
 		LWLockRelease(&e->lock);
 		if (!loaded)
@@ -1583,7 +1584,7 @@ mq_share_compact(void)
 		args[1] = Int32GetDatum(k->topic_id);
 		args[2] = Int32GetDatum(k->partition);
 		args[3] = Int64GetDatum(floor);
-		args[4] = TimestampTzGetDatum(created_at);
+		args[4] = TimestampTzGetDatum(incarnation);
 
 		/* the window's subscription, and its position row, first */
 		if (mq_query("SELECT 1 FROM mq.position p JOIN mq.subscription s"
@@ -1592,7 +1593,7 @@ mq_share_compact(void)
 					 " AND p.topic_id OPERATOR(pg_catalog.=) $2"
 					 " AND p.partition OPERATOR(pg_catalog.=) $3"
 					 " AND p.member_id OPERATOR(pg_catalog.=) ''"
-					 " AND s.created_at OPERATOR(pg_catalog.=) $5"
+					 " AND s.share_reset_at OPERATOR(pg_catalog.=) $5"
 					 " AND $4 IS NOT NULL"
 					 " FOR NO KEY UPDATE OF p SKIP LOCKED",
 					 5, types, args, NULL, false) == 0)

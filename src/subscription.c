@@ -128,7 +128,7 @@ mq_subscription_get(const char *name)
 
 	n = mq_query("SELECT g.group_id, s.topic_id, t.name,"
 				 " s.mode = 'broadcasting', s.tags, s.filter,"
-				 " pg_catalog.substr(s.mode, 1, 1), s.max_retries, s.created_at"
+				 " pg_catalog.substr(s.mode, 1, 1), s.max_retries, s.share_reset_at"
 				 " FROM mq.consumer_group g"
 				 " LEFT JOIN (mq.subscription s"
 				 "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
@@ -168,7 +168,7 @@ mq_subscription_get(const char *name)
 			sub->filter = datumCopy(d, false, -1);
 		sub->mode = TextDatumGetCString(mq_query_value(i, 7, &isnull))[0];
 		sub->max_retries = DatumGetInt32(mq_query_value(i, 8, &isnull));
-		sub->created_at = DatumGetTimestampTz(mq_query_value(i, 9, &isnull));
+		sub->incarnation = DatumGetTimestampTz(mq_query_value(i, 9, &isnull));
 		g->nsubs++;
 	}
 	cached_groups = lappend(cached_groups, g);

@@ -34,7 +34,8 @@ typedef struct CachedSubscription
 	char		mode;			/* 'c'lustering, 'b'roadcasting, 's'hared,
 								 * 'k'ey_shared */
 	int32		max_retries;
-	TimestampTz created_at;		/* tells one subscription from a later one */
+	TimestampTz incarnation;	/* share_reset_at: a shared subscription's
+								 * windows start again when it changes */
 	bool		tags_null;
 	Datum		tags;			/* text[] */
 	bool		filter_null;
