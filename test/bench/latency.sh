@@ -24,6 +24,9 @@ bench=$(cd "$(dirname "$0")" && pwd)
 
 seconds=${1:-60}
 syncs=${2:-on}
+# MODE=shared: the consumers receive from a shared subscription (mq.receive
+# with wait, mq.ack) instead of polling a clustering group
+mode=${MODE:-clustering}
 producers=4
 consumers=2
 
@@ -35,6 +38,11 @@ start_bench_server "$bench"/latency_*.sql
 sql() { as_pg psql -X -q -At -F ' ' -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres "$@"; }
 pgbench() { as_pg "$PG_BINDIR/pgbench" -n -h "$work" -p "$port" -U postgres -M simple "$@" postgres; }
 sql -f "$work/latency_setup.sql" >/dev/null
+consume="$work/latency_consume.sql"
+if [ "$mode" = shared ]; then
+	sql -c "SELECT mq.subscribe('slat', 'lat', mode => 'shared', start => 'latest')" >/dev/null
+	consume="$work/latency_consume_shared.sql"
+fi
 
 results="$work/results.txt"
 : >"$results"
@@ -42,10 +50,11 @@ for sync in $syncs; do
 	sql -c "ALTER SYSTEM SET synchronous_commit = $sync" -c "SELECT pg_reload_conf()" >/dev/null
 	for rate in 100 full; do
 		sql -c "TRUNCATE latencies" -c "SELECT count(*) FROM mq.seek('lat', 'lat', 'latest')" >/dev/null
+		[ "$mode" = shared ] && sql -c "SELECT count(*) FROM mq.seek('slat', 'lat', 'latest')" >/dev/null
 		if [ "$rate" = full ]; then rate_opt=""; else rate_opt="--rate=$rate"; fi
 		# the consumers start first and stop a few seconds after the producers
 		pgbench -c "$consumers" -j "$consumers" -T $((seconds + 3)) \
-			-f "$work/latency_consume.sql" >"$work/consumers.out" 2>&1 &
+			-f "$consume" >"$work/consumers.out" 2>&1 &
 		cpid=$!
 		sleep 1
 		out=$(pgbench -c "$producers" -j "$producers" -T "$seconds" $rate_opt \
@@ -55,7 +64,11 @@ for sync in $syncs; do
 		sent=$(echo "$out" | awk '/number of transactions actually processed/ { split($NF, a, "/"); print a[1]; exit }')
 		send_ms=$(echo "$out" | awk '/^latency average/ { print $4; exit }')
 		polls=$(awk '/number of transactions actually processed/ { split($NF, a, "/"); print a[1]; exit }' "$work/consumers.out")
-		lag=$(sql -c "SELECT coalesce(sum(lag), 0) FROM mq.lag WHERE \"group\" = 'lat'")
+		if [ "$mode" = shared ]; then
+			lag=$(sql -c "SELECT coalesce(sum(unacked), 0) FROM mq.shared_lag WHERE \"group\" = 'slat'")
+		else
+			lag=$(sql -c "SELECT coalesce(sum(lag), 0) FROM mq.lag WHERE \"group\" = 'lat'")
+		fi
 		read -r received p50 p99 max mean <<<"$(sql -f "$work/latency_report.sql")"
 		echo "$sync $rate $sent $received $lag $polls $send_ms $p50 $p99 $max $mean" >>"$results"
 		echo "sync=$sync rate=$rate: $sent sent, $received received, p50 $p50 ms, p99 $p99 ms, max $max ms" >&2
@@ -70,4 +83,9 @@ while read -r sync rate sent received lag polls send_ms p50 p99 max mean; do
 		"$received" "$lag" "$polls" "$send_ms" "$p50" "$p99" "$max" "$mean"
 done <"$results"
 echo
-echo "$seconds s per rate, $producers producers (one mq.send per transaction), $consumers consumers (mq.poll, max 100, in a transaction with mq.commit), a 4-partition topic, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }')."
+if [ "$mode" = shared ]; then
+	how="mq.receive of a shared subscription, max 100, wait 1 s, in a transaction with mq.ack"
+else
+	how="mq.poll, max 100, in a transaction with mq.commit"
+fi
+echo "$seconds s per rate, $producers producers (one mq.send per transaction), $consumers consumers ($how), a 4-partition topic, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }')."
