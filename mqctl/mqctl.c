@@ -106,7 +106,7 @@ main(int argc, char *argv[])
 	if (argc > 1 &&
 		(strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
 	{
-		puts("mqctl (mq) " PG_VERSION);
+		puts("mqctl (mq) " MQ_VERSION);
 		return 0;
 	}
 

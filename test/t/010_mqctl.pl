@@ -92,6 +92,13 @@ sub group_lag
 }
 
 # --- Usage, help, exit statuses.
+my $version = '';
+IPC::Run::run([ $mqctl, '--version' ], '>', \$version);
+is($version,
+	'mqctl (mq) ' . $node->safe_psql('postgres',
+		"SELECT default_version FROM pg_available_extensions WHERE name = 'mq'") . "\n",
+	'--version prints mq\'s version');
+
 my ($rc, $out, $err) = mqctl(['--help']);
 is($rc, 0, '--help exits with 0');
 like($out, qr/Usage:.*consume.*Exit status/s, 'and describes the program');
