@@ -59,6 +59,9 @@ PG_FUNCTION_INFO_V1(mq_cancel_delayed);
 PG_FUNCTION_INFO_V1(mq_unpark);
 PG_FUNCTION_INFO_V1(mq_discard_parked);
 
+static bool delete_by_id(FunctionCallInfo fcinfo, const char *sql,
+						 MqAccess mode);
+
 /* RocketMQ's messageDelayLevel, in seconds. */
 static const int delay_levels[MQ_DELAY_LEVELS] = {
 	1, 5, 10, 30, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600,
@@ -219,32 +222,12 @@ mq_delay_store(const MqTopicInfo *topic, const MqMessage *m, TimestampTz due)
 Datum
 mq_cancel_delayed(PG_FUNCTION_ARGS)
 {
-	Datum		arg;
-	Oid			type = UUIDOID;
-	MqTopicInfo topic;
-	bool		found;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("id must not be null")));
-	arg = PG_GETARG_DATUM(0);
-
-	SPI_connect();
-	mq_query("DELETE FROM mq.delayed_message d"
-			 " WHERE d.id OPERATOR(pg_catalog.=) $1"
-			 " RETURNING (SELECT t.name FROM mq.topic t"
-			 "  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id)",
-			 1, &type, &arg, NULL, false);
-	found = (SPI_processed > 0);
-	if (found)
-	{
-		mq_topic_get(SPI_getvalue(SPI_tuptable->vals[0],
-								  SPI_tuptable->tupdesc, 1), &topic);
-		mq_topic_check_access(&topic, MQ_ACCESS_SEND);
-	}
-	SPI_finish();
-	PG_RETURN_BOOL(found);
+	PG_RETURN_BOOL(delete_by_id(fcinfo,
+								"DELETE FROM mq.delayed_message d"
+								" WHERE d.id OPERATOR(pg_catalog.=) $1"
+								" RETURNING (SELECT t.name FROM mq.topic t"
+								"  WHERE t.topic_id OPERATOR(pg_catalog.=) d.topic_id)",
+								MQ_ACCESS_SEND));
 }
 
 /*
@@ -393,18 +376,55 @@ mq_delay_release_failed(const pg_uuid_t *id, const char *error,
 }
 
 /*
- * parked_topic_check
- *		Check the caller's right to act on the topic of the parked message
- *		in the first row of SPI_tuptable (its name in column 1).
+ * returned_topic_check
+ *		Check the caller's access (mode) to the topic named in column 1 of
+ *		the first row of SPI_tuptable: the topic of the message a query just
+ *		took, refused with the query if the caller may not.
  */
 static void
-parked_topic_check(void)
+returned_topic_check(MqAccess mode)
 {
 	MqTopicInfo topic;
 
 	mq_topic_get(SPI_getvalue(SPI_tuptable->vals[0],
 							  SPI_tuptable->tupdesc, 1), &topic);
-	mq_topic_check_access(&topic, MQ_ACCESS_OPERATE);
+	mq_topic_check_access(&topic, mode);
+}
+
+/*
+ * id_arg
+ *		The message id, argument 0, which must not be null.
+ */
+static Datum
+id_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null")));
+	return PG_GETARG_DATUM(0);
+}
+
+/*
+ * delete_by_id
+ *		Run sql, a DELETE of the message whose id is argument 0 that returns
+ *		its topic's name, and check the caller's access (mode) to that
+ *		topic.  Returns whether there was one.
+ */
+static bool
+delete_by_id(FunctionCallInfo fcinfo, const char *sql, MqAccess mode)
+{
+	Oid			type = UUIDOID;
+	Datum		arg = id_arg(fcinfo);
+	bool		found;
+
+	SPI_connect();
+	mq_query(sql, 1, &type, &arg, NULL, false);
+	found = (SPI_processed > 0);
+	if (found)
+		returned_topic_check(mode);
+	SPI_finish();
+	return found;
 }
 
 /*
@@ -422,11 +442,7 @@ mq_unpark(PG_FUNCTION_ARGS)
 	bool		found;
 	TimestampTz now = mq_clock_now();
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("id must not be null")));
-	args[0] = PG_GETARG_DATUM(0);
+	args[0] = id_arg(fcinfo);
 	args[1] = TimestampTzGetDatum(now);
 
 	SPI_connect();
@@ -442,7 +458,7 @@ mq_unpark(PG_FUNCTION_ARGS)
 			 2, types, args, NULL, false);
 	found = (SPI_processed > 0);
 	if (found)
-		parked_topic_check();
+		returned_topic_check(MQ_ACCESS_OPERATE);
 	SPI_finish();
 	if (found)
 		mq_delay_schedule_at(now);
@@ -458,25 +474,10 @@ mq_unpark(PG_FUNCTION_ARGS)
 Datum
 mq_discard_parked(PG_FUNCTION_ARGS)
 {
-	Oid			type = UUIDOID;
-	Datum		arg;
-	bool		found;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("id must not be null")));
-	arg = PG_GETARG_DATUM(0);
-
-	SPI_connect();
-	mq_query("DELETE FROM mq.parked_message p"
-			 " WHERE p.id OPERATOR(pg_catalog.=) $1"
-			 " RETURNING (SELECT t.name FROM mq.topic t"
-			 "  WHERE t.topic_id OPERATOR(pg_catalog.=) p.topic_id)",
-			 1, &type, &arg, NULL, false);
-	found = (SPI_processed > 0);
-	if (found)
-		parked_topic_check();
-	SPI_finish();
-	PG_RETURN_BOOL(found);
+	PG_RETURN_BOOL(delete_by_id(fcinfo,
+								"DELETE FROM mq.parked_message p"
+								" WHERE p.id OPERATOR(pg_catalog.=) $1"
+								" RETURNING (SELECT t.name FROM mq.topic t"
+								"  WHERE t.topic_id OPERATOR(pg_catalog.=) p.topic_id)",
+								MQ_ACCESS_OPERATE));
 }
