@@ -486,12 +486,17 @@ ALTER TABLE mq.subscription
 -- settled by receipt.  An ack inserts the offsets it settles here, in the
 -- consumer's transaction; the worker folds them into mq.position (the ack
 -- floor, next_offset, and the acked offsets above it) and deletes them.
+-- A row names its subscription by (group_id, topic_id, incarnation), the
+-- subscription's share_reset_at when the ack was made: rows of a
+-- subscription since dropped, re-created or seeked count for nothing and
+-- the worker deletes them.  No foreign key: its check would lock the
+-- subscription's row in every consumer's transaction.
 CREATE TABLE mq.share_ack (
-    group_id  integer NOT NULL,
-    topic_id  integer NOT NULL,
-    partition integer NOT NULL,
-    offsets   int8multirange NOT NULL,
-    FOREIGN KEY (group_id, topic_id) REFERENCES mq.subscription ON DELETE CASCADE
+    group_id    integer NOT NULL,
+    topic_id    integer NOT NULL,
+    partition   integer NOT NULL,
+    incarnation timestamptz NOT NULL,
+    offsets     int8multirange NOT NULL
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
         autovacuum_vacuum_cost_delay = 0);
 CREATE INDEX ON mq.share_ack (group_id, topic_id, partition);

@@ -1095,6 +1095,8 @@ mq_unsubscribe(PG_FUNCTION_ARGS)
 	removed = mq_query("DELETE FROM mq.subscription"
 					   " WHERE group_id = $1 AND topic_id = $2",
 					   2, types, args, NULL, false) > 0;
+	mq_query("DELETE FROM mq.share_ack WHERE group_id = $1 AND topic_id = $2",
+			 2, types, args, NULL, false);
 	if (removed && group_has_members(group.group_id))
 		rebalance(group.group_id);
 	SPI_finish();
@@ -1129,6 +1131,8 @@ mq_drop_group(PG_FUNCTION_ARGS)
 	mq_subscription_changed();
 	mq_acl_changed();
 	mq_query("DELETE FROM mq.consumer_group WHERE group_id = $1",
+			 1, &type, &arg, NULL, false);
+	mq_query("DELETE FROM mq.share_ack WHERE group_id = $1",
 			 1, &type, &arg, NULL, false);
 	SPI_finish();
 	PG_RETURN_BOOL(true);

@@ -626,7 +626,8 @@ mq_commit_fetched(PG_FUNCTION_ARGS)
  *		A seek of a shared subscription: the partition's acknowledged
  *		offsets go with its old floor, and the subscription's windows start
  *		again from the positions (share.c), so every lease and receipt of it
- *		is void.
+ *		is void.  The subscription gets a new incarnation; the acks of its
+ *		other partitions are carried over to it.
  */
 static void
 reset_shared(int32 group_id, int32 topic_id, int32 partition)
@@ -643,9 +644,17 @@ reset_shared(int32 group_id, int32 topic_id, int32 partition)
 	mq_query("DELETE FROM mq.share_ack"
 			 " WHERE group_id = $1 AND topic_id = $2 AND partition = $3",
 			 3, types, args, NULL, false);
+	/* later than the one it replaces, whatever the clock does */
 	mq_query("UPDATE mq.subscription"
-			 " SET share_reset_at = pg_catalog.clock_timestamp()"
+			 " SET share_reset_at = GREATEST(pg_catalog.clock_timestamp(),"
+			 "  share_reset_at OPERATOR(pg_catalog.+) '1 microsecond')"
 			 " WHERE group_id = $1 AND topic_id = $2 AND $3 IS NOT NULL",
+			 3, types, args, NULL, false);
+	/* the other partitions' acks hold for the new incarnation */
+	mq_query("UPDATE mq.share_ack a SET incarnation = s.share_reset_at"
+			 " FROM mq.subscription s"
+			 " WHERE s.group_id = $1 AND s.topic_id = $2"
+			 " AND a.group_id = $1 AND a.topic_id = $2 AND a.partition <> $3",
 			 3, types, args, NULL, false);
 	mq_subscription_changed();
 }

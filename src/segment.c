@@ -354,14 +354,14 @@ mq_segment_scan_begin(MqSegmentScan *scan, int32 topic_id, bool newest_first)
 	Oid			type = INT4OID;
 	Datum		arg = Int32GetDatum(topic_id);
 
-	mq_query_once(newest_first ?
-				  "SELECT relid::text FROM mq.segment"
-				  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
-				  " ORDER BY segment_no DESC" :
-				  "SELECT relid::text FROM mq.segment"
-				  " WHERE topic_id OPERATOR(pg_catalog.=) $1"
-				  " ORDER BY segment_no",
-				  1, &type, &arg, NULL, false, 0);
+	mq_query(newest_first ?
+			 "SELECT relid::text FROM mq.segment"
+			 " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+			 " ORDER BY segment_no DESC" :
+			 "SELECT relid::text FROM mq.segment"
+			 " WHERE topic_id OPERATOR(pg_catalog.=) $1"
+			 " ORDER BY segment_no",
+			 1, &type, &arg, NULL, false);
 	scan->segments = SPI_tuptable;
 	scan->count = SPI_processed;
 	scan->next = 0;

@@ -59,6 +59,7 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/multirangetypes.h"
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -135,6 +136,9 @@ typedef struct ShareEntry
 	int64		base;			/* offset of the first slot: the floor */
 	int32		head;			/* the first slot's index in slots */
 	int64		next;			/* first offset not read yet */
+	int64		acked_high;		/* past every offset acknowledged when it was
+								 * loaded: above it, acks come only from this
+								 * window's own deliveries */
 	int64		saved_floor;	/* the floor mq.position last got */
 	ShareSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } ShareEntry;
@@ -246,30 +250,45 @@ find_entry(const ShareKey *key)
  * load
  *		Start a window from the tables: at the group's floor, its position's
  *		next_offset.  The offsets above it that were acknowledged are found
- *		as the window reads them (fill).  The caller is connected to SPI.
+ *		as the window reads them (fill), up to acked_high: an incarnation's
+ *		window is loaded once per server life (get_entry), so the acks that
+ *		commit later are of its own deliveries.  The caller is connected to
+ *		SPI.
  */
 static void
 load(ShareEntry *e, TimestampTz incarnation)
 {
-	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
-	Datum		args[3];
+	Oid			types[4] = {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID};
+	Datum		args[4];
 	int64		floor;
+	int64		acked_high;
 	bool		isnull;
 
 	args[0] = Int32GetDatum(e->key.group_id);
 	args[1] = Int32GetDatum(e->key.topic_id);
 	args[2] = Int32GetDatum(e->key.partition);
-	if (mq_query("SELECT next_offset FROM mq.position"
-				 " WHERE group_id OPERATOR(pg_catalog.=) $1"
-				 " AND topic_id OPERATOR(pg_catalog.=) $2"
-				 " AND partition OPERATOR(pg_catalog.=) $3"
-				 " AND member_id OPERATOR(pg_catalog.=) ''",
-				 3, types, args, NULL, false) == 0)
+	args[3] = TimestampTzGetDatum(incarnation);
+	if (mq_query("SELECT p.next_offset, GREATEST(pg_catalog.upper(p.acked),"
+				 "  (SELECT pg_catalog.max(pg_catalog.upper(a.offsets))"
+				 "   FROM mq.share_ack a"
+				 "   WHERE a.group_id OPERATOR(pg_catalog.=) $1"
+				 "   AND a.topic_id OPERATOR(pg_catalog.=) $2"
+				 "   AND a.partition OPERATOR(pg_catalog.=) $3"
+				 "   AND a.incarnation OPERATOR(pg_catalog.=) $4))"
+				 " FROM mq.position p"
+				 " WHERE p.group_id OPERATOR(pg_catalog.=) $1"
+				 " AND p.topic_id OPERATOR(pg_catalog.=) $2"
+				 " AND p.partition OPERATOR(pg_catalog.=) $3"
+				 " AND p.member_id OPERATOR(pg_catalog.=) ''",
+				 4, types, args, NULL, false) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("consumer group has no position in partition %d",
 						e->key.partition)));
 	floor = DatumGetInt64(mq_query_value(0, 1, &isnull));
+	acked_high = DatumGetInt64(mq_query_value(0, 2, &isnull));
+	if (isnull)
+		acked_high = floor;
 
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
 	if (!e->loaded)
@@ -278,6 +297,7 @@ load(ShareEntry *e, TimestampTz incarnation)
 		e->base = floor;
 		e->head = 0;
 		e->next = floor;
+		e->acked_high = acked_high;
 		e->saved_floor = floor;
 		e->incarnation = incarnation;
 		e->ident = ShareState->epoch ^
@@ -289,11 +309,35 @@ load(ShareEntry *e, TimestampTz incarnation)
 }
 
 /*
+ * current_incarnation
+ *		Whether incarnation is the subscription's latest committed one.
+ */
+static bool
+current_incarnation(const ShareKey *key, TimestampTz incarnation)
+{
+	Oid			types[3] = {INT4OID, INT4OID, TIMESTAMPTZOID};
+	Datum		args[3];
+
+	args[0] = Int32GetDatum(key->group_id);
+	args[1] = Int32GetDatum(key->topic_id);
+	args[2] = TimestampTzGetDatum(incarnation);
+	return mq_query_latest("SELECT 1 FROM mq.subscription"
+						   " WHERE group_id OPERATOR(pg_catalog.=) $1"
+						   " AND topic_id OPERATOR(pg_catalog.=) $2"
+						   " AND share_reset_at OPERATOR(pg_catalog.=) $3",
+						   3, types, args, NULL) > 0;
+}
+
+/*
  * get_entry
  *		The window of a group's partition for the subscription made at
- *		incarnation, made and loaded if need be; a window left by an earlier
- *		subscription of the same ids starts again.  The caller is connected
- *		to SPI.
+ *		incarnation, made and loaded if need be; a window left by another
+ *		incarnation (an earlier subscription of the same ids, or one before
+ *		a seek) starts again if incarnation is the latest committed one.
+ *		NULL if it is not (the caller read the subscription before a seek
+ *		or a new subscription committed): so a window never goes back to
+ *		an incarnation it left, and each is loaded once per server life.
+ *		The caller is connected to SPI.
  */
 static ShareEntry *
 get_entry(int32 group_id, int32 topic_id, int32 partition,
@@ -302,6 +346,7 @@ get_entry(int32 group_id, int32 topic_id, int32 partition,
 	ShareKey	key;
 	ShareEntry *e;
 	bool		found;
+	bool		other;
 
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
@@ -318,9 +363,17 @@ get_entry(int32 group_id, int32 topic_id, int32 partition,
 		LWLockRelease(ShareState->dir_lock);
 	}
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-	if (e->loaded && e->incarnation != incarnation)
-		e->loaded = false;
+	other = (e->loaded && e->incarnation != incarnation);
 	LWLockRelease(&e->lock);
+	if (other)
+	{
+		if (!current_incarnation(&key, incarnation))
+			return NULL;
+		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+		if (e->loaded && e->incarnation != incarnation)
+			e->loaded = false;
+		LWLockRelease(&e->lock);
+	}
 	if (!e->loaded)
 		load(e, incarnation);
 	return e;
@@ -705,41 +758,57 @@ emit(ReceiveArgs *a, const ShareKey *k, uint32 ident, const MqTopicInfo *topic,
 /*
  * insert_acks
  *		Record offsets of a group's partition as settled, in the current
- *		transaction.  The caller is connected to SPI.
+ *		transaction, for the subscription's incarnation.  The offsets are
+ *		sent as one int8multirange built here (sorted and merged by
+ *		make_multirange).  The caller is connected to SPI.
  */
 static void
-insert_acks(const ShareKey *k, const int64 *offsets, int n)
+insert_acks(const ShareKey *k, TimestampTz incarnation, const int64 *offsets,
+			int n)
 {
-	Oid			types[4] = {INT4OID, INT4OID, INT4OID, INT8ARRAYOID};
-	Datum		args[4];
-	Datum	   *elems = palloc(sizeof(Datum) * n);
+	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID,
+	INT8MULTIRANGEOID};
+	Datum		args[5];
+	TypeCacheEntry *typcache = lookup_type_cache(INT8RANGEOID,
+												 TYPECACHE_RANGE_INFO);
+	RangeType **ranges = palloc(sizeof(RangeType *) * n);
 	int			i;
 
 	for (i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(offsets[i]);
+	{
+		RangeBound	lower = {.val = Int64GetDatum(offsets[i]),
+		.inclusive = true,.lower = true};
+		RangeBound	upper = {.val = Int64GetDatum(offsets[i] + 1),
+		.inclusive = false,.lower = false};
+
+		ranges[i] = make_range(typcache, &lower, &upper, false);
+	}
 	args[0] = Int32GetDatum(k->group_id);
 	args[1] = Int32GetDatum(k->topic_id);
 	args[2] = Int32GetDatum(k->partition);
-	args[3] = PointerGetDatum(construct_array(elems, n, INT8OID, 8, true,
-											  TYPALIGN_DOUBLE));
-	mq_query("INSERT INTO mq.share_ack (group_id, topic_id, partition, offsets)"
-			 " SELECT $1, $2, $3, pg_catalog.range_agg("
-			 "  pg_catalog.int8range(o, o OPERATOR(pg_catalog.+) 1))"
-			 " FROM pg_catalog.unnest($4) o",
-			 4, types, args, NULL, false);
+	args[3] = TimestampTzGetDatum(incarnation);
+	args[4] = MultirangeTypePGetDatum(make_multirange(INT8MULTIRANGEOID,
+													  typcache, n, ranges));
+	mq_query("INSERT INTO mq.share_ack"
+			 " (group_id, topic_id, partition, incarnation, offsets)"
+			 " VALUES ($1, $2, $3, $4, $5)",
+			 5, types, args, NULL, false);
 }
 
 /*
  * durable_acks
  *		Mark in states[] (by offset - from) the offsets of [from, to) that
  *		the tables say are acknowledged: above the floor in the position, or
- *		in mq.share_ack.  The caller is connected to SPI.
+ *		in mq.share_ack for the subscription's incarnation.  The caller is
+ *		connected to SPI.
  */
 static void
-durable_acks(const ShareKey *k, int64 from, int64 to, uint8 *states)
+durable_acks(const ShareKey *k, TimestampTz incarnation, int64 from, int64 to,
+			 uint8 *states)
 {
-	Oid			types[5] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
-	Datum		args[5];
+	Oid			types[6] = {INT4OID, INT4OID, INT4OID, INT8OID, INT8OID,
+	TIMESTAMPTZOID};
+	Datum		args[6];
 	uint64		n;
 	uint64		i;
 	bool		isnull;
@@ -749,6 +818,7 @@ durable_acks(const ShareKey *k, int64 from, int64 to, uint8 *states)
 	args[2] = Int32GetDatum(k->partition);
 	args[3] = Int64GetDatum(from);
 	args[4] = Int64GetDatum(to);
+	args[5] = TimestampTzGetDatum(incarnation);
 	n = mq_query("SELECT pg_catalog.lower(r), pg_catalog.upper(r) FROM ("
 				 " SELECT pg_catalog.unnest(acked) r FROM mq.position"
 				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
@@ -759,9 +829,10 @@ durable_acks(const ShareKey *k, int64 from, int64 to, uint8 *states)
 				 " SELECT pg_catalog.unnest(offsets) FROM mq.share_ack"
 				 "  WHERE group_id OPERATOR(pg_catalog.=) $1"
 				 "  AND topic_id OPERATOR(pg_catalog.=) $2"
-				 "  AND partition OPERATOR(pg_catalog.=) $3) a"
+				 "  AND partition OPERATOR(pg_catalog.=) $3"
+				 "  AND incarnation OPERATOR(pg_catalog.=) $6) a"
 				 " WHERE r OPERATOR(pg_catalog.&&) pg_catalog.int8range($4, $5)",
-				 5, types, args, NULL, false);
+				 6, types, args, NULL, false);
 	for (i = 0; i < n; i++)
 	{
 		int64		lo = DatumGetInt64(mq_query_value(i, 1, &isnull));
@@ -771,6 +842,19 @@ durable_acks(const ShareKey *k, int64 from, int64 to, uint8 *states)
 		for (o = Max(lo, from); o < Min(hi, to); o++)
 			states[o - from] = SLOT_ACKED;
 	}
+}
+
+/*
+ * group_info
+ *		The MqGroupInfo of a kept group: a shared subscription has no use
+ *		for the generation.
+ */
+static void
+group_info(const CachedGroup *g, MqGroupInfo *group)
+{
+	strlcpy(group->name, g->name, sizeof(group->name));
+	group->group_id = g->group_id;
+	group->generation = 0;
 }
 
 /*
@@ -787,7 +871,7 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 {
 	ShareEntry *e = get_entry(a->group.group_id, topic->topic_id, partition,
 							  sub->incarnation);
-	ShareKey	k = e->key;
+	ShareKey	k;
 	uint32		ident;
 	int64		stable;
 	TimestampTz now = mq_clock_now();
@@ -803,6 +887,9 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 	int			round;
 	int			i;
 
+	if (e == NULL)
+		return;					/* the next call sees the new incarnation */
+	k = e->key;
 	if (!mq_offsets_stable(topic->topic_id, partition, &stable, NULL))
 		return;
 	mq_fetch_filter_init(&filter, sub->tags, sub->tags_null, sub->filter,
@@ -814,6 +901,7 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 		int64		o;
 		int			picked;
 		bool		need_read;
+		int64		acked_high;
 		uint8	   *states;
 		uint32	   *hashes;
 
@@ -823,6 +911,7 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 					  lease_until, chosen + nchosen, &a->held);
 		r.from = e->next;
 		r.to = Min(Min(stable, e->base + window()), e->next + READ_CHUNK);
+		acked_high = e->acked_high;
 		LWLockRelease(&e->lock);
 		for (i = nchosen; i < nchosen + picked; i++)
 			remember(&k, ident, chosen[i].offset,
@@ -859,7 +948,8 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 				hashes[o - r.from] = key_shared ? key_hash(&rec->msg) : 0;
 			}
 		}
-		durable_acks(&k, r.from, r.to, states);
+		if (r.from < acked_high)
+			durable_acks(&k, sub->incarnation, r.from, r.to, states);
 
 		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
 		if (e->ident == ident)
@@ -929,7 +1019,7 @@ receive_partition(ReceiveArgs *a, CachedSubscription *sub,
 				emit(a, &k, ident, topic, rec, chosen[i].deliveries);
 		}
 		if (ndead > 0)
-			insert_acks(&k, dead, ndead);
+			insert_acks(&k, sub->incarnation, dead, ndead);
 	}
 }
 
@@ -1024,8 +1114,11 @@ mq_receive(PG_FUNCTION_ARGS)
 									 ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
-	mq_group_get(group_name, &a.group);
 	g = mq_subscription_get(group_name);
+	if (g == NULL)
+		mq_group_get(group_name, &a.group); /* no such group: its error */
+	else
+		group_info(g, &a.group);
 	for (i = 0; g != NULL && i < g->nsubs; i++)
 		any |= (g->subs[i].mode == 's' || g->subs[i].mode == 'k');
 	if (!any)
@@ -1043,7 +1136,10 @@ mq_receive(PG_FUNCTION_ARGS)
 
 		ConditionVariablePrepareToSleep(cv);
 		old = MemoryContextSwitchTo(pass_cxt);
-		receive_pass(&a, g);
+		/* a seek or subscription change during a long poll counts at once */
+		g = mq_subscription_get(group_name);
+		if (g != NULL)
+			receive_pass(&a, g);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 		now = GetCurrentTimestamp();
@@ -1176,36 +1272,19 @@ static TimestampTz
 group_of_receipt(const Receipt *r, MqGroupInfo *group, MqTopicInfo *topic,
 				 int32 *max_retries)
 {
-	Oid			types[2] = {INT4OID, INT4OID};
-	Datum		args[2];
-	bool		isnull;
-	TimestampTz incarnation;
-	char	   *group_name;
-	char	   *topic_name;
+	CachedGroup *g;
+	CachedSubscription *sub = mq_subscription_of(r->group_id, r->topic_id, &g);
 
-	args[0] = Int32GetDatum(r->group_id);
-	args[1] = Int32GetDatum(r->topic_id);
-	if (mq_query("SELECT g.name, t.name, s.share_reset_at, s.max_retries"
-				 " FROM mq.subscription s"
-				 " JOIN mq.consumer_group g USING (group_id)"
-				 " JOIN mq.topic t USING (topic_id)"
-				 " WHERE s.group_id OPERATOR(pg_catalog.=) $1"
-				 " AND s.topic_id OPERATOR(pg_catalog.=) $2"
-				 " AND s.mode OPERATOR(pg_catalog.=) ANY ('{shared,key_shared}')",
-				 2, types, args, NULL, false) == 0)
+	if (sub == NULL || (sub->mode != 's' && sub->mode != 'k'))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the shared subscription of the receipt no longer exists")));
-	incarnation = DatumGetTimestampTz(mq_query_value(0, 3, &isnull));
-	*max_retries = DatumGetInt32(mq_query_value(0, 4, &isnull));
-	group_name = TextDatumGetCString(mq_query_value(0, 1, &isnull));
-	topic_name = TextDatumGetCString(mq_query_value(0, 2, &isnull));
-	/* these run queries of their own: the names are read first */
-	mq_group_get(group_name, group);
-	mq_topic_get(topic_name, topic);
+	group_info(g, group);
+	*max_retries = sub->max_retries;
+	mq_topic_get(sub->topic, topic);
 	mq_acl_check(MQ_OBJECT_GROUP, group->name, MQ_PRIV_CONSUME);
 	mq_topic_check_access(topic, MQ_ACCESS_READ);
-	return incarnation;
+	return sub->incarnation;
 }
 
 static void
@@ -1232,6 +1311,7 @@ ack(Datum *elems, bool *nulls, int n)
 	Receipt		last = {.group_id = -1};
 	TimestampTz incarnation = 0;
 	Receipt    *settled = palloc(sizeof(Receipt) * Max(n, 1));
+	TimestampTz *incarnations = palloc(sizeof(TimestampTz) * Max(n, 1));
 	int64	   *offsets = palloc(sizeof(int64) * Max(n, 1));
 
 	check_writable("acknowledge");
@@ -1255,7 +1335,10 @@ ack(Datum *elems, bool *nulls, int n)
 			last = r;
 		}
 		if (settle_receipt(&r, PENDING_ACK, 0, incarnation))
+		{
+			incarnations[acked] = incarnation;
 			settled[acked++] = r;
+		}
 	}
 
 	/* one row of mq.share_ack per partition the call settled in */
@@ -1275,14 +1358,15 @@ ack(Datum *elems, bool *nulls, int n)
 		{
 			if (settled[j].group_id == k.group_id &&
 				settled[j].topic_id == k.topic_id &&
-				settled[j].partition == k.partition)
+				settled[j].partition == k.partition &&
+				incarnations[j] == incarnations[i])
 			{
 				offsets[m++] = settled[j].offset;
 				if (j > i)
 					settled[j].partition = -1;
 			}
 		}
-		insert_acks(&k, offsets, m);
+		insert_acks(&k, incarnations[i], offsets, m);
 	}
 	SPI_finish();
 	return acked;
@@ -1376,7 +1460,7 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 		if (rd.records[0] != NULL)
 			mq_retry_dead_letter(&group, &rd.records[0]->msg, r.deliveries,
 								 &topic, r.partition, r.offset);
-		insert_acks(&k, &r.offset, 1);
+		insert_acks(&k, incarnation, &r.offset, 1);
 		result = "dlq";
 	}
 	else
@@ -1524,7 +1608,10 @@ mq_share_windows(PG_FUNCTION_ARGS)
  *		mq.share_ack to its acked offsets (less those below the floor), and
  *		delete those acks.  The position row is locked first, and skipped if
  *		someone holds it (an unsubscribe in progress), so that this takes its
- *		locks in the order a cascade from mq.subscription does.  Called by
+ *		locks in the order a cascade from mq.subscription does.  Then delete
+ *		the acks of incarnations no subscription has any more (an ack that
+ *		committed after the unsubscribe, drop or seek that ended its
+ *		incarnation; those they saw, they deleted themselves).  Called by
  *		the database worker in a transaction with a snapshot.  Returns how
  *		many positions it updated.
  */
@@ -1602,6 +1689,7 @@ mq_share_compact(void)
 					 "  WHERE a.group_id OPERATOR(pg_catalog.=) $1"
 					 "  AND a.topic_id OPERATOR(pg_catalog.=) $2"
 					 "  AND a.partition OPERATOR(pg_catalog.=) $3"
+					 "  AND a.incarnation OPERATOR(pg_catalog.=) $5"
 					 "  RETURNING a.offsets)"
 					 " UPDATE mq.position p"
 					 " SET next_offset = GREATEST(p.next_offset, $4),"
@@ -1618,9 +1706,17 @@ mq_share_compact(void)
 					 " AND p.member_id OPERATOR(pg_catalog.=) ''"
 					 " AND (p.next_offset OPERATOR(pg_catalog.<) $4"
 					 "      OR EXISTS (SELECT 1 FROM d))",
-					 4, types, args, NULL, false) > 0)
+					 5, types, args, NULL, false) > 0)
 			updated++;
 	}
+
+	/* acks of a subscription since dropped, subscribed again or seeked */
+	mq_query("DELETE FROM mq.share_ack a WHERE NOT EXISTS ("
+			 " SELECT 1 FROM mq.subscription s"
+			 "  WHERE s.group_id OPERATOR(pg_catalog.=) a.group_id"
+			 "  AND s.topic_id OPERATOR(pg_catalog.=) a.topic_id"
+			 "  AND s.share_reset_at OPERATOR(pg_catalog.=) a.incarnation)",
+			 0, NULL, NULL, NULL, false);
 	SPI_finish();
 	return updated;
 }

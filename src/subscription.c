@@ -93,21 +93,16 @@ mq_subscription_pending(void)
 }
 
 /*
- * mq_subscription_get
- *		The group's id and subscriptions, kept or looked up; NULL if there is
- *		no such group.  The caller is connected to SPI.
+ * cached_group
+ *		The kept group with that name, or with that id if name is NULL; NULL
+ *		if it is not kept.  What was kept is forgotten first if a change
+ *		committed since.
  */
-CachedGroup *
-mq_subscription_get(const char *name)
+static CachedGroup *
+cached_group(const char *name, int32 group_id)
 {
 	uint64		version = pg_atomic_read_u64(subscriptions_version);
-	Oid			type = TEXTOID;
-	Datum		arg = CStringGetTextDatum(name);
 	ListCell   *lc;
-	CachedGroup *g;
-	MemoryContext old;
-	uint64		n;
-	uint64		i;
 
 	if (subscription_cxt == NULL)
 		subscription_cxt = AllocSetContextCreate(TopMemoryContext,
@@ -121,10 +116,32 @@ mq_subscription_get(const char *name)
 	}
 	foreach(lc, cached_groups)
 	{
-		g = lfirst(lc);
-		if (strcmp(g->name, name) == 0)
+		CachedGroup *g = lfirst(lc);
+
+		if (name != NULL ? strcmp(g->name, name) == 0 : g->group_id == group_id)
 			return g;
 	}
+	return NULL;
+}
+
+/*
+ * mq_subscription_get
+ *		The group's id and subscriptions, kept or looked up; NULL if there is
+ *		no such group.  The caller is connected to SPI.
+ */
+CachedGroup *
+mq_subscription_get(const char *name)
+{
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+	CachedGroup *g;
+	MemoryContext old;
+	uint64		n;
+	uint64		i;
+
+	g = cached_group(name, 0);
+	if (g != NULL)
+		return g;
 
 	n = mq_query("SELECT g.group_id, s.topic_id, t.name,"
 				 " s.mode = 'broadcasting', s.tags, s.filter,"
@@ -175,6 +192,40 @@ mq_subscription_get(const char *name)
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 	return g;
+}
+
+/*
+ * mq_subscription_of
+ *		The subscription of group group_id to topic topic_id, and in *group
+ *		the group, kept or looked up; NULL if there is none.  The caller is
+ *		connected to SPI.
+ */
+CachedSubscription *
+mq_subscription_of(int32 group_id, int32 topic_id, CachedGroup **group)
+{
+	CachedGroup *g = cached_group(NULL, group_id);
+	int			i;
+
+	if (g == NULL)
+	{
+		Oid			type = INT4OID;
+		Datum		arg = Int32GetDatum(group_id);
+		bool		isnull;
+
+		if (mq_query("SELECT name FROM mq.consumer_group"
+					 " WHERE group_id OPERATOR(pg_catalog.=) $1",
+					 1, &type, &arg, NULL, false) == 0)
+			return NULL;
+		g = mq_subscription_get(TextDatumGetCString(mq_query_value(0, 1,
+																   &isnull)));
+		if (g == NULL)
+			return NULL;
+	}
+	*group = g;
+	for (i = 0; i < g->nsubs; i++)
+		if (g->subs[i].topic_id == topic_id)
+			return &g->subs[i];
+	return NULL;
 }
 
 /*

@@ -52,6 +52,8 @@ typedef struct CachedGroup
 
 /* The caller is connected to SPI. */
 extern CachedGroup *mq_subscription_get(const char *name);
+extern CachedSubscription *mq_subscription_of(int32 group_id, int32 topic_id,
+											  CachedGroup **group);
 
 /* Called by every change to groups, subscriptions or topics. */
 extern void mq_subscription_changed(void);

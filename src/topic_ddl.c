@@ -270,6 +270,8 @@ mq_drop_topic(PG_FUNCTION_ARGS)
 	mq_subscription_changed();
 	mq_query_once("DELETE FROM mq.topic WHERE topic_id = $1",
 				  1, &int4_type, &arg, NULL, false, 0);
+	mq_query_once("DELETE FROM mq.share_ack WHERE topic_id = $1",
+				  1, &int4_type, &arg, NULL, false, 0);
 	SPI_finish();
 
 	mq_topic_dropped(topic_id, name);

@@ -131,5 +131,27 @@ $node->restart;
 is($node->safe_psql('postgres', qq{SELECT count(*) FROM mq.receive('kw', 10)}),
 	'0', 'and nothing acknowledged comes back after a restart');
 
+# an ack of an incarnation the subscription no longer has (one that
+# committed after the seek or unsubscribe that ended it) counts for
+# nothing, and the worker deletes it
+$node->safe_psql('postgres', q{
+SELECT mq.create_topic('orphans');
+SELECT mq.subscribe('og', 'orphans', mode => 'shared', start => 'earliest');
+SELECT mq.send('orphans', 'o' || g) FROM generate_series(1, 3) g});
+# in one transaction, so that the worker cannot delete the row first
+is($node->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO mq.share_ack (group_id, topic_id, partition, incarnation, offsets)
+SELECT group_id, topic_id, 0, share_reset_at - interval '1 hour', '{[0,3)}'
+  FROM mq.subscription JOIN mq.consumer_group USING (group_id)
+ WHERE name = 'og';
+SELECT string_agg(mq.payload_text(payload, payload_type), ',' ORDER BY "offset")
+  FROM mq.receive('og', 10);
+COMMIT}),
+	'o1,o2,o3', 'an ack of an earlier incarnation settles nothing');
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM mq.share_ack WHERE incarnation < now() - interval '30 minutes'}),
+	'the worker deletes acks of an earlier incarnation');
+
 $node->stop;
 done_testing();
