@@ -121,6 +121,11 @@ CREATE OR REPLACE VIEW mq.topics WITH (security_barrier) AS
            t.compression
       FROM mq.topic t;
 
+-- A checker's registrant is kept by name, so that a dump restores it into a
+-- cluster where the role has another OID.
+ALTER TABLE mq.checker
+    ALTER COLUMN owner TYPE text USING pg_catalog.pg_get_userbyid(owner);
+
 -- A topic's owner is recorded in mq.topic (convert_segments sets it to
 -- its old segments' owner); privileges are granted on topics and groups.
 ALTER TABLE mq.topic ADD COLUMN owner text NOT NULL DEFAULT CURRENT_USER;

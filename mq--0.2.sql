@@ -1203,10 +1203,12 @@ CREATE INDEX ON mq.half_message (resolved_at) WHERE state IN ('committed', 'roll
 CREATE INDEX ON mq.half_message (topic_id);
 SELECT pg_catalog.pg_extension_config_dump('mq.half_message', '');
 
+-- owner: the registering role's name, so that a dump restores it into a
+-- cluster where the role has another OID.
 CREATE TABLE mq.checker (
     producer_group text PRIMARY KEY,
     checker        regprocedure NOT NULL,
-    owner          oid NOT NULL
+    owner          text NOT NULL
 );
 SELECT pg_catalog.pg_extension_config_dump('mq.checker', '');
 

@@ -122,7 +122,7 @@ SELECT mq.register_checker('other.service', 'public.h_checker(mq.half_messages)'
 SELECT * FROM mq.checker;
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
-SELECT producer_group, checker, owner = 'h_other'::regrole AS by_other FROM mq.checker ORDER BY 1;
+SELECT producer_group, checker, owner = 'h_other' AS by_other FROM mq.checker ORDER BY 1;
 SELECT mq.unregister_checker('other.service'), mq.unregister_checker('pay.service');
 DROP OWNED BY h_other;
 DROP ROLE h_other;

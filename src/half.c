@@ -340,6 +340,27 @@ mq_rollback_prepared(PG_FUNCTION_ARGS)
 }
 
 /*
+ * check_registrant
+ *		Refuse to replace or remove the checker of producer group group that
+ *		role owner registered, unless the current user is a member of that
+ *		role (superusers are), or a superuser if the role no longer exists.
+ */
+static void
+check_registrant(const char *group, const char *owner)
+{
+	Oid			owner_id = get_role_oid(owner, true);
+
+	if (OidIsValid(owner_id) ? is_member_of_role(GetUserId(), owner_id) :
+		superuser())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("producer group \"%s\" has a checker registered by role \"%s\"",
+					group, owner),
+			 errhint("Only that role or a member of it can replace or remove it; a superuser if the role no longer exists.")));
+}
+
+/*
  * mq_register_checker
  *		SQL: mq.register_checker(producer_group, checker regprocedure) has
  *		the worker call checker(mq.half_messages) to learn the outcome of
@@ -355,8 +376,9 @@ mq_register_checker(PG_FUNCTION_ARGS)
 	Oid			rowtype;
 	HeapTuple	tup;
 	Form_pg_proc proc;
-	Oid			types[3] = {TEXTOID, OIDOID, OIDOID};
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
 	Datum		args[3];
+	bool		isnull;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -385,20 +407,19 @@ mq_register_checker(PG_FUNCTION_ARGS)
 
 	args[0] = CStringGetTextDatum(group);
 	args[1] = ObjectIdGetDatum(fn);
-	args[2] = ObjectIdGetDatum(GetUserId());
+	args[2] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	SPI_connect();
-	if (mq_query("INSERT INTO mq.checker AS c (producer_group, checker, owner)"
-				 " VALUES ($1, $2, $3)"
-				 " ON CONFLICT (producer_group) DO UPDATE"
-				 " SET checker = excluded.checker, owner = excluded.owner"
-				 " WHERE pg_catalog.pg_has_role($3, c.owner, 'MEMBER')"
-				 " RETURNING 1",
-				 3, types, args, NULL, false) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("producer group \"%s\" has a checker registered by another role",
-						group),
-				 errhint("Only that role, or a member of it, can replace or remove it.")));
+	if (mq_query("SELECT owner FROM mq.checker"
+				 " WHERE producer_group OPERATOR(pg_catalog.=) $1"
+				 " FOR UPDATE",
+				 1, types, args, NULL, false) > 0)
+		check_registrant(group,
+						 TextDatumGetCString(mq_query_value(0, 1, &isnull)));
+	mq_query("INSERT INTO mq.checker (producer_group, checker, owner)"
+			 " VALUES ($1, $2, $3)"
+			 " ON CONFLICT (producer_group) DO UPDATE"
+			 " SET checker = excluded.checker, owner = excluded.owner",
+			 3, types, args, NULL, false);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -411,29 +432,25 @@ mq_register_checker(PG_FUNCTION_ARGS)
 Datum
 mq_unregister_checker(PG_FUNCTION_ARGS)
 {
-	Datum		arg = CStringGetTextDatum(producer_group_arg(fcinfo, 0));
+	char	   *group = producer_group_arg(fcinfo, 0);
+	Oid			type = TEXTOID;
+	Datum		arg = CStringGetTextDatum(group);
 	bool		found;
+	bool		isnull;
 
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		args[2];
-
-	args[0] = arg;
-	args[1] = ObjectIdGetDatum(GetUserId());
 	SPI_connect();
-	found = mq_query("DELETE FROM mq.checker"
+	found = mq_query("SELECT owner FROM mq.checker"
 					 " WHERE producer_group OPERATOR(pg_catalog.=) $1"
-					 " AND pg_catalog.pg_has_role($2, owner, 'MEMBER')",
-					 2, types, args, NULL, false) > 0;
-	if (!found &&
-		mq_query("SELECT 1 FROM mq.checker"
-				 " WHERE producer_group OPERATOR(pg_catalog.=) $1"
-				 " AND $2 IS NOT NULL",
-				 2, types, args, NULL, false) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("producer group \"%s\" has a checker registered by another role",
-						TextDatumGetCString(arg)),
-				 errhint("Only that role, or a member of it, can replace or remove it.")));
+					 " FOR UPDATE",
+					 1, &type, &arg, NULL, false) > 0;
+	if (found)
+	{
+		check_registrant(group,
+						 TextDatumGetCString(mq_query_value(0, 1, &isnull)));
+		mq_query("DELETE FROM mq.checker"
+				 " WHERE producer_group OPERATOR(pg_catalog.=) $1",
+				 1, &type, &arg, NULL, false);
+	}
 	SPI_finish();
 	PG_RETURN_BOOL(found);
 }
@@ -447,6 +464,22 @@ typedef enum CheckAnswer
 } CheckAnswer;
 
 /*
+ * registrant_unfit
+ *		A checker that cannot be called because of its registrant: the
+ *		answer is unknown, and only an operator can fix it, so say so where
+ *		one looks.
+ */
+static CheckAnswer
+registrant_unfit(const char *topic, const char *why)
+{
+	ereport(WARNING,
+			(errmsg("check-back of a half message on topic \"%s\" failed: %s",
+					topic, why),
+			 errhint("Register the checker again with mq.register_checker, as a role that exists, may execute it and may produce to the topic.")));
+	return CHECK_UNKNOWN;
+}
+
+/*
  * call_checker
  *		Ask checker fn, as role owner, about half message handle.  Runs in
  *		a subtransaction with mq.check_timeout as statement timeout, so an
@@ -455,7 +488,8 @@ typedef enum CheckAnswer
  *		The caller is connected to SPI.
  */
 static CheckAnswer
-call_checker(Oid fn, Oid owner, const char *topic, Datum handle, char **why)
+call_checker(Oid fn, const char *registrant, const char *topic, Datum handle,
+			 char **why)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner resowner = CurrentResourceOwner;
@@ -465,17 +499,21 @@ call_checker(Oid fn, Oid owner, const char *topic, Datum handle, char **why)
 	Datum		row;
 	bool		isnull;
 	volatile CheckAnswer answer = CHECK_UNKNOWN;
+	Oid			owner = get_role_oid(registrant, true);
 
 	*why = NULL;
 
 	/* the registrant must still exist and still be allowed to run it */
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)) ||
-		!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)) ||
-		pg_proc_aclcheck(fn, owner, ACL_EXECUTE) != ACLCHECK_OK)
-	{
-		*why = psprintf("the checker's registrant may no longer execute function %u", fn);
-		return CHECK_UNKNOWN;
-	}
+	if (!OidIsValid(owner))
+		*why = psprintf("the checker's registrant, role \"%s\", does not exist",
+						registrant);
+	else if (!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(fn)))
+		*why = psprintf("the checker, function %u, does not exist", fn);
+	else if (pg_proc_aclcheck(fn, owner, ACL_EXECUTE) != ACLCHECK_OK)
+		*why = psprintf("the checker's registrant, role \"%s\", may not execute function %s",
+						registrant, format_procedure(fn));
+	if (*why != NULL)
+		return registrant_unfit(topic, *why);
 
 	/*
 	 * Producer groups are only names: the function sees the message and
@@ -488,9 +526,9 @@ call_checker(Oid fn, Oid owner, const char *topic, Datum handle, char **why)
 		if ((mq_acl_mask(MQ_OBJECT_TOPIC, topic, owner, &exists) &
 			 MQ_PRIV_PRODUCE) == 0)
 		{
-			*why = psprintf("the checker's registrant may not produce to topic \"%s\"",
-							topic);
-			return CHECK_UNKNOWN;
+			*why = psprintf("the checker's registrant, role \"%s\", may not produce to topic \"%s\"",
+							registrant, topic);
+			return registrant_unfit(topic, *why);
 		}
 	}
 	mq_query("SELECT h FROM mq.half_messages h"
@@ -611,7 +649,7 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 	char	  **groups;
 	char	  **topics;
 	Oid		   *checkers;
-	Oid		   *owners;
+	char	  **owners;
 	int32	   *checks;
 	bool		isnull;
 	TimestampTz start = GetCurrentTimestamp();
@@ -631,7 +669,7 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 	handles = palloc(sizeof(Datum) * Max(n, 1));
 	groups = palloc(sizeof(char *) * Max(n, 1));
 	checkers = palloc(sizeof(Oid) * Max(n, 1));
-	owners = palloc(sizeof(Oid) * Max(n, 1));
+	owners = palloc(sizeof(char *) * Max(n, 1));
 	topics = palloc(sizeof(char *) * Max(n, 1));
 	checks = palloc(sizeof(int32) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -646,8 +684,7 @@ mq_half_check_due(TimestampTz now, int64 *backlog)
 		groups[i] = SPI_getvalue(tup, desc, 2);
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		checkers[i] = isnull ? InvalidOid : DatumGetObjectId(d);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
-		owners[i] = isnull ? InvalidOid : DatumGetObjectId(d);
+		owners[i] = SPI_getvalue(tup, desc, 4);
 		checks[i] = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
 		topics[i] = SPI_getvalue(tup, desc, 6);
 	}

@@ -16,7 +16,12 @@
 # each queue loaded with the same messages first, the three drained in
 # turn in the same run.  Reports messages/s and the ratios, the dead tuples
 # left in each one's message storage, and the size of mq's ack state
-# before and after.
+# before and after.  Each consumer count runs once per value of
+# synchronous_commit in SYNC (default "on off"): with "on" every
+# transaction waits for its commit to be flushed, and the disk's flush rate
+# bounds all three; with "off" the work per message does.  The same
+# clients committing a one-row INSERT per transaction for 10 s give that
+# bound ("commit ceiling", as messages/s at 10 per transaction).
 #
 # pgmq is not vendored: its SQL-only install script (pgmq.sql, release
 # 1.5.1) is taken from PGMQ_SQL if set, else downloaded from GitHub; without
@@ -29,6 +34,7 @@ bench=$(cd "$(dirname "$0")" && pwd)
 messages=${1:-100000}
 shift || true
 consumers=${*:-4 16}
+sync_modes=${SYNC:-on off}
 
 ensure_deps
 build_and_install >/dev/null
@@ -102,37 +108,64 @@ dead()
 
 ackstate() { sql -c "SELECT pg_total_relation_size('mq.share_ack') + pg_total_relation_size('mq.position')"; }
 
+# the commit ceiling: one-row INSERT transactions, as messages/s at 10 each
+echo "INSERT INTO ceiling VALUES (1);" >"$work/queue_ceiling.sql"
+chmod 644 "$work/queue_ceiling.sql"
+ceiling()
+{
+	sql -c "DROP TABLE IF EXISTS ceiling" -c "CREATE TABLE ceiling (x int)" >/dev/null
+	pgbench -c "$1" -j "$(($1 < 4 ? $1 : 4))" -T 10 -f "$work/queue_ceiling.sql" 2>&1 |
+		awk '/^tps/ { printf "%.0f", $3 * 10 }'
+}
+
 results="$work/results.txt"
 : >"$results"
-for c in $consumers; do
-	for s in $systems; do
-		load "$s"
-		before=$(ackstate)
-		per_client=$(( (messages / 10 + c - 1) / c + 2 ))
-		start=$(date +%s.%N)
-		pgbench -c "$c" -j "$((c < 4 ? c : 4))" -t "$per_client" -f "$work/queue_$s.sql" >"$work/pgbench.out" 2>&1 ||
-			{ cat "$work/pgbench.out"; die "$s consumers failed"; }
-		end=$(date +%s.%N)
-		sleep 3	# the worker folds the acks into the positions
-		sql -c "SELECT pg_stat_force_next_flush()" >/dev/null 2>&1 || true
-		remaining=$(left "$s")
-		rate=$(awk -v n="$messages" -v r="$remaining" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", (n - r) / (b - a) }')
-		echo "$c $s $rate $remaining $(dead "$s") $before $(ackstate)" >>"$results"
+for sync in $sync_modes; do
+	sql -c "ALTER SYSTEM SET synchronous_commit = $sync" -c "SELECT pg_reload_conf()" >/dev/null
+	for c in $consumers; do
+		for s in $systems; do
+			load "$s"
+			before=$(ackstate)
+			per_client=$(( (messages / 10 + c - 1) / c + 2 ))
+			start=$(date +%s.%N)
+			pgbench -c "$c" -j "$((c < 4 ? c : 4))" -t "$per_client" -f "$work/queue_$s.sql" >"$work/pgbench.out" 2>&1 ||
+				{ cat "$work/pgbench.out"; die "$s consumers failed"; }
+			end=$(date +%s.%N)
+			sleep 3	# the worker folds the acks into the positions
+			sql -c "SELECT pg_stat_force_next_flush()" >/dev/null 2>&1 || true
+			remaining=$(left "$s")
+			rate=$(awk -v n="$messages" -v r="$remaining" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", (n - r) / (b - a) }')
+			echo "$sync $c $s $rate $remaining $(dead "$s") $before $(ackstate)" >>"$results"
+		done
+		echo "$sync $c ceiling $(ceiling "$c") - - - -" >>"$results"
 	done
 done
 
 echo "### Work queue: $messages messages, received and settled 10 per transaction"
 echo
-echo "| consumers | system | messages/s | left | dead tuples in message storage | ack state before / after (bytes) |"
-echo "|---|---|---|---|---|---|"
-while read -r c s rate remaining deadt before after; do
+echo "| synchronous_commit | consumers | system | messages/s | left | dead tuples in message storage | ack state before / after (bytes) |"
+echo "|---|---|---|---|---|---|---|"
+while read -r sync c s rate remaining deadt before after; do
 	if [ "$s" = mq ]; then ack="$before / $after"; else ack="-"; fi
-	echo "| $c | $s | $rate | $remaining | $deadt | $ack |"
+	[ "$s" = ceiling ] && s="commit ceiling"
+	echo "| $sync | $c | $s | $rate | $remaining | $deadt | $ack |"
 done <"$results"
 echo
-for c in $consumers; do
-	awk -v c="$c" '$1 == c { r[$2] = $3 }
-		END { line = sprintf("%s consumers: mq / plain %.2f", c, r["mq"] / r["plain"]);
-			  if ("pgmq" in r) line = line sprintf(", mq / pgmq %.2f", r["mq"] / r["pgmq"]);
-			  print line }' "$results"
+for sync in $sync_modes; do
+	for c in $consumers; do
+		awk -v y="$sync" -v c="$c" '$1 == y && $2 == c { r[$3] = $4 }
+			END { line = sprintf("synchronous_commit %s, %s consumers: mq / plain %.2f", y, c, r["mq"] / r["plain"]);
+				  if ("pgmq" in r) line = line sprintf(", mq / pgmq %.2f", r["mq"] / r["pgmq"]);
+				  line = line sprintf(", mq / commit ceiling %.2f", r["mq"] / r["ceiling"]);
+				  print line }' "$results"
+	done
+done
+echo
+echo "# gnuplot data (docs/img/queue.dat): messages/s"
+echo "# run  mq  pgmq  plain  ceiling"
+for sync in $sync_modes; do
+	for c in $consumers; do
+		awk -v y="$sync" -v c="$c" '$1 == y && $2 == c { r[$3] = $4 }
+			END { printf "\"%s consumers, sync %s\" %s %s %s %s\n", c, y, r["mq"], ("pgmq" in r) ? r["pgmq"] : "-", r["plain"], r["ceiling"] }' "$results"
+	done
 done

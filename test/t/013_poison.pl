@@ -210,7 +210,7 @@ ok($node->poll_query_until('postgres',
 	'the half message of a checker without produce is checked');
 is($node->safe_psql('postgres',
 		"SELECT state, last_check, (SELECT count(*) FROM seen) FROM mq.half_messages WHERE handle = '$other'"),
-	'prepared|the checker\'s registrant may not produce to topic "healthy"|0',
+	'prepared|the checker\'s registrant, role "nosy", may not produce to topic "healthy"|0',
 	'as unknown: the function is not called and the message stays prepared');
 
 is(wait_worker(), $worker_pid, 'the worker still never restarted');
