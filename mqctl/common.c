@@ -30,18 +30,34 @@
 #define RECONNECT_FIRST_MS	100
 #define RECONNECT_MAX_MS	5000
 
-const char *conninfo = NULL;
 volatile sig_atomic_t stop_requested = false;
 
+/* The connection options given (-d, -h, -p, -U); NULL: libpq's defaults */
+static const char *dbname = NULL;
+static const char *host = NULL;
+static const char *port = NULL;
+static const char *username = NULL;
+
+/* Whether the extension is installed in the database connected to. */
+#define MQ_INSTALLED_SQL \
+	"SELECT 1 FROM pg_catalog.pg_extension" \
+	" WHERE extname OPERATOR(pg_catalog.=) 'mq'"
+
 /*
- * Opens a connection from conninfo (or the PG* environment variables).
- * Returns NULL, with the reason logged, if that fails.
+ * Opens a connection from the connection options (or the PG* environment
+ * variables).  Returns NULL, with the reason logged, if that fails.
+ *
+ * As in psql, dbname comes after host, port and user: libpq applies the
+ * keywords in order and expands a connection string given as dbname in
+ * its place, so that what -d's connection string says overrides -h, -p
+ * and -U.
  */
 static PGconn *
 try_connect(void)
 {
-	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {conninfo, "mqctl", NULL};
+	const char *keywords[] = {"host", "port", "user", "dbname",
+	"fallback_application_name", NULL};
+	const char *values[] = {host, port, username, dbname, "mqctl", NULL};
 	PGconn	   *conn;
 
 	conn = PQconnectdbParams(keywords, values, true);
@@ -54,14 +70,30 @@ try_connect(void)
 	return conn;
 }
 
-/* Connects, or exits with EXIT_CONNECTION. */
+/*
+ * Connects, or exits with EXIT_CONNECTION.  A database without the
+ * extension is refused here, once, with a hint, rather than by the first
+ * query with a missing schema or function.
+ */
 PGconn *
 connect_or_exit(void)
 {
 	PGconn	   *conn = try_connect();
+	PGresult   *res;
+	bool		installed;
 
 	if (conn == NULL)
 		exit(EXIT_CONNECTION);
+	res = query_or_exit(conn, MQ_INSTALLED_SQL, 0, NULL);
+	installed = PQntuples(res) > 0;
+	PQclear(res);
+	if (!installed)
+	{
+		pg_log_error("mq is not installed in database \"%s\"", PQdb(conn));
+		pg_log_error_hint("Run CREATE EXTENSION mq in it, or connect to the database that has it (-d).");
+		PQfinish(conn);
+		exit(EXIT_CONNECTION);
+	}
 	return conn;
 }
 
@@ -100,12 +132,34 @@ connection_lost(PGconn *conn)
 }
 
 /*
- * Logs the error of a failed query: the server's message with its SQLSTATE,
- * then its detail and hint.  A lost connection has no SQLSTATE: libpq's
- * message is logged as it is.
+ * Runs a query with text parameters (NULL elements are SQL NULLs) and text
+ * results.  Returns its result, failed or not (NULL if libpq is out of
+ * memory), for the caller to check with query_succeeded().
  */
-static void
-report_error(PGconn *conn, const PGresult *res)
+PGresult *
+exec_query(PGconn *conn, const char *sql, int nparams,
+		   const char *const *params)
+{
+	return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+/* Whether a result of exec_query() is a success. */
+bool
+query_succeeded(const PGresult *res)
+{
+	ExecStatusType status = PQresultStatus(res);
+
+	return status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
+}
+
+/*
+ * Logs the error of a failed query: the server's message with its SQLSTATE,
+ * then its detail and hint.  where, if not NULL, is put before the message
+ * (the input line it is about, in produce).  A lost connection has no
+ * SQLSTATE: libpq's message is logged as it is.
+ */
+void
+report_error(PGconn *conn, const PGresult *res, const char *where)
 {
 	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -117,7 +171,10 @@ report_error(PGconn *conn, const PGresult *res)
 		pg_log_error("%s", PQerrorMessage(conn));
 		return;
 	}
-	pg_log_error("%s (SQLSTATE %s)", message, sqlstate);
+	if (where != NULL)
+		pg_log_error("%s: %s (SQLSTATE %s)", where, message, sqlstate);
+	else
+		pg_log_error("%s (SQLSTATE %s)", message, sqlstate);
 	if (detail != NULL)
 		pg_log_error_detail("%s", detail);
 	if (hint != NULL)
@@ -125,22 +182,19 @@ report_error(PGconn *conn, const PGresult *res)
 }
 
 /*
- * Runs a query with text parameters (NULL elements are SQL NULLs) and text
- * results.  Returns its result, or NULL with the error logged; the caller
- * tells a lost connection from an error with connection_lost().
+ * exec_query() for callers that only need to know whether it failed:
+ * returns its result, or NULL with the error logged; the caller tells a
+ * lost connection from an error with connection_lost().
  */
 PGresult *
 run_query(PGconn *conn, const char *sql, int nparams,
 		  const char *const *params)
 {
-	PGresult   *res;
-	ExecStatusType status;
+	PGresult   *res = exec_query(conn, sql, nparams, params);
 
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	status = PQresultStatus(res);
-	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+	if (query_succeeded(res))
 		return res;
-	report_error(conn, res);
+	report_error(conn, res, NULL);
 	PQclear(res);
 	return NULL;
 }
@@ -380,20 +434,43 @@ parse_seconds_option(const char *subcommand, const char *option,
 
 /*
  * Handles the options every subcommand accepts, in the default branch of
- * its getopt_long switch: -d/--dbname; anything else was refused by
- * getopt_long, which said why.
+ * its getopt_long switch: the connection options (CONNECTION_OPTIONS);
+ * anything else was refused by getopt_long, which said why.  A connection
+ * option given twice keeps its last value, as in psql.
  */
 void
 common_option(const char *subcommand, int c, const char *arg)
 {
-	if (c == 'd')
+	switch (c)
 	{
-		conninfo = arg;
-		return;
+		case 'd':
+			dbname = arg;
+			return;
+		case 'h':
+			host = arg;
+			return;
+		case 'p':
+			port = arg;
+			return;
+		case 'U':
+			username = arg;
+			return;
 	}
 	pg_log_error_hint("Try \"mqctl %s --help\" for more information.",
 					  subcommand);
 	exit(EXIT_USAGE);
+}
+
+/* Prints the connection options part of a --help. */
+void
+help_connection_options(void)
+{
+	printf("\nConnection options (where not given: the PG* environment variables):\n");
+	printf("  -d, --dbname=CONNINFO    database name or connection string (which\n"
+		   "                           overrides -h, -p and -U where it sets them)\n");
+	printf("  -h, --host=HOSTNAME      database server host or socket directory\n");
+	printf("  -p, --port=PORT          database server port\n");
+	printf("  -U, --username=USERNAME  database user name\n");
 }
 
 static void

@@ -141,7 +141,7 @@ static const struct option long_options[] = {
 	{"batch-size", required_argument, NULL, 'b'},
 	{"max-messages", required_argument, NULL, 'm'},
 	{"idle-exit", required_argument, NULL, 'i'},
-	{"dbname", required_argument, NULL, 'd'},
+	CONNECTION_OPTIONS,
 	{NULL, 0, NULL, 0}
 };
 
@@ -171,8 +171,8 @@ help_consume(void)
 		   DEFAULT_BATCH_SIZE);
 	printf("  -m, --max-messages=N   exit after handling N messages\n");
 	printf("  -i, --idle-exit=SECONDS  exit once no message came for SECONDS\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
 void
@@ -186,8 +186,8 @@ help_tail(void)
 	printf("  -j, --json             print each message as one line of JSON\n");
 	printf("  -m, --max-messages=N   exit after printing N messages\n");
 	printf("  -i, --idle-exit=SECONDS  exit once no message came for SECONDS\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
 /*
@@ -201,7 +201,7 @@ parse_follower_options(const char *subcommand, int argc, char **argv,
 	int			c;
 
 	f->batch_size = DEFAULT_BATCH_SIZE;
-	while ((c = getopt_long(argc, argv, "je:b:m:i:d:",
+	while ((c = getopt_long(argc, argv, "je:b:m:i:" CONNECTION_SHORT_OPTIONS,
 							long_options, NULL)) != -1)
 	{
 		switch (c)

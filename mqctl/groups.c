@@ -68,8 +68,8 @@ help_groups(void)
 	printf("Usage:\n");
 	printf("  mqctl groups [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
 void
@@ -84,8 +84,8 @@ help_lag(void)
 	printf("  -w, --watch[=SECONDS]  refresh every SECONDS (default 2) until interrupted;\n"
 		   "                         a number right after --watch is taken as SECONDS\n");
 	printf("  -n, --iterations=N     with --watch, stop after N refreshes\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
 void
@@ -101,22 +101,23 @@ help_dlq(void)
 		   "group through its retry topic (mq.replay_dlq), and prints how many.\n\n");
 	printf("Options:\n");
 	printf("  --max=N                list (default 100) or replay at most N dead letters\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
 int
 cmd_groups(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{"dbname", required_argument, NULL, 'd'},
+		CONNECTION_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	int			c;
 	PGconn	   *conn;
 	PGresult   *res;
 
-	while ((c = getopt_long(argc, argv, "d:", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, CONNECTION_SHORT_OPTIONS,
+							long_options, NULL)) != -1)
 		common_option("groups", c, optarg);
 	if (optind < argc)
 		usage_error("groups", "too many arguments");
@@ -154,7 +155,7 @@ cmd_lag(int argc, char **argv)
 	static const struct option long_options[] = {
 		{"watch", optional_argument, NULL, 'w'},
 		{"iterations", required_argument, NULL, 'n'},
-		{"dbname", required_argument, NULL, 'd'},
+		CONNECTION_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	const char *param[1] = {NULL};
@@ -164,7 +165,8 @@ cmd_lag(int argc, char **argv)
 	int			c;
 	PGconn	   *conn;
 
-	while ((c = getopt_long(argc, argv, "w::n:d:", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "w::n:" CONNECTION_SHORT_OPTIONS,
+							long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -226,7 +228,7 @@ cmd_dlq(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{"max", required_argument, NULL, 'm'},
-		{"dbname", required_argument, NULL, 'd'},
+		CONNECTION_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	const char *params[2] = {NULL, NULL};
@@ -235,7 +237,8 @@ cmd_dlq(int argc, char **argv)
 	PGconn	   *conn;
 	PGresult   *res;
 
-	while ((c = getopt_long(argc, argv, "d:", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, CONNECTION_SHORT_OPTIONS,
+							long_options, NULL)) != -1)
 	{
 		if (c == 'm')
 		{

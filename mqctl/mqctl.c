@@ -3,13 +3,13 @@
  * mqctl.c
  *	  mqctl, the command-line client of mq: entry point and dispatch.
  *
- *	  mqctl [-d CONNINFO] SUBCOMMAND [ARGUMENT...] [OPTION...]
+ *	  mqctl [CONNECTION OPTION...] SUBCOMMAND [ARGUMENT...] [OPTION...]
  *
  * The subcommand is the first argument that is neither an option nor the
- * value of -d/--dbname.  The subcommand then parses all the arguments,
- * including the -d given before its name, with getopt_long, once: options
- * and positional arguments may come in any order.  --help anywhere before
- * "--" prints the subcommand's help.
+ * value of a connection option.  The subcommand then parses all the
+ * arguments, including the connection options given before its name, with
+ * getopt_long, once: options and positional arguments may come in any
+ * order.  --help anywhere before "--" prints the subcommand's help.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -21,6 +21,7 @@
 #include "postgres_fe.h"
 
 #include "common/logging.h"
+#include "getopt_long.h"
 #include "mqctl.h"
 
 typedef struct Subcommand
@@ -43,6 +44,12 @@ static const Subcommand subcommands[] = {
 	{"delayed", cmd_delayed, help_delayed, "count pending delayed messages"},
 };
 
+/* The connection options, whose value may be the next argument. */
+static const struct option connection_options[] = {
+	CONNECTION_OPTIONS,
+	{NULL, 0, NULL, 0}
+};
+
 static void
 help(void)
 {
@@ -53,26 +60,43 @@ help(void)
 	for (size_t i = 0; i < lengthof(subcommands); i++)
 		printf("  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	printf("\nOptions:\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n"
-		   "                         (default: the PG* environment variables)\n");
 	printf("  -V, --version          output version information, then exit\n");
-	printf("  -?, --help             show this help, then exit\n\n");
-	printf("\"mqctl SUBCOMMAND --help\" describes a subcommand.\n\n");
+	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
+	printf("\n\"mqctl SUBCOMMAND --help\" describes a subcommand.\n\n");
 	printf("Exit status: 0 success, 1 error reported by the server, 2 usage error,\n"
-		   "3 connection failure.\n");
+		   "3 connection failure or no mq in the database.\n");
+}
+
+/*
+ * Whether an argument is a connection option whose value is the next
+ * argument: "-h", or "--host" (not "-hdb1" or "--host=db1").
+ */
+static bool
+value_follows(const char *arg)
+{
+	for (int i = 0; connection_options[i].name != NULL; i++)
+	{
+		const struct option *o = &connection_options[i];
+
+		if ((arg[0] == '-' && arg[1] == o->val && arg[2] == '\0') ||
+			(strncmp(arg, "--", 2) == 0 && strcmp(arg + 2, o->name) == 0))
+			return true;
+	}
+	return false;
 }
 
 /*
  * Returns the index in argv of the subcommand's name, or argc if there is
  * none: the first argument that is not an option, skipping the value of a
- * separate -d or --dbname.
+ * separate connection option.
  */
 static int
 find_subcommand(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 	{
-		if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--dbname") == 0)
+		if (value_follows(argv[i]))
 			i++;
 		else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
 			return i;

@@ -9,8 +9,10 @@
  * topics.c, groups.c, produce.c and consume.c implement the subcommands.
  *
  * There is one connection at a time, opened by a subcommand once its
- * arguments are known.  Every query goes through run_query(), which passes
- * user input as parameters only.
+ * arguments are known, from the connection options every subcommand takes
+ * (CONNECTION_OPTIONS).  Every query goes through exec_query(), which
+ * passes user input as parameters only; run_query() over it reports the
+ * errors for callers that do nothing else with them.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -29,10 +31,19 @@
 /* Exit statuses, documented in docs/mqctl.md for scripts to rely on. */
 #define EXIT_SQL_ERROR		1	/* the server refused a command */
 #define EXIT_USAGE			2	/* bad options or arguments */
-#define EXIT_CONNECTION		3	/* could not connect */
+#define EXIT_CONNECTION		3	/* could not connect, or no mq there */
 
-/* -d/--dbname: a connection string or database name; NULL: PG* variables */
-extern const char *conninfo;
+/*
+ * The connection options of every subcommand, as psql's: the short ones
+ * for its getopt_long string and the long ones for its option table, which
+ * common_option() handles and help_connection_options() describes.
+ */
+#define CONNECTION_SHORT_OPTIONS "d:h:p:U:"
+#define CONNECTION_OPTIONS \
+	{"dbname", required_argument, NULL, 'd'}, \
+	{"host", required_argument, NULL, 'h'}, \
+	{"port", required_argument, NULL, 'p'}, \
+	{"username", required_argument, NULL, 'U'}
 
 /* Set by SIGINT and SIGTERM once catch_stop_signals() was called. */
 extern volatile sig_atomic_t stop_requested;
@@ -66,6 +77,11 @@ extern bool connection_lost(PGconn *conn);
 extern void exit_after_failure(PGconn *conn) pg_attribute_noreturn();
 
 /* common.c: queries */
+extern PGresult *exec_query(PGconn *conn, const char *sql,
+							int nparams, const char *const *params);
+extern bool query_succeeded(const PGresult *res);
+extern void report_error(PGconn *conn, const PGresult *res,
+						 const char *where);
 extern PGresult *run_query(PGconn *conn, const char *sql,
 						   int nparams, const char *const *params);
 extern PGresult *query_or_exit(PGconn *conn, const char *sql,
@@ -82,6 +98,7 @@ extern int	parse_int_option(const char *subcommand, const char *option,
 extern double parse_seconds_option(const char *subcommand, const char *option,
 								   const char *value);
 extern void common_option(const char *subcommand, int c, const char *arg);
+extern void help_connection_options(void);
 extern void catch_stop_signals(void);
 extern void sleep_ms(int ms);
 extern double now_seconds(void);

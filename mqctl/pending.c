@@ -22,8 +22,8 @@
 #include "getopt_long.h"
 #include "mqctl.h"
 
-static const struct option dbname_only[] = {
-	{"dbname", required_argument, NULL, 'd'},
+static const struct option connection_only[] = {
+	CONNECTION_OPTIONS,
 	{NULL, 0, NULL, 0}
 };
 
@@ -46,8 +46,8 @@ help_delayed(void)
 	printf("Usage:\n");
 	printf("  mqctl delayed [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
 void
@@ -64,17 +64,18 @@ help_half(void)
 		   "returned, shown in the list.  Resolving a message that is no longer\n"
 		   "pending (resolved, or forgotten) exits with 1.\n\n");
 	printf("Options:\n");
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
-/* Parses the options of a subcommand that has only -d. */
+/* Parses the options of a subcommand that has only the connection ones. */
 static void
-parse_dbname_only(const char *subcommand, int argc, char **argv)
+parse_connection_only(const char *subcommand, int argc, char **argv)
 {
 	int			c;
 
-	while ((c = getopt_long(argc, argv, "d:", dbname_only, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, CONNECTION_SHORT_OPTIONS,
+							connection_only, NULL)) != -1)
 		common_option(subcommand, c, optarg);
 }
 
@@ -94,7 +95,7 @@ list(const char *sql)
 int
 cmd_delayed(int argc, char **argv)
 {
-	parse_dbname_only("delayed", argc, argv);
+	parse_connection_only("delayed", argc, argv);
 	if (optind < argc)
 		usage_error("delayed", "too many arguments");
 	return list(LIST_DELAYED_SQL);
@@ -110,7 +111,7 @@ cmd_half(int argc, char **argv)
 	PGresult   *res;
 	bool		resolved;
 
-	parse_dbname_only("half", argc, argv);
+	parse_connection_only("half", argc, argv);
 	if (optind == argc)
 		return list(LIST_HALF_SQL);
 

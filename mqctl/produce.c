@@ -11,6 +11,13 @@
  * --key-field the server takes each key from its JSON payload, so that
  * mqctl needs no JSON parser.
  *
+ * The server refuses a batch as a whole and does not say which element of
+ * the array was wrong.  When the error is one a single message can cause
+ * (invalid JSON, a byte sequence invalid in the encoding, a message over
+ * mq.max_message_size), produce finds its line by trying the statement
+ * again on halves of the batch, in transactions it rolls back, and names
+ * the file and line in the error.
+ *
  * Copyright (c) 2026, mq developers
  *
  * IDENTIFICATION
@@ -29,6 +36,12 @@
 
 /* seconds between two updates of the progress line */
 #define PROGRESS_INTERVAL	0.2
+
+/*
+ * A batch that only the options can make the server refuse: one message
+ * whose payload is {} (as text, or as an empty JSON object).
+ */
+#define HARMLESS_PAYLOADS	"{\"{}\"}"
 
 /*
  * Parameters of both statements: $1 topic, $2 payloads, $3 key, $4 tag,
@@ -61,10 +74,12 @@ typedef struct Producer
 {
 	PGconn	   *conn;
 	bool		json;
+	const char *input;			/* the file's name, or "stdin" */
 	const char *params[7];		/* as numbered in SEND_JSON_SQL */
 	PQExpBuffer batch;			/* payloads of the batch, an array literal */
 	int			batch_lines;
-	long		first_line;		/* line number of the batch's first line */
+	long	   *line_numbers;	/* the input line of each payload */
+	size_t	   *ends;			/* batch->len after each payload */
 	long		sent;
 	double		started;
 	double		last_progress;
@@ -88,11 +103,11 @@ help_produce(void)
 		   "                         FIELD (--key where it has none)\n");
 	printf("  -t, --tag=TAG          tag of every message\n");
 	printf("  -H, --header=NAME=VALUE  a header of every message (repeatable)\n");
-	printf("  -p, --partition=N      send to partition N instead of by key\n");
+	printf("  -P, --partition=N      send to partition N instead of by key\n");
 	printf("  -b, --batch-size=N     messages per transaction (default %d)\n",
 		   DEFAULT_BATCH_SIZE);
-	printf("  -d, --dbname=CONNINFO  database name or connection string\n");
 	printf("  -?, --help             show this help, then exit\n");
+	help_connection_options();
 }
 
 /*
@@ -128,9 +143,116 @@ show_progress(Producer *p, bool final)
 	p->last_progress = now;
 }
 
+/* Runs the statement that sends the payloads, an array literal. */
+static PGresult *
+send_payloads(Producer *p, const char *payloads)
+{
+	p->params[1] = payloads;
+	if (p->json)
+		return exec_query(p->conn, SEND_JSON_SQL, 7, p->params);
+	return exec_query(p->conn, SEND_TEXT_SQL, 6, p->params);
+}
+
+/* Runs a command of a trial, saying only whether it succeeded. */
+static bool
+trial_command(PGconn *conn, const char *sql)
+{
+	PGresult   *res = exec_query(conn, sql, 0, NULL);
+	bool		succeeded = query_succeeded(res);
+
+	PQclear(res);
+	return succeeded;
+}
+
+/*
+ * Whether the server accepts a batch of the payloads (an array literal),
+ * tried in a transaction that is rolled back.  The transaction's send
+ * buffer is as large as can be, so that the messages stay in it and are
+ * dropped with it: nothing is written, no offset is taken.
+ */
+static bool
+accepted(Producer *p, const char *payloads)
+{
+	bool		ok = false;
+
+	if (!trial_command(p->conn, "BEGIN"))
+		return false;
+	if (trial_command(p->conn, "SET LOCAL mq.send_buffer_limit = '1GB'"))
+	{
+		PGresult   *res = send_payloads(p, payloads);
+
+		ok = query_succeeded(res);
+		PQclear(res);
+	}
+	(void) trial_command(p->conn, "ROLLBACK");
+	return ok;
+}
+
+/*
+ * Finds the payload the server refused the batch for, if its error is one
+ * a single message can cause: a data exception (class 22: invalid JSON, an
+ * invalid byte sequence...) or a limit (54000: mq.max_message_size, the
+ * length of a key).  Such an error does not depend on the other messages
+ * of the batch: the range holding the first refused payload is halved
+ * until one is left, trying its first half alone with accepted(), so that
+ * the search sends about as many messages as the batch has.  Returns the
+ * payload's index in the batch, or -1 if the error is not a payload's or
+ * the connection was lost.
+ */
+static int
+find_refused_payload(Producer *p, const PGresult *failed)
+{
+	const char *sqlstate = PQresultErrorField(failed, PG_DIAG_SQLSTATE);
+	PQExpBuffer range;
+	int			from = 0;		/* the first refused payload is from here */
+	int			to = p->batch_lines;	/* to before here */
+
+	if (sqlstate == NULL ||
+		(strncmp(sqlstate, "22", 2) != 0 && strcmp(sqlstate, "54000") != 0))
+		return -1;
+	/* the same error for any payload (a bad --partition): not a line's */
+	if (!accepted(p, HARMLESS_PAYLOADS))
+		return -1;
+	range = createPQExpBuffer();
+	while (to - from > 1)
+	{
+		int			mid = from + (to - from) / 2;
+
+		/* payload i is after the '{' or the ',' at ends[i - 1] */
+		size_t		start = from == 0 ? 1 : p->ends[from - 1] + 1;
+
+		resetPQExpBuffer(range);
+		appendPQExpBufferChar(range, '{');
+		appendBinaryPQExpBuffer(range, p->batch->data + start,
+								p->ends[mid - 1] - start);
+		appendPQExpBufferChar(range, '}');
+		if (accepted(p, range->data))
+			from = mid;
+		else if (connection_lost(p->conn))
+			break;
+		else
+			to = mid;
+	}
+	destroyPQExpBuffer(range);
+	return connection_lost(p->conn) ? -1 : from;
+}
+
+/*
+ * Says, once the error was reported, that the batch being read or sent was
+ * not sent and how many messages were sent before it.
+ */
+static void
+report_batch_lost(Producer *p)
+{
+	show_progress(p, true);
+	pg_log_info("the batch from line %ld was not sent; %ld messages were sent before it",
+				p->line_numbers[0], p->sent);
+}
+
 /*
  * Sends the batch in one mq.send_batch call and starts a new one.  Exits if
- * the server refuses it, saying how much was sent before.
+ * the server refuses it, naming the line it was refused for if there is
+ * one, and saying how much was sent before.
  */
 static void
 send_batch(Producer *p)
@@ -140,16 +262,18 @@ send_batch(Producer *p)
 	if (p->batch_lines == 0)
 		return;
 	appendPQExpBufferChar(p->batch, '}');
-	p->params[1] = p->batch->data;
-	if (p->json)
-		res = run_query(p->conn, SEND_JSON_SQL, 7, p->params);
-	else
-		res = run_query(p->conn, SEND_TEXT_SQL, 6, p->params);
-	if (res == NULL)
+	res = send_payloads(p, p->batch->data);
+	if (!query_succeeded(res))
 	{
-		show_progress(p, true);
-		pg_log_info("the batch from line %ld was not sent; %ld messages were sent before it",
-					p->first_line, p->sent);
+		int			refused = -1;
+		char	   *where = NULL;
+
+		if (!connection_lost(p->conn))
+			refused = find_refused_payload(p, res);
+		if (refused >= 0)
+			where = psprintf("%s:%ld", p->input, p->line_numbers[refused]);
+		report_error(p->conn, res, where);
+		report_batch_lost(p);
 		exit_after_failure(p->conn);
 	}
 	p->sent += atol(PQgetvalue(res, 0, 0));
@@ -171,9 +295,9 @@ cmd_produce(int argc, char **argv)
 		{"key-field", required_argument, NULL, 'K'},
 		{"tag", required_argument, NULL, 't'},
 		{"header", required_argument, NULL, 'H'},
-		{"partition", required_argument, NULL, 'p'},
+		{"partition", required_argument, NULL, 'P'},
 		{"batch-size", required_argument, NULL, 'b'},
-		{"dbname", required_argument, NULL, 'd'},
+		CONNECTION_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	Producer	p = {0};
@@ -189,7 +313,8 @@ cmd_produce(int argc, char **argv)
 	int			c;
 
 	appendPQExpBufferChar(headers, '{');
-	while ((c = getopt_long(argc, argv, "f:jk:K:t:H:p:b:d:",
+	while ((c = getopt_long(argc, argv,
+							"f:jk:K:t:H:P:b:" CONNECTION_SHORT_OPTIONS,
 							long_options, NULL)) != -1)
 	{
 		switch (c)
@@ -220,7 +345,7 @@ cmd_produce(int argc, char **argv)
 					append_array_element(headers, eq + 1);
 					break;
 				}
-			case 'p':
+			case 'P':
 				parse_int_option("produce", "--partition", optarg, 0, PG_INT32_MAX);
 				p.params[5] = optarg;
 				break;
@@ -248,10 +373,13 @@ cmd_produce(int argc, char **argv)
 		pg_log_error("could not open file \"%s\": %m", file);
 		exit(EXIT_USAGE);
 	}
+	p.input = file != NULL ? file : "stdin";
 
 	p.conn = connect_or_exit();
 	p.batch = createPQExpBuffer();
 	appendPQExpBufferChar(p.batch, '{');
+	p.line_numbers = pg_malloc(batch_size * sizeof(long));
+	p.ends = pg_malloc(batch_size * sizeof(size_t));
 	p.started = now_seconds();
 	p.progress = isatty(fileno(stderr));
 
@@ -262,9 +390,17 @@ cmd_produce(int argc, char **argv)
 			line[--len] = '\0';
 		if (p.json && strspn(line, " \t") == (size_t) len)
 			continue;
-		if (p.batch_lines == 0)
-			p.first_line = lines;
+		p.line_numbers[p.batch_lines] = lines;
+		/* a payload is a C string in the array literal: it ends at a zero */
+		if (strlen(line) != (size_t) len)
+		{
+			pg_log_error("%s:%ld: line contains a zero byte", p.input, lines);
+			report_batch_lost(&p);
+			PQfinish(p.conn);
+			exit(EXIT_SQL_ERROR);
+		}
 		append_array_element(p.batch, line);
+		p.ends[p.batch_lines] = p.batch->len;
 		if (++p.batch_lines == batch_size)
 			send_batch(&p);
 	}

@@ -74,7 +74,7 @@ static const struct option long_options[] = {
 	{"notify", no_argument, NULL, OPT_SETTING + SET_NOTIFY},
 	{"no-notify", no_argument, NULL, OPT_NO_NOTIFY},
 	{"if-exists", no_argument, NULL, OPT_IF_EXISTS},
-	{"dbname", required_argument, NULL, 'd'},
+	CONNECTION_OPTIONS,
 	{NULL, 0, NULL, 0}
 };
 
@@ -113,8 +113,8 @@ help_topics(void)
 	printf("  --notify, --no-notify    whether commits NOTIFY the topic's channel\n\n");
 	printf("Options:\n");
 	printf("  --if-exists              drop: no error if the topic does not exist\n");
-	printf("  -d, --dbname=CONNINFO    database name or connection string\n");
 	printf("  -?, --help               show this help, then exit\n");
+	help_connection_options();
 }
 
 /* Creates or alters a topic with the settings given. */
@@ -168,7 +168,8 @@ cmd_topics(int argc, char **argv)
 	PGresult   *res;
 	const char *param[1];
 
-	while ((c = getopt_long(argc, argv, "d:", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, CONNECTION_SHORT_OPTIONS,
+							long_options, NULL)) != -1)
 	{
 		if (c >= OPT_SETTING && c < OPT_SETTING + NUM_SETTINGS)
 		{

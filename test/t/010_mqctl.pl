@@ -1,8 +1,11 @@
 # mqctl, mq's command-line client, against a live server: usage errors and
-# connection failures have their own exit statuses; server errors show
-# their SQLSTATE; topics are administered; what produce sends, consume
-# receives exactly once when nothing fails; JSON input takes its keys from
-# a field; lag renders a table; consume survives a server restart and a
+# connection failures have their own exit statuses, and a database without
+# mq is one; -h, -p and -U connect as psql's do, under what -d's connection
+# string says; server errors show their SQLSTATE; topics are administered;
+# what produce sends, consume receives exactly once when nothing fails;
+# produce -P picks the partition; an input line that cannot be sent is
+# named by its line number; JSON input takes its keys from a field; lag
+# renders a table; consume survives a server restart and a
 # killed backend without losing a message, commits what it handled when
 # stopped with SIGTERM, and nacks the messages its --exec command fails on,
 # which come back from the retry topic and end in the dead letters.
@@ -39,6 +42,22 @@ sub mqctl
 	$stdin //= '';
 	IPC::Run::run([ $mqctl, '-d', $connstr, @$args ],
 		'<', \$stdin, '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return ($? >> 8, $out, $err);
+}
+
+# run mqctl to the end without mqctl()'s -d, the PG* variables pointing
+# nowhere: only the options given say where to connect
+sub mqctl_bare
+{
+	my ($args) = @_;
+	my ($out, $err) = ('', '');
+	local $ENV{PGHOST}     = '/nonexistent';
+	local $ENV{PGPORT}     = '1';
+	local $ENV{PGUSER}     = 'nobody';
+	local $ENV{PGDATABASE} = 'nodb';
+	IPC::Run::run([ $mqctl, @$args ],
+		'<', \'', '>', \$out, '2>', \$err,
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	return ($? >> 8, $out, $err);
 }
@@ -106,6 +125,9 @@ for my $sub (qw(topics groups lag tail produce consume dlq half delayed))
 {
 	($rc, $out) = mqctl([ $sub, '--help' ]);
 	ok($rc == 0 && $out =~ /Usage:\n  mqctl $sub/, "$sub --help");
+	like($out,
+		qr/^Connection options.*\n  -d, --dbname=.*\n(.*\n)?  -h, --host=HOSTNAME .*\n  -p, --port=PORT .*\n  -U, --username=USERNAME /m,
+		"$sub --help lists the connection options");
 }
 ($rc, $out, $err) = mqctl([]);
 is($rc, 2, 'no subcommand: usage error (2)');
@@ -123,6 +145,18 @@ IPC::Run::run([ $mqctl, '-d', $node->connstr('no_such_db'), 'topics' ],
 	'>', \$out, '2>', \$err);
 ok($? >> 8 == 3 && $err =~ /"no_such_db" does not exist/,
 	'connection failure: 3');
+
+# A database without the extension is refused once connected, with a hint.
+$node->safe_psql('postgres', 'CREATE DATABASE nomq');
+for my $args ([ 'topics' ], [ 'consume', 'billing' ], [ 'produce', 'orders' ])
+{
+	IPC::Run::run([ $mqctl, '-d', $node->connstr('nomq'), @$args ],
+		'<', \"a line\n", '>', \$out, '2>', \$err);
+	ok( $? >> 8 == 3
+		  && $err eq qq{mqctl: error: mq is not installed in database "nomq"\n}
+		  . qq{mqctl: hint: Run CREATE EXTENSION mq in it, or connect to the database that has it (-d).\n},
+		"$args->[0] in a database without mq: 3, and a hint");
+}
 
 # --- Topics, and server errors with their SQLSTATE.
 ($rc, $out) = mqctl([ 'topics', 'create', 'orders', '--partitions', '3' ]);
@@ -148,6 +182,33 @@ ok($rc == 1 && $err =~ /consumer group "nobody" does not exist \(SQLSTATE 42704\
 ($rc, $out) = mqctl([ 'topics', 'drop', 'nope', '--if-exists' ]);
 is($rc, 0, 'drop --if-exists of an unknown topic: 0');
 
+# --- Connection options as psql's.
+$node->safe_psql('postgres', q{
+CREATE ROLE alice LOGIN;
+GRANT USAGE ON SCHEMA mq TO alice;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq TO alice;
+GRANT SELECT ON mq.topics, mq.partitions TO alice;
+});
+($rc, $out, $err) = mqctl_bare([ '-h', $node->host, '-p', $node->port,
+	'-U', 'alice', '-d', 'postgres', 'topics', 'create', 'alices' ]);
+ok($rc == 0 && $out =~ /created topic "alices"/,
+	'-h, -p, -U and -d with a database name connect');
+is($node->safe_psql('postgres',
+		"SELECT owner FROM mq.topics WHERE name = 'alices'"),
+	'alice', 'as the role -U names');
+($rc, $out) = mqctl_bare([ 'topics', '--host=' . $node->host,
+	'--port', $node->port, '--username=alice', '--dbname', 'postgres' ]);
+ok($rc == 0 && $out =~ /^ alices +\|/m && $out !~ /orders/,
+	'--host, --port, --username after the subcommand: alice sees her topic');
+($rc, $out) = mqctl_bare([ '-h', '/nonexistent', '-p', '1', '-U', 'alice',
+	'-d', $node->connstr('postgres'), 'topics' ]);
+ok($rc == 0 && $out =~ /^ alices +\|/m && $out !~ /orders/,
+	"-d's connection string overrides -h and -p, -U gives the user it lacks");
+($rc, $out, $err) = mqctl_bare([ '-h', $node->host, '-p', $node->port,
+	'-U', 'nobody', '-d', 'postgres', 'groups' ]);
+ok($rc == 3 && $err =~ /role "nobody" does not exist/,
+	'an unknown role: connection failure (3)');
+
 # --- produce N lines, consume exactly N.
 $node->safe_psql('postgres',
 	"SELECT mq.subscribe('billing', 'orders', start => 'earliest')");
@@ -162,6 +223,48 @@ is_deeply([ sort split /\n/, $out ], [ sort map { "order $_" } 1 .. $n ],
 ($rc, $out) = mqctl([ 'consume', 'billing', 'orders', '--idle-exit', '0.5' ]);
 ok($rc == 0 && $out eq '', '--idle-exit: nothing more, then exit 0');
 is(group_lag('billing'), '0', 'the positions were committed');
+
+# --- produce -P sends to a partition (-p is the port).
+$node->safe_psql('postgres', "SELECT mq.create_topic('parts', partitions => 3)");
+($rc, $out) = mqctl([ 'produce', 'parts', '-P', '2' ], "a\nb\n");
+ok($rc == 0 && $out =~ /^sent 2 messages/, 'produce -P 2');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(p || ':' || (SELECT count(*) FROM mq.read('parts', p)), ' ')
+  FROM generate_series(0, 2) p}),
+	'0:0 1:0 2:2', 'sent both messages to partition 2');
+
+# --- An input line that cannot be sent is named by file and line number,
+# and nothing of its batch is sent.
+$node->safe_psql('postgres', "SELECT mq.create_topic('lines')");
+($rc, $out, $err) = mqctl([ 'produce', 'lines', '--json' ],
+	qq({"n": 1}\n\n{"n": 2}\n{not json\n{"n": 3}\n));
+is($rc, 1, 'invalid JSON in the middle of a batch: 1');
+like($err,
+	qr/^mqctl: error: stdin:4: invalid input syntax for type json \(SQLSTATE 22P02\)\nmqctl: detail: Token "not" is invalid\.\nmqctl: the batch from line 1 was not sent; 0 messages were sent before it\n\z/,
+	'names stdin and the line (blank lines counted)');
+my $file = "$dir/lines.jsonl";
+append_to_file($file, join('', map { qq({"n": $_}\n) } 1 .. 5) . "[1,\n");
+($rc, $out, $err) = mqctl([ 'produce', 'lines', '--json', '--batch-size', '2',
+	'--file', $file ]);
+ok( $rc == 1
+	  && $err =~ /^mqctl: error: \Q$file\E:6: invalid input syntax for type json/m
+	  && $err =~ /the batch from line 5 was not sent; 4 messages were sent before it/,
+	'names the file and line, in a later batch');
+($rc, $out, $err) = mqctl([ 'produce', 'lines', '--json', '--key-field', 'k' ],
+	qq({"k": "a"}\n{"k": ") . ('x' x 2000) . qq("}\n{"k": "b"}\n));
+ok($rc == 1 && $err =~ /^mqctl: error: stdin:2: message key of 2000 bytes for topic "lines" exceeds 1024 bytes \(SQLSTATE 54000\)$/m,
+	'a key too long: its line is named');
+($rc, $out, $err) = mqctl([ 'produce', 'lines', '--key', 'x' x 2000 ], "a\nb\n");
+ok($rc == 1 && $err =~ /exceeds 1024 bytes \(SQLSTATE 54000\)/ && $err !~ /stdin:/,
+	'an error of every message (--key too long) names no line');
+($rc, $out, $err) = mqctl([ 'produce', 'lines' ], "a\nb\0c\n");
+ok($rc == 1 && $err =~ /^mqctl: error: stdin:2: line contains a zero byte$/m,
+	'a zero byte: its line is named');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mq.read('lines', 0)"),
+	'4', 'only the batches before the bad lines were sent');
+is($node->safe_psql('postgres',
+		"SELECT end_offset FROM mq.partitions WHERE topic = 'lines'"),
+	'4', 'and finding the lines took no offset');
 
 # --- JSON lines: keys from a field, the rest from the options.
 $node->safe_psql('postgres', q{
