@@ -26,7 +26,7 @@ REGRESS_OPTS	= --temp-instance=./tmp_check \
 # Isolation specs live in test/specs with their output in test/expected.
 ISOLATION	= extension_lifecycle commit_order long_producer holes topic_ddl \
 		  high_mark roll group_claims subscription_cache batch_fetch privileges \
-		  topic_ddl_locks share
+		  topic_ddl_locks share share_seek
 ISOLATION_OPTS	= --inputdir=$(srcdir)/test --temp-instance=./tmp_check_iso \
 		  --temp-config=$(srcdir)/test/mq_test.conf
 

@@ -632,31 +632,44 @@ mq_commit_fetched(PG_FUNCTION_ARGS)
 static void
 reset_shared(int32 group_id, int32 topic_id, int32 partition)
 {
-	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
-	Datum		args[3];
+	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		args[5];
+	bool		isnull;
 
 	args[0] = Int32GetDatum(group_id);
 	args[1] = Int32GetDatum(topic_id);
 	args[2] = Int32GetDatum(partition);
+	mq_subscription_changed();
 	mq_query("UPDATE mq.position SET acked = '{}'"
 			 " WHERE group_id = $1 AND topic_id = $2 AND partition = $3"
 			 " AND member_id = ''", 3, types, args, NULL, false);
 	mq_query("DELETE FROM mq.share_ack"
 			 " WHERE group_id = $1 AND topic_id = $2 AND partition = $3",
 			 3, types, args, NULL, false);
+	if (mq_query("SELECT share_reset_at FROM mq.subscription"
+				 " WHERE group_id = $1 AND topic_id = $2 AND $3 IS NOT NULL"
+				 " FOR UPDATE",
+				 3, types, args, NULL, false) == 0)
+		return;
+	args[3] = mq_query_value(0, 1, &isnull);
 	/* later than the one it replaces, whatever the clock does */
 	mq_query("UPDATE mq.subscription"
 			 " SET share_reset_at = GREATEST(pg_catalog.clock_timestamp(),"
-			 "  share_reset_at OPERATOR(pg_catalog.+) '1 microsecond')"
-			 " WHERE group_id = $1 AND topic_id = $2 AND $3 IS NOT NULL",
-			 3, types, args, NULL, false);
-	/* the other partitions' acks hold for the new incarnation */
-	mq_query("UPDATE mq.share_ack a SET incarnation = s.share_reset_at"
-			 " FROM mq.subscription s"
-			 " WHERE s.group_id = $1 AND s.topic_id = $2"
-			 " AND a.group_id = $1 AND a.topic_id = $2 AND a.partition <> $3",
-			 3, types, args, NULL, false);
-	mq_subscription_changed();
+			 "  $4 OPERATOR(pg_catalog.+) '1 microsecond')"
+			 " WHERE group_id = $1 AND topic_id = $2 AND $3 IS NOT NULL"
+			 " RETURNING share_reset_at",
+			 4, types, args, NULL, false);
+	args[4] = mq_query_value(0, 1, &isnull);
+
+	/*
+	 * The other partitions' acks of the incarnation it replaces hold for the
+	 * new one; those of earlier ones stay void.
+	 */
+	mq_query("UPDATE mq.share_ack SET incarnation = $5"
+			 " WHERE group_id = $1 AND topic_id = $2 AND partition <> $3"
+			 " AND incarnation = $4",
+			 5, types, args, NULL, false);
 }
 
 /*

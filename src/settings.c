@@ -37,7 +37,7 @@ bool		mq_test_clock = false;
 int			mq_check_interval = 30;
 int			mq_check_max = 15;
 int			mq_check_timeout = 10000;
-int			mq_share_window = 1024;
+int			mq_share_window = 4096;
 int			mq_max_share_partitions = 256;
 
 /*
@@ -76,7 +76,7 @@ mq_settings_define(void)
 							"Messages of a partition that a shared subscription may have unsettled at once.",
 							"Past the oldest unsettled message, a partition hands out no more than this many.",
 							&mq_share_window,
-							1024, 16, 65536,
+							4096, 16, 65536,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

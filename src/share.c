@@ -291,7 +291,7 @@ load(ShareEntry *e, TimestampTz incarnation)
 		acked_high = floor;
 
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-	if (!e->loaded)
+	if (!e->loaded && e->incarnation == incarnation)
 	{
 		memset(e->slots, 0, sizeof(ShareSlot) * window());
 		e->base = floor;
@@ -331,13 +331,15 @@ current_incarnation(const ShareKey *key, TimestampTz incarnation)
 /*
  * get_entry
  *		The window of a group's partition for the subscription made at
- *		incarnation, made and loaded if need be; a window left by another
- *		incarnation (an earlier subscription of the same ids, or one before
- *		a seek) starts again if incarnation is the latest committed one.
- *		NULL if it is not (the caller read the subscription before a seek
- *		or a new subscription committed): so a window never goes back to
- *		an incarnation it left, and each is loaded once per server life.
- *		The caller is connected to SPI.
+ *		incarnation, made and loaded if need be; NULL if the window cannot
+ *		serve that incarnation.  A window of another incarnation (an
+ *		earlier subscription of the same ids, or one before a seek) is
+ *		taken over only for the latest committed incarnation, by a
+ *		transaction that has not changed subscriptions itself, and only if
+ *		no one took it over meanwhile.  Since incarnations only grow, a
+ *		window never goes back to one it left: each is loaded once per
+ *		server life (again only after a load that failed).  The caller is
+ *		connected to SPI.
  */
 static ShareEntry *
 get_entry(int32 group_id, int32 topic_id, int32 partition,
@@ -346,7 +348,8 @@ get_entry(int32 group_id, int32 topic_id, int32 partition,
 	ShareKey	key;
 	ShareEntry *e;
 	bool		found;
-	bool		other;
+	TimestampTz seen;
+	bool		ready;
 
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
@@ -362,21 +365,39 @@ get_entry(int32 group_id, int32 topic_id, int32 partition,
 			LWLockInitialize(&e->lock, ShareState->tranche);
 		LWLockRelease(ShareState->dir_lock);
 	}
+
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-	other = (e->loaded && e->incarnation != incarnation);
+	seen = e->incarnation;
+	if (seen == 0)
+		e->incarnation = seen = incarnation;	/* a new window */
 	LWLockRelease(&e->lock);
-	if (other)
+	if (seen != incarnation)
 	{
-		if (!current_incarnation(&key, incarnation))
+		bool		taken = false;
+
+		if (mq_subscription_pending() || !current_incarnation(&key, incarnation))
 			return NULL;
 		LWLockAcquire(&e->lock, LW_EXCLUSIVE);
-		if (e->loaded && e->incarnation != incarnation)
+		if (e->incarnation == seen)
+		{
+			e->incarnation = incarnation;
 			e->loaded = false;
+			taken = true;
+		}
 		LWLockRelease(&e->lock);
+		if (!taken)
+			return NULL;
 	}
-	if (!e->loaded)
+
+	LWLockAcquire(&e->lock, LW_SHARED);
+	ready = e->loaded;
+	LWLockRelease(&e->lock);
+	if (!ready)
 		load(e, incarnation);
-	return e;
+	LWLockAcquire(&e->lock, LW_SHARED);
+	ready = e->loaded && e->incarnation == incarnation;
+	LWLockRelease(&e->lock);
+	return ready ? e : NULL;
 }
 
 /*
@@ -1139,7 +1160,10 @@ mq_receive(PG_FUNCTION_ARGS)
 		/* a seek or subscription change during a long poll counts at once */
 		g = mq_subscription_get(group_name);
 		if (g != NULL)
+		{
+			group_info(g, &a.group);
 			receive_pass(&a, g);
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 		now = GetCurrentTimestamp();
@@ -1608,7 +1632,9 @@ mq_share_windows(PG_FUNCTION_ARGS)
  *		mq.share_ack to its acked offsets (less those below the floor), and
  *		delete those acks.  The position row is locked first, and skipped if
  *		someone holds it (an unsubscribe in progress), so that this takes its
- *		locks in the order a cascade from mq.subscription does.  Then delete
+ *		locks in the order a cascade from mq.subscription does; ack rows
+ *		that someone holds (a seek restamping or deleting them) are left for
+ *		the next pass, so this never waits on a lock.  Then delete
  *		the acks of incarnations no subscription has any more (an ack that
  *		committed after the unsubscribe, drop or seek that ended its
  *		incarnation; those they saw, they deleted themselves).  Called by
@@ -1686,10 +1712,13 @@ mq_share_compact(void)
 					 5, types, args, NULL, false) == 0)
 			continue;
 		if (mq_query("WITH d AS (DELETE FROM mq.share_ack a"
-					 "  WHERE a.group_id OPERATOR(pg_catalog.=) $1"
-					 "  AND a.topic_id OPERATOR(pg_catalog.=) $2"
-					 "  AND a.partition OPERATOR(pg_catalog.=) $3"
-					 "  AND a.incarnation OPERATOR(pg_catalog.=) $5"
+					 "  WHERE a.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+					 "   SELECT ctid FROM mq.share_ack"
+					 "    WHERE group_id OPERATOR(pg_catalog.=) $1"
+					 "    AND topic_id OPERATOR(pg_catalog.=) $2"
+					 "    AND partition OPERATOR(pg_catalog.=) $3"
+					 "    AND incarnation OPERATOR(pg_catalog.=) $5"
+					 "    FOR UPDATE SKIP LOCKED))"
 					 "  RETURNING a.offsets)"
 					 " UPDATE mq.position p"
 					 " SET next_offset = GREATEST(p.next_offset, $4),"
@@ -1711,11 +1740,13 @@ mq_share_compact(void)
 	}
 
 	/* acks of a subscription since dropped, subscribed again or seeked */
-	mq_query("DELETE FROM mq.share_ack a WHERE NOT EXISTS ("
-			 " SELECT 1 FROM mq.subscription s"
-			 "  WHERE s.group_id OPERATOR(pg_catalog.=) a.group_id"
-			 "  AND s.topic_id OPERATOR(pg_catalog.=) a.topic_id"
-			 "  AND s.share_reset_at OPERATOR(pg_catalog.=) a.incarnation)",
+	mq_query("DELETE FROM mq.share_ack WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+			 " SELECT a.ctid FROM mq.share_ack a WHERE NOT EXISTS ("
+			 "  SELECT 1 FROM mq.subscription s"
+			 "   WHERE s.group_id OPERATOR(pg_catalog.=) a.group_id"
+			 "   AND s.topic_id OPERATOR(pg_catalog.=) a.topic_id"
+			 "   AND s.share_reset_at OPERATOR(pg_catalog.=) a.incarnation)"
+			 " FOR UPDATE OF a SKIP LOCKED))",
 			 0, NULL, NULL, NULL, false);
 	SPI_finish();
 	return updated;

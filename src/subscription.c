@@ -143,16 +143,21 @@ mq_subscription_get(const char *name)
 	if (g != NULL)
 		return g;
 
-	n = mq_query("SELECT g.group_id, s.topic_id, t.name,"
-				 " s.mode = 'broadcasting', s.tags, s.filter,"
-				 " pg_catalog.substr(s.mode, 1, 1), s.max_retries, s.share_reset_at"
-				 " FROM mq.consumer_group g"
-				 " LEFT JOIN (mq.subscription s"
-				 "            JOIN mq.topic t ON t.topic_id = s.topic_id)"
-				 "  ON s.group_id = g.group_id"
-				 " WHERE g.name = $1"
-				 " ORDER BY t.name",
-				 1, &type, &arg, NULL, false);
+	/*
+	 * With the latest snapshot, not the caller's: what is kept serves the
+	 * session's later transactions too, and a REPEATABLE READ snapshot could
+	 * be older than the version read above.
+	 */
+	n = mq_query_latest("SELECT g.group_id, s.topic_id, t.name,"
+						" s.mode = 'broadcasting', s.tags, s.filter,"
+						" pg_catalog.substr(s.mode, 1, 1), s.max_retries, s.share_reset_at"
+						" FROM mq.consumer_group g"
+						" LEFT JOIN (mq.subscription s"
+						"            JOIN mq.topic t ON t.topic_id = s.topic_id)"
+						"  ON s.group_id = g.group_id"
+						" WHERE g.name = $1"
+						" ORDER BY t.name",
+						1, &type, &arg, NULL);
 	if (n == 0)
 	{
 		SPI_freetuptable(SPI_tuptable);
@@ -212,9 +217,9 @@ mq_subscription_of(int32 group_id, int32 topic_id, CachedGroup **group)
 		Datum		arg = Int32GetDatum(group_id);
 		bool		isnull;
 
-		if (mq_query("SELECT name FROM mq.consumer_group"
-					 " WHERE group_id OPERATOR(pg_catalog.=) $1",
-					 1, &type, &arg, NULL, false) == 0)
+		if (mq_query_latest("SELECT name FROM mq.consumer_group"
+							" WHERE group_id OPERATOR(pg_catalog.=) $1",
+							1, &type, &arg, NULL) == 0)
 			return NULL;
 		g = mq_subscription_get(TextDatumGetCString(mq_query_value(0, 1,
 																   &isnull)));
