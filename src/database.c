@@ -128,6 +128,8 @@ typedef struct MqDatabase
 	int			pins;			/* open transactions that need the entry */
 	int			pauses;			/* utility commands that need no worker */
 	int			restarts;		/* unexpected worker exits so far */
+	bool		no_slot;		/* its last start found no background worker
+								 * slot free */
 	pid_t		pid;			/* worker process, 0 if none */
 	Latch	   *latch;			/* its latch, NULL if none */
 	TimestampTz started_at;		/* when the current worker checked in */
@@ -192,6 +194,7 @@ static const char *const job_names[MQ_JOB_COUNT] = {
 typedef struct LauncherDb
 {
 	Oid			dboid;			/* hash key */
+	NameData	datname;		/* as of the latest pg_database scan */
 	bool		in_catalog;		/* eligible in the latest pg_database scan */
 	bool		settled;		/* known not to have mq: do not probe */
 	bool		warned;			/* complained about this database already */
@@ -260,6 +263,7 @@ launcher_db(Oid dboid)
 	if (!found)
 	{
 		ldb->in_catalog = false;
+		snprintf(NameStr(ldb->datname), NAMEDATALEN, "%u", dboid);
 		ldb->settled = false;
 		ldb->warned = false;
 		ldb->recheck = false;
@@ -306,7 +310,11 @@ mq_database_launcher_scan(void)
 		Form_pg_database pgdb = (Form_pg_database) GETSTRUCT(tup);
 
 		if (mq_database_is_eligible(pgdb))
-			launcher_db(pgdb->oid)->in_catalog = true;
+		{
+			ldb = launcher_db(pgdb->oid);
+			ldb->in_catalog = true;
+			ldb->datname = pgdb->datname;
+		}
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -525,6 +533,8 @@ mq_database_launcher_manage(MqStartWorker start)
 		ldb = launcher_db(due[i]);
 		LWLockAcquire(DbState->dir_lock, LW_EXCLUSIVE);
 		db = hash_search(DatabaseDir.htab, &due[i], HASH_FIND, NULL);
+		if (db != NULL)
+			db->no_slot = (handle == NULL);
 		if (handle != NULL)
 		{
 			/* an evicted probe's worker finds no entry and exits */
@@ -550,9 +560,10 @@ mq_database_launcher_manage(MqStartWorker start)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-					 errmsg("could not start mq worker for database %u: no free background worker slots",
-							due[i]),
-					 errhint("Increase max_worker_processes and restart the server.")));
+					 errmsg("could not start the mq worker of database \"%s\": no background worker slot is free",
+							NameStr(ldb->datname)),
+					 errdetail("Its delayed messages, retries, check-backs, wake-ups and shared acknowledgements wait until one is."),
+					 errhint("Increase max_worker_processes (mq needs one slot for its launcher and one per database where it is installed, besides parallel and replication workers) and restart the server.")));
 			ldb->warned = true;
 		}
 	}
@@ -966,6 +977,39 @@ evict_probe(void)
 }
 
 /*
+ * warn_if_no_slot
+ *		Warn if every background worker slot is taken by a running worker:
+ *		the worker this database needs then cannot start (the launcher
+ *		says so again, and mq.worker_status() shows "no worker slot").  A
+ *		slot freed before the commit lets it start after all.
+ */
+static void
+warn_if_no_slot(void)
+{
+	int			n;
+	int			workers = 0;
+	int			i;
+
+	pgstat_clear_backend_activity_snapshot();
+	n = pgstat_fetch_stat_numbackends();
+	for (i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+
+		if (local != NULL &&
+			local->backendStatus.st_backendType == B_BG_WORKER)
+			workers++;
+	}
+	if (workers >= max_worker_processes)
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("all %d background worker slots are in use: the mq worker of database \"%s\" cannot start",
+						max_worker_processes, get_database_name(MyDatabaseId)),
+				 errdetail("Without it, delayed messages, retries, check-backs, wake-ups and shared acknowledgements wait."),
+				 errhint("Increase max_worker_processes (mq needs one slot for its launcher and one per database where it is installed, besides parallel and replication workers) and restart the server.")));
+}
+
+/*
  * mq_database_extension_created
  *		CREATE EXTENSION mq ran in this database.  Pin the database's
  *		directory entry now, so that running out of slots fails the command
@@ -976,6 +1020,7 @@ mq_database_extension_created(void)
 {
 	MqDatabase *db;
 	bool		found;
+	bool		has_worker;
 
 	if (xact_pinned)
 		return;
@@ -994,7 +1039,11 @@ mq_database_extension_created(void)
 	db->probe = false;
 	db->pins++;
 	xact_pinned = true;
+	has_worker = (db->pid != 0);
 	LWLockRelease(DbState->dir_lock);
+
+	if (!has_worker)
+		warn_if_no_slot();
 }
 
 /*
@@ -1163,6 +1212,9 @@ worker_state_name(const MqDatabase *db)
 {
 	if (db->pauses > 0)
 		return "paused";
+	if (db->no_slot && db->state != MQ_WORKER_RUNNING &&
+		db->state != MQ_WORKER_ABSENT)
+		return "no worker slot";
 	switch (db->state)
 	{
 		case MQ_WORKER_STOPPED:
