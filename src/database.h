@@ -35,7 +35,6 @@ typedef enum MqJob
 	MQ_JOB_CHECKBACK,			/* check back unresolved half messages */
 	MQ_JOB_NOTIFY,				/* NOTIFY listeners of moved topics */
 	MQ_JOB_SHARE,				/* fold shared groups' acks into positions */
-	MQ_JOB_HIGH_MARKS,			/* lower idle partitions' high marks */
 	MQ_JOB_COUNT
 } MqJob;
 

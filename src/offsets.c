@@ -21,10 +21,7 @@
  * non-transactional in-place update, flushed to WAL at once, like a
  * sequence's log-ahead; after a restart a partition continues from it
  * (topic.c loads it), so no offset is handed out twice, even one of an
- * aborted transaction.  Once a partition is idle, the worker lowers the
- * mark to the next offset (mq_offsets_trim), so that a restart or a
- * restore of an idle partition continues where its log ends, and its end
- * offset and lag do not jump by up to a step.
+ * aborted transaction.
  *
  * Entries are added when topic.c loads or grows a topic and removed when
  * it forgets one, always with the topic directory's lock held exclusively,
@@ -87,9 +84,6 @@
 /* How far the durable high mark moves ahead of the next offset. */
 #define MQ_HIGH_MARK_STEP	1000
 
-/* How long a partition produces nothing before its high mark is lowered. */
-#define MQ_TRIM_IDLE_MS		5000
-
 /* Transactions that can hold offsets of one partition while they commit. */
 #define MQ_INFLIGHT_SLOTS	32
 
@@ -124,9 +118,6 @@ typedef struct MqPartition
 	slock_t		mutex;
 	int64		next_offset;	/* next offset to assign */
 	int64		high_mark;		/* durable: next_offset never passes it */
-	int64		idle_next;		/* next_offset at the worker's last look
-								 * (mq_offsets_idle_topics), -1 before */
-	TimestampTz idle_since;		/* when it last saw next_offset change */
 	int64		notified;		/* stable offset of the last NOTIFY */
 	int			head;			/* oldest ring entry */
 	int			count;			/* ring entries in use */
@@ -519,106 +510,6 @@ mq_offsets_watchdog(void)
 }
 
 /*
- * idle_with_slack
- *		Whether part produced nothing, and held no range in flight, for the
- *		last MQ_TRIM_IDLE_MS as far as the worker's looks tell, and its
- *		durable high mark is above its next offset.  Notes the next offset
- *		for the next look.  Caller holds part->mutex.
- */
-static bool
-idle_with_slack(MqPartition *part, TimestampTz now)
-{
-	if (part->next_offset != part->idle_next || part->count > 0)
-	{
-		part->idle_next = part->next_offset;
-		part->idle_since = now;
-		return false;
-	}
-	return part->high_mark > part->next_offset &&
-		TimestampDifferenceExceeds(part->idle_since, now, MQ_TRIM_IDLE_MS);
-}
-
-/*
- * mq_offsets_idle_topics
- *		The topics of this database with a partition idle long enough whose
- *		durable high mark is above its next offset: the partitions
- *		mq_offsets_trim lowers.
- */
-List *
-mq_offsets_idle_topics(void)
-{
-	HASH_SEQ_STATUS status;
-	MqPartition *part;
-	List	   *topics = NIL;
-	TimestampTz now = GetCurrentTimestamp();
-
-	LWLockAcquire(OffState->parts_lock, LW_SHARED);
-	hash_seq_init(&status, PartitionDir.htab);
-	while ((part = hash_seq_search(&status)) != NULL)
-	{
-		bool		idle;
-
-		if (part->key.dboid != MyDatabaseId)
-			continue;
-		SpinLockAcquire(&part->mutex);
-		idle = idle_with_slack(part, now);
-		SpinLockRelease(&part->mutex);
-		if (idle)
-			topics = list_append_unique_int(topics, part->key.topic_id);
-	}
-	LWLockRelease(OffState->parts_lock);
-	return topics;
-}
-
-/*
- * mq_offsets_trim
- *		Lower the durable high mark of each partition of topic_id idle for
- *		MQ_TRIM_IDLE_MS (see mq_offsets_idle_topics) to its next offset, in place and flushed to
- *		WAL like a bump: it stays above every offset assigned, and the next
- *		reservation moves it up first.  A partition whose lock is taken (a
- *		producer reserving) is left alone.  marks is mq.partition, opened
- *		and locked by the caller, who also holds a lock on one of the
- *		topic's segments (so its partitions stay in shared memory).
- *		Returns how many it lowered.
- */
-int
-mq_offsets_trim(Relation marks, int32 topic_id)
-{
-	HASH_SEQ_STATUS status;
-	MqPartition *part;
-	List	   *parts = NIL;
-	ListCell   *lc;
-	int			lowered = 0;
-	TimestampTz now = GetCurrentTimestamp();
-
-	LWLockAcquire(OffState->parts_lock, LW_SHARED);
-	hash_seq_init(&status, PartitionDir.htab);
-	while ((part = hash_seq_search(&status)) != NULL)
-		if (part->key.dboid == MyDatabaseId && part->key.topic_id == topic_id)
-			parts = lappend(parts, part);
-	LWLockRelease(OffState->parts_lock);
-
-	foreach(lc, parts)
-	{
-		bool		idle;
-
-		part = lfirst(lc);
-		if (!LWLockConditionalAcquire(&part->lock, LW_EXCLUSIVE))
-			continue;
-		SpinLockAcquire(&part->mutex);
-		idle = idle_with_slack(part, now);
-		SpinLockRelease(&part->mutex);
-		if (idle)
-		{
-			bump_high_mark(marks, part, part->next_offset);
-			lowered++;
-		}
-		LWLockRelease(&part->lock);
-	}
-	return lowered;
-}
-
-/*
  * mq_offsets_advanced
  *		For the notification pass of the worker: append to buf, comma-
  *		separated, the partitions of a topic whose stable offset moved past
@@ -828,8 +719,6 @@ mq_offsets_enter(const char *topic_name, int32 topic_id, int32 from, int32 to,
 		SpinLockInit(&part->mutex);
 		part->next_offset = mark;
 		part->high_mark = mark;
-		part->idle_next = -1;
-		part->idle_since = 0;
 		part->notified = mark;
 		ConditionVariableInit(&part->cv);
 	}

@@ -17,7 +17,6 @@
 #define MQ_OFFSETS_H
 
 #include "lib/stringinfo.h"
-#include "nodes/pg_list.h"
 #include "storage/condition_variable.h"
 #include "utils/relcache.h"
 
@@ -44,8 +43,6 @@ extern void mq_offsets_forget(Oid dboid, int32 topic_id, int32 from,
 
 /* The database worker. */
 extern int	mq_offsets_watchdog(void);
-extern List *mq_offsets_idle_topics(void);
-extern int	mq_offsets_trim(Relation marks, int32 topic_id);
 extern int	mq_offsets_advanced(int32 topic_id, int32 partitions,
 								StringInfo buf, int64 *marks);
 extern void mq_offsets_notified(int32 topic_id, int32 partitions,

@@ -58,7 +58,6 @@
 
 #include "acl.h"
 #include "codec.h"
-#include "offsets.h"
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
@@ -325,54 +324,6 @@ mq_segment_roll_due(void)
 		}
 	}
 	return rolled;
-}
-
-/*
- * mq_segment_trim_high_marks
- *		Lower the durable high marks of this database's idle partitions to
- *		their next offsets (mq_offsets_trim), topic by topic, each with a
- *		lock on the topic's newest segment so that a drop cannot remove its
- *		partitions meanwhile; a topic whose segment is locked by DDL is left
- *		for the next pass.  Called by the database worker, in a transaction
- *		with a snapshot.  Returns how many partitions it lowered.
- */
-int
-mq_segment_trim_high_marks(void)
-{
-	List	   *topics = mq_offsets_idle_topics();
-	ListCell   *lc;
-	Relation	marks = NULL;
-	int			lowered = 0;
-
-	if (topics == NIL)
-		return 0;
-	SPI_connect();
-	foreach(lc, topics)
-	{
-		Oid			type = INT4OID;
-		Datum		arg = Int32GetDatum(lfirst_int(lc));
-		bool		isnull;
-		Oid			relid;
-
-		if (mq_query("SELECT relid::oid FROM mq.segment"
-					 " WHERE topic_id OPERATOR(pg_catalog.=) $1"
-					 " ORDER BY segment_no DESC LIMIT 1",
-					 1, &type, &arg, NULL, true) == 0)
-			continue;
-		relid = DatumGetObjectId(mq_query_value(0, 1, &isnull));
-		if (!ConditionalLockRelationOid(relid, AccessShareLock))
-			continue;
-		if (marks == NULL)
-			marks = table_open(get_relname_relid("partition",
-												 get_namespace_oid(MQ_EXTENSION_NAME,
-																   false)),
-							   RowExclusiveLock);
-		lowered += mq_offsets_trim(marks, lfirst_int(lc));
-	}
-	if (marks != NULL)
-		table_close(marks, NoLock);
-	SPI_finish();
-	return lowered;
 }
 
 /*

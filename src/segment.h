@@ -72,7 +72,6 @@ extern int64 mq_segment_offset_at_time(const MqTopicInfo *topic,
 /* These connect to SPI themselves. */
 extern int32 mq_segment_roll(const char *name, bool nowait);
 extern int	mq_segment_roll_due(void);
-extern int	mq_segment_trim_high_marks(void);
 extern int	mq_segment_retention_pass(void);
 
 #endif							/* MQ_SEGMENT_H */

@@ -219,12 +219,6 @@ share_job(int64 *backlog)
 	return mq_share_compact();
 }
 
-static int64
-high_marks_job(int64 *backlog)
-{
-	return mq_segment_trim_high_marks();
-}
-
 /* Delayed messages released per transaction. */
 #define RELEASE_BATCH		10000
 
@@ -517,7 +511,6 @@ worker_tick(void)
 		run_job(MQ_JOB_ROLL, roll_job, NULL);
 		run_job(MQ_JOB_MEMBERS, members_job, NULL);
 		run_job(MQ_JOB_SHARE, share_job, NULL);
-		run_job(MQ_JOB_HIGH_MARKS, high_marks_job, NULL);
 		PopActiveSnapshot();
 	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));

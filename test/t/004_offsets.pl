@@ -144,30 +144,5 @@ is($node->safe_psql('postgres',
 		"SELECT count(*) FROM mq.partitions WHERE topic = 'load' AND stable_offset <> end_offset"),
 	'0', 'no partition is held by a range from before the crash');
 
-# A partition idle for a while continues exactly at its end after a clean
-# restart and after a crash: the worker lowered its durable high mark, so
-# neither its end offset nor a caught-up group's lag jumps.
-$node->safe_psql('postgres', q{
-SELECT mq.create_topic('idle');
-SELECT mq.subscribe('idle_group', 'idle', start => 'earliest');
-SELECT count(*) FROM mq.send_batch('idle', ARRAY['a', 'b', 'c', 'd', 'e']::text[]);
-SELECT mq.seek('idle_group', 'idle', 0, 5);
-});
-is($node->safe_psql('postgres',
-		"SELECT high_mark > end_offset FROM mq.partitions WHERE topic = 'idle'"),
-	't', 'producing moves the high mark ahead of the end offset');
-ok($node->poll_query_until('postgres',
-		"SELECT high_mark = end_offset FROM mq.partitions WHERE topic = 'idle'"),
-	'the worker lowers an idle partition\'s high mark to its end offset');
-my $idle = q{SELECT end_offset, lag FROM mq.lag WHERE "group" = 'idle_group'};
-$node->restart;
-is($node->safe_psql('postgres', $idle), '5|0',
-	'after a clean restart the end offset and the lag are unchanged');
-$node->stop('immediate');
-$node->start;
-is($node->safe_psql('postgres', $idle), '5|0', 'and after a crash');
-$node->safe_psql('postgres', "SELECT mq.send('idle', 'f'::text)");
-is($node->safe_psql('postgres', $idle), '6|1', 'the next message takes offset 5');
-
 $node->stop;
 done_testing();
