@@ -529,10 +529,12 @@ mq_database_launcher_manage(MqStartWorker start)
 	for (i = 0; i < ndue; i++)
 	{
 		BackgroundWorkerHandle *handle = start(due[i]);
+		bool		probe;
 
 		ldb = launcher_db(due[i]);
 		LWLockAcquire(DbState->dir_lock, LW_EXCLUSIVE);
 		db = hash_search(DatabaseDir.htab, &due[i], HASH_FIND, NULL);
+		probe = (db != NULL && db->probe);
 		if (db != NULL)
 			db->no_slot = (handle == NULL);
 		if (handle != NULL)
@@ -554,9 +556,10 @@ mq_database_launcher_manage(MqStartWorker start)
 		}
 		LWLockRelease(DbState->dir_lock);
 
+		/* a probe (mq maybe not there) waits for a slot without a word */
 		if (handle != NULL)
 			ldb->warned = false;
-		else if (!ldb->warned)
+		else if (!ldb->warned && !probe)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -977,20 +980,44 @@ evict_probe(void)
 }
 
 /*
+ * running_probes
+ *		How many of the launcher's probes (workers looking for mq in a
+ *		database) are starting or running: each holds a background worker
+ *		slot for a moment only.
+ */
+static int
+running_probes(void)
+{
+	HASH_SEQ_STATUS status;
+	MqDatabase *db;
+	int			probes = 0;
+
+	LWLockAcquire(DbState->dir_lock, LW_SHARED);
+	hash_seq_init(&status, DatabaseDir.htab);
+	while ((db = hash_seq_search(&status)) != NULL)
+		if (db->probe && (db->pid != 0 || db->state == MQ_WORKER_STARTING))
+			probes++;
+	LWLockRelease(DbState->dir_lock);
+	return probes;
+}
+
+/*
  * warn_if_no_slot
- *		Warn if every background worker slot is taken by a running worker:
- *		the worker this database needs then cannot start (the launcher
- *		says so again, and mq.worker_status() shows "no worker slot").  A
- *		slot freed before the commit lets it start after all.
+ *		Warn if every background worker slot is taken by a running worker
+ *		other than the launcher's passing probes: the worker this database
+ *		needs then cannot start (the launcher says so again, and
+ *		mq.worker_status() shows "no worker slot").  A slot freed before
+ *		the commit lets it start after all.  The count is the session's
+ *		view of pg_stat_activity (taken at its first use in the
+ *		transaction), so this is a warning, not a promise.
  */
 static void
-warn_if_no_slot(void)
+warn_if_no_slot(int probes)
 {
 	int			n;
 	int			workers = 0;
 	int			i;
 
-	pgstat_clear_backend_activity_snapshot();
 	n = pgstat_fetch_stat_numbackends();
 	for (i = 1; i <= n; i++)
 	{
@@ -1000,7 +1027,7 @@ warn_if_no_slot(void)
 			local->backendStatus.st_backendType == B_BG_WORKER)
 			workers++;
 	}
-	if (workers >= max_worker_processes)
+	if (workers - probes >= max_worker_processes)
 		ereport(WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("all %d background worker slots are in use: the mq worker of database \"%s\" cannot start",
@@ -1039,11 +1066,11 @@ mq_database_extension_created(void)
 	db->probe = false;
 	db->pins++;
 	xact_pinned = true;
-	has_worker = (db->pid != 0);
+	has_worker = (db->pid != 0 || db->state == MQ_WORKER_STARTING);
 	LWLockRelease(DbState->dir_lock);
 
 	if (!has_worker)
-		warn_if_no_slot();
+		warn_if_no_slot(running_probes());
 }
 
 /*
@@ -1212,7 +1239,7 @@ worker_state_name(const MqDatabase *db)
 {
 	if (db->pauses > 0)
 		return "paused";
-	if (db->no_slot && db->state != MQ_WORKER_RUNNING &&
+	if (db->no_slot && !db->probe && db->state != MQ_WORKER_RUNNING &&
 		db->state != MQ_WORKER_ABSENT)
 		return "no worker slot";
 	switch (db->state)

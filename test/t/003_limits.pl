@@ -45,8 +45,8 @@ like($err, qr/HINT:  Increase mq.max_databases and restart the server\./,
 
 # The spare slot went to e1: there is none left for e2, and the launcher
 # says so.
-ok($node->wait_for_log(qr/could not start mq worker for database \d+: no free background worker slots/),
-	'running out of background worker slots is logged');
+ok($node->wait_for_log(qr/could not start the mq worker of database "e2": no background worker slot is free/),
+	'running out of background worker slots is logged, naming the database');
 
 $node->stop;
 done_testing();

@@ -23,6 +23,11 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mq launcher'")
   or die 'no launcher';
 
+# the launcher's probe of the database (mq not there yet) waits silently
+my $offset = -s $node->logfile;
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mq worker'}), '0',
+	'no worker runs');
 my ($ret, $out, $err) = $node->psql('postgres', 'CREATE EXTENSION mq');
 is($ret, 0, 'CREATE EXTENSION succeeds');
 like($err,
@@ -32,7 +37,8 @@ ok($node->poll_query_until('postgres', q{
 SELECT state = 'no worker slot' FROM mq.worker_status() WHERE database = 'postgres'}),
 	'mq.worker_status() shows the database waiting for a slot, by name');
 ok($node->wait_for_log(
-		qr/WARNING:  could not start the mq worker of database "postgres": no background worker slot is free/),
+		qr/WARNING:  could not start the mq worker of database "postgres": no background worker slot is free/,
+		$offset),
 	'the launcher\'s warning names the database');
 
 $node->append_conf('postgresql.conf', 'max_worker_processes = 4');
