@@ -1,8 +1,9 @@
 # ALTER EXTENSION mq UPDATE from 0.1 to 0.2 rewrites every segment from
 # one row per message into record batches, and nothing a consumer sees
 # changes: offsets (holes included), ids, keys, tags, headers, payloads,
-# times, group positions, the segments' owner and privileges, and the
-# EXECUTE grants of the functions the update replaces.
+# times, group positions, the segments' owner and privileges, the EXECUTE
+# grants of the functions the update replaces, delayed messages, half
+# messages and their checkers.
 #
 # The 0.1 data is made with SQL in 0.1's schema, as 0.1 laid it out (its
 # segment table definition is below): this library cannot run 0.1's write
@@ -92,6 +93,21 @@ INSERT INTO mq.position (group_id, topic_id, partition, next_offset)
 SELECT g.group_id, t.topic_id, p, CASE p WHEN 0 THEN 2 ELSE 0 END
   FROM mq.consumer_group g, mq.topic t, generate_series(0, 1) p
  WHERE g.name = 'old.group' AND t.name = 'old';
+-- A delayed message and a half message, both due in an hour, and the
+-- half message's checker as 0.1 registered it (its role by OID).
+CREATE FUNCTION public.ok_checker(m mq.half_messages) RETURNS text
+    LANGUAGE sql AS $f$ SELECT 'commit' $f$;
+INSERT INTO mq.checker (producer_group, checker, owner)
+VALUES ('old.producer', 'public.ok_checker(mq.half_messages)', 'app'::regrole);
+INSERT INTO mq.half_message (id, topic_id, producer_group, partition, payload_type,
+                             payload, prepared_at, next_check_at)
+SELECT '00000000-0000-0000-0000-0000000000a1', topic_id, 'old.producer', 1, 't',
+       'half', now(), now() + interval '1 hour'
+  FROM mq.topic WHERE name = 'old';
+INSERT INTO mq.delayed_message (id, topic_id, partition, due_at, payload_type, payload)
+SELECT '00000000-0000-0000-0000-0000000000d1', topic_id, 1, now() + interval '1 hour',
+       't', 'delayed'
+  FROM mq.topic WHERE name = 'old';
 });
 
 # What 0.1 holds, read straight from its segments.
@@ -172,4 +188,23 @@ $node->safe_psql('postgres', "SELECT mq.send('old', 'new'::text, partition => 0)
 cmp_ok($node->safe_psql('postgres', q{
 SELECT max("offset") FROM mq.read('old', 0, 0, 100)
 }), '>=', 1000, 'a new message takes an offset past the durable high mark');
+
+# The delayed message and the half message survive the update, with the
+# checker's role now by name, and fall due as before.
+is($node->safe_psql('postgres', q{
+SELECT (SELECT owner FROM mq.checker WHERE producer_group = 'old.producer'),
+       (SELECT count(*) FROM mq.delayed),
+       (SELECT state FROM mq.half_messages)
+}), 'app|1|prepared', 'the checker (its role by name), the delayed and the half message are kept');
+$node->safe_psql('postgres', q{
+SET mq.test_clock = on;
+SELECT mq.advance_clock('2 hours');
+});
+ok($node->poll_query_until('postgres', q{
+SELECT string_agg(encode(payload, 'escape'), ',' ORDER BY encode(payload, 'escape'))
+         = 'delayed,half'
+  FROM mq.messages('old', 1) WHERE encode(payload, 'escape') IN ('delayed', 'half')
+}), 'once due, the delayed message is released and the checker commits the half message');
+is($node->safe_psql('postgres', "SELECT resolved_by FROM mq.half_messages"),
+	'checker', 'resolved by the checker, run as its role');
 done_testing();
