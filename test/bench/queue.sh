@@ -15,13 +15,15 @@
 #
 # each queue loaded with the same messages first, the three drained in
 # turn in the same run.  Reports messages/s and the ratios, the dead tuples
-# left in each one's message storage, and the size of mq's ack state
-# before and after.  Each consumer count runs once per value of
-# synchronous_commit in SYNC (default "on off"): with "on" every
-# transaction waits for its commit to be flushed, and the disk's flush rate
-# bounds all three; with "off" the work per message does.  The same
-# clients committing a one-row INSERT per transaction for 10 s give that
-# bound ("commit ceiling", as messages/s at 10 per transaction).
+# left in each one's message storage (and, as "left", what the drain's
+# transactions did not take: a receive that found a partition's window
+# full returns fewer messages), and the size of mq's ack state before,
+# right after (3 s) and once autovacuum has visited mq.share_ack.  Each
+# consumer count runs once per value of synchronous_commit in SYNC (default
+# "on off"): with "on" every transaction also waits for its WAL flush;
+# with "off" only the work per message counts.  The same clients
+# committing a one-row INSERT per transaction for 10 s give the rate of
+# commits alone ("commit ceiling", as messages/s at 10 per transaction).
 #
 # pgmq is not vendored: its SQL-only install script (pgmq.sql, release
 # 1.5.1) is taken from PGMQ_SQL if set, else downloaded from GitHub; without
@@ -108,6 +110,18 @@ dead()
 
 ackstate() { sql -c "SELECT pg_total_relation_size('mq.share_ack') + pg_total_relation_size('mq.position')"; }
 
+# after a drain: wait (up to 90 s) for autovacuum to visit mq.share_ack,
+# whose dead rows (acks folded into positions) it reclaims
+vacuumed_ackstate()
+{
+	local before=$1 i
+	for ((i = 0; i < 90; i++)); do
+		[ "$(sql -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relid = 'mq.share_ack'::regclass")" -gt "$before" ] && break
+		sleep 1
+	done
+	ackstate
+}
+
 # the commit ceiling: one-row INSERT transactions, as messages/s at 10 each
 echo "INSERT INTO ceiling VALUES (1);" >"$work/queue_ceiling.sql"
 chmod 644 "$work/queue_ceiling.sql"
@@ -126,6 +140,7 @@ for sync in $sync_modes; do
 		for s in $systems; do
 			load "$s"
 			before=$(ackstate)
+			vacuums=$(sql -c "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relid = 'mq.share_ack'::regclass")
 			per_client=$(( (messages / 10 + c - 1) / c + 2 ))
 			start=$(date +%s.%N)
 			pgbench -c "$c" -j "$((c < 4 ? c : 4))" -t "$per_client" -f "$work/queue_$s.sql" >"$work/pgbench.out" 2>&1 ||
@@ -135,18 +150,20 @@ for sync in $sync_modes; do
 			sql -c "SELECT pg_stat_force_next_flush()" >/dev/null 2>&1 || true
 			remaining=$(left "$s")
 			rate=$(awk -v n="$messages" -v r="$remaining" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", (n - r) / (b - a) }')
-			echo "$sync $c $s $rate $remaining $(dead "$s") $before $(ackstate)" >>"$results"
+			after=$(ackstate)
+			if [ "$s" = mq ]; then vacuumed=$(vacuumed_ackstate "$vacuums"); else vacuumed=-; fi
+			echo "$sync $c $s $rate $remaining $(dead "$s") $before $after $vacuumed" >>"$results"
 		done
-		echo "$sync $c ceiling $(ceiling "$c") - - - -" >>"$results"
+		echo "$sync $c ceiling $(ceiling "$c") - - - - -" >>"$results"
 	done
 done
 
 echo "### Work queue: $messages messages, received and settled 10 per transaction"
 echo
-echo "| synchronous_commit | consumers | system | messages/s | left | dead tuples in message storage | ack state before / after (bytes) |"
+echo "| synchronous_commit | consumers | system | messages/s | left | dead tuples in message storage | ack state before / after / after autovacuum (bytes) |"
 echo "|---|---|---|---|---|---|---|"
-while read -r sync c s rate remaining deadt before after; do
-	if [ "$s" = mq ]; then ack="$before / $after"; else ack="-"; fi
+while read -r sync c s rate remaining deadt before after vacuumed; do
+	if [ "$s" = mq ]; then ack="$before / $after / $vacuumed"; else ack="-"; fi
 	[ "$s" = ceiling ] && s="commit ceiling"
 	echo "| $sync | $c | $s | $rate | $remaining | $deadt | $ack |"
 done <"$results"
