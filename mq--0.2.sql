@@ -3,9 +3,6 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION mq" to load this file. \quit
 
--- A member of the extension: DROP EXTENSION mq CASCADE removes it with the
--- segment tables in it.
-CREATE SCHEMA mq;
 COMMENT ON SCHEMA mq IS 'mq: a transactional message broker';
 
 -- The launcher and one row per database worker.

@@ -4,18 +4,10 @@
 
 CREATE EXTENSION mq;
 
--- mq lives in the fixed schema mq and cannot be moved out of it.  The
--- install script creates the schema, so that it is a member of the
--- extension (DROP EXTENSION removes it); the extension itself is recorded
--- in pg_catalog.
+-- mq lives in the fixed schema mq and cannot be moved out of it.
 SELECT e.extname, e.extversion, e.extrelocatable, n.nspname
   FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
  WHERE e.extname = 'mq';
-SELECT pg_describe_object(classid, objid, objsubid) AS member
-  FROM pg_depend
- WHERE refclassid = 'pg_extension'::regclass
-   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'mq')
-   AND classid = 'pg_namespace'::regclass AND deptype = 'e';
 ALTER EXTENSION mq SET SCHEMA public;
 \echo :LAST_ERROR_SQLSTATE
 
