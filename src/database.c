@@ -198,6 +198,7 @@ typedef struct LauncherDb
 	bool		in_catalog;		/* eligible in the latest pg_database scan */
 	bool		settled;		/* known not to have mq: do not probe */
 	bool		warned;			/* complained about this database already */
+	bool		probe_warned;	/* complained that its probe found no slot */
 	bool		recheck;		/* start requested, but not seen eligible */
 	int			failures;		/* consecutive unexpected worker exits */
 	TimestampTz restart_at;		/* no (re)start before this time */
@@ -266,6 +267,7 @@ launcher_db(Oid dboid)
 		snprintf(NameStr(ldb->datname), NAMEDATALEN, "%u", dboid);
 		ldb->settled = false;
 		ldb->warned = false;
+		ldb->probe_warned = false;
 		ldb->recheck = false;
 		ldb->failures = 0;
 		ldb->restart_at = 0;
@@ -534,7 +536,7 @@ mq_database_launcher_manage(MqStartWorker start)
 		ldb = launcher_db(due[i]);
 		LWLockAcquire(DbState->dir_lock, LW_EXCLUSIVE);
 		db = hash_search(DatabaseDir.htab, &due[i], HASH_FIND, NULL);
-		probe = (db != NULL && db->probe);
+		probe = (db == NULL || db->probe);
 		if (db != NULL)
 			db->no_slot = (handle == NULL);
 		if (handle != NULL)
@@ -556,10 +558,20 @@ mq_database_launcher_manage(MqStartWorker start)
 		}
 		LWLockRelease(DbState->dir_lock);
 
-		/* a probe (mq maybe not there) waits for a slot without a word */
 		if (handle != NULL)
-			ldb->warned = false;
-		else if (!ldb->warned && !probe)
+			ldb->warned = ldb->probe_warned = false;
+		else if (probe && !ldb->probe_warned)
+		{
+			/* after a restart, databases that have mq are probed too */
+			ereport(WARNING,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not start a worker to look for mq in database \"%s\": no background worker slot is free",
+							NameStr(ldb->datname)),
+					 errdetail("If mq is installed there, its delayed messages, retries, check-backs, wake-ups and shared acknowledgements wait until one is."),
+					 errhint("Increase max_worker_processes (mq needs one slot for its launcher and one per database where it is installed, besides parallel and replication workers) and restart the server.")));
+			ldb->probe_warned = true;
+		}
+		else if (!probe && !ldb->warned)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -1007,9 +1019,8 @@ running_probes(void)
  *		other than the launcher's passing probes: the worker this database
  *		needs then cannot start (the launcher says so again, and
  *		mq.worker_status() shows "no worker slot").  A slot freed before
- *		the commit lets it start after all.  The count is the session's
- *		view of pg_stat_activity (taken at its first use in the
- *		transaction), so this is a warning, not a promise.
+ *		the commit lets it start after all.  The count is read afresh, and
+ *		probes come and go, so this is a warning, not a promise.
  */
 static void
 warn_if_no_slot(int probes)
@@ -1018,6 +1029,7 @@ warn_if_no_slot(int probes)
 	int			workers = 0;
 	int			i;
 
+	pgstat_clear_backend_activity_snapshot();
 	n = pgstat_fetch_stat_numbackends();
 	for (i = 1; i <= n; i++)
 	{
@@ -1239,7 +1251,7 @@ worker_state_name(const MqDatabase *db)
 {
 	if (db->pauses > 0)
 		return "paused";
-	if (db->no_slot && !db->probe && db->state != MQ_WORKER_RUNNING &&
+	if (db->no_slot && db->state != MQ_WORKER_RUNNING &&
 		db->state != MQ_WORKER_ABSENT)
 		return "no worker slot";
 	switch (db->state)

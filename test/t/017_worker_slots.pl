@@ -23,7 +23,11 @@ $node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'mq launcher'")
   or die 'no launcher';
 
-# the launcher's probe of the database (mq not there yet) waits silently
+# the launcher's probe of the database (mq not there yet) finds no slot
+# either, and says so in its own words
+ok($node->wait_for_log(
+		qr/WARNING:  could not start a worker to look for mq in database "postgres": no background worker slot is free/),
+	'the probe of a database without mq says it found no slot');
 my $offset = -s $node->logfile;
 is($node->safe_psql('postgres', q{
 SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'mq worker'}), '0',
