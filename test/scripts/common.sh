@@ -74,17 +74,25 @@ pg_workdir()
 	echo "$dir"
 }
 
-# start_server DIR [EXTRA_CONF]: initdb a throwaway cluster in DIR/data
-# with mq preloaded, listening on the first free loopback port from 54329
-# (set in $port) and on a socket in DIR, and start it; its log is
-# DIR/server.log.  EXTRA_CONF is appended to postgresql.conf.
+# start_server DIR [EXTRA_CONF] [PORT]: initdb a throwaway cluster in
+# DIR/data with mq preloaded, listening on loopback port PORT (which must
+# be free) or else the first free one from 54329 (set in $port) and on a
+# socket in DIR, and start it; its log is DIR/server.log.  EXTRA_CONF is
+# appended to postgresql.conf.
 start_server()
 {
-	local dir=$1 extra=${2:-}
-	port=54329
-	while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do
-		port=$((port + 1))
-	done
+	local dir=$1 extra=${2:-} fixed=${3:-}
+	if [ -n "$fixed" ]; then
+		port=$fixed
+		if (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+			die "port $port is in use"
+		fi
+	else
+		port=54329
+		while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do
+			port=$((port + 1))
+		done
+	fi
 	as_pg "$PG_BINDIR/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
 	cat >>"$dir/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'

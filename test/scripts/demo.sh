@@ -6,9 +6,14 @@
 # cart service that clears carts exactly once; order timeouts delayed by
 # 3 s that cancel unpaid orders (mqctl consume --exec); a payment published
 # through a half message, committed by check-back after its producer
-# "crashed"; and mqctl lag at zero.  Stops the server.  Works as root on a
-# fresh Debian bookworm machine (dependencies are installed with apt) or
-# as a user who already has them.
+# "crashed"; and mqctl lag at zero.  Stops the server and ends with a
+# recap.  Works as root on a fresh Debian bookworm machine (dependencies are
+# installed with apt) or as a user who already has them.
+#
+# MQ_DEMO_PORT: the server's loopback port (default: the first free one
+# from 54329).  MQ_DEMO_DIR: a directory to keep the server's data and log
+# in after the demo (created if need be; it must not hold a data directory
+# yet); by default a temporary one, removed at the end.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -25,7 +30,7 @@ cleanup()
 		[ -n "$work" ] && [ -f "$work/server.log" ] &&
 			{ echo "--- server log (last 30 lines)" >&2; tail -n 30 "$work/server.log" >&2; }
 	fi
-	[ -n "$work" ] && rm -rf "$work"
+	[ -n "$work" ] && [ -z "${MQ_DEMO_DIR:-}" ] && rm -rf "$work"
 	exit $rc
 }
 trap 'failed_command=$BASH_COMMAND' ERR
@@ -39,8 +44,16 @@ build_and_install
 echo "installed into $($PGC --pkglibdir)"
 
 step "starting a throwaway PostgreSQL $PG_MAJOR with shared_preload_libraries = 'mq'"
-work=$(pg_workdir)
-start_server "$work"
+if [ -n "${MQ_DEMO_DIR:-}" ]; then
+	[ -e "$MQ_DEMO_DIR/data" ] && die "$MQ_DEMO_DIR/data exists already"
+	mkdir -p "$MQ_DEMO_DIR"
+	work=$(cd "$MQ_DEMO_DIR" && pwd)
+	chmod 755 "$work"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$work"
+else
+	work=$(pg_workdir)
+fi
+start_server "$work" "" "${MQ_DEMO_PORT:-}"
 server_started=1
 echo "server on 127.0.0.1:$port, data in $work/data"
 
@@ -248,4 +261,25 @@ grep -qx 'lag is zero' "$work/lag.txt"
 step "stopping the server"
 stop_server "$work"
 server_started=0
+if [ -n "${MQ_DEMO_DIR:-}" ]; then
+	echo "its data directory and log stay in $work"
+fi
+
+cat <<'RECAP'
+
+What the demo showed:
+  1. The outbox without a relay: an order and its mq.send commit together,
+     or roll back together; a resend with the same dedup_id is stored once.
+  2. Consumers read committed messages only, per partition, in offset order.
+  3. Exactly-once consumption: the cart service's effects and its group
+     position commit in one transaction; after a rollback the same
+     messages come back, and nothing is applied twice.
+  4. Delayed messages: order timeouts fell due after 3 s, and mqctl
+     consume --exec cancelled the orders still unpaid.
+  5. A half message: prepared, its producer "crashed" after paying, and
+     the worker's check-back asked the registered checker and published it.
+  6. The launcher and the database's worker, its jobs, and mqctl lag at
+     zero: every group consumed everything.
+Next: docs/guide.md walks through each of these.
+RECAP
 echo "demo finished"

@@ -89,9 +89,19 @@ run_suite isolation
 run_suite tap
 
 step "demo"
-if "$TOP/test/scripts/demo.sh" >"$work/demo.log" 2>&1; then
+# on a port and in a directory given by the environment, ending with its
+# recap; the data directory stays there afterwards
+demo_port=54391
+while (echo >/dev/tcp/127.0.0.1/$demo_port) 2>/dev/null; do
+	demo_port=$((demo_port + 1))
+done
+if MQ_DEMO_PORT=$demo_port MQ_DEMO_DIR="$work/demo" \
+	"$TOP/test/scripts/demo.sh" >"$work/demo.log" 2>&1 &&
+	grep -q "server on 127.0.0.1:$demo_port, data in $work/demo/data" "$work/demo.log" &&
+	grep -q "^What the demo showed:" "$work/demo.log" &&
+	[ -f "$work/demo/data/PG_VERSION" ]; then
 	pass 1
-	echo "demo ok"
+	echo "demo ok (port $demo_port, data kept in $work/demo/data)"
 else
 	fail 1 demo
 	tail -n 40 "$work/demo.log"
