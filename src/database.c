@@ -81,6 +81,10 @@
 #define MQ_RESTART_DELAY_MS		1000
 #define MQ_RESTART_DELAY_MAX_MS	64000
 
+/* What to do when a worker finds no background worker slot. */
+#define NO_SLOT_HINT \
+	"Increase max_worker_processes (mq needs one slot for its launcher and one per database where it is installed, besides parallel and replication workers) and restart the server."
+
 /* Workers that may be starting at once (probes included). */
 #define MQ_MAX_STARTING			2
 
@@ -568,7 +572,7 @@ mq_database_launcher_manage(MqStartWorker start)
 					 errmsg("could not start a worker to look for mq in database \"%s\": no background worker slot is free",
 							NameStr(ldb->datname)),
 					 errdetail("If mq is installed there, its delayed messages, retries, check-backs, wake-ups and shared acknowledgements wait until one is."),
-					 errhint("Increase max_worker_processes (mq needs one slot for its launcher and one per database where it is installed, besides parallel and replication workers) and restart the server.")));
+					 errhint(NO_SLOT_HINT)));
 			ldb->probe_warned = true;
 		}
 		else if (!probe && !ldb->warned)
@@ -578,7 +582,7 @@ mq_database_launcher_manage(MqStartWorker start)
 					 errmsg("could not start the mq worker of database \"%s\": no background worker slot is free",
 							NameStr(ldb->datname)),
 					 errdetail("Its delayed messages, retries, check-backs, wake-ups and shared acknowledgements wait until one is."),
-					 errhint("Increase max_worker_processes (mq needs one slot for its launcher and one per database where it is installed, besides parallel and replication workers) and restart the server.")));
+					 errhint(NO_SLOT_HINT)));
 			ldb->warned = true;
 		}
 	}
@@ -1045,7 +1049,7 @@ warn_if_no_slot(int probes)
 				 errmsg("all %d background worker slots are in use: the mq worker of database \"%s\" cannot start",
 						max_worker_processes, get_database_name(MyDatabaseId)),
 				 errdetail("Without it, delayed messages, retries, check-backs, wake-ups and shared acknowledgements wait."),
-				 errhint("Increase max_worker_processes (mq needs one slot for its launcher and one per database where it is installed, besides parallel and replication workers) and restart the server.")));
+				 errhint(NO_SLOT_HINT)));
 }
 
 /*
