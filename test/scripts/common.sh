@@ -2,7 +2,9 @@
 # Sourced, not executed.
 
 PG_MAJOR=15
-PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+# PG_BINDIR may name a relocated copy of PostgreSQL (one per checkout, so
+# that several checkouts can install and test side by side).
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PGC=$PG_BINDIR/pg_config
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
