@@ -26,6 +26,62 @@ CREATE TEMPORARY TABLE mq_update_grants AS
                      'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean)'::pg_catalog.regprocedure)
        AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
 
+-- Delivered messages carry their payload ready to use: payload_type, then
+-- payload_json (json), payload_text (text) or payload_bytes (bytea), the
+-- other two null.  The functions that return messages change their
+-- columns (mq.fetch and mq.poll also get a consumer_id argument, for
+-- auto-commit leases through poolers), so they are dropped and made again;
+-- the privileges granted on them (PUBLIC's EXECUTE of 0.1 included) are
+-- granted again.  The new json variants of mq.send, mq.send_batch and
+-- mq.prepare get those of their jsonb variants, and mq.commit(group,
+-- consumer_id) those of mq.commit(group).  Saved here, before anything is
+-- dropped.
+CREATE TEMPORARY TABLE mq_update_payload_acl AS
+    SELECT 'FUNCTION ' || pg_catalog.regexp_replace(
+               p.oid::pg_catalog.regprocedure::text, 'jsonb', 'json') AS object,
+           a.privilege_type,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(r.rolname) END AS grantee
+      FROM pg_catalog.pg_proc p
+     CROSS JOIN LATERAL pg_catalog.aclexplode(
+           coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+      LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+     WHERE p.oid IN ('mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer)'::pg_catalog.regprocedure,
+                     'mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[])'::pg_catalog.regprocedure,
+                     'mq.prepare(text, jsonb, text, text, text, jsonb, integer, interval)'::pg_catalog.regprocedure)
+       AND a.grantee <> p.proowner
+    UNION ALL
+    SELECT 'FUNCTION mq.commit(text, text)', a.privilege_type,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(r.rolname) END
+      FROM pg_catalog.pg_proc p
+     CROSS JOIN LATERAL pg_catalog.aclexplode(
+           coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+      LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+     WHERE p.oid = 'mq.commit(text)'::pg_catalog.regprocedure
+       AND a.grantee <> p.proowner
+    UNION ALL
+    SELECT 'FUNCTION ' || CASE p.proname
+               WHEN 'fetch' THEN 'mq.fetch(text, text, integer, integer, boolean, text, bigint, text)'
+               WHEN 'poll' THEN 'mq.poll(text, text, integer, interval, integer, boolean, text, bigint, text)'
+               ELSE p.oid::pg_catalog.regprocedure::text END,
+           a.privilege_type,
+           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                ELSE pg_catalog.quote_ident(r.rolname) END
+      FROM pg_catalog.pg_proc p
+     CROSS JOIN LATERAL pg_catalog.aclexplode(
+           coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+      LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+     WHERE p.oid IN ('mq.read(text, integer, bigint, integer)'::pg_catalog.regprocedure,
+                     'mq.get(text, integer, bigint)'::pg_catalog.regprocedure,
+                     'mq.get_by_id(text, uuid)'::pg_catalog.regprocedure,
+                     'mq.get_by_key(text, text, integer)'::pg_catalog.regprocedure,
+                     'mq.get_by_time(text, timestamptz, timestamptz, integer)'::pg_catalog.regprocedure,
+                     'mq.fetch(text, text, integer, integer, boolean, text, bigint)'::pg_catalog.regprocedure,
+                     'mq.poll(text, text, integer, interval, integer, boolean, text, bigint)'::pg_catalog.regprocedure,
+                     'mq.dead_letters(text, bigint, integer)'::pg_catalog.regprocedure)
+       AND a.grantee <> p.proowner;
+
 DROP FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval);
 CREATE FUNCTION mq.create_topic(
     name text,
@@ -66,7 +122,8 @@ COMMENT ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, inte
 
 CREATE FUNCTION mq.messages(topic text, partition integer DEFAULT NULL)
 RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload bytea, payload_type text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_messages'
 LANGUAGE C VOLATILE;
@@ -396,18 +453,35 @@ CREATE OR REPLACE VIEW mq.parked WITH (security_barrier) AS
       JOIN mq.topic t USING (topic_id)
      WHERE mq.has_topic_privilege(t.name, 'produce, manage');
 
+-- Replaced, not dropped: checkers take its row type (mq.register_checker).
+-- Its columns stay and the delivered payload columns come last.
 CREATE OR REPLACE VIEW mq.half_messages WITH (security_barrier) AS
     SELECT h.id AS handle, t.name AS topic, h.producer_group, h.state,
            h.prepared_at, now() - h.prepared_at AS age, h.checks,
            h.next_check_at, h.last_check, h.resolved_at, h.resolved_by,
            h.partition, h.key, h.tag, h.headers, h.payload,
            CASE h.payload_type WHEN 't' THEN 'text' WHEN 'j' THEN 'jsonb'
-                ELSE 'bytea' END AS payload_type
+                ELSE 'bytea' END AS payload_type,
+           CASE h.payload_type WHEN 'j' THEN
+                convert_from(h.payload, current_setting('server_encoding'))::json
+           END AS payload_json,
+           CASE h.payload_type WHEN 't' THEN
+                convert_from(h.payload, current_setting('server_encoding'))
+           END AS payload_text,
+           CASE h.payload_type WHEN 'b' THEN h.payload END AS payload_bytes
       FROM mq.half_message h
       JOIN mq.topic t USING (topic_id)
      WHERE mq.has_topic_privilege(t.name, 'produce');
 
-CREATE OR REPLACE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
+CREATE OR REPLACE VIEW mq.unresolved AS
+    SELECT handle, topic, producer_group, prepared_at, age, checks, last_check,
+           key, tag, headers, payload, payload_type, payload_json,
+           payload_text, payload_bytes
+      FROM mq.half_messages
+     WHERE state = 'unresolved';
+
+DROP FUNCTION mq.dead_letters(text, bigint, integer);
+CREATE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
                                 max integer DEFAULT 100)
 RETURNS TABLE (
     "offset" bigint,
@@ -421,8 +495,10 @@ RETURNS TABLE (
     key text,
     tag text,
     headers jsonb,
-    payload bytea,
-    payload_type text)
+    payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog
 AS $$
@@ -451,10 +527,14 @@ BEGIN
            (r.headers ->> 'mq.origin_offset')::bigint,
            (r.headers ->> 'mq.attempt')::integer,
            r."offset" < replayed_to,
-           r.produced_at, r.key, r.tag, r.headers, r.payload, r.payload_type
+           r.produced_at, r.key, r.tag, r.headers, r.payload_type,
+           r.payload_json, r.payload_text, r.payload_bytes
       FROM mq.read(dead_letters."group" || '.dlq', 0, from_offset, max) r;
 END
 $$;
+
+COMMENT ON FUNCTION mq.dead_letters(text, bigint, integer) IS
+'the messages in a group''s dead-letter topic, with where they came from and whether they were replayed';
 
 -- In 0.1, EXECUTE on the functions was the whole check: every topic and
 -- group stays open as it was (revoke with mq.revoke_topic and
@@ -519,8 +599,10 @@ RETURNS TABLE (
     key text,
     tag text,
     headers jsonb,
-    payload bytea,
     payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
     produced_at timestamptz,
     delivery_count integer)
 AS 'MODULE_PATHNAME', 'mq_receive'
@@ -612,3 +694,241 @@ REVOKE ALL ON FUNCTION mq.receive(text, integer, interval, interval),
     mq.ack(text), mq.ack(text[]), mq.nack(text, interval),
     mq.extend(text, interval), mq.share_windows() FROM PUBLIC;
 REVOKE ALL ON mq.share_ack, mq.shared_lag FROM PUBLIC;
+
+------------------------------------------------------------------------
+-- Payload columns and consumer ids (saved privileges:
+-- mq_update_payload_acl, above)
+------------------------------------------------------------------------
+
+DROP FUNCTION mq.read(text, integer, bigint, integer);
+CREATE FUNCTION mq.read(
+    topic text,
+    partition integer,
+    from_offset bigint DEFAULT 0,
+    max integer DEFAULT 100)
+RETURNS TABLE (
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_read'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.read(text, integer, bigint, integer) IS
+'committed messages of a partition from an offset, strictly below its stable offset';
+
+DROP FUNCTION mq.get(text, integer, bigint);
+CREATE FUNCTION mq.get(topic text, partition integer, "offset" bigint)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.get(text, integer, bigint) IS
+'the committed message at an offset of a partition';
+
+DROP FUNCTION mq.get_by_id(text, uuid);
+CREATE FUNCTION mq.get_by_id(topic text, id uuid)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_id'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.get_by_id(text, uuid) IS
+'the committed message with an id';
+
+DROP FUNCTION mq.get_by_key(text, text, integer);
+CREATE FUNCTION mq.get_by_key(topic text, key text, max integer DEFAULT 10)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_key'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.get_by_key(text, text, integer) IS
+'the most recent committed messages with a key, newest first';
+
+DROP FUNCTION mq.get_by_time(text, timestamptz, timestamptz, integer);
+CREATE FUNCTION mq.get_by_time(topic text, from_time timestamptz,
+                               to_time timestamptz, max integer DEFAULT 1000)
+RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
+               produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_get_by_time'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.get_by_time(text, timestamptz, timestamptz, integer) IS
+'committed messages produced in a time range, oldest first';
+
+DROP FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint);
+CREATE FUNCTION mq.fetch(
+    "group" text,
+    topic text DEFAULT NULL,
+    max integer DEFAULT 100,
+    partition integer DEFAULT NULL,
+    auto_commit boolean DEFAULT false,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL,
+    consumer_id text DEFAULT NULL)
+RETURNS TABLE (
+    topic text,
+    partition integer,
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_fetch'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint, text) IS
+'claim partitions of a group''s topics and return their next committed messages';
+
+DROP FUNCTION mq.poll(text, text, integer, interval, integer, boolean, text, bigint);
+CREATE FUNCTION mq.poll(
+    "group" text,
+    topic text DEFAULT NULL,
+    max integer DEFAULT 100,
+    wait interval DEFAULT interval '5 s',
+    partition integer DEFAULT NULL,
+    auto_commit boolean DEFAULT false,
+    member_id text DEFAULT NULL,
+    generation bigint DEFAULT NULL,
+    consumer_id text DEFAULT NULL)
+RETURNS TABLE (
+    topic text,
+    partition integer,
+    "offset" bigint,
+    id uuid,
+    key text,
+    tag text,
+    headers jsonb,
+    payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
+    produced_at timestamptz)
+AS 'MODULE_PATHNAME', 'mq_poll'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.poll(text, text, integer, interval, integer, boolean, text, bigint, text) IS
+'mq.fetch that waits up to "wait" for messages when none are ready';
+
+
+CREATE FUNCTION mq.send(
+    topic text,
+    payload json,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer,
+    OUT duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_json'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.send(text, json, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a JSON message as part of the current transaction, now or after a delay';
+
+CREATE FUNCTION mq.send_batch(
+    topic text,
+    payloads json[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_batch_json'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.send_batch(text, json[], text[], text[], jsonb[], integer, text[]) IS
+'send many JSON messages as part of the current transaction';
+
+CREATE FUNCTION mq.prepare(
+    topic text,
+    payload json,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_json'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.prepare(text, json, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+
+CREATE FUNCTION mq.commit("group" text, consumer_id text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_commit_consumer'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION mq.commit(text, text) IS
+'commit the positions a consumer''s last auto-commit fetch of a group leased, from any session';
+
+-- As a fresh install has them (the initial privileges pg_dump compares
+-- with), then the saved grants, which are the users' and must not become
+-- initial privileges too.
+REVOKE ALL ON FUNCTION
+    mq.read(text, integer, bigint, integer), mq.get(text, integer, bigint),
+    mq.get_by_id(text, uuid), mq.get_by_key(text, text, integer),
+    mq.get_by_time(text, timestamptz, timestamptz, integer),
+    mq.fetch(text, text, integer, integer, boolean, text, bigint, text),
+    mq.poll(text, text, integer, interval, integer, boolean, text, bigint, text),
+    mq.dead_letters(text, bigint, integer),
+    mq.send(text, json, text, text, jsonb, integer, text, interval, timestamptz, integer),
+    mq.send_batch(text, json[], text[], text[], jsonb[], integer, text[]),
+    mq.prepare(text, json, text, text, text, jsonb, integer, interval),
+    mq.commit(text, text)
+    FROM PUBLIC;
+CREATE TEMPORARY TABLE mq_update_payload_initprivs AS
+    SELECT p.oid, 'pg_catalog.pg_proc'::pg_catalog.regclass AS classoid,
+           p.proacl AS acl
+      FROM pg_catalog.pg_proc p
+     WHERE p.oid IN (SELECT pg_catalog.substr(object, 10)::pg_catalog.regprocedure
+                       FROM mq_update_payload_acl);
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT * FROM mq_update_payload_acl LOOP
+        EXECUTE pg_catalog.format('GRANT %s ON %s TO %s',
+                                  g.privilege_type, g.object, g.grantee);
+    END LOOP;
+END
+$$;
+UPDATE pg_catalog.pg_init_privs i SET initprivs = t.acl
+  FROM mq_update_payload_initprivs t
+ WHERE i.objoid = t.oid AND i.classoid = t.classoid AND i.objsubid = 0
+   AND t.acl IS NOT NULL;
+DELETE FROM pg_catalog.pg_init_privs i
+ USING mq_update_payload_initprivs t
+ WHERE i.objoid = t.oid AND i.classoid = t.classoid AND i.objsubid = 0
+   AND t.acl IS NULL;
+DROP TABLE mq_update_payload_acl;
+DROP TABLE mq_update_payload_initprivs;

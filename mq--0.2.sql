@@ -284,6 +284,23 @@ LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.send(
     topic text,
+    payload json,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_id text DEFAULT NULL,
+    delay interval DEFAULT NULL,
+    deliver_at timestamptz DEFAULT NULL,
+    delay_level integer DEFAULT NULL,
+    OUT id uuid,
+    OUT partition integer,
+    OUT duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_json'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send(
+    topic text,
     payload bytea,
     key text DEFAULT NULL,
     tag text DEFAULT NULL,
@@ -300,9 +317,11 @@ AS 'MODULE_PATHNAME', 'mq_send_bytea'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
-'send a text message as part of the current transaction, now or after a delay';
+'send a text message (a JSON message if it is a JSON object or array) as part of the current transaction, now or after a delay';
 COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
-'send a jsonb message as part of the current transaction, now or after a delay';
+'send a JSON message as part of the current transaction, now or after a delay';
+COMMENT ON FUNCTION mq.send(text, json, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a JSON message as part of the current transaction, now or after a delay';
 COMMENT ON FUNCTION mq.send(text, bytea, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
 'send a bytea message as part of the current transaction, now or after a delay';
 
@@ -332,6 +351,18 @@ LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.send_batch(
     topic text,
+    payloads json[],
+    keys text[] DEFAULT NULL,
+    tags text[] DEFAULT NULL,
+    headers jsonb[] DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    dedup_ids text[] DEFAULT NULL)
+RETURNS TABLE (id uuid, partition integer, duplicate boolean)
+AS 'MODULE_PATHNAME', 'mq_send_batch_json'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.send_batch(
+    topic text,
     payloads bytea[],
     keys text[] DEFAULT NULL,
     tags text[] DEFAULT NULL,
@@ -343,9 +374,11 @@ AS 'MODULE_PATHNAME', 'mq_send_batch_bytea'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION mq.send_batch(text, text[], text[], text[], jsonb[], integer, text[]) IS
-'send many text messages as part of the current transaction';
+'send many text messages (JSON messages where they are JSON objects or arrays) as part of the current transaction';
 COMMENT ON FUNCTION mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[]) IS
-'send many jsonb messages as part of the current transaction';
+'send many JSON messages as part of the current transaction';
+COMMENT ON FUNCTION mq.send_batch(text, json[], text[], text[], jsonb[], integer, text[]) IS
+'send many JSON messages as part of the current transaction';
 COMMENT ON FUNCTION mq.send_batch(text, bytea[], text[], text[], jsonb[], integer, text[]) IS
 'send many bytea messages as part of the current transaction';
 
@@ -373,8 +406,10 @@ RETURNS TABLE (
     key text,
     tag text,
     headers jsonb,
-    payload bytea,
     payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
     produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_read'
 LANGUAGE C VOLATILE;
@@ -385,21 +420,24 @@ COMMENT ON FUNCTION mq.read(text, integer, bigint, integer) IS
 -- Lookups, each served by an index of the segment tables.
 CREATE FUNCTION mq.get(topic text, partition integer, "offset" bigint)
 RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload bytea, payload_type text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.get_by_id(topic text, id uuid)
 RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload bytea, payload_type text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_id'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.get_by_key(topic text, key text, max integer DEFAULT 10)
 RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload bytea, payload_type text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_key'
 LANGUAGE C VOLATILE;
@@ -407,7 +445,8 @@ LANGUAGE C VOLATILE;
 CREATE FUNCTION mq.get_by_time(topic text, from_time timestamptz,
                                to_time timestamptz, max integer DEFAULT 1000)
 RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload bytea, payload_type text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_time'
 LANGUAGE C VOLATILE;
@@ -430,7 +469,8 @@ COMMENT ON FUNCTION mq.convert_segments() IS
 
 CREATE FUNCTION mq.messages(topic text, partition integer DEFAULT NULL)
 RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload bytea, payload_type text,
+               headers jsonb, payload_type text, payload_json json,
+               payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_messages'
 LANGUAGE C VOLATILE;
@@ -650,7 +690,8 @@ CREATE FUNCTION mq.fetch(
     partition integer DEFAULT NULL,
     auto_commit boolean DEFAULT false,
     member_id text DEFAULT NULL,
-    generation bigint DEFAULT NULL)
+    generation bigint DEFAULT NULL,
+    consumer_id text DEFAULT NULL)
 RETURNS TABLE (
     topic text,
     partition integer,
@@ -659,13 +700,15 @@ RETURNS TABLE (
     key text,
     tag text,
     headers jsonb,
-    payload bytea,
     payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
     produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_fetch'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) IS
+COMMENT ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint, text) IS
 'claim partitions of a group''s topics and return their next committed messages';
 
 CREATE FUNCTION mq.poll(
@@ -676,7 +719,8 @@ CREATE FUNCTION mq.poll(
     partition integer DEFAULT NULL,
     auto_commit boolean DEFAULT false,
     member_id text DEFAULT NULL,
-    generation bigint DEFAULT NULL)
+    generation bigint DEFAULT NULL,
+    consumer_id text DEFAULT NULL)
 RETURNS TABLE (
     topic text,
     partition integer,
@@ -685,13 +729,15 @@ RETURNS TABLE (
     key text,
     tag text,
     headers jsonb,
-    payload bytea,
     payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
     produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_poll'
 LANGUAGE C VOLATILE;
 
-COMMENT ON FUNCTION mq.poll(text, text, integer, interval, integer, boolean, text, bigint) IS
+COMMENT ON FUNCTION mq.poll(text, text, integer, interval, integer, boolean, text, bigint, text) IS
 'mq.fetch that waits up to "wait" for messages when none are ready';
 
 CREATE FUNCTION mq.commit(
@@ -710,6 +756,11 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'mq_commit_fetched'
 LANGUAGE C VOLATILE;
 
+CREATE FUNCTION mq.commit("group" text, consumer_id text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'mq_commit_consumer'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION mq.ack(
     "group" text,
     topic text,
@@ -725,6 +776,8 @@ COMMENT ON FUNCTION mq.commit(text, text, integer, bigint, text, bigint) IS
 'set a group''s position in a partition (the next offset to consume), in the current transaction';
 COMMENT ON FUNCTION mq.commit(text) IS
 'commit the positions of everything this session fetched for a group in the current transaction, or in its last auto-commit fetch';
+COMMENT ON FUNCTION mq.commit(text, text) IS
+'commit the positions a consumer''s last auto-commit fetch of a group leased, from any session';
 COMMENT ON FUNCTION mq.ack(text, text, integer, bigint, text, bigint) IS
 'commit a group''s position just past a message';
 
@@ -853,8 +906,10 @@ RETURNS TABLE (
     key text,
     tag text,
     headers jsonb,
-    payload bytea,
-    payload_type text)
+    payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog
 AS $$
@@ -883,7 +938,8 @@ BEGIN
            (r.headers ->> 'mq.origin_offset')::bigint,
            (r.headers ->> 'mq.attempt')::integer,
            r."offset" < replayed_to,
-           r.produced_at, r.key, r.tag, r.headers, r.payload, r.payload_type
+           r.produced_at, r.key, r.tag, r.headers, r.payload_type,
+           r.payload_json, r.payload_text, r.payload_bytes
       FROM mq.read(dead_letters."group" || '.dlq', 0, from_offset, max) r;
 END
 $$;
@@ -986,8 +1042,10 @@ RETURNS TABLE (
     key text,
     tag text,
     headers jsonb,
-    payload bytea,
     payload_type text,
+    payload_json json,
+    payload_text text,
+    payload_bytes bytea,
     produced_at timestamptz,
     delivery_count integer)
 AS 'MODULE_PATHNAME', 'mq_receive'
@@ -1218,14 +1276,22 @@ CREATE VIEW mq.half_messages WITH (security_barrier) AS
            h.next_check_at, h.last_check, h.resolved_at, h.resolved_by,
            h.partition, h.key, h.tag, h.headers, h.payload,
            CASE h.payload_type WHEN 't' THEN 'text' WHEN 'j' THEN 'jsonb'
-                ELSE 'bytea' END AS payload_type
+                ELSE 'bytea' END AS payload_type,
+           CASE h.payload_type WHEN 'j' THEN
+                convert_from(h.payload, current_setting('server_encoding'))::json
+           END AS payload_json,
+           CASE h.payload_type WHEN 't' THEN
+                convert_from(h.payload, current_setting('server_encoding'))
+           END AS payload_text,
+           CASE h.payload_type WHEN 'b' THEN h.payload END AS payload_bytes
       FROM mq.half_message h
       JOIN mq.topic t USING (topic_id)
      WHERE mq.has_topic_privilege(t.name, 'produce');
 
 CREATE VIEW mq.unresolved AS
     SELECT handle, topic, producer_group, prepared_at, age, checks, last_check,
-           key, tag, headers, payload, payload_type
+           key, tag, headers, payload, payload_type, payload_json,
+           payload_text, payload_bytes
       FROM mq.half_messages
      WHERE state = 'unresolved';
 
@@ -1257,6 +1323,19 @@ LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.prepare(
     topic text,
+    payload json,
+    producer_group text,
+    key text DEFAULT NULL,
+    tag text DEFAULT NULL,
+    headers jsonb DEFAULT NULL,
+    partition integer DEFAULT NULL,
+    check_after interval DEFAULT interval '6 s')
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'mq_prepare_json'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION mq.prepare(
+    topic text,
     payload bytea,
     producer_group text,
     key text DEFAULT NULL,
@@ -1271,6 +1350,8 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.prepare(text, text, text, text, text, jsonb, integer, interval) IS
 'prepare a half message: invisible until committed; returns its handle';
 COMMENT ON FUNCTION mq.prepare(text, jsonb, text, text, text, jsonb, integer, interval) IS
+'prepare a half message: invisible until committed; returns its handle';
+COMMENT ON FUNCTION mq.prepare(text, json, text, text, text, jsonb, integer, interval) IS
 'prepare a half message: invisible until committed; returns its handle';
 COMMENT ON FUNCTION mq.prepare(text, bytea, text, text, text, jsonb, integer, interval) IS
 'prepare a half message: invisible until committed; returns its handle';

@@ -72,15 +72,15 @@ enum
 
 #define MESSAGE_COLUMNS \
 	"topic, partition, \"offset\", id, key, tag, headers," \
-	" coalesce(mq.payload_text(payload, payload_type), payload::text)," \
-	" CASE WHEN payload_type = 'bytea' THEN payload END," \
+	" coalesce(payload_text, payload_json::text, payload_bytes::text)," \
+	" payload_bytes," \
 	" json_build_object('topic', topic, 'partition', partition," \
 	"     'offset', \"offset\", 'id', id, 'key', key, 'tag', tag," \
 	"     'headers', headers, 'payload_type', payload_type," \
 	"     'payload', CASE payload_type" \
-	"                WHEN 'jsonb' THEN mq.payload_jsonb(payload, payload_type)" \
-	"                WHEN 'text' THEN to_jsonb(mq.payload_text(payload, payload_type))" \
-	"                ELSE to_jsonb(encode(payload, 'base64')) END," \
+	"                WHEN 'jsonb' THEN payload_json" \
+	"                WHEN 'text' THEN to_json(payload_text)" \
+	"                ELSE to_json(encode(payload_bytes, 'base64')) END," \
 	"     'produced_at', produced_at)"
 
 /* $1 group, $2 topic or NULL, $3 max, $4 wait */

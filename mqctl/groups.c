@@ -52,8 +52,8 @@
 #define LIST_DLQ_SQL \
 	"SELECT \"offset\", origin_topic, origin_partition, origin_offset," \
 	"       attempts, replayed, produced_at, key, tag," \
-	"       left(translate(coalesce(mq.payload_text(payload, payload_type)," \
-	"                               payload::text)," \
+	"       left(translate(coalesce(payload_text, payload_json::text," \
+	"                               payload_bytes::text)," \
 	"                      E'\\n\\r\\t', '   '), 60) AS payload" \
 	"  FROM mq.dead_letters($1, max => coalesce($2::integer, 100))"
 

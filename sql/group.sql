@@ -27,7 +27,7 @@ SELECT mq.subscribe('billing', 'g.events', start => 'latest', max_retries => 3);
 SELECT max_retries FROM mq.subscriptions WHERE "group" = 'billing';
 
 -- Outside a transaction block a fetch commits as it returns: at-most-once.
-SELECT partition, "offset", mq.payload_text(payload, payload_type)
+SELECT partition, "offset", payload_text
   FROM mq.fetch('billing', 'g.events', max => 2, partition => 0);
 SELECT committed_offset FROM mq.lag WHERE "group" = 'billing' AND partition = 0;
 
@@ -87,6 +87,22 @@ SELECT committed_offset FROM mq.lag WHERE "group" = 'auto' AND partition = 0;
 SELECT mq.commit('auto');
 SELECT committed_offset, leased_until IS NULL AS released
   FROM mq.lag WHERE "group" = 'auto' AND partition = 0;
+-- Auto-commit by consumer id: the id's next fetch, or mq.commit(group,
+-- consumer_id), commits its batch; this session's own fetches do not.
+SELECT mq.seek('auto', 'g.events', 0, 0);
+SELECT count(*) FROM mq.fetch('auto', 'g.events', max => 2, partition => 0, auto_commit => true, consumer_id => 'c1');
+SELECT count(*) FROM mq.fetch('auto', 'g.events', max => 2, partition => 0, auto_commit => true);
+SELECT mq.commit('auto');
+SELECT committed_offset, leased_until IS NOT NULL AS leased
+  FROM mq.lag WHERE "group" = 'auto' AND partition = 0;
+SELECT mq.commit('auto', 'c2');
+SELECT mq.commit('auto', 'c1');
+SELECT committed_offset, leased_until IS NULL AS released
+  FROM mq.lag WHERE "group" = 'auto' AND partition = 0;
+SELECT count(*) FROM mq.fetch('auto', 'g.events', consumer_id => 'c1');
+SELECT count(*) FROM mq.fetch('auto', 'g.events', auto_commit => true, consumer_id => '');
+SELECT mq.commit('auto', NULL);
+SELECT mq.commit('no.such.group', 'c1');
 
 -- Seek: to an offset, to the earliest and latest positions, to a time.
 SELECT mq.seek('billing', 'g.events', 0, 1);
@@ -186,7 +202,7 @@ SELECT mq.seek('screens', 'g.events', 0, 0, member_id => 's2');
 -- Long polling returns at once when messages are ready, and waits at most
 -- its wait otherwise.
 SELECT mq.send('g.events', 'poll me', partition => 1) IS NOT NULL AS sent;
-SELECT mq.payload_text(payload, payload_type)
+SELECT payload_text
   FROM mq.poll('billing', 'g.events', partition => 1, wait => '10 s');
 SELECT count(*) FROM mq.poll('billing', 'g.events', wait => '0.2 s');
 SELECT count(*) AS none FROM mq.poll('billing', 'g.events', wait => '0.2 s');
@@ -241,7 +257,7 @@ SELECT mq.drop_group('nobody', if_exists => true);
 -- refused, and nothing moves.
 CREATE ROLE g_reader;
 GRANT USAGE ON SCHEMA mq TO g_reader;
-GRANT EXECUTE ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) TO g_reader;
+GRANT EXECUTE ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint, text) TO g_reader;
 SELECT mq.subscribe('readers', 'g.filtered', start => 'earliest');
 SET ROLE g_reader;
 SELECT count(*) FROM mq.fetch('readers', 'g.filtered');
@@ -266,7 +282,7 @@ RESET ROLE;
 SELECT committed_offset FROM mq.lag WHERE "group" = 'readers';
 SELECT mq.drop_group('readers');
 SELECT mq.revoke_topic('g.filtered', 'consume', 'g_reader');
-REVOKE ALL ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) FROM g_reader;
+REVOKE ALL ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint, text) FROM g_reader;
 REVOKE USAGE ON SCHEMA mq FROM g_reader;
 DROP ROLE g_reader;
 

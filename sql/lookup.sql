@@ -10,19 +10,19 @@ SELECT id AS wanted_id, partition AS wanted_partition
   FROM mq.send('lookups', 'findme'::text, key => 'special', tag => 'T') \gset
 
 -- By offset.
-SELECT partition, "offset", mq.payload_text(payload, payload_type)
+SELECT partition, "offset", payload_text
   FROM mq.get('lookups', :wanted_partition,
               (SELECT max("offset") FROM mq.read('lookups', :wanted_partition, 0, 1000)));
 SELECT count(*) AS none FROM mq.get('lookups', 0, 999999);
 
 -- By id.
-SELECT id = :'wanted_id' AS found, key, tag, mq.payload_text(payload, payload_type)
+SELECT id = :'wanted_id' AS found, key, tag, payload_text
   FROM mq.get_by_id('lookups', :'wanted_id');
 SELECT count(*) AS none FROM mq.get_by_id('lookups', '00000000-0000-7000-8000-000000000000');
 SELECT count(*) AS not_v7 FROM mq.get_by_id('lookups', '00000000-0000-4000-8000-000000000000');
 
 -- By key: the most recent first, at most max.
-SELECT mq.payload_text(payload, payload_type)
+SELECT payload_text
   FROM mq.get_by_key('lookups', 'k1', 3);
 SELECT count(*) FROM mq.get_by_key('lookups', 'k1', 100);
 SELECT count(*) AS none FROM mq.get_by_key('lookups', 'nope');

@@ -19,5 +19,5 @@ SELECT count(*) FROM generate_series(1, 50) g,
   LATERAL mq.send('prepared', 'after prepare ' || g, partition => 0);
 SELECT count(*) AS sent_after_prepare
   FROM mq.read('prepared', 0, 0, 1000) r
- WHERE mq.payload_text(r.payload, r.payload_type) LIKE 'after prepare %';
+ WHERE r.payload_text LIKE 'after prepare %';
 SELECT mq.drop_topic('prepared');

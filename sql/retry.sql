@@ -14,7 +14,7 @@ SELECT count(*) FROM mq.send_batch('r.jobs', ARRAY['job-a', 'job-b', 'job-c'],
 
 -- The first failure of job-b: a retry, the position still moves past it.
 BEGIN;
-SELECT "offset", mq.payload_text(payload, payload_type) FROM mq.fetch('r.workers');
+SELECT "offset", payload_text FROM mq.fetch('r.workers');
 SELECT mq.nack('r.workers', 'r.jobs', 0, 1);
 SELECT mq.commit('r.workers');
 COMMIT;
@@ -37,7 +37,7 @@ SELECT pending FROM mq.delayed;
 -- dead-letter topic: max_retries => 2 allows two retries.
 SELECT mq.advance_clock('10 s') IS NOT NULL AS advanced;
 BEGIN;
-SELECT topic, "offset", mq.payload_text(payload, payload_type), key,
+SELECT topic, "offset", payload_text, key,
        headers - 'mq.origin_id' AS headers
   FROM mq.poll('r.workers', wait => '15 s');
 SELECT mq.nack('r.workers', 'r.workers.retry', 0, 0);
@@ -53,14 +53,14 @@ SELECT mq.nack('r.workers', 'r.workers.retry', 0, 1);
 SELECT mq.commit('r.workers');
 COMMIT;
 SELECT "offset", origin_topic, origin_partition, origin_offset, attempts, replayed,
-       key, mq.payload_text(payload, payload_type)
+       key, payload_text
   FROM mq.dead_letters('r.workers');
 
 -- Replay sends the dead letters back at once, attempts reset, once.
 SELECT mq.replay_dlq('r.workers');
 SELECT mq.replay_dlq('r.workers');
 SELECT replayed FROM mq.dead_letters('r.workers');
-SELECT topic, mq.payload_text(payload, payload_type), headers ? 'mq.attempt' AS has_attempt,
+SELECT topic, payload_text, headers ? 'mq.attempt' AS has_attempt,
        headers ->> 'mq.origin_topic' AS origin
   FROM mq.fetch('r.workers');
 

@@ -12,7 +12,7 @@ CREATE FUNCTION take(who text, n integer, vt interval DEFAULT '30 s')
 RETURNS SETOF text LANGUAGE sql AS $$
     INSERT INTO got
     SELECT who, r.receipt, r.topic, r.partition, r."offset",
-           mq.payload_text(r.payload, r.payload_type), r.delivery_count
+           r.payload_text, r.delivery_count
       FROM mq.receive('s.workers', n, vt) r
     RETURNING payload || ' #' || deliveries
 $$;
@@ -126,7 +126,7 @@ CREATE FUNCTION take_keyed(who text, n integer) RETURNS SETOF text
 LANGUAGE sql AS $$
     INSERT INTO got
     SELECT who, r.receipt, r.topic, r.partition, r."offset",
-           mq.payload_text(r.payload, r.payload_type), r.delivery_count
+           r.payload_text, r.delivery_count
       FROM mq.receive('s.keyed_workers', n) r
     RETURNING payload
 $$;
@@ -145,7 +145,7 @@ SELECT partition FROM mq.send('s.poison', 'bad'::text);
 CREATE FUNCTION take_poison() RETURNS SETOF text LANGUAGE sql AS $$
     INSERT INTO got
     SELECT 'p', r.receipt, r.topic, r.partition, r."offset",
-           mq.payload_text(r.payload, r.payload_type), r.delivery_count
+           r.payload_text, r.delivery_count
       FROM mq.receive('s.careful', 10) r
     RETURNING payload || ' #' || deliveries
 $$;
@@ -154,7 +154,7 @@ SELECT mq.nack(receipt) FROM got WHERE who = 'p' AND deliveries = 1;
 SELECT * FROM take_poison();
 SELECT mq.nack(receipt) FROM got WHERE who = 'p' AND deliveries = 2;
 SELECT count(*) FROM take_poison();
-SELECT origin_topic, attempts, mq.payload_text(payload, payload_type)
+SELECT origin_topic, attempts, payload_text
   FROM mq.dead_letters('s.careful');
 
 -- Filters: messages that do not pass are skipped and settled with the rest.
@@ -164,7 +164,7 @@ SELECT mq.subscribe('s.picky', 's.tagged', mode => 'shared', start => 'earliest'
 SELECT count(*) FROM (
     SELECT mq.send('s.tagged', 't' || g, tag => CASE WHEN g % 2 = 0 THEN 'keep' ELSE 'drop' END)
       FROM generate_series(1, 6) g) s;
-SELECT mq.payload_text(payload, payload_type), tag FROM mq.receive('s.picky', 10)
+SELECT payload_text, tag FROM mq.receive('s.picky', 10)
  ORDER BY "offset";
 SELECT mq.drop_group('s.picky');
 

@@ -78,7 +78,7 @@ ROLLBACK TO SAVEPOINT s;
 SELECT mq.create_topic('ephemeral') > 0 AS created_again_in_same_xact;
 SELECT partition FROM mq.send('ephemeral', 'y'::text);
 COMMIT;
-SELECT payload_type, mq.payload_text(payload, payload_type)
+SELECT payload_type, payload_text
   FROM mq.read('ephemeral', 0);
 SELECT mq.drop_topic('ephemeral');
 
@@ -92,7 +92,7 @@ SELECT mq.create_topic('again', partitions => 2) > 0 AS created;
 SELECT partition FROM mq.send('again', 'new'::text, partition => 1);
 COMMIT;
 SELECT partition, end_offset FROM mq.partitions WHERE topic = 'again' ORDER BY partition;
-SELECT mq.payload_text(payload, payload_type) FROM mq.read('again', 1);
+SELECT payload_text FROM mq.read('again', 1);
 SELECT mq.drop_topic('again');
 
 -- alter_topic: settings change, NULL leaves them; partitions only grow.
@@ -115,7 +115,7 @@ SELECT * FROM mq.send('grow', 'x'::text, partition => 4);
 SELECT mq.alter_topic('grow', partitions => 4);
 SELECT partition FROM mq.send('grow', 'new partition'::text, partition => 3);
 SELECT partition, end_offset FROM mq.partitions WHERE topic = 'grow' ORDER BY partition;
-SELECT mq.payload_text(payload, payload_type) FROM mq.read('grow', 3);
+SELECT payload_text FROM mq.read('grow', 3);
 -- A key's partition follows the new count, exactly as in Kafka.
 SELECT partition = mq.partition_for('k', 4) AS new_placement FROM mq.send('grow', 'x'::text, key => 'k');
 SELECT mq.alter_topic('grow', partitions => 3);
@@ -139,8 +139,8 @@ SELECT mq.roll_segment('rolled');
 ROLLBACK;
 SELECT partition FROM mq.send('rolled', 'still in segment 1'::text, key => 'k');
 SELECT segments FROM mq.topics WHERE name = 'rolled';
-SELECT "offset", mq.payload_text(payload, payload_type) FROM mq.read('rolled', 0);
-SELECT "offset", mq.payload_text(payload, payload_type) FROM mq.get_by_key('rolled', 'k', 2);
+SELECT "offset", payload_text FROM mq.read('rolled', 0);
+SELECT "offset", payload_text FROM mq.get_by_key('rolled', 'k', 2);
 SELECT mq.drop_topic('rolled');
 SELECT count(*) AS leftover_segments FROM pg_class
  WHERE relnamespace = 'mq'::regnamespace AND relname ~ '^seg_' AND relkind = 'r'

@@ -32,7 +32,7 @@ SELECT topic, producer_group, state, checks, next_check_at - mq.clock() <= inter
 SELECT count(*) AS invisible FROM mq.fetch('h.ledger');
 SELECT mq.commit_prepared(:'h1');
 SELECT mq.commit_prepared(:'h1');
-SELECT id = :'h1' AS same_id, key, mq.payload_text(payload, payload_type)
+SELECT id = :'h1' AS same_id, key, payload_text
   FROM mq.fetch('h.ledger');
 SELECT state, resolved_by, next_check_at FROM mq.half_messages WHERE handle = :'h1';
 

@@ -70,7 +70,7 @@ PG_FUNCTION_INFO_V1(mq_fetch);
 PG_FUNCTION_INFO_V1(mq_poll);
 
 /* Columns of mq.fetch and mq.poll. */
-#define FETCH_COLUMNS	10
+#define FETCH_COLUMNS	(9 + MQ_PAYLOAD_COLUMNS)
 
 /*
  * A fetch looks at most this many offsets past the position per partition
@@ -97,6 +97,7 @@ typedef struct FetchArgs
 	int32		max;
 	MqFetchMode mode;
 	const char *member_id;		/* '' if none */
+	int64		lease_owner;	/* of auto-commit leases (position.c) */
 	ReturnSetInfo *rsinfo;
 	List	   *wait;			/* WaitTargets of the last pass */
 } FetchArgs;
@@ -204,7 +205,7 @@ typedef struct ReadState
 	int32		max;			/* messages still wanted */
 	int32		returned;
 	int64		from;			/* just past the last one returned */
-	Datum		type_names[3];	/* text, jsonb, bytea */
+	MqPayloadNames payload_names;
 } ReadState;
 
 /*
@@ -235,10 +236,8 @@ scan_visit(const MqRecord *rec, void *arg)
 	isnull[5] = (m->tag == NULL);
 	values[6] = PointerGetDatum(m->headers);
 	isnull[6] = (m->headers == NULL);
-	values[7] = PointerGetDatum(m->payload);
-	values[8] = s->type_names[m->payload_type == MQ_PAYLOAD_TEXT ? 0 :
-							  m->payload_type == MQ_PAYLOAD_JSONB ? 1 : 2];
-	values[9] = TimestampTzGetDatum(rec->produced_at);
+	mq_payload_columns(m, &s->payload_names, values + 7, isnull + 7);
+	values[7 + MQ_PAYLOAD_COLUMNS] = TimestampTzGetDatum(rec->produced_at);
 	tuplestore_putvalues(s->a->rsinfo->setResult, s->a->rsinfo->setDesc,
 						 values, isnull);
 	s->from = rec->offset + 1;
@@ -278,9 +277,7 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	s.max = max;
 	s.returned = 0;
 	s.from = from;
-	s.type_names[0] = CStringGetTextDatum("text");
-	s.type_names[1] = CStringGetTextDatum("jsonb");
-	s.type_names[2] = CStringGetTextDatum("bytea");
+	mq_payload_names_init(&s.payload_names);
 	mq_segment_scan_begin(&scan, topic->topic_id, false);
 	while (s.returned < max && mq_segment_scan_next(&scan, &relid, &segment))
 		mq_segment_read(relid, partition, s.from, bound, scan_visit, &s);
@@ -362,7 +359,7 @@ list_candidates(FetchArgs *a, CachedGroup *g, int *n)
 		args[2] = CStringGetTextDatum(sub->broadcasting ? a->member_id : "");
 		args[3] = Int32GetDatum(a->partition);
 		nulls[3] = a->partition >= 0 ? ' ' : 'n';
-		args[4] = Int64GetDatum(mq_position_session_token());
+		args[4] = Int64GetDatum(a->lease_owner);
 		args[5] = BoolGetDatum(sub->broadcasting || a->member_id[0] == '\0');
 		args[6] = CStringGetTextDatum(a->member_id);
 		rows = mq_query("SELECT p.partition, p.next_offset,"
@@ -475,6 +472,7 @@ fetch_pass(FetchArgs *a)
 		}
 
 		if (!mq_position_claim(&a->group, topic_id, partition, c->member_id,
+							   a->lease_owner,
 							   &from))
 			continue;
 		if (claimed >= 0)
@@ -496,7 +494,7 @@ fetch_pass(FetchArgs *a)
 						   c->sub->filter, c->sub->filter_null,
 						   a->max - returned, &scanned_to);
 		mq_position_record_read(&a->group, a->mode, topic_id, partition,
-								c->member_id, scanned_to, n);
+								c->member_id, a->lease_owner, scanned_to, n);
 		returned += n;
 		if (n == 0)
 		{
@@ -559,8 +557,8 @@ wait_for_messages(FetchArgs *a, TimestampTz deadline)
 /*
  * fetch
  *		The work of mq.fetch (wait = 0) and mq.poll.  Arguments: group,
- *		topic, max, partition, auto_commit, member_id, generation starting
- *		at argument first_common (wait takes a place in mq.poll).
+ *		topic, max, then (after mq.poll's wait) partition, auto_commit,
+ *		member_id, generation, consumer_id.
  */
 static Datum
 fetch(FunctionCallInfo fcinfo, bool is_poll)
@@ -572,6 +570,8 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	int			arg_member = arg_auto + 1;
 	int			arg_generation = arg_member + 1;
 	char	   *member_id = mq_group_member_arg(fcinfo, arg_member);
+	const char *consumer_id = mq_position_consumer_arg(fcinfo,
+													   arg_generation + 1);
 	bool		auto_commit;
 	int64		wait_usecs = 0;
 	TimestampTz deadline;
@@ -608,7 +608,13 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("generation needs a member_id")));
+	if (consumer_id != NULL && !auto_commit)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("consumer_id needs auto_commit"),
+				 errdetail("A consumer id names who holds auto-commit leases; other fetches hold nothing past their transaction.")));
 	a.member_id = member_id ? member_id : "";
+	a.lease_owner = mq_position_lease_owner(consumer_id);
 	a.partition = -1;
 
 	if (IsolationUsesXactSnapshot())
@@ -666,7 +672,7 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 	}
 
 	if (a.mode == MQ_FETCH_AUTO_COMMIT)
-		mq_position_commit_leases(a.group.group_id);
+		mq_position_commit_leases(a.group.group_id, a.lease_owner);
 
 	/*
 	 * Each pass allocates in its own context, reset before the next: a poll

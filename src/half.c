@@ -67,6 +67,7 @@
 
 PG_FUNCTION_INFO_V1(mq_prepare_text);
 PG_FUNCTION_INFO_V1(mq_prepare_jsonb);
+PG_FUNCTION_INFO_V1(mq_prepare_json);
 PG_FUNCTION_INFO_V1(mq_prepare_bytea);
 PG_FUNCTION_INFO_V1(mq_commit_prepared);
 PG_FUNCTION_INFO_V1(mq_rollback_prepared);
@@ -121,11 +122,12 @@ producer_group_arg(FunctionCallInfo fcinfo, int argno)
  *		handle.
  */
 static Datum
-prepare(FunctionCallInfo fcinfo, char payload_type)
+prepare(FunctionCallInfo fcinfo, Oid payload_sqltype)
 {
 	MqTopicInfo topic;
 	char	   *group;
 	bytea	   *payload;
+	char		payload_type;
 	text	   *key = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	int32		partition = -1;
 	Interval   *check_after;
@@ -143,7 +145,8 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("message payload must not be null")));
 	group = producer_group_arg(fcinfo, 2);
-	payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1), payload_type);
+	payload = mq_produce_payload(PG_GETARG_DATUM(1), payload_sqltype,
+								 &payload_type);
 	{
 		MqMessage	m = {
 			.payload = payload,
@@ -198,21 +201,28 @@ prepare(FunctionCallInfo fcinfo, char payload_type)
 Datum
 mq_prepare_text(PG_FUNCTION_ARGS)
 {
-	return prepare(fcinfo, MQ_PAYLOAD_TEXT);
+	return prepare(fcinfo, TEXTOID);
 }
 
 /* SQL: mq.prepare(topic, payload jsonb, producer_group, ...) */
 Datum
 mq_prepare_jsonb(PG_FUNCTION_ARGS)
 {
-	return prepare(fcinfo, MQ_PAYLOAD_JSONB);
+	return prepare(fcinfo, JSONBOID);
+}
+
+/* SQL: mq.prepare(topic, payload json, producer_group, ...) */
+Datum
+mq_prepare_json(PG_FUNCTION_ARGS)
+{
+	return prepare(fcinfo, JSONOID);
 }
 
 /* SQL: mq.prepare(topic, payload bytea, producer_group, ...) */
 Datum
 mq_prepare_bytea(PG_FUNCTION_ARGS)
 {
-	return prepare(fcinfo, MQ_PAYLOAD_BYTEA);
+	return prepare(fcinfo, BYTEAOID);
 }
 
 /*

@@ -63,7 +63,7 @@ typedef struct Output
 	int64		next;			/* mq.read: just past the last offset */
 	const pg_uuid_t *id;		/* get_by_id: the id looked for */
 	text	   *key;			/* get_by_key: the key looked for */
-	Datum		type_names[3];	/* text, jsonb, bytea: made once */
+	MqPayloadNames payload_names;
 } Output;
 
 /*
@@ -79,23 +79,20 @@ init_output(Output *out, FunctionCallInfo fcinfo, bool with_partition,
 	out->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	out->with_partition = with_partition;
 	out->max = max;
-	out->type_names[0] = CStringGetTextDatum("text");
-	out->type_names[1] = CStringGetTextDatum("jsonb");
-	out->type_names[2] = CStringGetTextDatum("bytea");
+	mq_payload_names_init(&out->payload_names);
 }
 
 /*
  * put_record
  *		Add rec to the result: [partition,] offset, id, key, tag, headers,
- *		payload, payload_type, produced_at.  Returns whether more are
- *		wanted.
+ *		the payload columns, produced_at.  Returns whether more are wanted.
  */
 static bool
 put_record(Output *out, const MqRecord *rec)
 {
 	const MqMessage *m = &rec->msg;
-	Datum		values[9];
-	bool		nulls[9] = {0};
+	Datum		values[7 + MQ_PAYLOAD_COLUMNS];
+	bool		nulls[7 + MQ_PAYLOAD_COLUMNS] = {0};
 	int			c = 0;
 
 	if (out->with_partition)
@@ -108,9 +105,8 @@ put_record(Output *out, const MqRecord *rec)
 	values[c++] = PointerGetDatum(m->tag);
 	nulls[c] = (m->headers == NULL);
 	values[c++] = PointerGetDatum(m->headers);
-	values[c++] = PointerGetDatum(m->payload);
-	values[c++] = out->type_names[m->payload_type == MQ_PAYLOAD_TEXT ? 0 :
-								  m->payload_type == MQ_PAYLOAD_JSONB ? 1 : 2];
+	mq_payload_columns(m, &out->payload_names, values + c, nulls + c);
+	c += MQ_PAYLOAD_COLUMNS;
 	values[c++] = TimestampTzGetDatum(rec->produced_at);
 	tuplestore_putvalues(out->rsinfo->setResult, out->rsinfo->setDesc,
 						 values, nulls);

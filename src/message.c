@@ -78,4 +78,50 @@ mq_message_from_row(HeapTuple tup, TupleDesc desc,
 	m->tag = (text *) column_or_null(tup, desc, cols->tag, true);
 	m->headers = (Jsonb *) column_or_null(tup, desc, cols->headers, false);
 	m->payload = (bytea *) column_or_null(tup, desc, cols->payload, true);
+	if (cols->delivered)
+	{
+		/* the same bytes in the column of their type (mq_payload_columns) */
+		if (m->payload == NULL)
+			m->payload = (bytea *) column_or_null(tup, desc, cols->payload + 1,
+												  true);
+		if (m->payload == NULL)
+			m->payload = (bytea *) column_or_null(tup, desc, cols->payload + 2,
+												  true);
+	}
+}
+
+/*
+ * mq_payload_names_init
+ *		The payload_type values of result rows, made once.
+ */
+void
+mq_payload_names_init(MqPayloadNames *names)
+{
+	names->names[0] = CStringGetTextDatum("jsonb");
+	names->names[1] = CStringGetTextDatum("text");
+	names->names[2] = CStringGetTextDatum("bytea");
+}
+
+/*
+ * mq_payload_columns
+ *		Fill the MQ_PAYLOAD_COLUMNS payload columns of a result row from m.
+ *		The stored bytes serve as they are: a JSON message's bytes are its
+ *		text form, a valid json datum, so no message is parsed or copied
+ *		here.
+ */
+void
+mq_payload_columns(const MqMessage *m, const MqPayloadNames *names,
+				   Datum *values, bool *nulls)
+{
+	int			which = m->payload_type == MQ_PAYLOAD_JSONB ? 0 :
+	m->payload_type == MQ_PAYLOAD_TEXT ? 1 : 2;
+	int			i;
+
+	values[0] = names->names[which];
+	nulls[0] = false;
+	for (i = 0; i < 3; i++)
+	{
+		values[1 + i] = (i == which) ? PointerGetDatum(m->payload) : (Datum) 0;
+		nulls[1 + i] = (i != which);
+	}
 }

@@ -43,7 +43,9 @@ typedef struct MqMessage
  * does; 0 for a column the query does not return (id: left zero for the caller
  * to set; partition: the message gets -1).  The payload type column may be
  * "char" (the stores' column) or text ('text', 'jsonb', 'bytea', as mq.read
- * returns it).
+ * returns it).  payload is the stores' bytea column or, with delivered, the
+ * first of a delivered row's payload_json, payload_text and payload_bytes
+ * (MQ_PAYLOAD_COLUMNS), whichever is not null.
  */
 typedef struct MqMessageColumns
 {
@@ -54,9 +56,28 @@ typedef struct MqMessageColumns
 	int			tag;
 	int			headers;
 	int			payload;
+	bool		delivered;
 } MqMessageColumns;
 
 extern void mq_message_from_row(HeapTuple tup, TupleDesc desc,
 								const MqMessageColumns *cols, MqMessage *m);
+
+/*
+ * The columns a delivered message's payload fills in a result row:
+ * payload_type ('text', 'jsonb' or 'bytea'), then payload_json (json),
+ * payload_text (text) and payload_bytes (bytea), of which only the one of
+ * the message's type is not null.  The type names are made once per call
+ * (mq_payload_names_init).
+ */
+#define MQ_PAYLOAD_COLUMNS	4
+
+typedef struct MqPayloadNames
+{
+	Datum		names[3];		/* jsonb, text, bytea: the columns' order */
+} MqPayloadNames;
+
+extern void mq_payload_names_init(MqPayloadNames *names);
+extern void mq_payload_columns(const MqMessage *m, const MqPayloadNames *names,
+							   Datum *values, bool *nulls);
 
 #endif							/* MQ_MESSAGE_H */

@@ -37,6 +37,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -56,6 +57,7 @@
 PG_FUNCTION_INFO_V1(mq_commit);
 PG_FUNCTION_INFO_V1(mq_ack);
 PG_FUNCTION_INFO_V1(mq_commit_fetched);
+PG_FUNCTION_INFO_V1(mq_commit_consumer);
 PG_FUNCTION_INFO_V1(mq_seek);
 PG_FUNCTION_INFO_V1(mq_seek_position);
 PG_FUNCTION_INFO_V1(mq_seek_time);
@@ -107,14 +109,45 @@ static List *next_session_batch = NIL;
 static bool session_batch_pending = false;
 
 /*
- * mq_position_session_token
- *		Identifies this session as a lease owner: its process id and start
- *		time, so that a later session with the same pid differs.
+ * mq_position_lease_owner
+ *		Who holds an auto-commit fetch's leases.  Without a consumer id,
+ *		this session: its process id and start time, so that a later session
+ *		with the same pid differs, and the session remembers its last batch.
+ *		With one, the consumer, wherever its next fetch runs (behind a
+ *		transaction pooler, any server session): a 63-bit hash of the id,
+ *		made negative so that it never equals a session's, and the last
+ *		batch is the positions it leases.
  */
 int64
-mq_position_session_token(void)
+mq_position_lease_owner(const char *consumer_id)
 {
-	return ((int64) MyProcPid << 32) | (uint32) MyStartTimestamp;
+	if (consumer_id == NULL)
+		return ((int64) MyProcPid << 32) | (uint32) MyStartTimestamp;
+	return (int64) (hash_bytes_extended((const unsigned char *) consumer_id,
+										strlen(consumer_id), 0) |
+					UINT64CONST(0x8000000000000000));
+}
+
+/*
+ * mq_position_consumer_arg
+ *		Argument argno as a consumer id, or NULL if the argument is null.
+ */
+const char *
+mq_position_consumer_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *consumer;
+	size_t		len;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	consumer = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	len = strlen(consumer);
+	if (len == 0 || len > MQ_NAME_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid consumer id \"%s\"", consumer),
+				 errdetail("A consumer id has 1 to %d bytes.", MQ_NAME_MAX)));
+	return consumer;
 }
 
 static Claim *
@@ -185,21 +218,50 @@ set_position(int32 group_id, int32 topic_id, int32 partition,
 }
 
 /*
+ * commit_consumer_leases
+ *		Commit the positions of a group a consumer (by id) leases: those of
+ *		its last auto-commit fetch, wherever it ran.  A position another
+ *		transaction holds is skipped, not waited for: the lease expired and
+ *		another consumer took it.
+ */
+static int
+commit_consumer_leases(int32 group_id, int64 lease_owner)
+{
+	Oid			types[2] = {INT4OID, INT8OID};
+	Datum		args[2];
+
+	args[0] = Int32GetDatum(group_id);
+	args[1] = Int64GetDatum(lease_owner);
+	return (int) mq_query("UPDATE mq.position SET next_offset = lease_to,"
+						  " committed_at = now(), lease_owner = NULL,"
+						  " lease_to = NULL, lease_until = NULL,"
+						  " attempts = CASE WHEN next_offset = lease_to"
+						  "  THEN attempts ELSE 0 END"
+						  " WHERE ctid = ANY (ARRAY(SELECT ctid FROM mq.position"
+						  "  WHERE group_id = $1 AND lease_owner = $2"
+						  "  FOR UPDATE SKIP LOCKED))",
+						  2, types, args, NULL, false);
+}
+
+/*
  * mq_position_commit_leases
- *		Commit the positions this session leased for a group in its last
+ *		Commit the positions lease_owner leased for a group in its last
  *		auto-commit fetch, unless the lease was lost meanwhile (it timed out
  *		and another consumer took the partition, or a seek or commit
- *		replaced it): those messages are then delivered again.  Removes
- *		them from the session batch if the transaction commits.  Returns
- *		how many were committed.
+ *		replaced it): those messages are then delivered again.  For this
+ *		session, removes them from the session batch if the transaction
+ *		commits.  Returns how many were committed.
  */
 int
-mq_position_commit_leases(int32 group_id)
+mq_position_commit_leases(int32 group_id, int64 lease_owner)
 {
 	ListCell   *lc;
 	MemoryContext old;
 	int			committed = 0;
 	List	   *keep = NIL;
+
+	if (lease_owner < 0)
+		return commit_consumer_leases(group_id, lease_owner);
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	foreach(lc, session_batch_pending ? next_session_batch : session_batch)
@@ -221,7 +283,7 @@ mq_position_commit_leases(int32 group_id)
 			position_key_args(args, c->group_id, c->topic_id, c->partition,
 							  c->member_id);
 			args[4] = Int64GetDatum(c->next);
-			args[5] = Int64GetDatum(mq_position_session_token());
+			args[5] = Int64GetDatum(lease_owner);
 			MemoryContextSwitchTo(old);
 
 			/*
@@ -250,12 +312,12 @@ mq_position_commit_leases(int32 group_id)
 /*
  * mq_position_claim
  *		Lock the group's position in a partition, unless another transaction
- *		holds it or another session leases it.  Returns false if it could
- *		not; else sets *next to the position.
+ *		holds it or someone other than lease_owner leases it.  Returns false
+ *		if it could not; else sets *next to the position.
  */
 bool
 mq_position_claim(const MqGroupInfo *group, int32 topic_id, int32 partition,
-				  const char *pos_member, int64 *next)
+				  const char *pos_member, int64 lease_owner, int64 *next)
 {
 	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, INT8OID};
 	Datum		args[5];
@@ -263,7 +325,7 @@ mq_position_claim(const MqGroupInfo *group, int32 topic_id, int32 partition,
 
 	position_key_args(args, group->group_id, topic_id, partition,
 					  pos_member);
-	args[4] = Int64GetDatum(mq_position_session_token());
+	args[4] = Int64GetDatum(lease_owner);
 	if (mq_query("SELECT next_offset FROM mq.position" POSITION_KEY
 				 " AND (lease_until IS NULL OR lease_until <= clock_timestamp()"
 				 "      OR lease_owner = $5)"
@@ -323,13 +385,14 @@ move_claim(Claim *c, SubTransactionId subid)
  * mq_position_record_read
  *		After a fetch read a partition up to scanned_to (returned messages
  *		of it), do what the fetch mode says with the group's position (of
- *		member pos_member, '' in clustering mode).
+ *		member pos_member, '' in clustering mode); an auto-commit fetch
+ *		leases it to lease_owner.
  */
 void
 mq_position_record_read(const MqGroupInfo *group, MqFetchMode mode,
 						int32 topic_id, int32 partition,
-						const char *pos_member, int64 scanned_to,
-						int32 returned)
+						const char *pos_member, int64 lease_owner,
+						int64 scanned_to, int32 returned)
 {
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	MemoryContext old;
@@ -369,12 +432,14 @@ mq_position_record_read(const MqGroupInfo *group, MqFetchMode mode,
 				position_key_args(args, group->group_id, topic_id, partition,
 								  pos_member);
 				args[4] = Int64GetDatum(scanned_to);
-				args[5] = Int64GetDatum(mq_position_session_token());
+				args[5] = Int64GetDatum(lease_owner);
 				mq_query(psprintf("UPDATE mq.position SET lease_owner = $6,"
 								  " lease_to = $5,"
 								  " lease_until = clock_timestamp() + interval '%d ms'"
 								  POSITION_KEY, mq_auto_commit_timeout),
 						 6, types, args, NULL, false);
+				if (lease_owner < 0)
+					break;		/* a consumer's: its leases are its batch */
 				c = new_claim(group, topic_id, partition, pos_member);
 				c->next = scanned_to;
 				old = MemoryContextSwitchTo(TopTransactionContext);
@@ -616,7 +681,34 @@ mq_commit_fetched(PG_FUNCTION_ARGS)
 	if (group.group_id == 0)
 		mq_group_get(group_name, &group);
 	else
-		committed += mq_position_commit_leases(group.group_id);
+		committed += mq_position_commit_leases(group.group_id,
+											   mq_position_lease_owner(NULL));
+	SPI_finish();
+	PG_RETURN_INT32(committed);
+}
+
+/*
+ * mq_commit_consumer
+ *		SQL: mq.commit(group, consumer_id) commits the positions the
+ *		consumer's last auto-commit fetch of the group leased, from any
+ *		session.  Returns how many.
+ */
+Datum
+mq_commit_consumer(PG_FUNCTION_ARGS)
+{
+	char	   *group_name = mq_group_access_arg(fcinfo, 0, MQ_PRIV_CONSUME);
+	const char *consumer_id = mq_position_consumer_arg(fcinfo, 1);
+	MqGroupInfo group;
+	int			committed;
+
+	if (consumer_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("consumer_id must not be null")));
+	SPI_connect();
+	mq_group_get(group_name, &group);
+	committed = mq_position_commit_leases(group.group_id,
+										  mq_position_lease_owner(consumer_id));
 	SPI_finish();
 	PG_RETURN_INT32(committed);
 }

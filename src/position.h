@@ -26,17 +26,20 @@ typedef enum MqFetchMode
 } MqFetchMode;
 
 /* The read path (fetch.c).  The caller is connected to SPI. */
-extern int64 mq_position_session_token(void);
+extern int64 mq_position_lease_owner(const char *consumer_id);
+extern const char *mq_position_consumer_arg(FunctionCallInfo fcinfo,
+											int argno);
 extern int64 mq_position_claimed(int32 group_id, int32 topic_id,
 								 int32 partition, const char *member_id);
 extern bool mq_position_claim(const MqGroupInfo *group, int32 topic_id,
 							  int32 partition, const char *pos_member,
-							  int64 *next);
+							  int64 lease_owner, int64 *next);
 extern void mq_position_record_read(const MqGroupInfo *group,
 									MqFetchMode mode, int32 topic_id,
 									int32 partition, const char *pos_member,
-									int64 scanned_to, int32 returned);
-extern int	mq_position_commit_leases(int32 group_id);
+									int64 lease_owner, int64 scanned_to,
+									int32 returned);
+extern int	mq_position_commit_leases(int32 group_id, int64 lease_owner);
 
 /* Retries (retry.c).  The caller is connected to SPI. */
 extern const char *mq_position_target(FunctionCallInfo fcinfo,

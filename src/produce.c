@@ -54,10 +54,12 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/jsonapi.h"
 #include "common/pg_prng.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "pgstat.h"
@@ -136,9 +138,11 @@ static uint32 uuid_counter = 0;
 
 PG_FUNCTION_INFO_V1(mq_send_text);
 PG_FUNCTION_INFO_V1(mq_send_jsonb);
+PG_FUNCTION_INFO_V1(mq_send_json);
 PG_FUNCTION_INFO_V1(mq_send_bytea);
 PG_FUNCTION_INFO_V1(mq_send_batch_text);
 PG_FUNCTION_INFO_V1(mq_send_batch_jsonb);
+PG_FUNCTION_INFO_V1(mq_send_batch_json);
 PG_FUNCTION_INFO_V1(mq_send_batch_bytea);
 
 /*
@@ -360,21 +364,110 @@ flush_if_full(void)
 }
 
 /*
- * mq_produce_payload_bytes
- *		A payload datum of the given type as the bytes to store: text and
- *		bytea as they are, jsonb as its text form.
+ * json_depth_within
+ *		Whether the brackets of s (len bytes) nest at most max deep, strings
+ *		skipped.  Checked before parsing so that a deeply nested text (which
+ *		the recursive JSON parser would refuse with "stack depth limit
+ *		exceeded") stays a text payload instead of failing the send.
+ */
+static bool
+json_depth_within(const char *s, int len, int max)
+{
+	int			depth = 0;
+	bool		in_string = false;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '{' || c == '[')
+		{
+			if (++depth > max)
+				return false;
+		}
+		else if (c == '}' || c == ']')
+			depth--;
+	}
+	return true;
+}
+
+/*
+ * is_json_document
+ *		Whether a text payload is a whole JSON object or array.  Drivers send
+ *		a JSON document as an untyped parameter (psycopg2's Json, a
+ *		node-postgres object) and PostgreSQL resolves it to the text
+ *		variant of mq.send, so a text payload that is a JSON document is
+ *		taken for one.  Scalars stay text: 42 or "ok" are as likely plain
+ *		strings, and so does a text nested deeper than MQ_JSON_TEXT_DEPTH.
+ *		Validation only: nothing is built.
+ */
+static bool
+is_json_document(text *payload)
+{
+	char	   *s = VARDATA_ANY(payload);
+	int			len = VARSIZE_ANY_EXHDR(payload);
+	int			i = 0;
+	JsonLexContext *lex;
+	bool		valid;
+
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' ||
+					   s[i] == '\r'))
+		i++;
+	if (i == len || (s[i] != '{' && s[i] != '[') ||
+		!json_depth_within(s + i, len - i, MQ_JSON_TEXT_DEPTH))
+		return false;
+	lex = makeJsonLexContextCstringLen(s, len, GetDatabaseEncoding(), false);
+	valid = (pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS);
+	pfree(lex);
+	return valid;
+}
+
+/*
+ * mq_produce_payload
+ *		A payload datum of SQL type type (text, json, jsonb or bytea) as the
+ *		bytes to store, and in *payload_type how consumers get it.  JSON is
+ *		stored as its text (jsonb's text form, json's own), so that it is
+ *		delivered as json without being parsed again; a text payload that is
+ *		a JSON document is JSON (is_json_document says why).
  */
 bytea *
-mq_produce_payload_bytes(Datum payload, char payload_type)
+mq_produce_payload(Datum payload, Oid type, char *payload_type)
 {
-	if (payload_type == MQ_PAYLOAD_JSONB)
-	{
-		Jsonb	   *jb = DatumGetJsonbP(payload);
+	bytea	   *bytes;
 
-		return (bytea *) cstring_to_text(JsonbToCString(NULL, &jb->root,
-														VARSIZE(jb)));
+	switch (type)
+	{
+		case JSONBOID:
+			{
+				Jsonb	   *jb = DatumGetJsonbP(payload);
+
+				*payload_type = MQ_PAYLOAD_JSONB;
+				return (bytea *) cstring_to_text(JsonbToCString(NULL, &jb->root,
+																VARSIZE(jb)));
+			}
+		case JSONOID:
+			*payload_type = MQ_PAYLOAD_JSONB;
+			return (bytea *) PG_DETOAST_DATUM_PACKED(payload);
+		case TEXTOID:
+			bytes = (bytea *) PG_DETOAST_DATUM_PACKED(payload);
+			*payload_type = is_json_document((text *) bytes) ?
+				MQ_PAYLOAD_JSONB : MQ_PAYLOAD_TEXT;
+			return bytes;
+		default:
+			Assert(type == BYTEAOID);
+			*payload_type = MQ_PAYLOAD_BYTEA;
+			return (bytea *) PG_DETOAST_DATUM_PACKED(payload);
 	}
-	return (bytea *) PG_DETOAST_DATUM_PACKED(payload);
 }
 
 /*
@@ -453,7 +546,7 @@ check_dedup(const MqTopicInfo *topic, text *dedup_id, pg_uuid_t *id,
  *		is the earlier send's id and partition, flagged duplicate.
  */
 static Datum
-send_one(FunctionCallInfo fcinfo, char payload_type)
+send_one(FunctionCallInfo fcinfo, Oid payload_sqltype)
 {
 	MqTopicInfo topic;
 	pg_uuid_t	id;
@@ -466,12 +559,16 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 	bool		nulls[3] = {0};
 
 	TimestampTz due;
+	char		payload_type;
+	bytea	   *payload;
 
 	mq_produce_send_checks(fcinfo, &topic);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("message payload must not be null")));
+	payload = mq_produce_payload(PG_GETARG_DATUM(1), payload_sqltype,
+								 &payload_type);
 
 	/* delay, deliver_at or delay_level: store it until it is due */
 	if (mq_delay_arg(fcinfo, 7, topic.name, &due))
@@ -481,8 +578,7 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 			.key = key,
 			.tag = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
 			.headers = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
-			.payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1),
-												payload_type)
+			.payload = payload
 		};
 
 		if (!PG_ARGISNULL(6))
@@ -520,8 +616,7 @@ send_one(FunctionCallInfo fcinfo, char payload_type)
 			.key = key,
 			.tag = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3),
 			.headers = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
-			.payload = mq_produce_payload_bytes(PG_GETARG_DATUM(1),
-												payload_type)
+			.payload = payload
 		};
 
 		mq_produce_check_message(&topic, &m);
@@ -571,21 +666,28 @@ mq_produce_purge_dedup(void)
 Datum
 mq_send_text(PG_FUNCTION_ARGS)
 {
-	return send_one(fcinfo, MQ_PAYLOAD_TEXT);
+	return send_one(fcinfo, TEXTOID);
 }
 
 /* SQL: mq.send(topic, payload jsonb, ...); stored as its text form */
 Datum
 mq_send_jsonb(PG_FUNCTION_ARGS)
 {
-	return send_one(fcinfo, MQ_PAYLOAD_JSONB);
+	return send_one(fcinfo, JSONBOID);
+}
+
+/* SQL: mq.send(topic, payload json, ...) */
+Datum
+mq_send_json(PG_FUNCTION_ARGS)
+{
+	return send_one(fcinfo, JSONOID);
 }
 
 /* SQL: mq.send(topic, payload bytea, ...) */
 Datum
 mq_send_bytea(PG_FUNCTION_ARGS)
 {
-	return send_one(fcinfo, MQ_PAYLOAD_BYTEA);
+	return send_one(fcinfo, BYTEAOID);
 }
 
 /*
@@ -670,7 +772,7 @@ array_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *what,
  *		not sent again), in order.
  */
 static Datum
-send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
+send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MqTopicInfo topic;
@@ -728,6 +830,10 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 									 &id, &p);
 		if (!duplicate)
 		{
+			char		payload_type;
+			bytea	   *payload = mq_produce_payload(payloads[i],
+													 payload_elemtype,
+													 &payload_type);
 			MqMessage	m = {
 				.id = id,
 				.partition = p,
@@ -736,7 +842,7 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 				.tag = (tags && !tag_nulls[i]) ? DatumGetTextPP(tags[i]) : NULL,
 				.headers = (headers && !header_nulls[i]) ?
 				DatumGetJsonbP(headers[i]) : NULL,
-				.payload = mq_produce_payload_bytes(payloads[i], payload_type)
+				.payload = payload
 			};
 
 			mq_produce_check_message(&topic, &m);
@@ -757,21 +863,28 @@ send_batch(FunctionCallInfo fcinfo, Oid payload_elemtype, char payload_type)
 Datum
 mq_send_batch_text(PG_FUNCTION_ARGS)
 {
-	return send_batch(fcinfo, TEXTOID, MQ_PAYLOAD_TEXT);
+	return send_batch(fcinfo, TEXTOID);
 }
 
 /* SQL: mq.send_batch(topic, payloads jsonb[], ...) */
 Datum
 mq_send_batch_jsonb(PG_FUNCTION_ARGS)
 {
-	return send_batch(fcinfo, JSONBOID, MQ_PAYLOAD_JSONB);
+	return send_batch(fcinfo, JSONBOID);
+}
+
+/* SQL: mq.send_batch(topic, payloads json[], ...) */
+Datum
+mq_send_batch_json(PG_FUNCTION_ARGS)
+{
+	return send_batch(fcinfo, JSONOID);
 }
 
 /* SQL: mq.send_batch(topic, payloads bytea[], ...) */
 Datum
 mq_send_batch_bytea(PG_FUNCTION_ARGS)
 {
-	return send_batch(fcinfo, BYTEAOID, MQ_PAYLOAD_BYTEA);
+	return send_batch(fcinfo, BYTEAOID);
 }
 
 

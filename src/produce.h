@@ -21,7 +21,7 @@
 #include "topic.h"
 
 extern void mq_produce_send_checks(FunctionCallInfo fcinfo, MqTopicInfo *topic);
-extern bytea *mq_produce_payload_bytes(Datum payload, char payload_type);
+extern bytea *mq_produce_payload(Datum payload, Oid type, char *payload_type);
 extern void mq_produce_check_message(const MqTopicInfo *topic,
 									 const MqMessage *m);
 extern void mq_produce_new_id(pg_uuid_t *id);

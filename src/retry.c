@@ -202,7 +202,8 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 			Nacked *m)
 {
 	static const MqMessageColumns cols = {
-		.id = 1,.key = 2,.tag = 3,.headers = 4,.payload = 5,.payload_type = 6
+		.id = 1,.key = 2,.tag = 3,.headers = 4,.payload = 5,.delivered = true,
+		.payload_type = 8
 	};
 	Oid			types[3] = {TEXTOID, INT4OID, INT8OID};
 	Datum		args[3];
@@ -213,8 +214,9 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 	args[0] = CStringGetTextDatum(topic->name);
 	args[1] = Int32GetDatum(partition);
 	args[2] = Int64GetDatum(offset);
-	if (mq_query("SELECT g.id, g.key, g.tag, g.headers, g.payload,"
-				 " g.payload_type, g.headers OPERATOR(pg_catalog.->>) 'mq.attempt',"
+	if (mq_query("SELECT g.id, g.key, g.tag, g.headers, g.payload_json,"
+				 " g.payload_text, g.payload_bytes, g.payload_type,"
+				 " g.headers OPERATOR(pg_catalog.->>) 'mq.attempt',"
 				 " g.headers OPERATOR(pg_catalog.->>) 'mq.origin_topic'"
 				 " FROM mq.get($1, $2, $3) g",
 				 3, types, args, NULL, false) == 0)
@@ -226,7 +228,7 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	mq_message_from_row(tup, desc, &cols, &m->msg);
-	attempt = SPI_getvalue(tup, desc, 7);
+	attempt = SPI_getvalue(tup, desc, 9);
 	m->attempt = 0;
 	if (attempt != NULL)
 	{
@@ -237,7 +239,7 @@ read_nacked(const MqTopicInfo *topic, int32 partition, int64 offset,
 		if (*end == '\0' && end != attempt && v > 0 && v <= MQ_MAX_ATTEMPTS)
 			m->attempt = (int32) v;
 	}
-	m->origin = SPI_getvalue(tup, desc, 8);
+	m->origin = SPI_getvalue(tup, desc, 10);
 }
 
 /*
@@ -628,7 +630,8 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 		types[0] = INT8OID;
 		n = mq_query("SELECT r.\"offset\", r.key, r.tag,"
 					 " r.headers OPERATOR(pg_catalog.-) 'mq.attempt',"
-					 " r.payload, r.payload_type, r.id"
+					 " r.payload_json, r.payload_text, r.payload_bytes,"
+					 " r.payload_type, r.id"
 					 " FROM mq.read($2, 0, $1, $3::integer) r",
 					 3, types, args, NULL, false);
 		if (n == 0)
@@ -636,8 +639,8 @@ mq_replay_dlq(PG_FUNCTION_ARGS)
 		for (i = 0; i < n; i++)
 		{
 			static const MqMessageColumns cols = {
-				.id = 7,.key = 2,.tag = 3,.headers = 4,.payload = 5,
-				.payload_type = 6
+				.id = 9,.key = 2,.tag = 3,.headers = 4,.payload = 5,
+				.delivered = true,.payload_type = 8
 			};
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			MqMessage	m;

@@ -34,6 +34,13 @@
 #define MQ_PAYLOAD_JSONB	'j'
 #define MQ_PAYLOAD_BYTEA	'b'
 
+/*
+ * Deepest nesting of a text payload taken for a JSON document (produce.c):
+ * within what PostgreSQL's recursive JSON parser handles with the smallest
+ * max_stack_depth (100kB).
+ */
+#define MQ_JSON_TEXT_DEPTH	500
+
 /* Most messages one fetch, poll, read or lookup returns. */
 #define MQ_MAX_BATCH		100000
 

@@ -87,7 +87,7 @@ PG_FUNCTION_INFO_V1(mq_extend_receipt);
 PG_FUNCTION_INFO_V1(mq_share_windows);
 
 /* Columns of mq.receive. */
-#define RECEIVE_COLUMNS		12
+#define RECEIVE_COLUMNS		(10 + MQ_PAYLOAD_COLUMNS)
 
 /* Offsets read from a segment at a time to fill the window. */
 #define READ_CHUNK			1000
@@ -736,7 +736,7 @@ typedef struct ReceiveArgs
 	int32		returned;
 	Interval   *visibility;
 	ReturnSetInfo *rsinfo;
-	Datum		type_names[3];
+	MqPayloadNames payload_names;
 	KeySet		held;
 	Chosen	   *chosen;			/* max of them */
 } ReceiveArgs;
@@ -766,11 +766,9 @@ emit(ReceiveArgs *a, const ShareKey *k, uint32 ident, const MqTopicInfo *topic,
 	isnull[6] = (m->tag == NULL);
 	values[7] = PointerGetDatum(m->headers);
 	isnull[7] = (m->headers == NULL);
-	values[8] = PointerGetDatum(m->payload);
-	values[9] = a->type_names[m->payload_type == MQ_PAYLOAD_TEXT ? 0 :
-							  m->payload_type == MQ_PAYLOAD_JSONB ? 1 : 2];
-	values[10] = TimestampTzGetDatum(rec->produced_at);
-	values[11] = Int32GetDatum(deliveries);
+	mq_payload_columns(m, &a->payload_names, values + 8, isnull + 8);
+	values[8 + MQ_PAYLOAD_COLUMNS] = TimestampTzGetDatum(rec->produced_at);
+	values[9 + MQ_PAYLOAD_COLUMNS] = Int32GetDatum(deliveries);
 	tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc, values,
 						 isnull);
 	a->returned++;
@@ -1125,9 +1123,7 @@ mq_receive(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	a.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	a.type_names[0] = CStringGetTextDatum("text");
-	a.type_names[1] = CStringGetTextDatum("jsonb");
-	a.type_names[2] = CStringGetTextDatum("bytea");
+	mq_payload_names_init(&a.payload_names);
 	a.held.size = window() * 2 + 1;
 	a.held.slots = palloc(sizeof(uint32) * a.held.size);
 	a.chosen = palloc(sizeof(Chosen) * a.max);

@@ -1,4 +1,4 @@
 BEGIN;
-SELECT payload, payload_type FROM mq.fetch('drain', 'bench', max => 100);
+SELECT payload_type, payload_json, payload_text, payload_bytes FROM mq.fetch('drain', 'bench', max => 100);
 SELECT mq.commit('drain');
 COMMIT;

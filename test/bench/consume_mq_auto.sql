@@ -1,1 +1,1 @@
-SELECT payload, payload_type FROM mq.fetch('drain', 'bench', max => 100, auto_commit => true);
+SELECT payload_type, payload_json, payload_text, payload_bytes FROM mq.fetch('drain', 'bench', max => 100, auto_commit => true);

@@ -125,7 +125,7 @@ COMMIT;
 SQL
 
 step "what a consumer reads: committed messages only, per partition, in offset order"
-psql_demo -d mqdemo -c "SELECT p AS partition, r.\"offset\", r.key, mq.payload_jsonb(r.payload, r.payload_type) AS payload FROM generate_series(0, 2) p, LATERAL mq.read('order.created', p) r ORDER BY p, r.\"offset\""
+psql_demo -d mqdemo -c "SELECT p AS partition, r.\"offset\", r.key, r.payload_json AS payload FROM generate_series(0, 2) p, LATERAL mq.read('order.created', p) r ORDER BY p, r.\"offset\""
 psql_demo -d mqdemo -c "SELECT id, customer FROM orders ORDER BY id"
 psql_demo -d mqdemo -c "SELECT partition, end_offset, stable_offset, inflight FROM mq.partitions ORDER BY partition"
 

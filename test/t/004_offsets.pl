@@ -50,7 +50,7 @@ $node->start;
 my $after = offset_of_send('tail');
 cmp_ok($after, '>', 3, "after a crash the next offset ($after) is past the aborted tail");
 is($node->safe_psql('postgres',
-		"SELECT string_agg(mq.payload_text(payload, payload_type), ',' ORDER BY \"offset\") FROM mq.read('tail', 0)"),
+		"SELECT string_agg(payload_text, ',' ORDER BY \"offset\") FROM mq.read('tail', 0)"),
 	'1,2,3,probe', 'and the log holds exactly the committed messages');
 
 # The same after a clean restart.

@@ -277,7 +277,7 @@ SELECT mq.subscribe('audit', 'users', start => 'earliest');
 	qq({"user": "u1", "n": 1}\n\n{"user": "u2", "n": 2}\n{"n": 3}\n));
 ok($rc == 0 && $out =~ /^sent 3 messages/, 'produce --json skips blank lines');
 is($node->safe_psql('postgres', q{
-SELECT string_agg(key || ':' || (mq.payload_jsonb(payload, payload_type) ->> 'n')
+SELECT string_agg(key || ':' || (payload_json ->> 'n')
                   || ':' || tag || ':' || headers::text, ' ' ORDER BY "offset")
   FROM mq.read('users', 0)}),
 	'u1:1:signup:{"v": "2", "source": "cli"} u2:2:signup:{"v": "2", "source": "cli"} anon:3:signup:{"v": "2", "source": "cli"}',

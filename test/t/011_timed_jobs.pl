@@ -65,7 +65,7 @@ ok($node->poll_query_until('postgres', 'SELECT NOT EXISTS (SELECT 1 FROM mq.dela
 $node->restart;
 wait_worker();
 is($node->safe_psql('postgres',
-		"SELECT string_agg(mq.payload_text(payload, payload_type), ',' ORDER BY key) FROM mq.fetch('timeouts')"),
+		"SELECT string_agg(payload_text, ',' ORDER BY key) FROM mq.fetch('timeouts')"),
 	'cancel 1,cancel 2,cancel 3', 'each released exactly once, restart included');
 
 # --- Check-back resolves a half message whose producer died.

@@ -69,7 +69,7 @@ sub fetch
 {
 	my ($group) = @_;
 	return $node->safe_psql('postgres',
-		"SELECT coalesce(string_agg(mq.payload_text(payload, payload_type), ',' ORDER BY key), '') FROM mq.fetch('$group', max => 100)");
+		"SELECT coalesce(string_agg(payload_text, ',' ORDER BY key), '') FROM mq.fetch('$group', max => 100)");
 }
 
 my $worker_pid = wait_worker();
@@ -95,7 +95,7 @@ SELECT release_attempts >= 1, last_error FROM mq.delayed_message d
 	't|boom: a poisoned batch', 'the poisoned message is put off with its error');
 is(fetch('p'), 'fine 1,fine 2', "its topic's other messages were released");
 my $healthy = $node->safe_psql('postgres',
-	"SELECT count(DISTINCT mq.payload_text(payload, payload_type)) FROM mq.fetch('h', max => 1000)");
+	"SELECT count(DISTINCT payload_text) FROM mq.fetch('h', max => 1000)");
 is($healthy, '300', "another topic's messages were released, each once");
 ok($node->wait_for_log(qr/WARNING:  mq worker job "release" failed in database "postgres": boom: a poisoned batch/,
 		$log_offset), 'each failed release is logged');
@@ -194,10 +194,10 @@ $node->safe_psql('postgres', q{
 CREATE ROLE nosy;
 GRANT USAGE ON SCHEMA mq TO nosy;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq TO nosy;
-CREATE TABLE seen (payload bytea);
+CREATE TABLE seen (payload text);
 GRANT INSERT ON seen TO nosy;
 CREATE FUNCTION nosy_checker(m mq.half_messages) RETURNS text LANGUAGE sql
-    AS $$ INSERT INTO public.seen VALUES (m.payload); SELECT 'commit' $$;
+    AS $$ INSERT INTO public.seen VALUES (m.payload_text); SELECT 'commit' $$;
 ALTER FUNCTION nosy_checker(mq.half_messages) OWNER TO nosy;
 SET ROLE nosy;
 SELECT mq.register_checker('other_shop', 'nosy_checker(mq.half_messages)');

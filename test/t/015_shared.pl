@@ -41,7 +41,7 @@ BEGIN
         FOR r IN SELECT * FROM mq.receive(grp, 20, '3 s', '200 ms') LOOP
             INSERT INTO effects (grp, part, off, key, seq)
             VALUES (grp, r.partition, r."offset", r.key,
-                    mq.payload_text(r.payload, r.payload_type)::integer);
+                    r.payload_text::integer);
             PERFORM mq.ack(r.receipt);
             n := n + 1;
         END LOOP;
@@ -145,7 +145,7 @@ INSERT INTO mq.share_ack (group_id, topic_id, partition, incarnation, offsets)
 SELECT group_id, topic_id, 0, share_reset_at - interval '1 hour', '{[0,3)}'
   FROM mq.subscription JOIN mq.consumer_group USING (group_id)
  WHERE name = 'og';
-SELECT string_agg(mq.payload_text(payload, payload_type), ',' ORDER BY "offset")
+SELECT string_agg(payload_text, ',' ORDER BY "offset")
   FROM mq.receive('og', 10);
 COMMIT}),
 	'o1,o2,o3', 'an ack of an earlier incarnation settles nothing');
