@@ -11,7 +11,7 @@ OBJS		= src/settings.o src/shmem.o src/query.o src/acl.o src/partitioner.o \
 		  src/subscription.o src/segment.o src/delay.o src/produce.o \
 		  src/group.o src/position.o src/fetch.o src/share.o src/lookup.o src/half.o \
 		  src/retry.o src/topic_ddl.o src/worker.o src/launcher.o src/mq.o
-DATA		= mq--0.1.sql mq--0.2.sql mq--0.1--0.2.sql
+DATA		= mq--0.1.sql mq--0.2.sql mq--0.1--0.2.sql mq--0.1.control
 PGFILEDESC	= "mq - transactional message broker"
 # -Wextra's unused-parameter warnings come from PostgreSQL's own headers.
 PG_CPPFLAGS	= -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter

@@ -6,7 +6,8 @@
 -- and positions do not change.  Topics get a compression setting (lz4 by
 -- default), mq.create_topic and mq.alter_topic a compression argument (the
 -- EXECUTE privileges granted on the old ones are granted on the new), and
--- mq.messages shows a topic's messages one row per message.
+-- mq.messages shows a topic's messages one row per message.  Schema mq
+-- becomes a member of the extension, as in a fresh install (at the end).
 
 \echo Use "ALTER EXTENSION mq UPDATE TO '0.2'" to load this file. \quit
 
@@ -932,3 +933,37 @@ DELETE FROM pg_catalog.pg_init_privs i
    AND t.acl IS NULL;
 DROP TABLE mq_update_payload_acl;
 DROP TABLE mq_update_payload_initprivs;
+
+-- Schema mq becomes a member of the extension, as a fresh 0.2 install has
+-- it (mq.control).  0.1 was installed with schema = mq in its control file,
+-- so PostgreSQL created the schema outside the extension, recorded the
+-- extension in it (extnamespace) and made the extension depend on it.  Left
+-- so, DROP EXTENSION would leave the schema behind, and this database's
+-- dump could not be restored: pg_dump writes CREATE EXTENSION mq WITH
+-- SCHEMA mq, which mq.control's schema = pg_catalog refuses.  So: record
+-- the extension in pg_catalog (pinned, so a fresh install has no
+-- dependency row on it), drop its dependency on schema mq, which would
+-- otherwise make a cycle with the membership, and add the schema to the
+-- extension.  ALTER EXTENSION ... SET SCHEMA cannot do the first two: mq
+-- is not relocatable.
+--
+-- Writing the catalogs is safe here: mq.control has superuser = true and
+-- is not trusted, so only a superuser runs this script, as itself; the
+-- edits are part of the update's transaction, so an error undoes them with
+-- the rest; and they leave exactly the rows CREATE EXTENSION of 0.2 makes.
+UPDATE pg_catalog.pg_extension SET extnamespace = 'pg_catalog'::pg_catalog.regnamespace
+ WHERE extname = 'mq';
+DELETE FROM pg_catalog.pg_depend
+ WHERE classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+   AND objid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'mq')
+   AND objsubid = 0
+   AND refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+   AND refobjid = 'mq'::pg_catalog.regnamespace
+   AND deptype = 'n';
+ALTER EXTENSION mq ADD SCHEMA mq;
+-- ADD records the schema's privileges as they are now, the grants users
+-- made on it since 0.1, as initial privileges of the extension, which
+-- pg_dump leaves out.  A fresh install has none: the grants stay the users'.
+DELETE FROM pg_catalog.pg_init_privs
+ WHERE classoid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+   AND objoid = 'mq'::pg_catalog.regnamespace;

@@ -3,6 +3,11 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION mq" to load this file. \quit
 
+-- A member of the extension, so that DROP EXTENSION mq CASCADE removes it
+-- with the segment tables in it.  Creating it here, rather than naming it
+-- in mq.control, also refuses a schema mq that exists already (42P06)
+-- rather than installing into it.
+CREATE SCHEMA mq;
 COMMENT ON SCHEMA mq IS 'mq: a transactional message broker';
 
 -- The launcher and one row per database worker.

@@ -3,7 +3,9 @@
 # changes: offsets (holes included), ids, keys, tags, headers, payloads,
 # times, group positions, the segments' owner and privileges, the EXECUTE
 # grants of the functions the update replaces, delayed messages, half
-# messages and their checkers.
+# messages and their checkers.  The updated database is left as a fresh
+# 0.2 install: the extension recorded in pg_catalog, schema mq one of its
+# members, so its dump restores and DROP EXTENSION removes the schema.
 #
 # The 0.1 data is made with SQL in 0.1's schema, as 0.1 laid it out (its
 # segment table definition is below): this library cannot run 0.1's write
@@ -208,4 +210,65 @@ SELECT string_agg(payload_text, ',' ORDER BY payload_text) = 'delayed,half'
 }), 'once due, the delayed message is released and the checker commits the half message');
 is($node->safe_psql('postgres', "SELECT resolved_by FROM mq.half_messages"),
 	'checker', 'resolved by the checker, run as its role');
+
+# The update leaves the catalogs as a fresh 0.2 install has them: the
+# extension recorded in pg_catalog, not depending on schema mq but owning
+# it, and no initial privileges on the schema (its grants are the users').
+my $extension_state = q{
+SELECT e.extnamespace::regnamespace,
+       (SELECT string_agg(pg_describe_object(d.refclassid, d.refobjid, 0), ',')
+          FROM pg_depend d
+         WHERE d.classid = 'pg_extension'::regclass AND d.objid = e.oid),
+       (SELECT string_agg(pg_describe_object(d.classid, d.objid, 0), ',')
+          FROM pg_depend d
+         WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+           AND d.classid = 'pg_namespace'::regclass AND d.deptype = 'e'),
+       (SELECT count(*) FROM pg_init_privs i
+         WHERE i.classoid = 'pg_namespace'::regclass AND i.objoid = n.oid),
+       n.nspowner = e.extowner
+  FROM pg_extension e, pg_namespace n
+ WHERE e.extname = 'mq' AND n.nspname = 'mq'
+};
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('fresh', 'CREATE EXTENSION mq');
+is($node->safe_psql('fresh', $extension_state), 'pg_catalog||schema mq|0|t',
+	'a fresh install: the extension in pg_catalog, schema mq a member');
+is($node->safe_psql('postgres', $extension_state), 'pg_catalog||schema mq|0|t',
+	'an updated database: the same');
+my $members = q{
+SELECT string_agg(m, E'\n' ORDER BY m)
+  FROM (SELECT pg_describe_object(classid, objid, objsubid) AS m FROM pg_depend
+         WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+           AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'mq')) d
+};
+is($node->safe_psql('postgres', $members), $node->safe_psql('fresh', $members),
+	'with the same members');
+
+# So its dump restores: pg_dump writes CREATE EXTENSION ... WITH SCHEMA
+# pg_catalog, which the control file accepts, and the segment tables and
+# the grants on schema mq after it.
+my $dump = $node->basedir . '/updated.dump';
+command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('postgres') ],
+	'pg_dump of the updated database');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump ],
+	'its dump restores into a new database');
+my $contents = q{
+SELECT (SELECT string_agg(format('%s %s', name, partitions), ',' ORDER BY name) FROM mq.topics),
+       (SELECT string_agg(format('%s/%s %s %s %s', partition, "offset", id, key,
+                                 encode(payload, 'escape')), ',' ORDER BY partition, "offset")
+          FROM mq.messages('old'))
+};
+is($node->safe_psql('restored', $contents), $node->safe_psql('postgres', $contents),
+	'with its topics and messages');
+is($node->safe_psql('restored', q{
+SELECT has_schema_privilege('app', 'mq', 'USAGE'), has_schema_privilege('reader', 'mq', 'USAGE')
+}), 't|t', 'and the grants on schema mq made in 0.1');
+
+# And DROP EXTENSION removes schema mq with the segment tables in it.
+$node->safe_psql('postgres', 'DROP EXTENSION mq CASCADE');
+is($node->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'mq'),
+       (SELECT count(*) FROM pg_class WHERE relname ~ '^seg_[0-9]+_[0-9]+$')
+}), '0|0', 'DROP EXTENSION mq CASCADE in the updated database leaves no schema mq, no segment');
 done_testing();
