@@ -18,6 +18,9 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 deps=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl pg-bsd-indent
 	make gcc binutils perl sqlsmith)
 ensure_deps() { ensure_packages "${deps[@]}"; }
+# make test (and so make deps) also draws the benchmark charts, with gnuplot
+# shellcheck disable=SC2034  # used by test.sh and deps.sh
+test_deps=("${deps[@]}" gnuplot-nox)
 
 # ensure_packages PACKAGE...: install those of the Debian packages that are
 # missing (as root; otherwise say what to install, and fail).

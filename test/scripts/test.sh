@@ -20,8 +20,7 @@ pass() { passed=$((passed + $1)); }
 fail() { failed=$((failed + $1)); failures="$failures $2"; }
 
 step "checking dependencies"
-# gnuplot for the benchmark charts
-ensure_packages "${deps[@]}" gnuplot-nox
+ensure_packages "${test_deps[@]}"
 
 step "build with warnings as errors, and install"
 if (build_and_install -Werror); then
