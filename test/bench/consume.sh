@@ -29,7 +29,8 @@
 # report: messages drained per second (messages / wall time of the pgbench
 # runs), the ratio mq / plain, and the size and dead tuples of the
 # relations before and after each drain.  Builds and installs mq, and runs
-# its own throwaway server on a loopback port.
+# its own throwaway server on a loopback port.  The first table also goes
+# to $OUT/$CSV_NAME.csv (default ./consume.csv).
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -179,6 +180,8 @@ rate() { awk -v y="$1" -v r="$2" -v k="$3" -v s="$4" '$1 == y && $2 == r && $3 =
 
 frate() { awk -v y="$1" -v r="$2" -v k="$3" '$1 == y && $2 == r && $3 == k { print $4 / $5 }' "$floors"; }
 
+csv_file "${CSV_NAME:-consume}"
+echo "synchronous_commit,mode,consumers,mq_messages_per_s,plain_messages_per_s,mq_per_plain,floor_messages_per_s,plain_per_floor,mq_per_floor" >>"$csv"
 echo "| synchronous_commit | mode | consumers | mq messages/s | plain messages/s | mq / plain | floor messages/s | plain / floor | mq / floor |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for sync in $syncs; do
@@ -198,6 +201,7 @@ for sync in $syncs; do
 				echo "$(rate "$sync" "$r" "$k" "$m") / $(frate "$sync" "$r" "$k")" | bc -l
 			done | median)
 			printf '| %s | %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f | %.2f |\n' "$sync" "$mode" "$k" "$mq" "$plain" "$ratio" "$fl" "$pfloor" "$mfloor"
+			printf '%s,%s,%s,%.0f,%.0f,%.2f,%.0f,%.2f,%.2f\n' "$sync" "$mode" "$k" "$mq" "$plain" "$ratio" "$fl" "$pfloor" "$mfloor" >>"$csv"
 		done
 	done
 done

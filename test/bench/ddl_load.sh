@@ -10,7 +10,9 @@
 # p50, p99 and max latency in ms (from pgbench's per-transaction log), and
 # what the active sessions were doing (sampled every 100 ms from
 # pg_stat_activity): waiting for a lock, an LWLock or I/O, or running.  Builds and installs mq, and runs its own
-# throwaway server on a loopback port.
+# throwaway server on a loopback port.  The latencies also go to
+# $OUT/$CSV_NAME.csv (default ./ddl_load.csv), the sessions to
+# $OUT/${CSV_NAME}_sessions.csv.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -52,21 +54,27 @@ as_pg bash -c "cd '$work' && '$PG_BINDIR/pgbench' -n -h '$work' -p $port -U post
 	{ cat "$work/pgbench.out"; die "pgbench failed"; }
 wait "$sampler" || true
 
+csv_file "${CSV_NAME:-ddl_load}"
+echo "transaction,count,p50_ms,p99_ms,max_ms" >>"$csv"
 echo "### Topic DDL under load: $clients clients, $seconds s"
 echo
 echo "| transaction | count | p50 ms | p99 ms | max ms |"
 echo "|---|---|---|---|---|"
 # pgbench log: client_id transaction_no time_us script_no epoch epoch_us
 cat "$work"/tx.* | awk '{ print $4, $3 / 1000 }' | sort -k1,1n -k2,2g |
-	awk 'BEGIN { name[0] = "send"; name[1] = "fetch + commit"; name[2] = "create + send + drop" }
+	awk -v csv="$csv" 'BEGIN { name[0] = "send"; name[1] = "fetch + commit"; name[2] = "create + send + drop" }
 	function flush() {
 		if (n == 0) return
 		printf "| %s | %d | %.1f | %.1f | %.1f |\n", name[k], n, v[int(n * 0.5) + 1], v[int(n * 0.99) + 1], v[n]
+		printf "%s,%d,%.1f,%.1f,%.1f\n", name[k], n, v[int(n * 0.5) + 1], v[int(n * 0.99) + 1], v[n] >>csv
 	}
 	$1 != k && n > 0 { flush(); n = 0 }
 	{ k = $1; v[++n] = $2 }
 	END { flush() }'
 echo
-awk '{ if ($1 > maxlock) maxlock = $1; for (i = 1; i <= 4; i++) sum[i] += $i; n++ }
+csv_file "${CSV_NAME:-ddl_load}_sessions"
+echo "lock_mean,lock_max,lwlock_mean,io_mean,running_mean" >>"$csv"
+awk -v csv="$csv" '{ if ($1 > maxlock) maxlock = $1; for (i = 1; i <= 4; i++) sum[i] += $i; n++ }
 	END { printf "Active sessions, sampled every 100 ms: waiting for a lock %.1f on average, %d at most; for an LWLock %.1f; for I/O %.1f; running %.1f.\n",
-		sum[1] / n, maxlock, sum[2] / n, sum[3] / n, sum[4] / n }' "$work/waiting.txt"
+		sum[1] / n, maxlock, sum[2] / n, sum[3] / n, sum[4] / n
+		printf "%.1f,%d,%.1f,%.1f,%.1f\n", sum[1] / n, maxlock, sum[2] / n, sum[3] / n, sum[4] / n >>csv }' "$work/waiting.txt"

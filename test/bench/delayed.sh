@@ -26,7 +26,8 @@
 # then that much bigger for every measurement.  The time to send the
 # MESSAGES of step 1 is reported too.
 #
-# Builds and installs mq, and prints a Markdown report.
+# Builds and installs mq, and prints a Markdown report; its numbers also go
+# to $OUT/$CSV_NAME.csv (default ./delayed.csv), one row.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -112,6 +113,10 @@ conninfo="host=$work port=$port user=postgres dbname=postgres"
 read -r mq50 mq99 mqmax <<<"$(as_pg "$work/notify_latency" "$conninfo" "$iterations" mq)"
 read -r pl50 pl99 plmax <<<"$(as_pg "$work/notify_latency" "$conninfo" "$iterations" plain)"
 
+release_rate=$(awk -v n="$messages" -v s="$release_s" 'BEGIN { printf "%d", n / s }')
+baseline_rate=$(awk -v n="$messages" -v s="$baseline_s" 'BEGIN { printf "%d", n / s }')
+release_ratio=$(awk -v a="$baseline_s" -v b="$release_s" 'BEGIN { printf "%.2f", a / b }')
+
 cat <<EOF2
 ### Delayed messages: $messages due over one minute ($received received), $pending more pending
 
@@ -126,10 +131,10 @@ Sending the $messages took $send_s s.
 
 | | seconds | messages/s |
 |---|---|---|
-| mq worker (release: delete + send, 10000 a transaction) | $release_s | $(awk -v n="$messages" -v s="$release_s" 'BEGIN { printf "%d", n / s }') |
-| plain SQL baseline (DELETE ... RETURNING into INSERT, 10000 a transaction) | $baseline_s | $(awk -v n="$messages" -v s="$baseline_s" 'BEGIN { printf "%d", n / s }') |
+| mq worker (release: delete + send, 10000 a transaction) | $release_s | $release_rate |
+| plain SQL baseline (DELETE ... RETURNING into INSERT, 10000 a transaction) | $baseline_s | $baseline_rate |
 
-mq / baseline (throughput): $(awk -v a="$baseline_s" -v b="$release_s" 'BEGIN { printf "%.2f", a / b }')
+mq / baseline (throughput): $release_ratio
 
 ### NOTIFY latency: statement to notification at a LISTENing client, $iterations each (ms)
 
@@ -137,4 +142,10 @@ mq / baseline (throughput): $(awk -v a="$baseline_s" -v b="$release_s" 'BEGIN { 
 |---|---|---|---|
 | mq.send, notified by the worker | $mq50 | $mq99 | $mqmax |
 | the producer's own NOTIFY (baseline) | $pl50 | $pl99 | $plmax |
+EOF2
+
+csv_file "${CSV_NAME:-delayed}"
+cat >>"$csv" <<EOF2
+messages,pending,send_s,received,released_p50_ms,released_p99_ms,released_max_ms,received_p50_ms,received_p99_ms,received_max_ms,released,release_s,release_messages_per_s,baseline_s,baseline_messages_per_s,release_ratio,notify_iterations,notify_p50_ms,notify_p99_ms,notify_max_ms,own_notify_p50_ms,own_notify_p99_ms,own_notify_max_ms
+$messages,$pending,$send_s,$received,$rel50,$rel99,$relmax,$rec50,$rec99,$recmax,$released,$release_s,$release_rate,$baseline_s,$baseline_rate,$release_ratio,$iterations,$mq50,$mq99,$mqmax,$pl50,$pl99,$plmax
 EOF2

@@ -16,8 +16,9 @@
 # consumer.  Runs for SECONDS (default 60) with the producers at 100
 # transactions/s in total (pgbench --rate) and then at full speed, for each
 # synchronous_commit setting in SYNC (default "on").  Prints a Markdown
-# report: messages, p50, p99 and max latency in ms.  Builds and installs
-# mq, and runs its own throwaway server on a loopback port.
+# report: messages, p50, p99 and max latency in ms, also written to
+# $OUT/$CSV_NAME.csv (default ./latency.csv).  Builds and installs mq, and
+# runs its own throwaway server on a loopback port.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -75,12 +76,15 @@ for sync in $syncs; do
 	done
 done
 
+csv_file "${CSV_NAME:-latency}" "MODE=$mode $bench_command"
+echo "synchronous_commit,producer_rate,messages_sent,received,left_unconsumed,consumer_transactions,send_latency_mean_ms,p50_ms,p99_ms,max_ms,mean_ms" >>"$csv"
 echo "| synchronous_commit | producer rate | messages sent | received | left unconsumed | consumer transactions | send transaction latency (ms, mean) | p50 (ms) | p99 (ms) | max (ms) | mean (ms) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 while read -r sync rate sent received lag polls send_ms p50 p99 max mean; do
 	if [ "$rate" = full ]; then rate="full speed"; else rate="$rate tx/s"; fi
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$sync" "$rate" "$sent" \
 		"$received" "$lag" "$polls" "$send_ms" "$p50" "$p99" "$max" "$mean"
+	echo "$sync,$rate,$sent,$received,$lag,$polls,$send_ms,$p50,$p99,$max,$mean" >>"$csv"
 done <"$results"
 echo
 if [ "$mode" = shared ]; then

@@ -24,6 +24,9 @@
 # with "off" only the work per message counts.  The same clients
 # committing a one-row INSERT per transaction for 10 s give the rate of
 # commits alone ("commit ceiling", as messages/s at 10 per transaction).
+# The results also go to $OUT/$CSV_NAME.csv (default ./queue.csv), a row
+# per synchronous_commit, consumer count and system, with mq_ratio: mq's
+# messages/s over that system's.
 #
 # pgmq is not vendored: its SQL-only install script (pgmq.sql, release
 # 1.5.1) is taken from PGMQ_SQL if set, else downloaded from GitHub; without
@@ -177,12 +180,14 @@ for sync in $sync_modes; do
 				  print line }' "$results"
 	done
 done
-echo
-echo "# gnuplot data (docs/img/queue.dat): messages/s"
-echo "# run  mq  pgmq  plain  ceiling"
-for sync in $sync_modes; do
-	for c in $consumers; do
-		awk -v y="$sync" -v c="$c" '$1 == y && $2 == c { r[$3] = $4 }
-			END { printf "\"%s consumers, sync %s\" %s %s %s %s\n", c, y, r["mq"], ("pgmq" in r) ? r["pgmq"] : "-", r["plain"], r["ceiling"] }' "$results"
-	done
-done
+csv_file "${CSV_NAME:-queue}" "SYNC=\"$sync_modes\" $bench_command"
+echo "synchronous_commit,consumers,system,messages_per_s,left,dead_tuples,ack_state_before,ack_state_after,ack_state_after_autovacuum,mq_ratio" >>"$csv"
+# mq's rate is known once the file has been read: read it twice
+awk 'NR == FNR { rate[$1 " " $2 " " $3] = $4; next }
+	{
+		# the ack state belongs to mq: the table shows it on mq rows only
+		for (j = 5; j <= 9; j++) if ($j == "-" || (j >= 7 && $3 != "mq")) $j = ""
+		ratio = ($3 != "mq" && $4 > 0) ? sprintf("%.2f", rate[$1 " " $2 " mq"] / $4) : ""
+		if ($3 == "ceiling") $3 = "commit ceiling"
+		print $1 "," $2 "," $3 "," $4 "," $5 "," $6 "," $7 "," $8 "," $9 "," ratio
+	}' "$results" "$results" >>"$csv"

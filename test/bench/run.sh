@@ -17,6 +17,12 @@
 # on disk at the end.  PROTOCOL is pgbench's query mode: simple (default: every
 # statement parsed and planned each time) or prepared.  Builds and installs
 # mq, and runs its own throwaway server on a loopback port.
+#
+# The same results go to $OUT/$CSV_NAME.csv (default ./run.csv): a row per
+# synchronous_commit and scenario, repeated for each baseline the scenario
+# is compared with (baseline, tps_ratio: median of per-round ratios,
+# wal_ratio: of the median WAL bytes per message); and the storage to
+# $OUT/${CSV_NAME}_storage.csv.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/common.sh"
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -59,14 +65,16 @@ for sync in on off; do
 done
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median_tps SYNC SCENARIO, walmsg SYNC SCENARIO: medians over the rounds
+median_tps() { awk -v y="$1" -v s="$2" '$1 == y && $3 == s { print $4 }' "$results" | median; }
+walmsg() { awk -v y="$1" -v s="$2" -v k="${per_txn[$2]}" '$1 == y && $3 == s { print $6 / ($5 * k) }' "$results" | median; }
 
 echo "| synchronous_commit | scenario | median tps | messages/s | WAL bytes/message |"
 echo "|---|---|---|---|---|"
 for sync in on off; do
 	for s in $scenarios; do
-		tps=$(awk -v y="$sync" -v s="$s" '$1 == y && $3 == s { print $4 }' "$results" | median)
-		walmsg=$(awk -v y="$sync" -v s="$s" -v k="${per_txn[$s]}" '$1 == y && $3 == s { print $6 / ($5 * k) }' "$results" | median)
-		printf '| %s | %s | %.0f | %.0f | %.0f |\n' "$sync" "$s" "$tps" "$(echo "$tps * ${per_txn[$s]}" | bc -l)" "$walmsg"
+		tps=$(median_tps "$sync" "$s")
+		printf '| %s | %s | %.0f | %.0f | %.0f |\n' "$sync" "$s" "$tps" "$(echo "$tps * ${per_txn[$s]}" | bc -l)" "$(walmsg "$sync" "$s")"
 	done
 done
 
@@ -89,9 +97,7 @@ for sync in on off; do
 	for s in business_send send_batch send_batch_nokey; do
 		base=business_outbox
 		[ "$s" = business_send ] || base=outbox_batch
-		w=$(awk -v y="$sync" -v s="$s" -v k="${per_txn[$s]}" '$1 == y && $3 == s { print $6 / ($5 * k) }' "$results" | median)
-		b=$(awk -v y="$sync" -v s="$base" -v k="${per_txn[$base]}" '$1 == y && $3 == s { print $6 / ($5 * k) }' "$results" | median)
-		printf '| %s | WAL per message, %s / %s | %.3f |\n' "$sync" "$s" "$base" "$(echo "$w / $b" | bc -l)"
+		printf '| %s | WAL per message, %s / %s | %.3f |\n' "$sync" "$s" "$base" "$(echo "$(walmsg "$sync" "$s") / $(walmsg "$sync" "$base")" | bc -l)"
 	done
 done
 
@@ -110,3 +116,34 @@ printf '| outbox table | %s | %.0f |\n' "$outbox_msgs" "$(echo "$outbox_bytes / 
 printf '| ratio topic / outbox | | %.3f |\n' "$(echo "($topic_bytes / $topic_msgs) / ($outbox_bytes / $outbox_msgs)" | bc -l)"
 echo
 echo "$seconds s per run, $rounds rounds, $clients clients, $protocol protocol, $(nproc) cores; PostgreSQL $($PG_BINDIR/postgres --version | awk '{ print $3 }')."
+
+csv_file "${CSV_NAME:-run}"
+{
+	echo "synchronous_commit,scenario,baseline,median_tps,messages_per_s,wal_bytes_per_message,tps_ratio,wal_ratio"
+	for sync in on off; do
+		for s in $scenarios; do
+			case $s in
+				business_send) bases="business_outbox business_only" ;;
+				send_batch*) bases=outbox_batch ;;
+				*) bases=- ;;
+			esac
+			tps=$(median_tps "$sync" "$s")
+			row=$(printf '%.0f,%.0f,%.0f' "$tps" "$(echo "$tps * ${per_txn[$s]}" | bc -l)" "$(walmsg "$sync" "$s")")
+			for b in $bases; do
+				if [ "$b" = - ]; then
+					echo "$sync,$s,,$row,,"
+				else
+					printf '%s,%s,%s,%s,%.3f,%.3f\n' "$sync" "$s" "$b" "$row" "$(ratio "$sync" "$s" "$b")" \
+						"$(echo "$(walmsg "$sync" "$s") / $(walmsg "$sync" "$b")" | bc -l)"
+				fi
+			done
+		done
+	done
+} >>"$csv"
+csv_file "${CSV_NAME:-run}_storage"
+{
+	echo "storage,baseline,messages,bytes_per_message,ratio"
+	printf 'topic,outbox,%s,%.0f,%.3f\n' "$topic_msgs" "$(echo "$topic_bytes / $topic_msgs" | bc -l)" \
+		"$(echo "($topic_bytes / $topic_msgs) / ($outbox_bytes / $outbox_msgs)" | bc -l)"
+	printf 'outbox,,%s,%.0f,\n' "$outbox_msgs" "$(echo "$outbox_bytes / $outbox_msgs" | bc -l)"
+} >>"$csv"

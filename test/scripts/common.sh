@@ -15,12 +15,20 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 # A fresh Debian bookworm machine has only the PostgreSQL 15 server and
 # client: the server headers, IPC::Run (for TAP tests), pg_bsd_indent and
 # the compiler toolchain come from here.
-ensure_deps()
+deps=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl pg-bsd-indent
+	make gcc binutils perl sqlsmith pgbouncer)
+ensure_deps() { ensure_packages "${deps[@]}"; }
+# make test (and so make deps) also draws the benchmark charts, with gnuplot
+# shellcheck disable=SC2034  # used by test.sh and deps.sh
+test_deps=("${deps[@]}" gnuplot-nox)
+
+# ensure_packages PACKAGE...: install those of the Debian packages that are
+# missing (as root; otherwise say what to install, and fail).
+ensure_packages()
 {
-	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl pg-bsd-indent make gcc binutils perl sqlsmith pgbouncer"
 	local missing=""
 	local p
-	for p in $pkgs; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing="$missing $p"
 	done
@@ -124,4 +132,28 @@ start_bench_server()
 checkpoint_timeout = '30min'
 shared_buffers = '512MB'"
 	trap 'stop_server "$work" 2>/dev/null; rm -rf "$work"' EXIT
+}
+
+# The command line of the script that sourced this file (sourced without
+# arguments, it sees the script's), for the first line of benchmark CSVs.
+bench_command="$0${*:+ $*}"
+
+# csv_file NAME [COMMAND]: start the benchmark CSV $OUT/NAME.csv (OUT
+# defaults to the current directory) and set $csv to it.  Its first line is
+# a comment saying what produced it (COMMAND, default the command line, and
+# the commit, date, cores and PostgreSQL version), for whoever reads the
+# numbers later; test/bench/charts.sh draws the charts from these files.
+csv_file()
+{
+	local dir=${OUT:-.} commit
+	mkdir -p "$dir"
+	csv="$dir/$1.csv"
+	if commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null); then
+		git -C "$TOP" diff --quiet HEAD 2>/dev/null || commit="$commit with uncommitted changes"
+	else
+		commit=unknown
+	fi
+	printf '# %s; commit %s; %s; %s cores; PostgreSQL %s\n' "${2:-$bench_command}" "$commit" \
+		"$(date -u +%Y-%m-%d)" "$(nproc)" "$("$PG_BINDIR/postgres" --version | awk '{ print $3 }')" >"$csv"
+	echo "results as CSV: $csv" >&2
 }

@@ -2,4 +2,4 @@
 # make deps: install what building and testing mq need (as root, with apt).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
-ensure_deps
+ensure_packages "${test_deps[@]}"

@@ -6,10 +6,10 @@
 # postgres user) or as a user who already has the dependencies.
 #
 # Counted: the warning-free build (COPT=-Werror), the pgindent format
-# check, the include layering check, each pg_regress test, each isolation
-# spec, each TAP assertion, and the demo.  A suite that fails without
-# reporting a failing test counts as one failure, so nothing can fail
-# silently.
+# check, the include layering check, the benchmark charts, each pg_regress
+# test, each isolation spec, each TAP assertion, and the demo.  A suite
+# that fails without reporting a failing test counts as one failure, so
+# nothing can fail silently.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -20,7 +20,7 @@ pass() { passed=$((passed + $1)); }
 fail() { failed=$((failed + $1)); failures="$failures $2"; }
 
 step "checking dependencies"
-ensure_deps
+ensure_packages "${test_deps[@]}"
 
 step "build with warnings as errors, and install"
 if (build_and_install -Werror); then
@@ -50,6 +50,14 @@ work=$(pg_workdir)
 trap 'rm -rf "$work"' EXIT
 cp -a "$TOP/." "$work/src"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work/src"
+
+step "benchmark charts (test/bench/charts.sh)"
+# drawn into the work directory: docs/img stays as committed
+if OUT="$work/charts" "$TOP/test/bench/charts.sh"; then
+	pass 1
+else
+	fail 1 charts
+fi
 
 # run_suite NAME: run installcheck-NAME, count its results from $log.
 run_suite()
