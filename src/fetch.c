@@ -58,6 +58,7 @@
 
 #include "fetch.h"
 #include "group.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "position.h"
 #include "query.h"
@@ -203,6 +204,7 @@ typedef struct ReadState
 	MessageFilter *filter;
 	int32		max;			/* messages still wanted */
 	int32		returned;
+	int64		bytes;			/* payload bytes returned */
 	int64		from;			/* just past the last one returned */
 	Datum		type_names[3];	/* text, jsonb, bytea */
 } ReadState;
@@ -243,6 +245,7 @@ scan_visit(const MqRecord *rec, void *arg)
 						 values, isnull);
 	s->from = rec->offset + 1;
 	s->returned++;
+	s->bytes += VARSIZE_ANY_EXHDR(m->payload);
 	return s->returned < s->max;
 }
 
@@ -277,6 +280,7 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	s.filter = &f;
 	s.max = max;
 	s.returned = 0;
+	s.bytes = 0;
 	s.from = from;
 	s.type_names[0] = CStringGetTextDatum("text");
 	s.type_names[1] = CStringGetTextDatum("jsonb");
@@ -289,6 +293,8 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	from = s.from;
 	if (returned == max)
 		*scanned_to = from;
+	mq_metrics_count(topic->topic_id, a->group.group_id, MQ_METRIC_DELIVERED,
+					 returned, s.bytes);
 	return returned;
 }
 
