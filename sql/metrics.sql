@@ -50,16 +50,24 @@ SELECT count(*) FROM mq.send_batch('m.orders', ARRAY['x', 'yy', 'zzz']);
 SELECT topic, "group", produced, produced_bytes FROM m;
 SELECT stats_reset <= now() AS stats_reset_set FROM mq.metrics WHERE topic = 'm.orders';
 
--- A fetch in a transaction that rolls back delivers nothing; committed,
--- it delivers its rows (and their payload bytes), and the position that
--- mq.commit moves counts as acknowledged, in offsets.
+-- A fetch in a transaction or savepoint that rolls back delivers nothing;
+-- committed, it delivers its rows (and their payload bytes), and the
+-- position that mq.commit moves counts as acknowledged, in offsets.  What
+-- a released savepoint counted belongs to its transaction.
 BEGIN;
 SELECT count(*) FROM mq.fetch('m.billing', max => 100);
 ROLLBACK;
 SELECT "group", delivered, acknowledged FROM m WHERE "group" IS NOT NULL;
 BEGIN;
+SAVEPOINT a;
 SELECT count(*) FROM mq.fetch('m.billing', max => 100);
+ROLLBACK TO a;
+SAVEPOINT b;
+SELECT count(*) FROM mq.fetch('m.billing', max => 100);
+SAVEPOINT c;
 SELECT mq.commit('m.billing');
+RELEASE c;
+RELEASE b;
 COMMIT;
 SELECT "group", delivered, delivered_bytes, acknowledged FROM m
  WHERE "group" IS NOT NULL;

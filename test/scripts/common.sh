@@ -17,7 +17,7 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 # the compiler toolchain come from here.
 ensure_deps()
 {
-	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl pg-bsd-indent make gcc binutils perl sqlsmith"
+	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl pg-bsd-indent make gcc binutils perl sqlsmith prometheus-postgres-exporter"
 	local missing=""
 	local p
 	for p in $pkgs; do
