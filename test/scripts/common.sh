@@ -13,8 +13,9 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
 # Install what building and testing need, with apt, when it is missing.
 # A fresh Debian bookworm machine has only the PostgreSQL 15 server and
-# client: the server headers, IPC::Run (for TAP tests), pg_bsd_indent and
-# the compiler toolchain come from here.
+# client: the server headers, IPC::Run (for TAP tests), pg_bsd_indent, the
+# compiler toolchain and postgres_exporter (test/t/018_metrics.pl) come
+# from here.
 ensure_deps()
 {
 	local pkgs="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl pg-bsd-indent make gcc binutils perl sqlsmith prometheus-postgres-exporter"

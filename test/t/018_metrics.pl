@@ -151,8 +151,9 @@ ok($node->log_contains(
 	'and says so in the log');
 ok(!-e $file, 'and removed');
 
-# --- postgres_exporter with docs/postgres_exporter.yaml exposes the
-# counters and the lags.
+# --- postgres_exporter with docs/postgres_exporter.yaml, connected as a
+# role with the grants docs/metrics.md gives it, exposes the counters and
+# the lags.
 $node->safe_psql('postgres', q{
 BEGIN;
 SELECT count(*) FROM mq.fetch('billing', max => 1000);
@@ -160,6 +161,15 @@ SELECT mq.commit('billing');
 COMMIT;
 SELECT mq.subscribe('workers', 'orders', mode => 'shared', start => 'latest');
 SELECT mq.reset_metrics();
+CREATE ROLE mq_exporter LOGIN;
+GRANT USAGE ON SCHEMA mq TO mq_exporter;
+GRANT SELECT ON mq.metrics, mq.lag, mq.shared_lag TO mq_exporter;
+GRANT EXECUTE ON FUNCTION mq.metric_counters(), mq.partition_offsets(text),
+    mq.first_unconsumed_at(text, integer, bigint), mq.share_windows()
+    TO mq_exporter;
+SELECT mq.grant_topic('orders', 'manage', 'mq_exporter');
+SELECT mq.grant_group('billing', 'manage', 'mq_exporter');
+SELECT mq.grant_group('workers', 'manage', 'mq_exporter');
 SELECT mq.send('orders', 'abcd', partition => 0);
 SELECT mq.send('orders', 'efghij', partition => 1);
 BEGIN;
@@ -169,9 +179,8 @@ COMMIT;
 });
 my $yaml = abs_path(dirname(__FILE__) . '/../../docs/postgres_exporter.yaml');
 my $exporter_port = PostgreSQL::Test::Cluster::get_free_port();
-my $user = getpwuid($>);
 local $ENV{DATA_SOURCE_NAME} = 'host=' . $node->host . ' port=' . $node->port
-  . " dbname=postgres user=$user sslmode=disable";
+  . ' dbname=postgres user=mq_exporter sslmode=disable';
 my ($out, $err) = ('', '');
 my $exporter = IPC::Run::start(
 	[
