@@ -8,7 +8,7 @@ EXTENSION	= mq
 MODULE_big	= mq
 OBJS		= src/settings.o src/shmem.o src/query.o src/acl.o src/partitioner.o \
 		  src/message.o src/codec.o src/clock.o src/database.o src/topic.o src/offsets.o \
-		  src/subscription.o src/segment.o src/delay.o src/produce.o \
+		  src/subscription.o src/metrics.o src/segment.o src/delay.o src/produce.o \
 		  src/group.o src/position.o src/fetch.o src/share.o src/lookup.o src/half.o \
 		  src/retry.o src/topic_ddl.o src/worker.o src/launcher.o src/mq.o
 DATA		= mq--0.1.sql mq--0.2.sql mq--0.1--0.2.sql mq--0.1.control
@@ -19,7 +19,7 @@ PG_CPPFLAGS	= -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter
 # pg_regress: sql/ and expected/ at the top, one throwaway instance with the
 # library preloaded.
 REGRESS		= create_extension guc worker shmem partitioner topic produce lookup group \
-		  delay retry txn prepared batches trust privileges share
+		  delay retry txn prepared batches trust privileges share metrics
 REGRESS_OPTS	= --temp-instance=./tmp_check \
 		  --temp-config=$(srcdir)/test/mq_test.conf
 

@@ -1408,6 +1408,63 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION mq.worker_jobs() IS
 'each job of each database worker: its last run, what it did, the work left and its errors';
 
+------------------------------------------------------------------------
+-- Metrics: counters of committed work per topic and consumer group
+------------------------------------------------------------------------
+
+-- The current database's counters in shared memory, by topic and group id
+-- (group_id 0: the topic's own); mq.metrics names them.
+CREATE FUNCTION mq.metric_counters(
+    OUT topic_id integer,
+    OUT group_id integer,
+    OUT produced bigint,
+    OUT produced_bytes bigint,
+    OUT released bigint,
+    OUT delivered bigint,
+    OUT delivered_bytes bigint,
+    OUT acknowledged bigint,
+    OUT nacked bigint,
+    OUT dead_lettered bigint,
+    OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_metric_counters'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION mq.metric_counters() IS
+'the counters of committed work of the current database''s topics and groups, by id';
+
+CREATE FUNCTION mq.reset_metrics()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'mq_reset_metrics'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION mq.reset_metrics() IS
+'set every counter of mq.metrics in the current database to zero; returns how many rows it reset; superusers only';
+
+-- A row per topic ("group" NULL) and per topic and consumer group that
+-- counted something: topics the caller may see, and groups it may see
+-- with them.
+CREATE VIEW mq.metrics WITH (security_barrier) AS
+    WITH m AS (SELECT * FROM mq.metric_counters())
+    SELECT t.name AS topic, NULL::text AS "group",
+           m.produced, m.produced_bytes, m.released, m.delivered,
+           m.delivered_bytes, m.acknowledged, m.nacked, m.dead_lettered,
+           m.stats_reset
+      FROM m
+      JOIN mq.topic t USING (topic_id)
+     WHERE m.group_id = 0
+       AND mq.has_topic_privilege(t.name, 'all')
+    UNION ALL
+    SELECT t.name, g.name,
+           m.produced, m.produced_bytes, m.released, m.delivered,
+           m.delivered_bytes, m.acknowledged, m.nacked, m.dead_lettered,
+           m.stats_reset
+      FROM m
+      JOIN mq.topic t USING (topic_id)
+      JOIN mq.consumer_group g USING (group_id)
+     WHERE mq.has_group_privilege(g.name, 'all')
+       AND mq.has_topic_privilege(t.name, 'all');
+
 -- The owner and grants of every topic and group the caller may use.
 CREATE VIEW mq.privileges WITH (security_barrier) AS
     SELECT 'topic' AS kind, t.name AS object, t.owner, p.grantee, p.privilege

@@ -189,6 +189,7 @@ static const char *const job_names[MQ_JOB_COUNT] = {
 	[MQ_JOB_CHECKBACK] = "checkback",
 	[MQ_JOB_NOTIFY] = "notify",
 	[MQ_JOB_SHARE] = "share",
+	[MQ_JOB_METRICS] = "metrics",
 };
 
 /*

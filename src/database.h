@@ -35,6 +35,8 @@ typedef enum MqJob
 	MQ_JOB_CHECKBACK,			/* check back unresolved half messages */
 	MQ_JOB_NOTIFY,				/* NOTIFY listeners of moved topics */
 	MQ_JOB_SHARE,				/* fold shared groups' acks into positions */
+	MQ_JOB_METRICS,				/* forget counters of dropped topics and
+								 * groups */
 	MQ_JOB_COUNT
 } MqJob;
 

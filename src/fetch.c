@@ -58,6 +58,7 @@
 
 #include "fetch.h"
 #include "group.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "position.h"
 #include "query.h"
@@ -204,6 +205,7 @@ typedef struct ReadState
 	MessageFilter *filter;
 	int32		max;			/* messages still wanted */
 	int32		returned;
+	int64		bytes;			/* payload bytes returned */
 	int64		from;			/* just past the last one returned */
 	MqPayloadNames payload_names;
 } ReadState;
@@ -242,6 +244,7 @@ scan_visit(const MqRecord *rec, void *arg)
 						 values, isnull);
 	s->from = rec->offset + 1;
 	s->returned++;
+	s->bytes += VARSIZE_ANY_EXHDR(m->payload);
 	return s->returned < s->max;
 }
 
@@ -276,6 +279,7 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	s.filter = &f;
 	s.max = max;
 	s.returned = 0;
+	s.bytes = 0;
 	s.from = from;
 	mq_payload_names_init(&s.payload_names);
 	mq_segment_scan_begin(&scan, topic->topic_id, false);
@@ -286,6 +290,8 @@ read_partition(FetchArgs *a, const MqTopicInfo *topic, int32 partition,
 	from = s.from;
 	if (returned == max)
 		*scanned_to = from;
+	mq_metrics_count(topic->topic_id, a->group.group_id, MQ_METRIC_DELIVERED,
+					 returned, s.bytes);
 	return returned;
 }
 

@@ -12,11 +12,13 @@
  * The hooks only detect events and hand them to the subsystem concerned:
  *
  *	- shmem_request/shmem_startup: each owner of shared state (database.c,
- *	  topic.c, offsets.c, clock.c, subscription.c);
+ *	  topic.c, offsets.c, clock.c, acl.c, share.c, subscription.c,
+ *	  metrics.c);
  *	- object_access_hook: the extension created or dropped (database.c,
- *	  topic.c, subscription.c), a database created (database.c);
+ *	  topic.c, subscription.c, metrics.c), a database created (database.c);
  *	- ProcessUtility_hook: commands that need a database without other
- *	  connections pause that database's worker first (database.c);
+ *	  connections pause that database's worker first (database.c); a
+ *	  dropped database's counters go (metrics.c);
  *	- the transaction callback, the only one mq registers: PRE_PREPARE
  *	  refuses transactions holding mq state, COMMIT and ABORT let each
  *	  subsystem settle its bookkeeping (which must not fail).
@@ -59,6 +61,7 @@
 #include "delay.h"
 #include "group.h"
 #include "launcher.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "position.h"
 #include "produce.h"
@@ -139,6 +142,7 @@ mq_shmem_request_hook(void)
 	mq_acl_shmem_request();
 	mq_share_shmem_request();
 	mq_subscription_shmem_request();
+	mq_metrics_shmem_request();
 }
 
 /*
@@ -159,6 +163,7 @@ mq_shmem_startup_hook(void)
 	mq_acl_shmem_startup();
 	mq_share_shmem_startup();
 	mq_subscription_shmem_startup();
+	mq_metrics_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -214,6 +219,7 @@ mq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			mq_database_extension_dropped();
 			mq_topic_extension_dropped();
 			mq_subscription_changed();
+			mq_metrics_extension_dropped();
 		}
 	}
 	else if (classId == DatabaseRelationId && access == OAT_POST_CREATE)
@@ -294,7 +300,8 @@ may_pause(Node *statement, Oid dboid)
  *		Pause the mq worker of a database before a command that needs the
  *		database to itself (DROP DATABASE, ALTER DATABASE RENAME or SET
  *		TABLESPACE, CREATE DATABASE from it), so that the worker never makes
- *		such a command fail or hang.
+ *		such a command fail or hang; after DROP DATABASE, forget the
+ *		database's counters.
  */
 static void
 mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -303,6 +310,7 @@ mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	const char *dbname = database_needing_sole_access(pstmt->utilityStmt);
+	Oid			dropped_dboid = InvalidOid;
 
 	if (dbname != NULL)
 	{
@@ -310,6 +318,8 @@ mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 		if (OidIsValid(dboid) && may_pause(pstmt->utilityStmt, dboid))
 			mq_database_pause(dboid);
+		if (IsA(pstmt->utilityStmt, DropdbStmt))
+			dropped_dboid = dboid;
 	}
 
 	if (prev_ProcessUtility)
@@ -318,6 +328,10 @@ mq_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+
+	/* DROP DATABASE cannot run in a transaction block: it is done */
+	if (OidIsValid(dropped_dboid))
+		mq_metrics_database_dropped(dropped_dboid);
 }
 
 /*
@@ -359,6 +373,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_subscription_xact_end(false);
 			mq_delay_xact_end(false);
 			mq_acl_xact_end(false);
+			mq_metrics_xact_end(false);
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -370,6 +385,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_topic_xact_end(true);
 			mq_acl_xact_end(true);
 			mq_database_xact_end(true);
+			mq_metrics_xact_end(true);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -381,6 +397,7 @@ mq_xact_callback(XactEvent event, void *arg)
 			mq_topic_xact_end(false);
 			mq_acl_xact_end(false);
 			mq_database_xact_end(false);
+			mq_metrics_xact_end(false);
 			break;
 		default:
 			break;
@@ -403,6 +420,7 @@ mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			mq_position_subxact_end(true, mySubid, parentSubid);
 			mq_share_subxact_end(true, mySubid, parentSubid);
 			mq_topic_subxact_end(true, mySubid, parentSubid);
+			mq_metrics_subxact_end(true);
 			break;
 		case SUBXACT_EVENT_ABORT_SUB:
 			mq_acl_subxact_abort();
@@ -410,6 +428,7 @@ mq_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			mq_position_subxact_end(false, mySubid, parentSubid);
 			mq_share_subxact_end(false, mySubid, parentSubid);
 			mq_topic_subxact_end(false, mySubid, parentSubid);
+			mq_metrics_subxact_end(false);
 			break;
 		default:
 			break;

@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "group.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "position.h"
 #include "query.h"
@@ -198,6 +199,34 @@ position_key_args(Datum *args, int32 group_id, int32 topic_id,
 }
 
 /*
+ * The offsets an UPDATE of a position to $5 moves it forward: its RETURNING
+ * clause.  The subquery runs with the UPDATE's snapshot, so it reads the
+ * row as it was before the UPDATE.
+ */
+#define RETURNING_ADVANCE \
+	" RETURNING GREATEST($5 - (SELECT next_offset FROM mq.position" \
+	POSITION_KEY "), 0)"
+
+/*
+ * count_advance
+ *		Count what the position UPDATE just run moved forward (its
+ *		RETURNING_ADVANCE) as acknowledged.
+ */
+static void
+count_advance(int32 group_id, int32 topic_id)
+{
+	bool		isnull;
+	int64		advance;
+
+	if (SPI_processed == 0)
+		return;
+	advance = DatumGetInt64(mq_query_value(0, 1, &isnull));
+	if (!isnull)
+		mq_metrics_count(topic_id, group_id, MQ_METRIC_ACKNOWLEDGED, advance,
+						 0);
+}
+
+/*
  * set_position
  *		Commit a position (in the current transaction) and drop any lease on
  *		it.  Returns false if the position does not exist.
@@ -211,10 +240,14 @@ set_position(int32 group_id, int32 topic_id, int32 partition,
 
 	position_key_args(args, group_id, topic_id, partition, member_id);
 	args[4] = Int64GetDatum(next);
-	return mq_query("UPDATE mq.position SET next_offset = $5, committed_at = now(),"
-					" lease_owner = NULL, lease_to = NULL, lease_until = NULL,"
-					" attempts = CASE WHEN next_offset = $5 THEN attempts ELSE 0 END"
-					POSITION_KEY, 5, types, args, NULL, false) > 0;
+	if (mq_query("UPDATE mq.position SET next_offset = $5, committed_at = now(),"
+				 " lease_owner = NULL, lease_to = NULL, lease_until = NULL,"
+				 " attempts = CASE WHEN next_offset = $5 THEN attempts ELSE 0 END"
+				 POSITION_KEY RETURNING_ADVANCE,
+				 5, types, args, NULL, false) == 0)
+		return false;
+	count_advance(group_id, topic_id);
+	return true;
 }
 
 /*
@@ -229,18 +262,32 @@ commit_consumer_leases(int32 group_id, int64 lease_owner)
 {
 	Oid			types[2] = {INT4OID, INT8OID};
 	Datum		args[2];
+	uint64		n;
+	uint64		i;
 
 	args[0] = Int32GetDatum(group_id);
 	args[1] = Int64GetDatum(lease_owner);
-	return (int) mq_query("UPDATE mq.position SET next_offset = lease_to,"
-						  " committed_at = now(), lease_owner = NULL,"
-						  " lease_to = NULL, lease_until = NULL,"
-						  " attempts = CASE WHEN next_offset = lease_to"
-						  "  THEN attempts ELSE 0 END"
-						  " WHERE ctid = ANY (ARRAY(SELECT ctid FROM mq.position"
-						  "  WHERE group_id = $1 AND lease_owner = $2"
-						  "  FOR UPDATE SKIP LOCKED))",
-						  2, types, args, NULL, false);
+	n = mq_query("WITH o AS (SELECT ctid, next_offset, lease_to FROM mq.position"
+				 "  WHERE group_id = $1 AND lease_owner = $2"
+				 "  FOR UPDATE SKIP LOCKED)"
+				 " UPDATE mq.position p SET next_offset = o.lease_to,"
+				 " committed_at = now(), lease_owner = NULL,"
+				 " lease_to = NULL, lease_until = NULL,"
+				 " attempts = CASE WHEN o.next_offset = o.lease_to"
+				 "  THEN p.attempts ELSE 0 END"
+				 " FROM o WHERE p.ctid = o.ctid"
+				 " RETURNING p.topic_id, GREATEST(o.lease_to - o.next_offset, 0)",
+				 2, types, args, NULL, false);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		mq_metrics_count(DatumGetInt32(mq_query_value(i, 1, &isnull)),
+						 group_id, MQ_METRIC_ACKNOWLEDGED,
+						 DatumGetInt64(mq_query_value(i, 2, &isnull)), 0);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return (int) n;
 }
 
 /*
@@ -298,8 +345,9 @@ mq_position_commit_leases(int32 group_id, int64 lease_owner)
 								  " WHERE ctid = (SELECT ctid FROM mq.position"
 								  POSITION_KEY
 								  " AND lease_owner = $6 AND lease_to = $5"
-								  " FOR UPDATE SKIP LOCKED)",
+								  " FOR UPDATE SKIP LOCKED)" RETURNING_ADVANCE,
 								  6, types, args, NULL, false);
+			count_advance(c->group_id, c->topic_id);
 			MemoryContextSwitchTo(TopTransactionContext);
 		}
 	}

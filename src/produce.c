@@ -81,6 +81,7 @@
 #include "delay.h"
 #include "offsets.h"
 #include "message.h"
+#include "metrics.h"
 #include "partitioner.h"
 #include "produce.h"
 #include "query.h"
@@ -988,6 +989,7 @@ flush_topic(MqPending **msgs, int n)
 	Relation	marks = NULL;
 	int			i;
 	int			j;
+	int64		bytes = 0;
 	Oid			save_userid;
 	int			save_sec_context;
 	bool		pushed;
@@ -1048,6 +1050,9 @@ flush_topic(MqPending **msgs, int n)
 			goto dropped;
 		insert_batches(rel, msgs + i, j - i, start, topic.compression);
 	}
+	for (i = 0; i < n; i++)
+		bytes += VARSIZE_ANY_EXHDR(msgs[i]->payload);
+	mq_metrics_count(topic.topic_id, 0, MQ_METRIC_PRODUCED, n, bytes);
 
 	if (pushed)
 		PopActiveSnapshot();

@@ -48,6 +48,7 @@
 #include "delay.h"
 #include "group.h"
 #include "message.h"
+#include "metrics.h"
 #include "position.h"
 #include "produce.h"
 #include "query.h"
@@ -297,6 +298,8 @@ dead_letter(const MqGroupInfo *group, const Nacked *m, int32 attempts,
 	copy.partition = 0;
 	copy.headers = retry_headers(m, attempts, topic, partition, offset);
 	mq_produce_buffer(&dlq, &copy);
+	mq_metrics_count(topic->topic_id, group->group_id,
+					 MQ_METRIC_DEAD_LETTERED, 1, 0);
 }
 
 /*
@@ -366,6 +369,7 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 
 	mq_topic_check_partition(topic, partition);
 	read_nacked(topic, partition, offset, &m);
+	mq_metrics_count(topic->topic_id, group->group_id, MQ_METRIC_NACKED, 1, 0);
 
 	/* the subscription that delivered it first decides */
 	retry_name = group_topic_name(group, MQ_RETRY_SUFFIX);
@@ -441,15 +445,29 @@ nack_one(const MqGroupInfo *group, const MqTopicInfo *topic, int32 partition,
 		}
 		(void) mq_position_rewind(group->group_id, topic->topic_id, partition,
 								  "", offset, true);
-		mq_query("UPDATE mq.position SET next_offset = $4,"
-				 " attempts = CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
-				 "  THEN attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
-				 " committed_at = pg_catalog.now(), lease_owner = NULL,"
-				 " lease_to = NULL, lease_until = NULL"
-				 " WHERE group_id OPERATOR(pg_catalog.=) $1"
-				 " AND topic_id OPERATOR(pg_catalog.=) $2"
-				 " AND partition OPERATOR(pg_catalog.=) $3 AND member_id = ''",
-				 4, ptypes, pargs, NULL, false);
+
+		/*
+		 * The messages before it were handled: what the position moves
+		 * forward counts as acknowledged.
+		 */
+		if (mq_query("UPDATE mq.position SET next_offset = $4,"
+					 " attempts = CASE WHEN next_offset OPERATOR(pg_catalog.=) $4"
+					 "  THEN attempts OPERATOR(pg_catalog.+) 1 ELSE 1 END,"
+					 " committed_at = pg_catalog.now(), lease_owner = NULL,"
+					 " lease_to = NULL, lease_until = NULL"
+					 " WHERE group_id OPERATOR(pg_catalog.=) $1"
+					 " AND topic_id OPERATOR(pg_catalog.=) $2"
+					 " AND partition OPERATOR(pg_catalog.=) $3 AND member_id = ''"
+					 " RETURNING GREATEST($4 OPERATOR(pg_catalog.-)"
+					 "  (SELECT next_offset FROM mq.position"
+					 "   WHERE group_id OPERATOR(pg_catalog.=) $1"
+					 "   AND topic_id OPERATOR(pg_catalog.=) $2"
+					 "   AND partition OPERATOR(pg_catalog.=) $3"
+					 "   AND member_id = ''), 0)",
+					 4, ptypes, pargs, NULL, false) > 0)
+			mq_metrics_count(topic->topic_id, group->group_id,
+							 MQ_METRIC_ACKNOWLEDGED,
+							 DatumGetInt64(mq_query_value(0, 1, &isnull)), 0);
 		return "in_place";
 	}
 

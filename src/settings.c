@@ -39,6 +39,7 @@ int			mq_check_max = 15;
 int			mq_check_timeout = 10000;
 int			mq_share_window = 4096;
 int			mq_max_share_partitions = 256;
+int			mq_max_metrics = 4096;
 
 /*
  * mq_settings_define
@@ -85,6 +86,14 @@ mq_settings_define(void)
 							NULL,
 							&mq_max_share_partitions,
 							256, 1, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mq.max_metrics",
+							"Maximum number of rows of mq.metrics, over all databases.",
+							"A topic has one row, and one per consumer group that consumes it.  Counts for a new row are not kept while all are in use.",
+							&mq_max_metrics,
+							4096, 16, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

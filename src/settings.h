@@ -62,6 +62,7 @@ extern int	mq_max_topics;
 extern int	mq_max_partitions;
 extern int	mq_share_window;
 extern int	mq_max_share_partitions;
+extern int	mq_max_metrics;
 
 /* Worker cadence settings (PGC_SIGHUP). */
 extern int	mq_worker_naptime;

@@ -68,6 +68,7 @@
 #include "clock.h"
 #include "fetch.h"
 #include "group.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "produce.h"
 #include "query.h"
@@ -772,6 +773,8 @@ emit(ReceiveArgs *a, const ShareKey *k, uint32 ident, const MqTopicInfo *topic,
 	tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc, values,
 						 isnull);
 	a->returned++;
+	mq_metrics_count(k->topic_id, k->group_id, MQ_METRIC_DELIVERED, 1,
+					 VARSIZE_ANY_EXHDR(m->payload));
 }
 
 /*
@@ -1358,6 +1361,8 @@ ack(Datum *elems, bool *nulls, int n)
 		{
 			incarnations[acked] = incarnation;
 			settled[acked++] = r;
+			mq_metrics_count(r.topic_id, r.group_id, MQ_METRIC_ACKNOWLEDGED,
+							 1, 0);
 		}
 	}
 
@@ -1492,6 +1497,7 @@ mq_nack_receipt(PG_FUNCTION_ARGS)
 		}
 		result = "retry";
 	}
+	mq_metrics_count(r.topic_id, r.group_id, MQ_METRIC_NACKED, 1, 0);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }

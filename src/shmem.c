@@ -30,7 +30,7 @@
 #include "shmem.h"
 
 /* Directories created so far, in order, for mq.shmem_usage(). */
-#define MQ_MAX_DIRECTORIES	4
+#define MQ_MAX_DIRECTORIES	5
 
 static MqDirectory *directories[MQ_MAX_DIRECTORIES];
 static int	ndirectories = 0;
@@ -134,6 +134,33 @@ mq_shmem_enter(MqDirectory *dir, const void *key, bool *found)
 						 dir->setting)));
 
 	memset((char *) entry + dir->keysize, 0, dir->entrysize - dir->keysize);
+	return entry;
+}
+
+/*
+ * mq_shmem_try_enter
+ *		mq_shmem_enter() for paths that must not fail (a commit): returns
+ *		NULL, changing nothing, when the key is not there and dir is full.
+ */
+void *
+mq_shmem_try_enter(MqDirectory *dir, const void *key, bool *found)
+{
+	void	   *entry;
+
+	Assert(LWLockHeldByMeInMode(dir->lock, LW_EXCLUSIVE));
+
+	entry = hash_search(dir->htab, key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		*found = true;
+		return entry;
+	}
+	if (hash_get_num_entries(dir->htab) >= *dir->capacity)
+		return NULL;
+	entry = hash_search(dir->htab, key, HASH_ENTER_NULL, found);
+	if (entry != NULL)
+		memset((char *) entry + dir->keysize, 0,
+			   dir->entrysize - dir->keysize);
 	return entry;
 }
 

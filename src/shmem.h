@@ -10,7 +10,8 @@
  * owner file that keeps it private, reserves and creates its memory, and
  * documents its locks in its header comment: database.c (the databases and
  * their workers), topic.c (the topic directory), offsets.c (partitions),
- * clock.c (mq's clock) and subscription.c (the subscriptions version).
+ * share.c (shared subscriptions' windows), metrics.c (counters), clock.c
+ * (mq's clock) and subscription.c (the subscriptions version).
  * The lock order across them is in docs/design.md.
  *
  * Copyright (c) 2026, mq developers
@@ -31,7 +32,9 @@
  * removing its entries.  The struct is process-local and static in its
  * owner's file; htab and lock point into shared memory once
  * mq_shmem_directory_init() has run.  Running out of slots is an error
- * (SQLSTATE 53400) that names the setting, never a crash.
+ * (SQLSTATE 53400) that names the setting, never a crash; only
+ * mq_shmem_try_enter(), for metrics.c's commit path, reports it by
+ * returning NULL instead.
  */
 typedef struct MqDirectory
 {
@@ -48,5 +51,7 @@ extern Size mq_shmem_directory_size(const MqDirectory *dir);
 extern void mq_shmem_directory_init(MqDirectory *dir, LWLock *lock);
 extern void mq_shmem_check_room(MqDirectory *dir);
 extern void *mq_shmem_enter(MqDirectory *dir, const void *key, bool *found);
+extern void *mq_shmem_try_enter(MqDirectory *dir, const void *key,
+								bool *found);
 
 #endif							/* MQ_SHMEM_H */

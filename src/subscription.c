@@ -82,6 +82,17 @@ mq_subscription_changed(void)
 }
 
 /*
+ * mq_subscription_version
+ *		The subscriptions version: it moves whenever a change to groups,
+ *		subscriptions or topics (a drop among them) has committed.
+ */
+uint64
+mq_subscription_version(void)
+{
+	return pg_atomic_read_u64(subscriptions_version);
+}
+
+/*
  * mq_subscription_pending
  *		Whether the current transaction changed subscriptions (which a
  *		prepared transaction could not announce when it commits).

@@ -57,6 +57,7 @@ extern CachedSubscription *mq_subscription_of(int32 group_id, int32 topic_id,
 
 /* Called by every change to groups, subscriptions or topics. */
 extern void mq_subscription_changed(void);
+extern uint64 mq_subscription_version(void);
 
 /* From mq.c's hooks and transaction callback. */
 extern bool mq_subscription_pending(void);

@@ -7,7 +7,7 @@
  * Each pass of the worker runs its jobs, each in a subtransaction of its
  * own so that one failing job does not undo the others: the watchdog of
  * in-flight offsets, the dedup purge, segment roll and retention, member
- * expiry, the release of due delayed messages and retries (taken from the
+ * expiry, the sweep of dropped topics' and groups' counters, the release of due delayed messages and retries (taken from the
  * delayed store, delay.c, and handed to the producer path, produce.c),
  * half-message check-back, and the notifications that committing
  * producers ask for.  The worker sleeps on its latch until the next of
@@ -68,6 +68,7 @@
 #include "delay.h"
 #include "group.h"
 #include "half.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "produce.h"
 #include "query.h"
@@ -219,6 +220,12 @@ share_job(int64 *backlog)
 	return mq_share_compact();
 }
 
+static int64
+metrics_job(int64 *backlog)
+{
+	return mq_metrics_sweep();
+}
+
 /* Delayed messages released per transaction. */
 #define RELEASE_BATCH		10000
 
@@ -266,6 +273,7 @@ release_message(const char *topic, const MqMessage *m, void *arg)
 	if (state->topic.topic_id == 0 || strcmp(state->topic.name, topic) != 0)
 		mq_topic_get(topic, &state->topic);
 	mq_produce_buffer(&state->topic, m);
+	mq_metrics_count(state->topic.topic_id, 0, MQ_METRIC_RELEASED, 1, 0);
 }
 
 /*
@@ -511,6 +519,7 @@ worker_tick(void)
 		run_job(MQ_JOB_ROLL, roll_job, NULL);
 		run_job(MQ_JOB_MEMBERS, members_job, NULL);
 		run_job(MQ_JOB_SHARE, share_job, NULL);
+		run_job(MQ_JOB_METRICS, metrics_job, NULL);
 		PopActiveSnapshot();
 	}
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));

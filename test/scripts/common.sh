@@ -13,10 +13,11 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 
 # Install what building and testing need, with apt, when it is missing.
 # A fresh Debian bookworm machine has only the PostgreSQL 15 server and
-# client: the server headers, IPC::Run (for TAP tests), pg_bsd_indent and
-# the compiler toolchain come from here.
+# client: the server headers, IPC::Run (for TAP tests), pg_bsd_indent, the
+# compiler toolchain, PgBouncer (test/t/019_pgbouncer.pl) and
+# postgres_exporter (test/t/018_metrics.pl) come from here.
 deps=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl pg-bsd-indent
-	make gcc binutils perl sqlsmith pgbouncer)
+	make gcc binutils perl sqlsmith pgbouncer prometheus-postgres-exporter)
 ensure_deps() { ensure_packages "${deps[@]}"; }
 # make test (and so make deps) also draws the benchmark charts, with gnuplot
 # shellcheck disable=SC2034  # used by test.sh and deps.sh

@@ -255,8 +255,10 @@ command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), 
 	'its dump restores into a new database');
 my $contents = q{
 SELECT (SELECT string_agg(format('%s %s', name, partitions), ',' ORDER BY name) FROM mq.topics),
-       (SELECT string_agg(format('%s/%s %s %s %s', partition, "offset", id, key,
-                                 encode(payload, 'escape')), ',' ORDER BY partition, "offset")
+       (SELECT string_agg(format('%s/%s %s %s %s %s', partition, "offset", id, key,
+                                 payload_type, coalesce(payload_json::text, payload_text,
+                                                        encode(payload_bytes, 'escape'))),
+                          ',' ORDER BY partition, "offset")
           FROM mq.messages('old'))
 };
 is($node->safe_psql('restored', $contents), $node->safe_psql('postgres', $contents),
