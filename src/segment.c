@@ -3,7 +3,8 @@
  * segment.c
  *	  Segments: the tables that hold a topic's messages.  Creating them,
  *	  rolling to a new one, dropping them past retention, locking them for
- *	  reading, and the offsets they bound (log start, offset at a time).
+ *	  reading, and the offsets they bound (log start, offset at a time,
+ *	  mq.partition_offsets).
  *
  * A topic's log is a sequence of segment tables, listed in mq.segment by
  * segment number; producers write to the newest (the active segment, which
@@ -39,6 +40,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
@@ -58,12 +60,14 @@
 
 #include "acl.h"
 #include "codec.h"
+#include "offsets.h"
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_convert_segments);
+PG_FUNCTION_INFO_V1(mq_partition_offsets);
 
 static void check_layout(Relation rel);
 
@@ -949,6 +953,46 @@ mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz
 	}
 	mq_segment_scan_end(&scan);
 	return result;
+}
+
+/*
+ * mq_partition_offsets
+ *		SQL: mq.partition_offsets(topic) returns, per partition, the end
+ *		offset (next to assign), the stable offset, the number of ranges in
+ *		flight and the first offset of the oldest one.
+ */
+Datum
+mq_partition_offsets(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	MqTopicInfo info;
+	int32		p;
+
+	InitMaterializedSRF(fcinfo, 0);
+	mq_topic_get(name, &info);
+	mq_topic_check_access(&info, MQ_ACCESS_DESCRIBE);
+
+	for (p = 0; p < info.partitions; p++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {0};
+		int64		next;
+		int64		oldest;
+		int			count;
+
+		if (!mq_offsets_read(info.topic_id, p, &next, &count, &oldest))
+			break;				/* dropped meanwhile */
+		values[0] = Int32GetDatum(p);
+		values[1] = Int64GetDatum(next);
+		values[2] = Int64GetDatum(count > 0 ? oldest : next);
+		values[3] = Int32GetDatum(count);
+		values[4] = Int64GetDatum(oldest);
+		nulls[4] = (count == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* Old-layout rows read per fetch while converting a segment. */
