@@ -4,10 +4,12 @@
 -- record batch (consecutive offsets of one partition, packed and
 -- compressed), under its name, owner and privileges; offsets, ids, times
 -- and positions do not change.  Topics get a compression setting (lz4 by
--- default), mq.create_topic and mq.alter_topic a compression argument (the
--- EXECUTE privileges granted on the old ones are granted on the new), and
--- mq.messages shows a topic's messages one row per message.  Schema mq
--- becomes a member of the extension, as in a fresh install (at the end).
+-- default), mq.create_topic and mq.alter_topic a compression argument and
+-- mq.partition_offsets the restart gap (the EXECUTE privileges granted on
+-- the old ones are granted on the new), and mq.messages shows a topic's
+-- messages one row per message.  Delivered messages get typed payload
+-- columns (below).  Schema mq becomes a member of the extension, as in a
+-- fresh install (at the end).
 
 \echo Use "ALTER EXTENSION mq UPDATE TO '0.2'" to load this file. \quit
 
@@ -24,7 +26,8 @@ CREATE TEMPORARY TABLE mq_update_grants AS
      CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
      WHERE p.oid IN ('mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval)'::pg_catalog.regprocedure,
-                     'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean)'::pg_catalog.regprocedure)
+                     'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean)'::pg_catalog.regprocedure,
+                     'mq.partition_offsets(text)'::pg_catalog.regprocedure)
        AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner;
 
 -- Delivered messages carry their payload ready to use: payload_type, then
@@ -132,10 +135,30 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.messages(text, integer) IS
 'the committed messages of a topic (or of one partition), one row per message, in partition and offset order';
 
+-- mq.partition_offsets shows the restart gap.  The old function stays, under
+-- another name, until the views that use it are replaced (below).
+ALTER FUNCTION mq.partition_offsets(text) RENAME TO partition_offsets_0_1;
+CREATE FUNCTION mq.partition_offsets(
+    topic text,
+    OUT partition integer,
+    OUT end_offset bigint,
+    OUT stable_offset bigint,
+    OUT inflight integer,
+    OUT oldest_inflight bigint,
+    OUT restart_gap_start bigint,
+    OUT restart_gap_end bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mq_partition_offsets'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION mq.partition_offsets(text) IS
+'end offset, stable offset, in-flight commits and restart gap of each partition of a topic';
+
 REVOKE ALL ON FUNCTION
     mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text),
     mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text),
-    mq.messages(text, integer)
+    mq.messages(text, integer),
+    mq.partition_offsets(text)
     FROM PUBLIC;
 
 -- What the extension itself grants on them (nothing to PUBLIC): the
@@ -144,7 +167,8 @@ REVOKE ALL ON FUNCTION
 CREATE TEMPORARY TABLE mq_update_initprivs AS
     SELECT p.oid, p.proacl FROM pg_catalog.pg_proc p
      WHERE p.oid IN ('mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text)'::pg_catalog.regprocedure,
-                     'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)'::pg_catalog.regprocedure);
+                     'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)'::pg_catalog.regprocedure,
+                     'mq.partition_offsets(text)'::pg_catalog.regprocedure);
 
 DO $$
 DECLARE
@@ -154,6 +178,7 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
             CASE g.name
                 WHEN 'create_topic' THEN 'mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text)'
+                WHEN 'partition_offsets' THEN 'mq.partition_offsets(text)'
                 ELSE 'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)'
             END, g.grantee);
     END LOOP;
@@ -437,8 +462,11 @@ CREATE OR REPLACE VIEW mq.topics WITH (security_barrier) AS
 CREATE OR REPLACE VIEW mq.partitions WITH (security_barrier) AS
     SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
            o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
-           o.end_offset - p.log_start AS messages_estimate,
-           p.high_mark
+           o.end_offset - p.log_start
+             - greatest(least(o.end_offset, coalesce(o.restart_gap_end, 0))
+                        - greatest(p.log_start, o.restart_gap_start), 0)
+             AS messages_estimate,
+           p.high_mark, o.restart_gap_start, o.restart_gap_end
       FROM mq.topic t
      CROSS JOIN LATERAL mq.partition_offsets(t.name) o
       JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition
@@ -473,6 +501,9 @@ CREATE OR REPLACE VIEW mq.members WITH (security_barrier) AS
       JOIN mq.consumer_group g USING (group_id)
      WHERE mq.has_group_privilege(g.name, 'all');
 
+-- lag: the offsets from the position (or the log start) to the stable
+-- offset, less those of the restart gap among them (none without a gap:
+-- greatest and least skip NULLs, so restart_gap_end is taken as 0).
 CREATE OR REPLACE VIEW mq.lag WITH (security_barrier) AS
     WITH o AS (
         SELECT t.topic_id, x.*
@@ -484,7 +515,10 @@ CREATE OR REPLACE VIEW mq.lag WITH (security_barrier) AS
     SELECT g.name AS "group", t.name AS topic, p.partition, p.member_id,
            p.next_offset AS committed_offset,
            o.stable_offset, o.end_offset, pt.log_start AS log_start_offset,
-           greatest(o.stable_offset - greatest(p.next_offset, pt.log_start), 0) AS lag,
+           greatest(o.stable_offset - greatest(p.next_offset, pt.log_start), 0)
+             - greatest(least(o.stable_offset, coalesce(o.restart_gap_end, 0))
+                        - greatest(p.next_offset, pt.log_start, o.restart_gap_start), 0)
+             AS lag,
            now() - CASE WHEN greatest(p.next_offset, pt.log_start) < o.stable_offset
                         THEN mq.first_unconsumed_at(t.name, p.partition,
                                                     greatest(p.next_offset, pt.log_start)) END
@@ -498,6 +532,8 @@ CREATE OR REPLACE VIEW mq.lag WITH (security_barrier) AS
       JOIN mq.partition pt ON pt.topic_id = p.topic_id AND pt.partition = p.partition
       JOIN o ON o.topic_id = p.topic_id AND o.partition = p.partition
      WHERE mq.has_group_privilege(g.name, 'all');
+
+DROP FUNCTION mq.partition_offsets_0_1(text);
 
 CREATE OR REPLACE VIEW mq.delayed WITH (security_barrier) AS
     SELECT t.name AS topic, count(*) AS pending,
@@ -721,14 +757,17 @@ COMMENT ON FUNCTION mq.share_windows() IS
 
 -- Per group and partition of a shared subscription: the ack floor, the
 -- messages leased now, those acknowledged above the floor, those not
--- settled (offsets past the floor, less the acknowledged ones), and the age
--- of the oldest unsettled one.
+-- settled (offsets past the floor, less the acknowledged ones and the
+-- restart gap, as in mq.lag), and the age of the oldest unsettled one.
 CREATE VIEW mq.shared_lag WITH (security_barrier) AS
     SELECT g.name AS "group", t.name AS topic, p.partition,
            f.ack_floor, o.stable_offset,
            coalesce(w.leased, 0) + coalesce(w.settling, 0) AS in_flight,
            f.acked AS acked_above_floor,
-           GREATEST(o.stable_offset - f.ack_floor - f.acked, 0) AS unacked,
+           GREATEST(o.stable_offset - f.ack_floor - f.acked
+                    - GREATEST(LEAST(o.stable_offset, coalesce(o.restart_gap_end, 0))
+                               - GREATEST(f.ack_floor, o.restart_gap_start), 0), 0)
+             AS unacked,
            now() - CASE WHEN f.ack_floor < o.stable_offset
                         THEN mq.first_unconsumed_at(t.name, p.partition, f.ack_floor) END
              AS oldest_unacked_age
@@ -745,7 +784,8 @@ CREATE VIEW mq.shared_lag WITH (security_barrier) AS
                         (SELECT coalesce(sum(upper(r) - lower(r)), 0)
                            FROM unnest(p.acked) r)::integer) AS acked) f
       CROSS JOIN LATERAL (
-        SELECT x.stable_offset FROM mq.partition_offsets(t.name) x
+        SELECT x.stable_offset, x.restart_gap_start, x.restart_gap_end
+          FROM mq.partition_offsets(t.name) x
          WHERE x.partition = p.partition) o
      WHERE s.mode IN ('shared', 'key_shared')
        AND mq.has_group_privilege(g.name, 'all')

@@ -503,13 +503,17 @@ COMMENT ON FUNCTION mq.payload_jsonb(bytea, text) IS
 'the payload of a jsonb message as jsonb, NULL otherwise';
 
 -- Per-partition offsets from shared memory (loading the topic if needed).
+-- The restart gap: offsets from the log's end to the high mark a partition
+-- continued from after a restart, never handed out (NULLs if none).
 CREATE FUNCTION mq.partition_offsets(
     topic text,
     OUT partition integer,
     OUT end_offset bigint,
     OUT stable_offset bigint,
     OUT inflight integer,
-    OUT oldest_inflight bigint)
+    OUT oldest_inflight bigint,
+    OUT restart_gap_start bigint,
+    OUT restart_gap_end bigint)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mq_partition_offsets'
 LANGUAGE C VOLATILE STRICT;
@@ -523,7 +527,7 @@ SELECT pg_catalog.pg_extension_config_dump('mq.partition', '');
 SELECT pg_catalog.pg_extension_config_dump('mq.dedup', '');
 
 COMMENT ON FUNCTION mq.partition_offsets(text) IS
-'end offset, stable offset and in-flight commits of each partition of a topic';
+'end offset, stable offset, in-flight commits and restart gap of each partition of a topic';
 
 CREATE VIEW mq.topics WITH (security_barrier) AS
     SELECT t.name, t.partitions, t.retention, t.retention_bytes,
@@ -542,8 +546,11 @@ CREATE VIEW mq.topics WITH (security_barrier) AS
 CREATE VIEW mq.partitions WITH (security_barrier) AS
     SELECT t.name AS topic, o.partition, p.log_start AS log_start_offset,
            o.end_offset, o.stable_offset, o.inflight, o.oldest_inflight,
-           o.end_offset - p.log_start AS messages_estimate,
-           p.high_mark
+           o.end_offset - p.log_start
+             - greatest(least(o.end_offset, coalesce(o.restart_gap_end, 0))
+                        - greatest(p.log_start, o.restart_gap_start), 0)
+             AS messages_estimate,
+           p.high_mark, o.restart_gap_start, o.restart_gap_end
       FROM mq.topic t
      CROSS JOIN LATERAL mq.partition_offsets(t.name) o
       JOIN mq.partition p ON p.topic_id = t.topic_id AND p.partition = o.partition
@@ -989,6 +996,9 @@ CREATE VIEW mq.members WITH (security_barrier) AS
       JOIN mq.consumer_group g USING (group_id)
      WHERE mq.has_group_privilege(g.name, 'all');
 
+-- lag: the offsets from the position (or the log start) to the stable
+-- offset, less those of the restart gap among them (none without a gap:
+-- greatest and least skip NULLs, so restart_gap_end is taken as 0).
 CREATE VIEW mq.lag WITH (security_barrier) AS
     WITH o AS (
         SELECT t.topic_id, x.*
@@ -1000,7 +1010,10 @@ CREATE VIEW mq.lag WITH (security_barrier) AS
     SELECT g.name AS "group", t.name AS topic, p.partition, p.member_id,
            p.next_offset AS committed_offset,
            o.stable_offset, o.end_offset, pt.log_start AS log_start_offset,
-           greatest(o.stable_offset - greatest(p.next_offset, pt.log_start), 0) AS lag,
+           greatest(o.stable_offset - greatest(p.next_offset, pt.log_start), 0)
+             - greatest(least(o.stable_offset, coalesce(o.restart_gap_end, 0))
+                        - greatest(p.next_offset, pt.log_start, o.restart_gap_start), 0)
+             AS lag,
            now() - CASE WHEN greatest(p.next_offset, pt.log_start) < o.stable_offset
                         THEN mq.first_unconsumed_at(t.name, p.partition,
                                                     greatest(p.next_offset, pt.log_start)) END
@@ -1108,14 +1121,17 @@ COMMENT ON FUNCTION mq.share_windows() IS
 
 -- Per group and partition of a shared subscription: the ack floor, the
 -- messages leased now, those acknowledged above the floor, those not
--- settled (offsets past the floor, less the acknowledged ones), and the age
--- of the oldest unsettled one.
+-- settled (offsets past the floor, less the acknowledged ones and the
+-- restart gap, as in mq.lag), and the age of the oldest unsettled one.
 CREATE VIEW mq.shared_lag WITH (security_barrier) AS
     SELECT g.name AS "group", t.name AS topic, p.partition,
            f.ack_floor, o.stable_offset,
            coalesce(w.leased, 0) + coalesce(w.settling, 0) AS in_flight,
            f.acked AS acked_above_floor,
-           GREATEST(o.stable_offset - f.ack_floor - f.acked, 0) AS unacked,
+           GREATEST(o.stable_offset - f.ack_floor - f.acked
+                    - GREATEST(LEAST(o.stable_offset, coalesce(o.restart_gap_end, 0))
+                               - GREATEST(f.ack_floor, o.restart_gap_start), 0), 0)
+             AS unacked,
            now() - CASE WHEN f.ack_floor < o.stable_offset
                         THEN mq.first_unconsumed_at(t.name, p.partition, f.ack_floor) END
              AS oldest_unacked_age
@@ -1132,7 +1148,8 @@ CREATE VIEW mq.shared_lag WITH (security_barrier) AS
                         (SELECT coalesce(sum(upper(r) - lower(r)), 0)
                            FROM unnest(p.acked) r)::integer) AS acked) f
       CROSS JOIN LATERAL (
-        SELECT x.stable_offset FROM mq.partition_offsets(t.name) x
+        SELECT x.stable_offset, x.restart_gap_start, x.restart_gap_end
+          FROM mq.partition_offsets(t.name) x
          WHERE x.partition = p.partition) o
      WHERE s.mode IN ('shared', 'key_shared')
        AND mq.has_group_privilege(g.name, 'all')

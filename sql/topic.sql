@@ -9,9 +9,9 @@ SELECT name, partitions, retention, retention_bytes, segment_bytes,
        segment_age, notify, segments
   FROM mq.topics ORDER BY name;
 
--- Each partition starts empty.
+-- Each partition starts empty, with no restart gap.
 SELECT topic, partition, log_start_offset, end_offset, stable_offset,
-       inflight, oldest_inflight
+       inflight, oldest_inflight, restart_gap_start, restart_gap_end
   FROM mq.partitions ORDER BY topic, partition;
 
 -- Names: letters, digits, '.', '_' and '-', 1 to 200 characters.

@@ -23,6 +23,19 @@
  * (topic.c loads it), so no offset is handed out twice, even one of an
  * aborted transaction.
  *
+ * The restart gap.  A partition entered from its durable high mark (after a
+ * restart, or a restore) continues from the mark, past the end of its
+ * stored log: the offsets in between hold no message and never will.  The
+ * entry remembers that gap, [gap_start, gap_end), so that what users see
+ * (the end and stable offsets, lag) can leave it out.  The mark is not
+ * moved back to the log's end: offsets in the gap may have gone to
+ * transactions that aborted, or been seen as an end offset or a group
+ * position, and must never be handed out again.  gap_end is the mark the
+ * entry starts from; gap_start, the log's end, is found by segment.c when
+ * first asked for (mq_offsets_set_gap), and cannot change afterwards, as
+ * every offset handed out from then on is at or past gap_end.  Partitions
+ * of new topics, and partitions added to a topic, have no gap.
+ *
  * Entries are added when topic.c loads or grows a topic and removed when
  * it forgets one, always with the topic directory's lock held exclusively,
  * so a capacity check and the entries it admits cannot be separated.
@@ -42,8 +55,9 @@
  *		serialises reservations, including the durable high-mark bump that
  *		may do I/O (so mq.partition is locked before it is taken).
  *	MqPartition.mutex (spinlock)
- *		next_offset, high_mark, notified and the ring, for the few
- *		instructions that read or change them.
+ *		next_offset, high_mark, notified, gap_start and the ring, for the
+ *		few instructions that read or change them.  gap_end is set when the
+ *		entry is added and never changes.
  *
  * Copyright (c) 2026, mq developers
  *
@@ -96,6 +110,9 @@
 /* Condition variables that waiting consumers share, by database. */
 #define MQ_WAKE_CHANNELS	16
 
+/* gap_start of a partition whose log end segment.c has not found yet. */
+#define MQ_GAP_UNKNOWN		(-1)
+
 typedef struct MqInflight
 {
 	int64		start;			/* first offset of the range */
@@ -119,6 +136,8 @@ typedef struct MqPartition
 	int64		next_offset;	/* next offset to assign */
 	int64		high_mark;		/* durable: next_offset never passes it */
 	int64		notified;		/* stable offset of the last NOTIFY */
+	int64		gap_start;		/* the restart gap: end of the stored log */
+	int64		gap_end;		/* ... to the high mark it started from */
 	int			head;			/* oldest ring entry */
 	int			count;			/* ring entries in use */
 	MqInflight	ring[MQ_INFLIGHT_SLOTS];
@@ -691,10 +710,12 @@ mq_offsets_check_room(const char *topic_name, int32 from, int32 to)
  * mq_offsets_enter
  *		Add partitions [from, to) of topic topic_name (topic_id) to shared
  *		memory, each continuing from its durable high mark (high_marks[p -
- *		from]; NULL for new partitions, which start at 0).  Partitions
- *		already there are left alone.  Raises ERRCODE_CONFIGURATION_LIMIT_
- *		EXCEEDED before adding anything if there is no room for them all.
- *		Caller holds the topic directory's lock exclusively.
+ *		from]; NULL for new partitions, which start at 0).  A partition
+ *		entered from a mark past 0 has a restart gap whose start is not
+ *		known yet (see the header comment).  Partitions already there are
+ *		left alone.  Raises ERRCODE_CONFIGURATION_LIMIT_EXCEEDED before
+ *		adding anything if there is no room for them all.  Caller holds the
+ *		topic directory's lock exclusively.
  */
 void
 mq_offsets_enter(const char *topic_name, int32 topic_id, int32 from, int32 to,
@@ -720,6 +741,8 @@ mq_offsets_enter(const char *topic_name, int32 topic_id, int32 from, int32 to,
 		part->next_offset = mark;
 		part->high_mark = mark;
 		part->notified = mark;
+		part->gap_start = mark > 0 ? MQ_GAP_UNKNOWN : mark;
+		part->gap_end = mark;
 		ConditionVariableInit(&part->cv);
 	}
 	LWLockRelease(OffState->parts_lock);
@@ -755,13 +778,13 @@ mq_offsets_forget(Oid dboid, int32 topic_id, int32 from, int32 to)
 
 /*
  * mq_offsets_read
- *		What mq.partition_offsets() shows of a partition: its end offset,
- *		the number of ranges in flight and the start of the oldest one (0 if
- *		none).  Returns false if the partition is not in shared memory.
+ *		What mq.partition_offsets() shows of a partition, into *out: its
+ *		end and stable offsets, the ranges in flight, and its restart gap,
+ *		whose start is -1 if not known yet.  Returns false if the partition
+ *		is not in shared memory.
  */
 bool
-mq_offsets_read(int32 topic_id, int32 partition, int64 *end, int *inflight,
-				int64 *oldest)
+mq_offsets_read(int32 topic_id, int32 partition, MqPartitionOffsets *out)
 {
 	MqPartition *part;
 
@@ -770,13 +793,40 @@ mq_offsets_read(int32 topic_id, int32 partition, int64 *end, int *inflight,
 	if (part != NULL)
 	{
 		SpinLockAcquire(&part->mutex);
-		*end = part->next_offset;
-		*inflight = part->count;
-		*oldest = part->count > 0 ? part->ring[part->head].start : 0;
+		out->end = part->next_offset;
+		out->stable = stable_of(part);
+		out->inflight = part->count;
+		out->oldest = part->count > 0 ? part->ring[part->head].start : 0;
+		out->gap_start = part->gap_start;
+		out->gap_end = part->gap_end;
 		SpinLockRelease(&part->mutex);
 	}
 	LWLockRelease(OffState->parts_lock);
 	return part != NULL;
+}
+
+/*
+ * mq_offsets_set_gap
+ *		Record where the restart gap of a partition starts: the end of its
+ *		log below the gap's end, as segment.c found it.  Every caller finds
+ *		the same, so the first to record it wins.  Nothing happens if the
+ *		partition is no longer in shared memory.
+ */
+void
+mq_offsets_set_gap(int32 topic_id, int32 partition, int64 gap_start)
+{
+	MqPartition *part;
+
+	LWLockAcquire(OffState->parts_lock, LW_SHARED);
+	part = find_partition(topic_id, partition);
+	if (part != NULL)
+	{
+		SpinLockAcquire(&part->mutex);
+		if (part->gap_start == MQ_GAP_UNKNOWN)
+			part->gap_start = Min(gap_start, part->gap_end);
+		SpinLockRelease(&part->mutex);
+	}
+	LWLockRelease(OffState->parts_lock);
 }
 
 /*

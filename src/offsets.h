@@ -20,12 +20,34 @@
 #include "storage/condition_variable.h"
 #include "utils/relcache.h"
 
+/*
+ * What mq.partition_offsets() shows of a partition.  The restart gap
+ * [gap_start, gap_end) runs from the end of the stored log to the durable
+ * high mark the partition continued from after a restart (empty for a
+ * partition created since): it holds no message, and none of its offsets
+ * is handed out again.  gap_start is -1 until the log's end has been found
+ * (mq_offsets_set_gap).
+ */
+typedef struct MqPartitionOffsets
+{
+	int64		end;			/* next offset to assign */
+	int64		stable;			/* readers read below it */
+	int			inflight;		/* ranges of committing transactions */
+	int64		oldest;			/* start of the oldest one, 0 if none */
+	int64		gap_start;
+	int64		gap_end;
+} MqPartitionOffsets;
+
 /* Readers. */
 extern bool mq_offsets_stable(int32 topic_id, int32 partition, int64 *stable,
 							  int64 *end);
-extern bool mq_offsets_read(int32 topic_id, int32 partition, int64 *end,
-							int *inflight, int64 *oldest);
+extern bool mq_offsets_read(int32 topic_id, int32 partition,
+							MqPartitionOffsets *out);
 extern ConditionVariable *mq_offsets_wake_channel(Oid dboid);
+
+/* Where a restart gap starts, once segment.c has found it. */
+extern void mq_offsets_set_gap(int32 topic_id, int32 partition,
+							   int64 gap_start);
 
 /* The producer's commit path (produce.c) and mq.c's transaction callback. */
 extern int64 mq_offsets_reserve(Relation *marks, int32 topic_id,

@@ -3,7 +3,8 @@
  * segment.c
  *	  Segments: the tables that hold a topic's messages.  Creating them,
  *	  rolling to a new one, dropping them past retention, locking them for
- *	  reading, and the offsets they bound (log start, offset at a time).
+ *	  reading, and the offsets they bound (log start, offset at a time, the
+ *	  log's end below a restart gap, mq.partition_offsets).
  *
  * A topic's log is a sequence of segment tables, listed in mq.segment by
  * segment number; producers write to the newest (the active segment, which
@@ -39,6 +40,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
@@ -58,12 +60,14 @@
 
 #include "acl.h"
 #include "codec.h"
+#include "offsets.h"
 #include "query.h"
 #include "segment.h"
 #include "settings.h"
 #include "topic.h"
 
 PG_FUNCTION_INFO_V1(mq_convert_segments);
+PG_FUNCTION_INFO_V1(mq_partition_offsets);
 
 static void check_layout(Relation rel);
 
@@ -949,6 +953,184 @@ mq_segment_offset_at_time(const MqTopicInfo *topic, int32 partition, TimestampTz
 	}
 	mq_segment_scan_end(&scan);
 	return result;
+}
+
+/*
+ * find_log_ends
+ *		For each partition p of topic_id with bounds[p] >= 0, set ends[p] to
+ *		the offset just past its last record stored below bounds[p], or to
+ *		-1 if no segment holds one.  The segments are searched newest first,
+ *		each with one backward probe of its primary key per partition not
+ *		found yet, and the search stops once every partition is found: a
+ *		partition whose last batch below its bound is in the newest segment
+ *		costs one probe, one that has none one probe per segment.  No batch
+ *		is decoded.  Reads with the latest snapshot; the caller is
+ *		connected to SPI and checked the right to describe the topic.
+ */
+static void
+find_log_ends(int32 topic_id, int32 partitions, const int64 *bounds,
+			  int64 *ends)
+{
+	MqSegmentScan scan;
+	Snapshot	snapshot;
+	Oid			relid;
+	const char *name;
+	int32		left = 0;
+	int32		p;
+
+	for (p = 0; p < partitions; p++)
+	{
+		ends[p] = -1;
+		if (bounds[p] >= 0)
+			left++;
+	}
+	if (left == 0)
+		return;
+
+	mq_segment_scan_begin(&scan, topic_id, true);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	while (left > 0 && mq_segment_scan_next(&scan, &relid, &name))
+	{
+		Relation	rel = table_open(relid, NoLock);
+		Relation	index = index_open(RelationGetPrimaryKeyIndex(rel),
+									   AccessShareLock);
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		IndexScanDesc iscan = index_beginscan(rel, index, snapshot, 2, 0);
+
+		for (p = 0; p < partitions; p++)
+		{
+			ScanKeyData keys[2];
+			bool		isnull;
+
+			if (bounds[p] < 0 || ends[p] >= 0)
+				continue;
+			CHECK_FOR_INTERRUPTS();
+			ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ,
+						Int32GetDatum(p));
+			ScanKeyInit(&keys[1], 2, BTLessStrategyNumber, F_INT8LT,
+						Int64GetDatum(bounds[p]));
+			index_rescan(iscan, keys, 2, NULL, 0);
+			if (!index_getnext_slot(iscan, BackwardScanDirection, slot))
+				continue;
+			ends[p] = DatumGetInt64(slot_getattr(slot, SEG_BASE_OFFSET + 1,
+												 &isnull)) +
+				DatumGetInt32(slot_getattr(slot, SEG_RECORD_COUNT + 1,
+										   &isnull));
+			left--;
+		}
+		index_endscan(iscan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(index, AccessShareLock);
+		table_close(rel, NoLock);
+	}
+	UnregisterSnapshot(snapshot);
+	mq_segment_scan_end(&scan);
+}
+
+/*
+ * find_restart_gaps
+ *		Record where the restart gaps of topic's partitions start, for
+ *		those not known yet (offs[p].gap_start < 0; see offsets.c): the end
+ *		of each partition's log below its gap's end, or its log start if no
+ *		segment holds a record of it there (it never had one, or retention
+ *		dropped them all).  The log start is read after the segments, so a
+ *		segment that retention dropped meanwhile has moved it.  Runs once
+ *		per partition per server life, at the first call that shows the
+ *		partition's offsets.
+ */
+static void
+find_restart_gaps(const MqTopicInfo *topic, const MqPartitionOffsets *offs)
+{
+	int64	   *bounds = palloc(sizeof(int64) * topic->partitions);
+	int64	   *ends = palloc(sizeof(int64) * topic->partitions);
+	Oid			type = INT4OID;
+	Datum		arg = Int32GetDatum(topic->topic_id);
+	bool		any = false;
+	int32		p;
+	uint64		i;
+	uint64		n;
+
+	for (p = 0; p < topic->partitions; p++)
+	{
+		bounds[p] = offs[p].gap_start < 0 ? offs[p].gap_end : -1;
+		any |= bounds[p] >= 0;
+	}
+	if (!any)
+		return;
+
+	SPI_connect();
+	find_log_ends(topic->topic_id, topic->partitions, bounds, ends);
+	n = mq_query_latest("SELECT partition, log_start FROM mq.partition"
+						" WHERE topic_id OPERATOR(pg_catalog.=) $1",
+						1, &type, &arg, NULL);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		log_start;
+
+		p = DatumGetInt32(mq_query_value(i, 1, &isnull));
+		log_start = DatumGetInt64(mq_query_value(i, 2, &isnull));
+		if (p < topic->partitions && bounds[p] >= 0)
+			mq_offsets_set_gap(topic->topic_id, p, Max(ends[p], log_start));
+	}
+	SPI_finish();
+	pfree(bounds);
+	pfree(ends);
+}
+
+/*
+ * mq_partition_offsets
+ *		SQL: mq.partition_offsets(topic) returns, per partition, the end
+ *		offset (next to assign), the stable offset, the number of ranges in
+ *		flight, the first offset of the oldest one, and the restart gap
+ *		(NULLs if there is none).  While nothing has been handed out past
+ *		the gap, the end and stable offsets show the log's end, where the
+ *		gap starts, rather than the high mark where it ends.
+ */
+Datum
+mq_partition_offsets(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = mq_topic_name_arg(fcinfo, 0);
+	MqTopicInfo info;
+	MqPartitionOffsets *offs;
+	int32		p;
+
+	InitMaterializedSRF(fcinfo, 0);
+	mq_topic_get(name, &info);
+	mq_topic_check_access(&info, MQ_ACCESS_DESCRIBE);
+
+	offs = palloc(sizeof(MqPartitionOffsets) * info.partitions);
+	for (p = 0; p < info.partitions; p++)
+		if (!mq_offsets_read(info.topic_id, p, &offs[p]))
+			return (Datum) 0;	/* dropped meanwhile */
+	find_restart_gaps(&info, offs);
+
+	for (p = 0; p < info.partitions; p++)
+	{
+		MqPartitionOffsets *o = &offs[p];
+		Datum		values[7];
+		bool		nulls[7] = {0};
+		bool		gap;
+
+		if (!mq_offsets_read(info.topic_id, p, o))
+			break;				/* dropped meanwhile */
+		gap = o->gap_start >= 0 && o->gap_start < o->gap_end;
+		values[0] = Int32GetDatum(p);
+		values[1] = Int64GetDatum(gap && o->end == o->gap_end ?
+								  o->gap_start : o->end);
+		values[2] = Int64GetDatum(gap && o->stable == o->gap_end ?
+								  o->gap_start : o->stable);
+		values[3] = Int32GetDatum(o->inflight);
+		values[4] = Int64GetDatum(o->oldest);
+		nulls[4] = (o->inflight == 0);
+		values[5] = Int64GetDatum(o->gap_start);
+		values[6] = Int64GetDatum(o->gap_end);
+		nulls[5] = nulls[6] = !gap;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+							 values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* Old-layout rows read per fetch while converting a segment. */

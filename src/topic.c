@@ -46,7 +46,6 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -131,8 +130,6 @@ static bool purge_at_commit = false;	/* the extension is being dropped */
 /* Parameter types of the SPI queries below. */
 static Oid	text_type = TEXTOID;
 static Oid	int4_type = INT4OID;
-
-PG_FUNCTION_INFO_V1(mq_partition_offsets);
 
 /*
  * mq_topic_object_name_arg
@@ -720,46 +717,6 @@ mq_topic_xact_end(bool commit)
 	/* the list lives in TopTransactionContext, which is about to go */
 	topic_changes = NIL;
 	purge_at_commit = false;
-}
-
-/*
- * mq_partition_offsets
- *		SQL: mq.partition_offsets(topic) returns, per partition, the end
- *		offset (next to assign), the stable offset, the number of ranges in
- *		flight and the first offset of the oldest one.
- */
-Datum
-mq_partition_offsets(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name = mq_topic_name_arg(fcinfo, 0);
-	MqTopicInfo info;
-	int32		p;
-
-	InitMaterializedSRF(fcinfo, 0);
-	mq_topic_get(name, &info);
-	mq_topic_check_access(&info, MQ_ACCESS_DESCRIBE);
-
-	for (p = 0; p < info.partitions; p++)
-	{
-		Datum		values[5];
-		bool		nulls[5] = {0};
-		int64		next;
-		int64		oldest;
-		int			count;
-
-		if (!mq_offsets_read(info.topic_id, p, &next, &count, &oldest))
-			break;				/* dropped meanwhile */
-		values[0] = Int32GetDatum(p);
-		values[1] = Int64GetDatum(next);
-		values[2] = Int64GetDatum(count > 0 ? oldest : next);
-		values[3] = Int32GetDatum(count);
-		values[4] = Int64GetDatum(oldest);
-		nulls[4] = (count == 0);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
-							 values, nulls);
-	}
-	return (Datum) 0;
 }
 
 /*

@@ -58,6 +58,97 @@ $node->restart;
 my $after2 = offset_of_send('tail');
 cmp_ok($after2, '>', $after, 'offsets keep increasing across a clean restart');
 
+# The restart gap.  After a restart a partition continues from its durable
+# high mark, past offsets that were never handed out.  Until something new
+# is sent, the views show the log's real end, and lag counts the messages
+# a group has not consumed, never that gap: 0 for a group that had
+# consumed everything, 5 for one that had not consumed the last 5, 0 for a
+# group whose fetch after the restart moved its position into the gap.
+# New messages take offsets at or past the mark and count one each.  The
+# same after a clean restart and after a crash (immediate stop).
+$node->safe_psql('postgres', q{
+SELECT mq.create_topic('gap');
+SELECT mq.subscribe('gap.done', 'gap', start => 'earliest');
+SELECT mq.subscribe('gap.behind', 'gap', start => 'earliest');
+SELECT mq.subscribe('gap.shared', 'gap', start => 'earliest', mode => 'shared');
+});
+
+sub gap_lag
+{
+	return $node->safe_psql('postgres', q{
+SELECT string_agg("group" || '=' || lag, ' ' ORDER BY "group")
+  FROM mq.lag WHERE topic = 'gap'});
+}
+
+sub gap_offsets
+{
+	return $node->safe_psql('postgres', q{
+SELECT end_offset, stable_offset, messages_estimate
+  FROM mq.partitions WHERE topic = 'gap'});
+}
+
+for my $mode ('fast', 'immediate')
+{
+	# 15 messages: gap.done consumes them all, gap.behind the first 10,
+	# gap.shared acknowledges them all.
+	$node->safe_psql('postgres', q{
+SELECT count(*) FROM mq.send_batch('gap', ARRAY(SELECT g::text FROM generate_series(1, 10) g));
+SELECT count(*) FROM mq.fetch('gap.done', 'gap', max => 1000);
+SELECT count(*) FROM mq.fetch('gap.behind', 'gap', max => 1000);
+SELECT count(*) FROM mq.send_batch('gap', ARRAY(SELECT g::text FROM generate_series(11, 15) g));
+SELECT count(*) FROM mq.fetch('gap.done', 'gap', max => 1000);
+});
+	$node->safe_psql('postgres', q{
+DO $$
+DECLARE
+    n integer;
+BEGIN
+    LOOP
+        SELECT count(mq.ack(r.receipt)) INTO n FROM mq.receive('gap.shared', 100) r;
+        EXIT WHEN n = 0;
+    END LOOP;
+END
+$$});
+	my ($end, $mark) = split /\|/, $node->safe_psql('postgres', q{
+SELECT end_offset, high_mark FROM mq.partitions WHERE topic = 'gap'});
+	$node->poll_query_until('postgres', qq{
+SELECT committed_offset = $end FROM mq.lag WHERE "group" = 'gap.shared'})
+	  or die 'the worker did not fold the acks of gap.shared into its position';
+	is(gap_lag(), 'gap.behind=5 gap.done=0 gap.shared=0',
+		"$mode: before the restart, gap.behind has 5 messages to consume");
+
+	$node->stop($mode);
+	$node->start;
+
+	is(gap_lag(), 'gap.behind=5 gap.done=0 gap.shared=0',
+		"$mode: after the restart, lag counts messages, not the gap");
+	is($node->safe_psql('postgres', q{
+SELECT unacked FROM mq.shared_lag WHERE "group" = 'gap.shared'}),
+		'0', "$mode: and so does mq.shared_lag");
+	is(gap_offsets(), "$end|$end|$end",
+		"$mode: mq.partitions shows the log's real end ($end), not the high mark ($mark)");
+	is($node->safe_psql('postgres', q{
+SELECT restart_gap_start, restart_gap_end FROM mq.partition_offsets('gap')}),
+		"$end|$mark", "$mode: mq.partition_offsets shows the gap [$end, $mark)");
+	is($node->safe_psql('postgres', q{
+SELECT count(*) FROM mq.fetch('gap.done', 'gap', max => 1000)}),
+		'0', "$mode: a fetch finds nothing new");
+	is($node->safe_psql('postgres', q{
+SELECT committed_offset, lag FROM mq.lag WHERE "group" = 'gap.done'}),
+		"$mark|0", "$mode: and moves the position across the gap, with lag 0");
+
+	$node->safe_psql('postgres', q{
+SELECT count(*) FROM mq.send_batch('gap', ARRAY['a', 'b', 'c'])});
+	is($node->safe_psql('postgres', qq{
+SELECT string_agg("offset"::text, ',' ORDER BY "offset") FROM mq.read('gap', 0, $end)}),
+		join(',', $mark, $mark + 1, $mark + 2),
+		"$mode: three new messages take offsets from the high mark on");
+	is(gap_lag(), 'gap.behind=8 gap.done=3 gap.shared=3',
+		"$mode: and count 3 in each group's lag");
+	is(gap_offsets(), join('|', $mark + 3, $mark + 3, $end + 3),
+		"$mode: end and stable offsets are the new end; the estimate leaves the gap out");
+}
+
 # Heavy sends from four producers, then SIGKILL of a backend.  Each
 # producer prints a message's id only once its COMMIT returned.
 $node->safe_psql('postgres', "SELECT mq.create_topic('load', partitions => 4)");

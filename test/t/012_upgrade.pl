@@ -31,6 +31,7 @@ CREATE ROLE reader;
 GRANT USAGE ON SCHEMA mq TO app, reader;
 GRANT EXECUTE ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval) TO app;
 GRANT EXECUTE ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean) TO app;
+GRANT EXECUTE ON FUNCTION mq.partition_offsets(text) TO app;
 });
 is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'mq'"),
 	'0.1', 'the extension starts at 0.1');
@@ -175,6 +176,9 @@ is($node->safe_psql('postgres', q{
 SELECT has_function_privilege('app', 'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)', 'EXECUTE')
 }), 't', 'and on mq.alter_topic');
 is($node->safe_psql('postgres', q{
+SELECT has_function_privilege('app', 'mq.partition_offsets(text)', 'EXECUTE')
+}), 't', 'and on mq.partition_offsets, which now shows the restart gap');
+is($node->safe_psql('postgres', q{
 SELECT count(*) FROM pg_init_privs
  WHERE (classoid = 'pg_class'::regclass AND objoid IN (SELECT relid FROM mq.segment))
     OR (classoid = 'pg_proc'::regclass AND initprivs::text LIKE '%app=%')
@@ -183,6 +187,13 @@ is($node->safe_psql('postgres', q{
 SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
  WHERE i.indrelid IN (SELECT relid FROM mq.segment) AND i.indisprimary
 }), 'seg_1_0_pkey,seg_1_1_pkey', 'the primary keys keep their names');
+
+# The partitions continue from their high mark (1000), past the ends of
+# their logs (8 and 2): lag counts up to those ends, hole included.
+is($node->safe_psql('postgres', q{
+SELECT string_agg(format('%s:%s-%s %s', partition, committed_offset, end_offset, lag), ' ' ORDER BY partition)
+  FROM mq.lag WHERE "group" = 'old.group'
+}), '0:2-8 6 1:0-2 2', 'lag leaves out the restart gap');
 
 # Consumers continue where they were; producers continue past the high mark.
 is($node->safe_psql('postgres', q{

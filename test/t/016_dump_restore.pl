@@ -2,6 +2,8 @@
 # have other OIDs: topic owners, grants and the checker's registrant are
 # kept by name, so check-back works there as the same role; a registrant
 # that no longer exists makes the check fail with a WARNING that names it.
+# Partitions continue from their restored high marks, and lag counts the
+# messages a group has not consumed, not the offsets skipped to get there.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -29,7 +31,9 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq TO payer;
 SELECT mq.create_topic('pay', partitions => 2);
 SELECT mq.alter_topic_owner('pay', 'payer');
 SELECT mq.subscribe('ship', 'pay', start => 'earliest');
+SELECT mq.subscribe('audit', 'pay', start => 'earliest');
 SELECT mq.send('pay', 'm' || g, key => g::text) FROM generate_series(1, 2) g;
+SELECT count(*) FROM mq.fetch('audit', 'pay');
 SET ROLE payer;
 CREATE FUNCTION public.check_payment(m mq.half_messages) RETURNS text
 LANGUAGE sql AS $$
@@ -72,6 +76,14 @@ SELECT c.owner, t.owner FROM mq.checker c, mq.topics t
 is($b->safe_psql('postgres', q{
 SELECT state FROM mq.half_messages WHERE producer_group = 'payer-service'}),
 	'prepared', 'the half message is restored, still prepared');
+is($b->safe_psql('postgres', q{
+SELECT string_agg(format('%s=%s', "group", lag), ' ' ORDER BY "group")
+  FROM (SELECT "group", sum(lag) AS lag FROM mq.lag WHERE topic = 'pay' GROUP BY 1) l}),
+	'audit=0 ship=2',
+	'after the restore, lag counts the messages each group has not consumed');
+is($b->safe_psql('postgres', q{
+SELECT sum(end_offset), sum(messages_estimate) FROM mq.partitions WHERE topic = 'pay'}),
+	'2|2', 'and the end offsets are the ends of the restored logs');
 
 # the payment commits on the target's side: the next check-back, run as
 # payer, commits the half message
