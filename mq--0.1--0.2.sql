@@ -35,8 +35,8 @@ CREATE TEMPORARY TABLE mq_update_grants AS
 -- other two null.  The functions that return messages change their
 -- columns (mq.fetch and mq.poll also get a consumer_id argument, for
 -- auto-commit leases through poolers), so they are dropped and made again;
--- the privileges granted on them (PUBLIC's EXECUTE of 0.1 included) are
--- granted again.  The new json variants of mq.send, mq.send_batch and
+-- the privileges granted on them are granted again, grant options
+-- included (as the role running the update: the grantor is not kept).  The new json variants of mq.send, mq.send_batch and
 -- mq.prepare get those of their jsonb variants, and mq.commit(group,
 -- consumer_id) those of mq.commit(group).  Saved here, before anything is
 -- dropped.
@@ -45,10 +45,10 @@ CREATE TEMPORARY TABLE mq_update_payload_acl AS
                p.oid::pg_catalog.regprocedure::text, 'jsonb', 'json') AS object,
            a.privilege_type,
            CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                ELSE pg_catalog.quote_ident(r.rolname) END AS grantee
+                ELSE pg_catalog.quote_ident(r.rolname) END AS grantee,
+           a.is_grantable
       FROM pg_catalog.pg_proc p
-     CROSS JOIN LATERAL pg_catalog.aclexplode(
-           coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
      WHERE p.oid IN ('mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer)'::pg_catalog.regprocedure,
                      'mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[])'::pg_catalog.regprocedure,
@@ -57,10 +57,9 @@ CREATE TEMPORARY TABLE mq_update_payload_acl AS
     UNION ALL
     SELECT 'FUNCTION mq.commit(text, text)', a.privilege_type,
            CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                ELSE pg_catalog.quote_ident(r.rolname) END
+                ELSE pg_catalog.quote_ident(r.rolname) END, a.is_grantable
       FROM pg_catalog.pg_proc p
-     CROSS JOIN LATERAL pg_catalog.aclexplode(
-           coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
      WHERE p.oid = 'mq.commit(text)'::pg_catalog.regprocedure
        AND a.grantee <> p.proowner
@@ -71,10 +70,9 @@ CREATE TEMPORARY TABLE mq_update_payload_acl AS
                ELSE p.oid::pg_catalog.regprocedure::text END,
            a.privilege_type,
            CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                ELSE pg_catalog.quote_ident(r.rolname) END
+                ELSE pg_catalog.quote_ident(r.rolname) END, a.is_grantable
       FROM pg_catalog.pg_proc p
-     CROSS JOIN LATERAL pg_catalog.aclexplode(
-           coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
      WHERE p.oid IN ('mq.read(text, integer, bigint, integer)'::pg_catalog.regprocedure,
                      'mq.get(text, integer, bigint)'::pg_catalog.regprocedure,
@@ -992,6 +990,15 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mq.commit(text, text) IS
 'commit the positions a consumer''s last auto-commit fetch of a group leased, from any session';
 
+COMMENT ON FUNCTION mq.send(text, text, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a text message (a JSON message if it is a JSON object or array) as part of the current transaction, now or after a delay';
+COMMENT ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer) IS
+'send a JSON message as part of the current transaction, now or after a delay';
+COMMENT ON FUNCTION mq.send_batch(text, text[], text[], text[], jsonb[], integer, text[]) IS
+'send many text messages (JSON messages where they are JSON objects or arrays) as part of the current transaction';
+COMMENT ON FUNCTION mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[]) IS
+'send many JSON messages as part of the current transaction';
+
 -- As a fresh install has them (the initial privileges pg_dump compares
 -- with), then the saved grants, which are the users' and must not become
 -- initial privileges too.
@@ -1018,8 +1025,9 @@ DECLARE
     g record;
 BEGIN
     FOR g IN SELECT * FROM mq_update_payload_acl LOOP
-        EXECUTE pg_catalog.format('GRANT %s ON %s TO %s',
-                                  g.privilege_type, g.object, g.grantee);
+        EXECUTE pg_catalog.format('GRANT %s ON %s TO %s%s',
+                                  g.privilege_type, g.object, g.grantee,
+                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
     END LOOP;
 END
 $$;

@@ -99,6 +99,28 @@ SELECT mq.commit('auto', 'c2');
 SELECT mq.commit('auto', 'c1');
 SELECT committed_offset, leased_until IS NULL AS released
   FROM mq.lag WHERE "group" = 'auto' AND partition = 0;
+-- A consumer id is the role's: another role's commit or fetch with the
+-- same id does not acknowledge or take its leases.
+CREATE ROLE g_other;
+GRANT USAGE ON SCHEMA mq TO g_other;
+GRANT EXECUTE ON FUNCTION mq.commit(text, text),
+    mq.fetch(text, text, integer, integer, boolean, text, bigint, text) TO g_other;
+SELECT mq.grant_group('auto', 'consume', 'g_other');
+SELECT mq.grant_topic('g.events', 'consume', 'g_other');
+SELECT count(*) FROM mq.fetch('auto', 'g.events', max => 2, partition => 0, auto_commit => true, consumer_id => 'c1');
+SET ROLE g_other;
+SELECT mq.commit('auto', 'c1');
+SELECT count(*) FROM mq.fetch('auto', 'g.events', partition => 0, auto_commit => true, consumer_id => 'c1');
+RESET ROLE;
+SELECT committed_offset, leased_until IS NOT NULL AS leased
+  FROM mq.lag WHERE "group" = 'auto' AND partition = 0;
+SELECT mq.commit('auto', 'c1');
+SELECT mq.revoke_group('auto', 'consume', 'g_other');
+SELECT mq.revoke_topic('g.events', 'consume', 'g_other');
+REVOKE ALL ON FUNCTION mq.commit(text, text),
+    mq.fetch(text, text, integer, integer, boolean, text, bigint, text) FROM g_other;
+REVOKE USAGE ON SCHEMA mq FROM g_other;
+DROP ROLE g_other;
 SELECT count(*) FROM mq.fetch('auto', 'g.events', consumer_id => 'c1');
 SELECT count(*) FROM mq.fetch('auto', 'g.events', auto_commit => true, consumer_id => '');
 SELECT mq.commit('auto', NULL);

@@ -29,6 +29,19 @@ SELECT count(*) AS sent FROM (
 SELECT "offset", payload_type, payload_json, payload_text, payload_bytes
   FROM mq.read('payloads', 0) ORDER BY "offset";
 
+-- What jsonb refuses (\u0000, a lone surrogate) stays text, and so does a
+-- text nested deeper than 100 levels; 100 levels is JSON.
+SELECT end_offset AS before FROM mq.partitions WHERE topic = 'payloads' \gset
+SELECT count(*) AS sent FROM (
+    SELECT FROM mq.send('payloads', '{"a": "\u0000"}')
+    UNION ALL SELECT FROM mq.send('payloads', '["\ud800"]')
+    UNION ALL SELECT FROM mq.send('payloads', '["\ud83d\ude00"]')
+    UNION ALL SELECT FROM mq.send('payloads', repeat('[', 100) || repeat(']', 100))
+    UNION ALL SELECT FROM mq.send('payloads', repeat('[', 101) || repeat(']', 101))) s;
+SELECT "offset" - :before AS rel_offset, payload_type,
+       left(coalesce(payload_json::text, payload_text), 20) AS payload
+  FROM mq.read('payloads', 0, :before) ORDER BY "offset";
+
 -- json is kept as it was written (key order, spaces, duplicate keys);
 -- jsonb comes as jsonb's text; bytea in payload_bytes.
 SELECT end_offset AS before FROM mq.partitions WHERE topic = 'payloads' \gset

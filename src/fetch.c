@@ -706,7 +706,7 @@ fetch(FunctionCallInfo fcinfo, bool is_poll)
 /*
  * mq_fetch
  *		SQL: mq.fetch(group, topic, max, partition, auto_commit, member_id,
- *		generation).
+ *		generation, consumer_id).
  */
 Datum
 mq_fetch(PG_FUNCTION_ARGS)
@@ -717,7 +717,7 @@ mq_fetch(PG_FUNCTION_ARGS)
 /*
  * mq_poll
  *		SQL: mq.poll(group, topic, max, wait, partition, auto_commit,
- *		member_id, generation).
+ *		member_id, generation, consumer_id).
  */
 Datum
 mq_poll(PG_FUNCTION_ARGS)

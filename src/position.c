@@ -115,17 +115,21 @@ static bool session_batch_pending = false;
  *		this session: its process id and start time, so that a later session
  *		with the same pid differs, and the session remembers its last batch.
  *		With one, the consumer, wherever its next fetch runs (behind a
- *		transaction pooler, any server session): a 63-bit hash of the id,
- *		made negative so that it never equals a session's, and the last
- *		batch is the positions it leases.
+ *		transaction pooler, any server session): a 63-bit hash of the
+ *		current role and the id, made negative so that it never equals a
+ *		session's, and the last batch is the positions it leases.  The role
+ *		is in the hash so that another role's fetches and commits, which may
+ *		not read the same topics, cannot take or acknowledge the leases.
  */
 int64
 mq_position_lease_owner(const char *consumer_id)
 {
+	Oid			role = GetUserId();
+
 	if (consumer_id == NULL)
 		return ((int64) MyProcPid << 32) | (uint32) MyStartTimestamp;
 	return (int64) (hash_bytes_extended((const unsigned char *) consumer_id,
-										strlen(consumer_id), 0) |
+										strlen(consumer_id), (uint64) role) |
 					UINT64CONST(0x8000000000000000));
 }
 

@@ -409,8 +409,9 @@ json_depth_within(const char *s, int len, int max)
  *		node-postgres object) and PostgreSQL resolves it to the text
  *		variant of mq.send, so a text payload that is a JSON document is
  *		taken for one.  Scalars stay text: 42 or "ok" are as likely plain
- *		strings, and so does a text nested deeper than MQ_JSON_TEXT_DEPTH.
- *		Validation only: nothing is built.
+ *		strings, and so does a text nested deeper than MQ_JSON_TEXT_DEPTH or
+ *		larger than a message may be (the size check refuses it later).
+ *		Validation only: no value is built.
  */
 static bool
 is_json_document(text *payload)
@@ -425,10 +426,21 @@ is_json_document(text *payload)
 					   s[i] == '\r'))
 		i++;
 	if (i == len || (s[i] != '{' && s[i] != '[') ||
+		len > mq_max_message_size * 1024 ||
 		!json_depth_within(s + i, len - i, MQ_JSON_TEXT_DEPTH))
 		return false;
-	lex = makeJsonLexContextCstringLen(s, len, GetDatabaseEncoding(), false);
+
+	/*
+	 * With its escapes decoded, so that what jsonb refuses (\u0000, a lone
+	 * surrogate) stays text: a JSON message casts to jsonb.
+	 */
+	lex = makeJsonLexContextCstringLen(s, len, GetDatabaseEncoding(), true);
 	valid = (pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS);
+	if (lex->strval != NULL)
+	{
+		pfree(lex->strval->data);
+		pfree(lex->strval);
+	}
 	pfree(lex);
 	return valid;
 }

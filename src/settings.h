@@ -36,10 +36,11 @@
 
 /*
  * Deepest nesting of a text payload taken for a JSON document (produce.c):
- * within what PostgreSQL's recursive JSON parser handles with the smallest
+ * PostgreSQL's JSON parser recurses once per level, and the send may itself
+ * run deep in the stack (PL/pgSQL recursion, triggers) with the smallest
  * max_stack_depth (100kB).
  */
-#define MQ_JSON_TEXT_DEPTH	500
+#define MQ_JSON_TEXT_DEPTH	100
 
 /* Most messages one fetch, poll, read or lookup returns. */
 #define MQ_MAX_BATCH		100000
