@@ -39,6 +39,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -85,6 +86,7 @@ typedef struct MqTopic
 	int32		partitions;
 	Oid			segment_relid;	/* active segment table */
 	MqCompression compression;	/* of the batches it writes */
+	bool		in_recovery;	/* loaded during recovery (see mq_topic_find) */
 } MqTopic;
 
 typedef struct TopicShared
@@ -210,6 +212,24 @@ mq_topic_find(const char *name, MqTopicInfo *info)
 	topic_key(&key, name);
 	LWLockAcquire(TopicState->topic_lock, LW_SHARED);
 	topic = hash_search(TopicDir.htab, &key, HASH_FIND, NULL);
+	if (topic != NULL && topic->in_recovery && !RecoveryInProgress())
+	{
+		/*
+		 * Loaded on a standby since promoted: what it holds is what the
+		 * tables said then (no commit on the primary moved it), and its next
+		 * offsets may be below offsets the primary has used since.  Forget
+		 * it, so that it is loaded again from the promoted tables' high
+		 * marks.
+		 */
+		LWLockRelease(TopicState->topic_lock);
+		LWLockAcquire(TopicState->topic_lock, LW_EXCLUSIVE);
+		topic = hash_search(TopicDir.htab, &key, HASH_FIND, NULL);
+		if (topic != NULL && topic->in_recovery)
+		{
+			forget_topic(MyDatabaseId, name, topic->topic_id);
+			topic = NULL;
+		}
+	}
 	if (topic != NULL)
 		copy_info(topic, info);
 	LWLockRelease(TopicState->topic_lock);
@@ -411,6 +431,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 		topic->partitions = partitions;
 		topic->segment_relid = relid;
 		topic->compression = compression;
+		topic->in_recovery = RecoveryInProgress();
 	}
 	copy_info(topic, info);
 	LWLockRelease(TopicState->topic_lock);

@@ -39,6 +39,21 @@ is($primary->safe_psql('postgres', "SELECT end_offset FROM mq.partitions WHERE t
 	'81', 'and handed out offset 80 to a transaction that aborted');
 my $max_offset = 80;
 
+# A topic the standby loads (describing it loads it into its shared
+# memory), while the primary goes on using offsets past what the standby
+# loaded: after promotion its offsets must continue past the primary's.
+$primary->safe_psql('postgres', "SELECT mq.create_topic('t2')");
+$primary->safe_psql('postgres',
+	"SELECT count(*) FROM mq.send_batch('t2', ARRAY(SELECT g::text FROM generate_series(1, 10) g))");
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', "SELECT count(*) FROM mq.partitions WHERE topic = 't2'"),
+	'1', 'the standby describes (and so loads) t2');
+$primary->safe_psql('postgres',
+	"SELECT count(*) FROM mq.send_batch('t2', ARRAY(SELECT g::text FROM generate_series(1, 1500) g))");
+$primary->wait_for_catchup($standby);
+my $t2_max = $primary->safe_psql('postgres', "SELECT max(\"offset\") FROM mq.messages('t2')");
+cmp_ok($t2_max, '>=', 1500, 't2 used offsets past those the standby loaded');
+
 my ($ret, $out, $err) = $standby->psql('postgres', "SELECT * FROM mq.read('t', 0)");
 isnt($ret, 0, 'mq.read is refused on a standby');
 like($err, qr/cannot read topic "t" during recovery/, 'saying why');
@@ -62,6 +77,13 @@ SELECT "offset" > $max_offset FROM mq.read('t', 0, 0, 1000)
 	't', 'the first offset after promotion is past all earlier ones');
 is($standby->safe_psql('postgres', "SELECT count(*) FROM mq.read('t', 0, 0, 1000)"),
 	'81', 'and every message is there');
+$standby->safe_psql('postgres', "SELECT partition FROM mq.send('t2', 'after promotion'::text)");
+is($standby->safe_psql('postgres', qq{
+SELECT "offset" > $t2_max FROM mq.messages('t2') WHERE payload_text = 'after promotion'}),
+	't', 'a topic loaded during recovery continues past the old primary\'s offsets');
+is($standby->safe_psql('postgres', qq{
+SELECT count(*) = count(DISTINCT "offset") FROM mq.messages('t2')}),
+	't', 'no offset of t2 is used twice');
 
 $standby->stop;
 done_testing();
