@@ -19,9 +19,13 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 deps=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl pg-bsd-indent
 	make gcc binutils perl sqlsmith pgbouncer prometheus-postgres-exporter)
 ensure_deps() { ensure_packages "${deps[@]}"; }
-# make test (and so make deps) also draws the benchmark charts, with gnuplot
+# The examples' Python drivers (test/scripts/examples.sh), for Debian's
+# python3.
+example_deps=(python3-psycopg python3-psycopg2)
+# make test (and so make deps) also draws the benchmark charts, with gnuplot,
+# and runs the examples
 # shellcheck disable=SC2034  # used by test.sh and deps.sh
-test_deps=("${deps[@]}" gnuplot-nox)
+test_deps=("${deps[@]}" gnuplot-nox "${example_deps[@]}")
 
 # ensure_packages PACKAGE...: install those of the Debian packages that are
 # missing (as root; otherwise say what to install, and fail).
@@ -46,6 +50,17 @@ ensure_packages()
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
 		die "apt-get install$missing failed"
+}
+
+# ensure_node: Node.js and npm for the examples, from Debian unless both
+# are on the PATH already (NodeSource's nodejs package bundles npm and
+# conflicts with Debian's).
+ensure_node()
+{
+	if command -v node >/dev/null && command -v npm >/dev/null; then
+		return 0
+	fi
+	ensure_packages nodejs npm
 }
 
 # Build and install the extension into PostgreSQL $PG_MAJOR.

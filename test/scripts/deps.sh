@@ -3,3 +3,4 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 ensure_packages "${test_deps[@]}"
+ensure_node

@@ -7,9 +7,10 @@
 #
 # Counted: the warning-free build (COPT=-Werror), the pgindent format
 # check, the include layering check, the benchmark charts, each pg_regress
-# test, each isolation spec, each TAP assertion, and the demo.  A suite
-# that fails without reporting a failing test counts as one failure, so
-# nothing can fail silently.
+# test, each isolation spec, each TAP assertion, each check of the examples
+# (test/scripts/examples.sh), and the demo.  A suite that fails without
+# reporting a failing test counts as one failure, so nothing can fail
+# silently.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -21,6 +22,7 @@ fail() { failed=$((failed + $1)); failures="$failures $2"; }
 
 step "checking dependencies"
 ensure_packages "${test_deps[@]}"
+ensure_node
 
 step "build with warnings as errors, and install"
 if (build_and_install -Werror); then
@@ -95,6 +97,22 @@ run_suite()
 run_suite regress
 run_suite isolation
 run_suite tap
+
+step "examples (test/scripts/examples.sh)"
+# the drivers against a server of its own; each PASS or FAIL line counts
+"$TOP/test/scripts/examples.sh" >"$work/examples.log" 2>&1
+rc=$?
+ok=$(grep -c '^PASS: ' "$work/examples.log")
+bad=$(grep -c '^FAIL: ' "$work/examples.log")
+grep -E '^(PASS|FAIL): ' "$work/examples.log"
+if [ $rc -ne 0 ] && [ "$bad" -eq 0 ]; then
+	bad=1
+fi
+pass "$ok"
+if [ "$bad" -gt 0 ]; then
+	fail "$bad" examples
+	tail -n 60 "$work/examples.log"
+fi
 
 step "demo"
 # on a port and in a directory given by the environment, ending with its
