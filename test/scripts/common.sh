@@ -14,10 +14,12 @@ die() { printf '\nFAILED: %s\n' "$*" >&2; exit 1; }
 # Install what building and testing need, with apt, when it is missing.
 # A fresh Debian bookworm machine has only the PostgreSQL 15 server and
 # client: the server headers, IPC::Run (for TAP tests), pg_bsd_indent, the
-# compiler toolchain, PgBouncer (test/t/019_pgbouncer.pl) and
-# postgres_exporter (test/t/018_metrics.pl) come from here.
+# compiler toolchain, PgBouncer (test/t/019_pgbouncer.pl),
+# postgres_exporter (test/t/018_metrics.pl) and PL/Proxy (the router of
+# test/t/021_router.pl) come from here.
 deps=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl pg-bsd-indent
-	make gcc binutils perl sqlsmith pgbouncer prometheus-postgres-exporter)
+	make gcc binutils perl sqlsmith pgbouncer prometheus-postgres-exporter
+	"postgresql-$PG_MAJOR-plproxy")
 ensure_deps() { ensure_packages "${deps[@]}"; }
 # The examples' Python drivers (test/scripts/examples.sh), for Debian's
 # python3.
