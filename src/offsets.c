@@ -808,12 +808,15 @@ mq_offsets_read(int32 topic_id, int32 partition, MqPartitionOffsets *out)
 /*
  * mq_offsets_set_gap
  *		Record where the restart gap of a partition starts: the end of its
- *		log below the gap's end, as segment.c found it.  Every caller finds
- *		the same, so the first to record it wins.  Nothing happens if the
- *		partition is no longer in shared memory.
+ *		log below gap_end, as segment.c found it.  Every caller finds the
+ *		same, so the first to record it wins.  Nothing happens if the
+ *		partition is no longer in shared memory, or if its entry is not the
+ *		one the end was looked up for (forgotten and loaded again meanwhile,
+ *		from another mark).
  */
 void
-mq_offsets_set_gap(int32 topic_id, int32 partition, int64 gap_start)
+mq_offsets_set_gap(int32 topic_id, int32 partition, int64 gap_end,
+				   int64 gap_start)
 {
 	MqPartition *part;
 
@@ -822,7 +825,7 @@ mq_offsets_set_gap(int32 topic_id, int32 partition, int64 gap_start)
 	if (part != NULL)
 	{
 		SpinLockAcquire(&part->mutex);
-		if (part->gap_start == MQ_GAP_UNKNOWN)
+		if (part->gap_start == MQ_GAP_UNKNOWN && part->gap_end == gap_end)
 			part->gap_start = Min(gap_start, part->gap_end);
 		SpinLockRelease(&part->mutex);
 	}

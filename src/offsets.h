@@ -47,7 +47,7 @@ extern ConditionVariable *mq_offsets_wake_channel(Oid dboid);
 
 /* Where a restart gap starts, once segment.c has found it. */
 extern void mq_offsets_set_gap(int32 topic_id, int32 partition,
-							   int64 gap_start);
+							   int64 gap_end, int64 gap_start);
 
 /* The producer's commit path (produce.c) and mq.c's transaction callback. */
 extern int64 mq_offsets_reserve(Relation *marks, int32 topic_id,

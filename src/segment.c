@@ -1071,7 +1071,8 @@ find_restart_gaps(const MqTopicInfo *topic, const MqPartitionOffsets *offs)
 		p = DatumGetInt32(mq_query_value(i, 1, &isnull));
 		log_start = DatumGetInt64(mq_query_value(i, 2, &isnull));
 		if (p < topic->partitions && bounds[p] >= 0)
-			mq_offsets_set_gap(topic->topic_id, p, Max(ends[p], log_start));
+			mq_offsets_set_gap(topic->topic_id, p, bounds[p],
+							   Max(ends[p], log_start));
 	}
 	SPI_finish();
 	pfree(bounds);

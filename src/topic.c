@@ -316,6 +316,13 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 	int			attempt;
 	uint64		i;
 
+	/*
+	 * Whether the tables are read during recovery: taken before reading them,
+	 * since a promotion that ends while they are read leaves what was read
+	 * stale.
+	 */
+	bool		in_recovery = RecoveryInProgress();
+
 	if (mq_topic_find(name, info))
 	{
 		if (!dropped_here(info->topic_id))
@@ -420,6 +427,12 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 	topic_key(&key, name);
 	LWLockAcquire(TopicState->topic_lock, LW_EXCLUSIVE);
 	topic = hash_search(TopicDir.htab, &key, HASH_FIND, NULL);
+	if (topic != NULL && topic->in_recovery && !in_recovery)
+	{
+		/* loaded during recovery, stale since the promotion: replace it */
+		forget_topic(MyDatabaseId, name, topic->topic_id);
+		topic = NULL;
+	}
 	if (topic == NULL)
 	{
 		/* check both capacities before changing anything */
@@ -431,7 +444,7 @@ mq_topic_get(const char *name, MqTopicInfo *info)
 		topic->partitions = partitions;
 		topic->segment_relid = relid;
 		topic->compression = compression;
-		topic->in_recovery = RecoveryInProgress();
+		topic->in_recovery = in_recovery;
 	}
 	copy_info(topic, info);
 	LWLockRelease(TopicState->topic_lock);

@@ -30,6 +30,11 @@ SELECT mq.subscribe('w', 'work', mode => 'shared', start => 'earliest');
 SELECT mq.subscribe('kw', 'work', mode => 'key_shared', start => 'earliest');
 CREATE TABLE effects (grp text, part integer, off bigint, key text, seq integer,
                       applied bigserial);
+-- While it has a row, consumers pause once two thirds of the work is done,
+-- so that the crash below always interrupts the run, however slow the
+-- machine is to kill it.
+CREATE TABLE hold (since integer);
+INSERT INTO hold VALUES (2 * 2 * $messages / 3);
 CREATE PROCEDURE consume(grp text, idle_rounds integer) LANGUAGE plpgsql AS \$\$
 DECLARE
     r record;
@@ -37,6 +42,12 @@ DECLARE
     idle integer := 0;
 BEGIN
     LOOP
+        IF (SELECT count(*) FROM effects) >= ALL (SELECT since FROM hold)
+           AND EXISTS (SELECT FROM hold) THEN
+            PERFORM pg_sleep(0.05);
+            COMMIT;
+            CONTINUE;
+        END IF;
         n := 0;
         FOR r IN SELECT * FROM mq.receive(grp, 20, '3 s', '200 ms') LOOP
             INSERT INTO effects (grp, part, off, key, seq)
@@ -94,6 +105,7 @@ cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM effects'), '<',
 	2 * $messages, 'the crash interrupted the run');
 
 # after the restart: new consumers finish the work
+$node->safe_psql('postgres', 'DELETE FROM hold');
 start_consumer('w', 20) for 1 .. 5;
 start_consumer('kw', 20) for 1 .. 5;
 $_->finish for @consumers;
