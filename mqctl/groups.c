@@ -233,7 +233,7 @@ make_table(PGconn *conn, int ncols, const char *const *names,
 	return res;
 }
 
-/* PQsetvalue() of a string, exiting if libpq is out of memory. */
+/* PQsetvalue() of a string (copied), exiting if libpq is out of memory. */
 static void
 set_cell(PGresult *res, int row, int col, const char *value)
 {
@@ -265,6 +265,7 @@ print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
 	LagRow	   *rows;
 	int			nrows = 0;
 	int			ntotals = 0;
+	char		number[32];
 	long long	lag = 0;		/* of the group and topic so far */
 	int			nodes = 0;
 	int			positions = 0;
@@ -297,7 +298,8 @@ print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
 		const PGresult *res = rows[r].res;
 		int			row = rows[r].row;
 
-		set_cell(all, r, 0, psprintf("%d", rows[r].node));
+		snprintf(number, sizeof(number), "%d", rows[r].node);
+		set_cell(all, r, 0, number);
 		for (int c = 0; c < ncols; c++)
 			set_cell(all, r, c + 1, PQgetvalue(res, row, c));
 
@@ -311,9 +313,12 @@ print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
 			continue;
 		set_cell(totals, ntotals, 0, PQgetvalue(res, row, LAG_GROUP));
 		set_cell(totals, ntotals, 1, PQgetvalue(res, row, LAG_TOPIC));
-		set_cell(totals, ntotals, 2, psprintf("%d", nodes));
-		set_cell(totals, ntotals, 3, psprintf("%d", positions));
-		set_cell(totals, ntotals, 4, psprintf("%lld", lag));
+		snprintf(number, sizeof(number), "%d", nodes);
+		set_cell(totals, ntotals, 2, number);
+		snprintf(number, sizeof(number), "%d", positions);
+		set_cell(totals, ntotals, 3, number);
+		snprintf(number, sizeof(number), "%lld", lag);
+		set_cell(totals, ntotals, 4, number);
 		ntotals++;
 		lag = 0;
 		nodes = positions = 0;
