@@ -26,10 +26,6 @@
 #include "common/logging.h"
 #include "mqctl.h"
 
-/* Reconnection back-off: from 100 ms, doubling, to 5 s. */
-#define RECONNECT_FIRST_MS	100
-#define RECONNECT_MAX_MS	5000
-
 volatile sig_atomic_t stop_requested = false;
 
 /* The connection options given (-d, -h, -p, -U); NULL: libpq's defaults */
@@ -38,26 +34,40 @@ static const char *host = NULL;
 static const char *port = NULL;
 static const char *username = NULL;
 
+/*
+ * The servers of a cluster (consume and lag): the connection strings of
+ * --server, in order, or the router that --nodes-from names.
+ */
+static const char **servers = NULL;
+static int	nservers = 0;
+static const char *nodes_from = NULL;
+
 /* Whether the extension is installed in the database connected to. */
 #define MQ_INSTALLED_SQL \
 	"SELECT 1 FROM pg_catalog.pg_extension" \
 	" WHERE extname OPERATOR(pg_catalog.=) 'mq'"
 
+/* The nodes of a router's cluster (router/mq_router.sql), in their order */
+#define ROUTER_NODES_SQL \
+	"SELECT connstr FROM mq_router.nodes ORDER BY node"
+
 /*
- * Opens a connection from the connection options (or the PG* environment
- * variables).  Returns NULL, with the reason logged, if that fails.
+ * Opens a connection to server, a connection string (NULL: -d's), under
+ * the connection options (or the PG* environment variables).  Returns
+ * NULL, with the reason logged, if that fails.
  *
  * As in psql, dbname comes after host, port and user: libpq applies the
  * keywords in order and expands a connection string given as dbname in
- * its place, so that what -d's connection string says overrides -h, -p
+ * its place, so that what the connection string says overrides -h, -p
  * and -U.
  */
-static PGconn *
-try_connect(void)
+PGconn *
+try_connect(const char *server)
 {
+	const char *conninfo = server != NULL ? server : dbname;
 	const char *keywords[] = {"host", "port", "user", "dbname",
 	"fallback_application_name", NULL};
-	const char *values[] = {host, port, username, dbname, "mqctl", NULL};
+	const char *values[] = {host, port, username, conninfo, "mqctl", NULL};
 	PGconn	   *conn;
 
 	conn = PQconnectdbParams(keywords, values, true);
@@ -71,14 +81,15 @@ try_connect(void)
 }
 
 /*
- * Connects, or exits with EXIT_CONNECTION.  A database without the
- * extension is refused here, once, with a hint, rather than by the first
- * query with a missing schema or function.
+ * Connects to server (NULL: the connection options' server), or exits with
+ * EXIT_CONNECTION.  A database without the extension is refused here,
+ * once, with a hint, rather than by the first query with a missing schema
+ * or function.
  */
 PGconn *
-connect_or_exit(void)
+connect_or_exit(const char *server)
 {
-	PGconn	   *conn = try_connect();
+	PGconn	   *conn = try_connect(server);
 	PGresult   *res;
 	bool		installed;
 
@@ -114,7 +125,7 @@ reconnect(PGconn *conn)
 		sleep_ms(delay);
 		if (stop_requested)
 			return NULL;
-		conn = try_connect();
+		conn = try_connect(NULL);
 		if (conn != NULL)
 		{
 			pg_log_info("reconnected");
@@ -252,36 +263,55 @@ listen_channel(PGconn *conn, const char *channel)
 }
 
 /*
- * Waits up to timeout_ms for a notification on the connection, which must
- * be idle.  Returns the number of notifications received (discarded: a
- * notification from mq means "look again"), 0 on timeout or signal, -1 if
- * the connection was lost.
+ * Waits up to timeout_ms for a notification on any of nconns connections,
+ * which must be idle.  Returns the number of notifications received
+ * (discarded: a notification from mq means "look again"), 0 on timeout or
+ * signal, -1 if a connection was lost (connection_lost() says which).
  */
 int
-wait_for_notification(PGconn *conn, int timeout_ms)
+wait_for_notifications(PGconn *const *conns, int nconns, int timeout_ms)
 {
-	struct pollfd pfd;
-	PGnotify   *notify;
+	struct pollfd *pfds = pg_malloc(nconns * sizeof(struct pollfd));
 	int			count = 0;
+	bool		lost = false;
 
-	pfd.fd = PQsocket(conn);
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (pfd.fd < 0)
-		return -1;
-	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+	for (int i = 0; i < nconns; i++)
+	{
+		pfds[i].fd = PQsocket(conns[i]);
+		pfds[i].events = POLLIN;
+		pfds[i].revents = 0;
+		if (pfds[i].fd < 0)
+		{
+			pg_free(pfds);
+			return -1;
+		}
+	}
+	if (poll(pfds, nconns, timeout_ms) < 0 && errno != EINTR)
 	{
 		pg_log_error("could not wait for the server: %m");
 		exit(EXIT_CONNECTION);
 	}
-	if (!PQconsumeInput(conn))
-		return -1;
-	while ((notify = PQnotifies(conn)) != NULL)
+	pg_free(pfds);
+	for (int i = 0; i < nconns; i++)
 	{
-		PQfreemem(notify);
-		count++;
+		PGnotify   *notify;
+
+		if (!PQconsumeInput(conns[i]))
+			lost = true;
+		while ((notify = PQnotifies(conns[i])) != NULL)
+		{
+			PQfreemem(notify);
+			count++;
+		}
 	}
-	return count;
+	return lost ? -1 : count;
+}
+
+/* wait_for_notifications() on one connection */
+int
+wait_for_notification(PGconn *conn, int timeout_ms)
+{
+	return wait_for_notifications(&conn, 1, timeout_ms);
 }
 
 /* Display width of a string in the client encoding. */
@@ -455,10 +485,58 @@ common_option(const char *subcommand, int c, const char *arg)
 		case 'U':
 			username = arg;
 			return;
+		case 'S':
+			servers = pg_realloc(servers, (nservers + 1) * sizeof(char *));
+			servers[nservers++] = arg;
+			return;
+		case OPT_NODES_FROM:
+			nodes_from = arg;
+			return;
 	}
 	pg_log_error_hint("Try \"mqctl %s --help\" for more information.",
 					  subcommand);
 	exit(EXIT_USAGE);
+}
+
+/*
+ * The servers of a cluster given with --server or --nodes-from, for the
+ * subcommands that take SERVER_OPTIONS: sets *list to their connection
+ * strings, numbered from 0 in their order (with --nodes-from, the
+ * router's node numbers), and returns how many.  Returns 0 when neither
+ * was given: one server, the connection options'.  Exits with EXIT_USAGE
+ * if they are mixed with -d or with each other, and as connect_or_exit()
+ * if the router cannot be asked.
+ */
+int
+cluster_servers(const char *subcommand, const char ***list)
+{
+	PGconn	   *conn;
+	PGresult   *res;
+
+	if ((nservers > 0 || nodes_from != NULL) && dbname != NULL)
+		usage_error(subcommand, "-d excludes --server and --nodes-from");
+	if (nservers > 0 && nodes_from != NULL)
+		usage_error(subcommand, "--server and --nodes-from exclude each other");
+	if (nodes_from != NULL)
+	{
+		conn = try_connect(nodes_from);
+		if (conn == NULL)
+			exit(EXIT_CONNECTION);
+		res = query_or_exit(conn, ROUTER_NODES_SQL, 0, NULL);
+		nservers = PQntuples(res);
+		if (nservers == 0)
+		{
+			pg_log_error("the router's cluster has no nodes");
+			exit(EXIT_CONNECTION);
+		}
+		servers = pg_malloc(nservers * sizeof(char *));
+		for (int i = 0; i < nservers; i++)
+			servers[i] = pg_strdup(PQgetvalue(res, i, 0));
+		PQclear(res);
+		PQfinish(conn);
+	}
+	*list = servers;
+	return nservers;
 }
 
 /* Prints the connection options part of a --help. */
@@ -471,6 +549,17 @@ help_connection_options(void)
 	printf("  -h, --host=HOSTNAME      database server host or socket directory\n");
 	printf("  -p, --port=PORT          database server port\n");
 	printf("  -U, --username=USERNAME  database user name\n");
+}
+
+/* Prints the cluster options part of a --help (SERVER_OPTIONS). */
+void
+help_server_options(void)
+{
+	printf("\nCluster options (instead of -d; -h, -p and -U apply to each server):\n");
+	printf("  -S, --server=CONNINFO    a server of the cluster, a connection string;\n"
+		   "                           repeat for each, numbered from 0 in this order\n");
+	printf("  --nodes-from=CONNINFO    the servers are the nodes of the mq router at\n"
+		   "                           CONNINFO (mq_router.nodes)\n");
 }
 
 static void

@@ -22,6 +22,15 @@
  * reopened with back-off, and consuming resumes from the committed
  * positions.
  *
+ * With several servers (--server, --nodes-from: the nodes of a cluster,
+ * docs/scale-out.md) the group is the same group on each node.  consume
+ * runs a round on each node in turn, each in a transaction on that node
+ * that commits that node's positions, so that the guarantees are a single
+ * server's, per node.  mq.poll does not wait in the server then, which
+ * would hold up the other nodes: a pass that found nothing anywhere waits
+ * for a NOTIFY on any node's connection.  A lost node is reopened on its
+ * own back-off while the others go on.
+ *
  * tail follows a topic without a group: it reads every partition with
  * mq.read from the stable offsets of when it started, woken the same way.
  *
@@ -118,14 +127,30 @@ enum
 #define TOPIC_CHANNEL_SQL \
 	"SELECT channel FROM mq.topics WHERE name = $1 AND channel IS NOT NULL"
 
+/*
+ * A server consume or tail reads: the one of the connection options, or a
+ * node of a cluster (--server, --nodes-from).  A lost node is reopened on
+ * its own back-off while the others are consumed.
+ */
+typedef struct Node
+{
+	const char *server;			/* connection string; NULL: -d's */
+	int			number;			/* in the cluster; -1: the only server */
+	PGconn	   *conn;			/* NULL while lost */
+	bool		retry_subscribed;	/* the group reads its retry_topic here */
+	int			delay_ms;		/* back-off before the next attempt */
+	double		retry_at;		/* when to try to reopen conn */
+} Node;
+
 /* What consume or tail was asked to do, and how far it got. */
 typedef struct Follower
 {
-	PGconn	   *conn;
+	Node	   *nodes;
+	int			nnodes;
+	Node	   *node;			/* the one being read */
 	const char *group;			/* consume */
 	const char *topic;			/* consume: NULL for all the group's topics */
 	char	   *retry_topic;	/* consume with a topic: "<group>.retry" */
-	bool		retry_subscribed;	/* the group reads retry_topic */
 	bool		json;
 	const char *exec;
 	int			batch_size;
@@ -142,6 +167,7 @@ static const struct option long_options[] = {
 	{"max-messages", required_argument, NULL, 'm'},
 	{"idle-exit", required_argument, NULL, 'i'},
 	CONNECTION_OPTIONS,
+	SERVER_OPTIONS,
 	{NULL, 0, NULL, 0}
 };
 
@@ -157,7 +183,8 @@ help_consume(void)
 		   "printed (its payload, or a JSON object with --json), or given to --exec's\n"
 		   "command.  SIGINT and SIGTERM commit what was handled, then exit with 0.\n"
 		   "A lost connection is reopened, and consuming resumes from the committed\n"
-		   "positions.\n\n");
+		   "positions.  With several servers (--server, --nodes-from) the group is\n"
+		   "consumed on each in turn, each node's positions committed on that node.\n\n");
 	printf("Options:\n");
 	printf("  -j, --json             print each message as one line of JSON: topic,\n"
 		   "                         partition, offset, id, key, tag, headers,\n"
@@ -173,6 +200,7 @@ help_consume(void)
 	printf("  -i, --idle-exit=SECONDS  exit once no message came for SECONDS\n");
 	printf("  -?, --help             show this help, then exit\n");
 	help_connection_options();
+	help_server_options();
 }
 
 void
@@ -199,9 +227,11 @@ parse_follower_options(const char *subcommand, int argc, char **argv,
 					   Follower *f)
 {
 	int			c;
+	bool		cluster = false;	/* --server or --nodes-from given */
 
 	f->batch_size = DEFAULT_BATCH_SIZE;
-	while ((c = getopt_long(argc, argv, "je:b:m:i:" CONNECTION_SHORT_OPTIONS,
+	while ((c = getopt_long(argc, argv, "je:b:m:i:" CONNECTION_SHORT_OPTIONS
+							SERVER_SHORT_OPTIONS,
 							long_options, NULL)) != -1)
 	{
 		switch (c)
@@ -226,12 +256,15 @@ parse_follower_options(const char *subcommand, int argc, char **argv,
 													optarg);
 				break;
 			default:
+				cluster |= c == 'S' || c == OPT_NODES_FROM;
 				common_option(subcommand, c, optarg);
 		}
 	}
 	if (strcmp(subcommand, "tail") == 0 &&
 		(f->exec != NULL || f->batch_size != DEFAULT_BATCH_SIZE))
 		usage_error(subcommand, "tail takes neither --exec nor --batch-size");
+	if (strcmp(subcommand, "tail") == 0 && cluster)
+		usage_error(subcommand, "tail reads one server: it takes neither --server nor --nodes-from");
 	if (f->exec != NULL && f->json)
 		usage_error(subcommand, "--exec and --json exclude each other");
 }
@@ -277,7 +310,13 @@ batch_max(const Follower *f)
 static bool
 print_message(const Follower *f, const PGresult *res, int row)
 {
-	fputs(PQgetvalue(res, row, f->json ? COL_JSON : COL_TEXT), stdout);
+	const char *value = PQgetvalue(res, row, f->json ? COL_JSON : COL_TEXT);
+
+	/* a node's messages in JSON say which node: {"node" : 2, "topic" ... */
+	if (f->json && f->node->number >= 0)
+		printf("{\"node\" : %d, %s", f->node->number, value + 1);
+	else
+		fputs(value, stdout);
 	fputc('\n', stdout);
 	return !ferror(stdout);
 }
@@ -319,6 +358,8 @@ run_command(const Follower *f, const PGresult *res, int row)
 		close(pipefd[1]);
 		pqsignal(SIGPIPE, SIG_DFL);
 		setenv("MQ_GROUP", f->group, 1);
+		if (f->node->number >= 0)
+			setenv("MQ_NODE", psprintf("%d", f->node->number), 1);
 		set_message_env("MQ_TOPIC", res, row, COL_TOPIC);
 		set_message_env("MQ_PARTITION", res, row, COL_PARTITION);
 		set_message_env("MQ_OFFSET", res, row, COL_OFFSET);
@@ -379,10 +420,10 @@ static PGresult *
 round_query(Follower *f, const char *sql, int nparams,
 			const char *const *params)
 {
-	PGresult   *res = run_query(f->conn, sql, nparams, params);
+	PGresult   *res = run_query(f->node->conn, sql, nparams, params);
 
-	if (res == NULL && !connection_lost(f->conn))
-		exit_after_failure(f->conn);
+	if (res == NULL && !connection_lost(f->node->conn))
+		exit_after_failure(f->node->conn);
 	return res;
 }
 
@@ -460,9 +501,14 @@ nack(Follower *f, Round *r, const PGresult *msgs, int row, int status)
 		pg_free(reason);
 		return false;
 	}
-	pg_log_warning("message %s[%s]@%s: %s; nacked: %s",
-				   params[1], params[2], params[3], reason,
-				   PQgetvalue(res, 0, 0));
+	if (f->node->number >= 0)
+		pg_log_warning("message %s[%s]@%s on node %d: %s; nacked: %s",
+					   params[1], params[2], params[3], f->node->number,
+					   reason, PQgetvalue(res, 0, 0));
+	else
+		pg_log_warning("message %s[%s]@%s: %s; nacked: %s",
+					   params[1], params[2], params[3], reason,
+					   PQgetvalue(res, 0, 0));
 	if (strcmp(PQgetvalue(res, 0, 0), "in_place") == 0)
 	{
 		r->rewound_batch[r->nrewound] = msgs;
@@ -550,16 +596,16 @@ static void
 listen_to_topics(Follower *f)
 {
 	const char *params[2] = {f->group, f->topic};
-	PGresult   *res = run_query(f->conn, CHANNELS_SQL, 2, params);
+	PGresult   *res = run_query(f->node->conn, CHANNELS_SQL, 2, params);
 
 	if (res == NULL)
 	{
-		if (connection_lost(f->conn))
+		if (connection_lost(f->node->conn))
 			return;
-		exit_after_failure(f->conn);
+		exit_after_failure(f->node->conn);
 	}
 	for (int i = 0; i < PQntuples(res); i++)
-		listen_channel(f->conn, PQgetvalue(res, i, 0));
+		listen_channel(f->node->conn, PQgetvalue(res, i, 0));
 	PQclear(res);
 }
 
@@ -573,19 +619,19 @@ reads_retry_topic(Follower *f, bool *lost)
 	const char *params[2] = {f->group, f->retry_topic};
 	PGresult   *res;
 
-	if (f->retry_topic == NULL || f->retry_subscribed)
-		return f->retry_subscribed;
+	if (f->retry_topic == NULL || f->node->retry_subscribed)
+		return f->node->retry_subscribed;
 	res = round_query(f, SUBSCRIBED_SQL, 2, params);
 	if (res == NULL)
 		*lost = true;
 	else
 	{
-		f->retry_subscribed = PQntuples(res) > 0;
+		f->node->retry_subscribed = PQntuples(res) > 0;
 		PQclear(res);
-		if (f->retry_subscribed)
+		if (f->node->retry_subscribed)
 			listen_to_topics(f);
 	}
-	return f->retry_subscribed;
+	return f->node->retry_subscribed;
 }
 
 /* Fetches up to max messages of a topic (NULL: all), waiting up to ms. */
@@ -626,7 +672,8 @@ fetch_round(Follower *f, Round *r)
 		bool		retries = r->nbatches > 0 && PQntuples(r->batches[0]) > 0;
 
 		r->batches[r->nbatches] = fetch(f, f->topic, max,
-										retries ? 0 : wait_ms(f, POLL_WAIT_MS));
+										retries || f->nnodes > 1 ? 0 :
+										wait_ms(f, POLL_WAIT_MS));
 		if (r->batches[r->nbatches] == NULL)
 			return false;
 		r->nbatches++;
@@ -699,10 +746,91 @@ consume_round(Follower *f)
 	return total;
 }
 
+/*
+ * Closes the lost connection of a node, saying so, and sets when to try to
+ * reopen it: after 100 ms, the wait doubling after each failed attempt.
+ */
+static void
+lose_node(Node *node)
+{
+	PQfinish(node->conn);
+	node->conn = NULL;
+	if (node->number >= 0)
+		pg_log_warning("node %d: connection lost; reconnecting", node->number);
+	else
+		pg_log_warning("connection lost; reconnecting");
+	node->delay_ms = RECONNECT_FIRST_MS;
+	node->retry_at = now_seconds() + node->delay_ms / 1000.0;
+}
+
+/*
+ * Tries to reopen a lost node's connection if its back-off is over.
+ * Returns whether the node is connected, LISTENing to its topics.
+ */
+static bool
+reopen_node(Follower *f, Node *node)
+{
+	if (now_seconds() < node->retry_at)
+		return false;
+	node->conn = try_connect(node->server);
+	if (node->conn == NULL)
+	{
+		node->delay_ms = Min(node->delay_ms * 2, RECONNECT_MAX_MS);
+		node->retry_at = now_seconds() + node->delay_ms / 1000.0;
+		return false;
+	}
+	if (node->number >= 0)
+		pg_log_info("node %d: reconnected", node->number);
+	else
+		pg_log_info("reconnected");
+	f->node = node;
+	listen_to_topics(f);
+	return true;
+}
+
+/*
+ * Waits, after a pass over the nodes that found nothing, for a NOTIFY on
+ * any connected node, or for a while at most: IDLE_WAIT_MS, less if
+ * --idle-exit or a lost node's next attempt comes sooner.  Connections
+ * lost meanwhile are closed.
+ */
+static void
+wait_for_nodes(Follower *f)
+{
+	PGconn	  **conns = pg_malloc(f->nnodes * sizeof(PGconn *));
+	int			nconns = 0;
+	int			ms = wait_ms(f, IDLE_WAIT_MS);
+	double		now = now_seconds();
+
+	for (int i = 0; i < f->nnodes; i++)
+	{
+		if (f->nodes[i].conn != NULL)
+			conns[nconns++] = f->nodes[i].conn;
+		else
+			ms = (int) Max(0, Min(ms, (f->nodes[i].retry_at - now) * 1000));
+	}
+	if (nconns == 0)
+		sleep_ms(ms);
+	else if (wait_for_notifications(conns, nconns, ms) < 0)
+	{
+		for (int i = 0; i < f->nnodes; i++)
+			if (f->nodes[i].conn != NULL && connection_lost(f->nodes[i].conn))
+				lose_node(&f->nodes[i]);
+	}
+	pg_free(conns);
+}
+
+/*
+ * consume: on one server, or on every node of a cluster in turn, each
+ * node's round committed on that node.  Every server must be reachable at
+ * the start; a node lost later is reopened on its own back-off while the
+ * others are consumed.
+ */
 int
 cmd_consume(int argc, char **argv)
 {
 	Follower	f = {0};
+	const char **servers;
 
 	parse_follower_options("consume", argc, argv, &f);
 	if (optind == argc)
@@ -719,29 +847,55 @@ cmd_consume(int argc, char **argv)
 			f.retry_topic = NULL;
 	}
 
-	f.conn = connect_or_exit();
+	f.nnodes = cluster_servers("consume", &servers);
+	f.nodes = pg_malloc0(Max(f.nnodes, 1) * sizeof(Node));
+	if (f.nnodes == 0)
+	{
+		f.nnodes = 1;
+		f.nodes[0].number = -1;
+	}
+	else
+		for (int i = 0; i < f.nnodes; i++)
+		{
+			f.nodes[i].server = servers[i];
+			f.nodes[i].number = i;
+		}
+	for (int i = 0; i < f.nnodes; i++)
+		f.nodes[i].conn = connect_or_exit(f.nodes[i].server);
 	catch_stop_signals();
 	/* a closed standard output or a command not reading fails a write */
 	pqsignal(SIGPIPE, SIG_IGN);
-	listen_to_topics(&f);
+	for (int i = 0; i < f.nnodes; i++)
+	{
+		f.node = &f.nodes[i];
+		listen_to_topics(&f);
+	}
 	f.last_message = now_seconds();
 
 	while (!stop_requested && !done(&f))
 	{
-		/* messages gone through, then notifications; -1: connection lost */
-		int			n = consume_round(&f);
+		/* messages gone through on all nodes in this pass */
+		int			found = 0;
 
-		if (n == 0 && !done(&f) && !stop_requested)
-			n = wait_for_notification(f.conn, wait_ms(&f, IDLE_WAIT_MS));
-		if (n < 0)
+		for (int i = 0; i < f.nnodes && !stop_requested && !done(&f); i++)
 		{
-			f.conn = reconnect(f.conn);
-			if (f.conn == NULL)
-				return 0;
-			listen_to_topics(&f);
+			Node	   *node = &f.nodes[i];
+			int			n;
+
+			if (node->conn == NULL && !reopen_node(&f, node))
+				continue;
+			f.node = node;
+			n = consume_round(&f);
+			if (n < 0)
+				lose_node(node);
+			else
+				found += n;
 		}
+		if (found == 0 && !done(&f) && !stop_requested)
+			wait_for_nodes(&f);
 	}
-	PQfinish(f.conn);
+	for (int i = 0; i < f.nnodes; i++)
+		PQfinish(f.nodes[i].conn);
 	return 0;
 }
 
@@ -765,12 +919,12 @@ tail_partition(Follower *f, const char *partition, long long *next,
 		limit = (int) Min(limit, f->max_messages - f->handled);
 	snprintf(from, sizeof(from), "%lld", *next);
 	snprintf(max, sizeof(max), "%d", limit);
-	res = run_query(f->conn, READ_SQL, 4, params);
+	res = run_query(f->node->conn, READ_SQL, 4, params);
 	if (res == NULL)
 	{
-		if (connection_lost(f->conn))
+		if (connection_lost(f->node->conn))
 			return -1;
-		exit_after_failure(f->conn);
+		exit_after_failure(f->node->conn);
 	}
 	n = PQntuples(res);
 	for (int i = 0; i < n; i++)
@@ -798,14 +952,14 @@ static int
 tail_pass(Follower *f, long long **next, int *npartitions, bool first)
 {
 	const char *param[1] = {f->topic};
-	PGresult   *res = run_query(f->conn, OFFSETS_SQL, 1, param);
+	PGresult   *res = run_query(f->node->conn, OFFSETS_SQL, 1, param);
 	int			printed = 0;
 
 	if (res == NULL)
 	{
-		if (connection_lost(f->conn))
+		if (connection_lost(f->node->conn))
 			return -1;
-		exit_after_failure(f->conn);
+		exit_after_failure(f->node->conn);
 	}
 	if (PQntuples(res) > *npartitions)
 	{
@@ -838,6 +992,7 @@ int
 cmd_tail(int argc, char **argv)
 {
 	Follower	f = {0};
+	Node		node = {.number = -1};
 	long long  *next = NULL;
 	int			npartitions = 0;
 	const char *param[1];
@@ -851,7 +1006,8 @@ cmd_tail(int argc, char **argv)
 	if (optind < argc)
 		usage_error("tail", "too many arguments");
 
-	f.conn = connect_or_exit();
+	f.node = &node;
+	f.node->conn = connect_or_exit(NULL);
 	catch_stop_signals();
 	f.last_message = now_seconds();
 	for (;;)
@@ -859,9 +1015,9 @@ cmd_tail(int argc, char **argv)
 		int			printed;
 
 		/* LISTEN first, so that no commit after the first pass is missed */
-		res = query_or_exit(f.conn, TOPIC_CHANNEL_SQL, 1, param);
+		res = query_or_exit(f.node->conn, TOPIC_CHANNEL_SQL, 1, param);
 		if (PQntuples(res) == 1)
-			listen_channel(f.conn, PQgetvalue(res, 0, 0));
+			listen_channel(f.node->conn, PQgetvalue(res, 0, 0));
 		PQclear(res);
 
 		while ((printed = tail_pass(&f, &next, &npartitions, first)) >= 0)
@@ -870,15 +1026,15 @@ cmd_tail(int argc, char **argv)
 			if (stop_requested || done(&f))
 				break;
 			if (printed == 0 &&
-				wait_for_notification(f.conn, wait_ms(&f, IDLE_WAIT_MS)) < 0)
+				wait_for_notification(f.node->conn, wait_ms(&f, IDLE_WAIT_MS)) < 0)
 				break;
 		}
 		if (stop_requested || done(&f))
 			break;
-		f.conn = reconnect(f.conn);
-		if (f.conn == NULL)
+		f.node->conn = reconnect(f.node->conn);
+		if (f.node->conn == NULL)
 			return 0;
 	}
-	PQfinish(f.conn);
+	PQfinish(f.node->conn);
 	return 0;
 }

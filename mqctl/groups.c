@@ -4,8 +4,9 @@
  *	  mqctl groups, lag and dlq: the state of consumer groups.
  *
  * groups lists the groups with their topics and total lag; lag shows the
- * mq.lag view, once or refreshed in place (--watch); dlq lists a group's
- * dead letters (mq.dead_letters) or replays them (mq.replay_dlq).
+ * mq.lag view, once or refreshed in place (--watch), of one server or of
+ * every node of a cluster with each group's total per topic; dlq lists a
+ * group's dead letters (mq.dead_letters) or replays them (mq.replay_dlq).
  *
  * Copyright (c) 2026, mq developers
  *
@@ -18,6 +19,7 @@
 
 #include <time.h>
 
+#include "catalog/pg_type_d.h"
 #include "common/logging.h"
 #include "getopt_long.h"
 #include "mqctl.h"
@@ -48,6 +50,18 @@
 	"  FROM mq.lag" \
 	" WHERE $1::text IS NULL OR \"group\" = $1" \
 	" ORDER BY \"group\", topic, partition, member_id"
+
+/* LAG_SQL's columns that a cluster's lag sorts and sums by */
+enum
+{
+	LAG_GROUP,
+	LAG_TOPIC,
+	LAG_PARTITION,
+	LAG_MEMBER,
+	LAG_COMMITTED,
+	LAG_STABLE,
+	LAG_LAG
+};
 
 #define LIST_DLQ_SQL \
 	"SELECT \"offset\", origin_topic, origin_partition, origin_offset," \
@@ -85,7 +99,10 @@ help_lag(void)
 		   "                         a number right after --watch is taken as SECONDS\n");
 	printf("  -n, --iterations=N     with --watch, stop after N refreshes\n");
 	printf("  -?, --help             show this help, then exit\n");
+	printf("\nWith several servers (--server, --nodes-from) each row says its node, and\n"
+		   "a second table sums the lag of each group and topic over the nodes.\n");
 	help_connection_options();
+	help_server_options();
 }
 
 void
@@ -122,7 +139,7 @@ cmd_groups(int argc, char **argv)
 	if (optind < argc)
 		usage_error("groups", "too many arguments");
 
-	conn = connect_or_exit();
+	conn = connect_or_exit(NULL);
 	res = query_or_exit(conn, LIST_GROUPS_SQL, 0, NULL);
 	print_table(conn, res, stdout);
 	PQclear(res);
@@ -149,6 +166,173 @@ print_watch_title(bool first, double interval)
 	printf("mq.lag at %s (every %gs)\n\n", stamp, interval);
 }
 
+/* A row of one node's lag, in a cluster's table. */
+typedef struct LagRow
+{
+	int			node;
+	const PGresult *res;
+	int			row;
+} LagRow;
+
+/* Orders a cluster's lag rows by group, topic, node, partition, member. */
+static int
+lag_row_cmp(const void *a, const void *b)
+{
+	const LagRow *x = a;
+	const LagRow *y = b;
+	int			c;
+
+	for (int col = LAG_GROUP; col <= LAG_TOPIC; col++)
+		if ((c = strcmp(PQgetvalue(x->res, x->row, col),
+						PQgetvalue(y->res, y->row, col))) != 0)
+			return c;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	c = atoi(PQgetvalue(x->res, x->row, LAG_PARTITION)) -
+		atoi(PQgetvalue(y->res, y->row, LAG_PARTITION));
+	if (c != 0)
+		return c;
+	return strcmp(PQgetvalue(x->res, x->row, LAG_MEMBER),
+				  PQgetvalue(y->res, y->row, LAG_MEMBER));
+}
+
+/* Whether two lag rows are of the same group and topic. */
+static bool
+same_group_topic(const LagRow *x, const LagRow *y)
+{
+	return strcmp(PQgetvalue(x->res, x->row, LAG_GROUP),
+				  PQgetvalue(y->res, y->row, LAG_GROUP)) == 0 &&
+		strcmp(PQgetvalue(x->res, x->row, LAG_TOPIC),
+			   PQgetvalue(y->res, y->row, LAG_TOPIC)) == 0;
+}
+
+/*
+ * Makes an empty result with the given columns, for tables mqctl builds
+ * itself: names and types (which print_table() aligns by).
+ */
+static PGresult *
+make_table(PGconn *conn, int ncols, const char *const *names,
+		   const Oid *types)
+{
+	PGresult   *res = PQmakeEmptyPGresult(conn, PGRES_TUPLES_OK);
+	PGresAttDesc *attrs = pg_malloc0(ncols * sizeof(PGresAttDesc));
+
+	for (int c = 0; c < ncols; c++)
+	{
+		attrs[c].name = unconstify(char *, names[c]);
+		attrs[c].typid = types[c];
+		attrs[c].typlen = -1;
+		attrs[c].atttypmod = -1;
+	}
+	if (res == NULL || !PQsetResultAttrs(res, ncols, attrs))
+	{
+		pg_log_error("out of memory");
+		exit(EXIT_SQL_ERROR);
+	}
+	pg_free(attrs);
+	return res;
+}
+
+/* PQsetvalue() of a string (copied), exiting if libpq is out of memory. */
+static void
+set_cell(PGresult *res, int row, int col, const char *value)
+{
+	if (!PQsetvalue(res, row, col, unconstify(char *, value),
+					(int) strlen(value)))
+	{
+		pg_log_error("out of memory");
+		exit(EXIT_SQL_ERROR);
+	}
+}
+
+/*
+ * Prints the lag of a cluster's nodes, LAG_SQL's result on each: one table
+ * of all positions with a first column saying the node, then one of each
+ * group's lag per topic summed over the nodes (a NULL lag counts 0).
+ */
+static void
+print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
+{
+	int			ncols = PQnfields(results[0]);
+	const char **names = pg_malloc((ncols + 1) * sizeof(char *));
+	Oid		   *types = pg_malloc((ncols + 1) * sizeof(Oid));
+	static const char *const total_names[] = {"group", "topic", "nodes",
+	"positions", "lag"};
+	static const Oid total_types[] = {TEXTOID, TEXTOID, INT4OID, INT4OID,
+	INT8OID};
+	PGresult   *all;
+	PGresult   *totals;
+	LagRow	   *rows;
+	int			nrows = 0;
+	int			ntotals = 0;
+	char		number[32];
+	long long	lag = 0;		/* of the group and topic so far */
+	int			nodes = 0;
+	int			positions = 0;
+
+	names[0] = "node";
+	types[0] = INT4OID;
+	for (int c = 0; c < ncols; c++)
+	{
+		names[c + 1] = PQfname(results[0], c);
+		types[c + 1] = PQftype(results[0], c);
+	}
+	all = make_table(conn, ncols + 1, names, types);
+	totals = make_table(conn, lengthof(total_names), total_names, total_types);
+
+	for (int i = 0; i < nnodes; i++)
+		nrows += PQntuples(results[i]);
+	rows = pg_malloc(Max(nrows, 1) * sizeof(LagRow));
+	nrows = 0;
+	for (int i = 0; i < nnodes; i++)
+		for (int r = 0; r < PQntuples(results[i]); r++)
+		{
+			rows[nrows].node = i;
+			rows[nrows].res = results[i];
+			rows[nrows++].row = r;
+		}
+	qsort(rows, nrows, sizeof(LagRow), lag_row_cmp);
+
+	for (int r = 0; r < nrows; r++)
+	{
+		const PGresult *res = rows[r].res;
+		int			row = rows[r].row;
+
+		snprintf(number, sizeof(number), "%d", rows[r].node);
+		set_cell(all, r, 0, number);
+		for (int c = 0; c < ncols; c++)
+			set_cell(all, r, c + 1, PQgetvalue(res, row, c));
+
+		lag += atoll(PQgetvalue(res, row, LAG_LAG));
+		positions++;
+		if (r == 0 || !same_group_topic(&rows[r - 1], &rows[r]) ||
+			rows[r - 1].node != rows[r].node)
+			nodes++;
+		/* the last row of its group and topic: their total */
+		if (r + 1 < nrows && same_group_topic(&rows[r], &rows[r + 1]))
+			continue;
+		set_cell(totals, ntotals, 0, PQgetvalue(res, row, LAG_GROUP));
+		set_cell(totals, ntotals, 1, PQgetvalue(res, row, LAG_TOPIC));
+		snprintf(number, sizeof(number), "%d", nodes);
+		set_cell(totals, ntotals, 2, number);
+		snprintf(number, sizeof(number), "%d", positions);
+		set_cell(totals, ntotals, 3, number);
+		snprintf(number, sizeof(number), "%lld", lag);
+		set_cell(totals, ntotals, 4, number);
+		ntotals++;
+		lag = 0;
+		nodes = positions = 0;
+	}
+	print_table(conn, all, stdout);
+	fputc('\n', stdout);
+	print_table(conn, totals, stdout);
+	PQclear(all);
+	PQclear(totals);
+	pg_free(rows);
+	pg_free(names);
+	pg_free(types);
+}
+
 int
 cmd_lag(int argc, char **argv)
 {
@@ -156,16 +340,22 @@ cmd_lag(int argc, char **argv)
 		{"watch", optional_argument, NULL, 'w'},
 		{"iterations", required_argument, NULL, 'n'},
 		CONNECTION_OPTIONS,
+		SERVER_OPTIONS,
 		{NULL, 0, NULL, 0}
 	};
 	const char *param[1] = {NULL};
+	const char **servers;
+	int			nservers;
+	int			nconns;
+	PGconn	  **conns;
+	PGresult  **results;
 	bool		watch = false;
 	double		interval = DEFAULT_WATCH_INTERVAL;
 	int			iterations = 0;
 	int			c;
-	PGconn	   *conn;
 
-	while ((c = getopt_long(argc, argv, "w::n:" CONNECTION_SHORT_OPTIONS,
+	while ((c = getopt_long(argc, argv, "w::n:" CONNECTION_SHORT_OPTIONS
+							SERVER_SHORT_OPTIONS,
 							long_options, NULL)) != -1)
 	{
 		switch (c)
@@ -199,27 +389,37 @@ cmd_lag(int argc, char **argv)
 	if (optind < argc)
 		usage_error("lag", "too many arguments");
 
-	conn = connect_or_exit();
+	/* one server, or every node of a cluster: one connection each */
+	nservers = cluster_servers("lag", &servers);
+	nconns = Max(nservers, 1);
+	conns = pg_malloc(nconns * sizeof(PGconn *));
+	results = pg_malloc(nconns * sizeof(PGresult *));
+	for (int n = 0; n < nconns; n++)
+		conns[n] = connect_or_exit(nservers > 0 ? servers[n] : NULL);
 	if (watch)
 		catch_stop_signals();
 	for (int i = 0; !watch || iterations == 0 || i < iterations; i++)
 	{
-		PGresult   *res;
-
 		if (i > 0)
 			sleep_ms((int) (interval * 1000));
 		if (stop_requested)
 			break;
-		res = query_or_exit(conn, LAG_SQL, 1, param);
+		for (int n = 0; n < nconns; n++)
+			results[n] = query_or_exit(conns[n], LAG_SQL, 1, param);
 		if (watch)
 			print_watch_title(i == 0, interval);
-		print_table(conn, res, stdout);
+		if (nservers > 0)
+			print_cluster_lag(conns[0], results, nservers);
+		else
+			print_table(conns[0], results[0], stdout);
 		fflush(stdout);
-		PQclear(res);
+		for (int n = 0; n < nconns; n++)
+			PQclear(results[n]);
 		if (!watch)
 			break;
 	}
-	PQfinish(conn);
+	for (int n = 0; n < nconns; n++)
+		PQfinish(conns[n]);
 	return 0;
 }
 
@@ -261,7 +461,7 @@ cmd_dlq(int argc, char **argv)
 	if (optind < argc)
 		usage_error("dlq", "too many arguments");
 
-	conn = connect_or_exit();
+	conn = connect_or_exit(NULL);
 	if (replay)
 	{
 		res = query_or_exit(conn, REPLAY_DLQ_SQL, 2, params);

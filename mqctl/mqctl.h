@@ -8,9 +8,9 @@
  * report server errors, aligned tables, waiting for notifications);
  * topics.c, groups.c, produce.c and consume.c implement the subcommands.
  *
- * There is one connection at a time, opened by a subcommand once its
- * arguments are known, from the connection options every subcommand takes
- * (CONNECTION_OPTIONS).  Every query goes through exec_query(), which
+ * A subcommand opens its connection once its arguments are known, from the
+ * connection options every subcommand takes (CONNECTION_OPTIONS); consume
+ * and lag open one per server of a cluster (SERVER_OPTIONS) instead.  Every query goes through exec_query(), which
  * passes user input as parameters only; run_query() over it reports the
  * errors for callers that do nothing else with them.
  *
@@ -45,6 +45,21 @@
 	{"port", required_argument, NULL, 'p'}, \
 	{"username", required_argument, NULL, 'U'}
 
+/*
+ * The options of the subcommands that work on several servers (consume,
+ * lag), which common_option() and cluster_servers() handle and
+ * help_server_options() describes: --server is repeated, once per server.
+ */
+#define OPT_NODES_FROM		1000
+#define SERVER_SHORT_OPTIONS "S:"
+#define SERVER_OPTIONS \
+	{"server", required_argument, NULL, 'S'}, \
+	{"nodes-from", required_argument, NULL, OPT_NODES_FROM}
+
+/* Reconnection back-off: from 100 ms, doubling, to 5 s. */
+#define RECONNECT_FIRST_MS	100
+#define RECONNECT_MAX_MS	5000
+
 /* Set by SIGINT and SIGTERM once catch_stop_signals() was called. */
 extern volatile sig_atomic_t stop_requested;
 
@@ -71,7 +86,8 @@ extern void help_consume(void);
 extern void help_tail(void);
 
 /* common.c: connections */
-extern PGconn *connect_or_exit(void);
+extern PGconn *try_connect(const char *server);
+extern PGconn *connect_or_exit(const char *server);
 extern PGconn *reconnect(PGconn *conn);
 extern bool connection_lost(PGconn *conn);
 extern void exit_after_failure(PGconn *conn) pg_attribute_noreturn();
@@ -87,6 +103,8 @@ extern PGresult *run_query(PGconn *conn, const char *sql,
 extern PGresult *query_or_exit(PGconn *conn, const char *sql,
 							   int nparams, const char *const *params);
 extern void listen_channel(PGconn *conn, const char *channel);
+extern int	wait_for_notifications(PGconn *const *conns, int nconns,
+								   int timeout_ms);
 extern int	wait_for_notification(PGconn *conn, int timeout_ms);
 extern void print_table(PGconn *conn, const PGresult *res, FILE *out);
 
@@ -99,6 +117,8 @@ extern double parse_seconds_option(const char *subcommand, const char *option,
 								   const char *value);
 extern void common_option(const char *subcommand, int c, const char *arg);
 extern void help_connection_options(void);
+extern int	cluster_servers(const char *subcommand, const char ***list);
+extern void help_server_options(void);
 extern void catch_stop_signals(void);
 extern void sleep_ms(int ms);
 extern double now_seconds(void);

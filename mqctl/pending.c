@@ -83,7 +83,7 @@ parse_connection_only(const char *subcommand, int argc, char **argv)
 static int
 list(const char *sql)
 {
-	PGconn	   *conn = connect_or_exit();
+	PGconn	   *conn = connect_or_exit(NULL);
 	PGresult   *res = query_or_exit(conn, sql, 0, NULL);
 
 	print_table(conn, res, stdout);
@@ -128,7 +128,7 @@ cmd_half(int argc, char **argv)
 	if (optind < argc)
 		usage_error("half", "too many arguments");
 
-	conn = connect_or_exit();
+	conn = connect_or_exit(NULL);
 	res = query_or_exit(conn,
 						commit ?
 						"SELECT mq.commit_prepared($1::uuid)" :

@@ -375,7 +375,7 @@ cmd_produce(int argc, char **argv)
 	}
 	p.input = file != NULL ? file : "stdin";
 
-	p.conn = connect_or_exit();
+	p.conn = connect_or_exit(NULL);
 	p.batch = createPQExpBuffer();
 	appendPQExpBufferChar(p.batch, '{');
 	p.line_numbers = pg_malloc(batch_size * sizeof(long));

@@ -198,7 +198,7 @@ cmd_topics(int argc, char **argv)
 	{
 		if (any_setting || if_exists)
 			usage_error("topics", "settings need \"create\" or \"alter\"");
-		conn = connect_or_exit();
+		conn = connect_or_exit(NULL);
 		res = query_or_exit(conn, LIST_TOPICS_SQL, 0, NULL);
 		print_table(conn, res, stdout);
 		PQclear(res);
@@ -216,7 +216,7 @@ cmd_topics(int argc, char **argv)
 	if (strcmp(action, "alter") == 0 && !any_setting)
 		usage_error("topics", "alter needs a setting to change");
 
-	conn = connect_or_exit();
+	conn = connect_or_exit(NULL);
 	if (strcmp(action, "drop") != 0)
 		create_or_alter(conn, strcmp(action, "create") == 0, name);
 	else
