@@ -21,7 +21,8 @@ ALTER TABLE mq.topic
 CREATE TEMPORARY TABLE mq_update_grants AS
     SELECT p.proname::text AS name,
            CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                ELSE pg_catalog.quote_ident(r.rolname) END AS grantee
+                ELSE pg_catalog.quote_ident(r.rolname) END AS grantee,
+           a.is_grantable
       FROM pg_catalog.pg_proc p
      CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
@@ -173,12 +174,13 @@ DECLARE
     g record;
 BEGIN
     FOR g IN SELECT * FROM mq_update_grants LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s',
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s',
             CASE g.name
                 WHEN 'create_topic' THEN 'mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, text)'
                 WHEN 'partition_offsets' THEN 'mq.partition_offsets(text)'
                 ELSE 'mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean, text)'
-            END, g.grantee);
+            END, g.grantee,
+            CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
     END LOOP;
 END
 $$;

@@ -32,6 +32,8 @@ GRANT USAGE ON SCHEMA mq TO app, reader;
 GRANT EXECUTE ON FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval) TO app;
 GRANT EXECUTE ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, interval, boolean, interval, boolean, boolean) TO app;
 GRANT EXECUTE ON FUNCTION mq.partition_offsets(text) TO app;
+GRANT EXECUTE ON FUNCTION mq.fetch(text, text, integer, integer, boolean, text, bigint) TO app WITH GRANT OPTION;
+GRANT EXECUTE ON FUNCTION mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer) TO app;
 });
 is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'mq'"),
 	'0.1', 'the extension starts at 0.1');
@@ -178,6 +180,11 @@ SELECT has_function_privilege('app', 'mq.alter_topic(text, integer, interval, bi
 is($node->safe_psql('postgres', q{
 SELECT has_function_privilege('app', 'mq.partition_offsets(text)', 'EXECUTE')
 }), 't', 'and on mq.partition_offsets, which now shows the restart gap');
+is($node->safe_psql('postgres', q{
+SELECT has_function_privilege('app', 'mq.fetch(text, text, integer, integer, boolean, text, bigint, text)', 'EXECUTE WITH GRANT OPTION'),
+       has_function_privilege('app', 'mq.send(text, json, text, text, jsonb, integer, text, interval, timestamptz, integer)', 'EXECUTE'),
+       has_function_privilege('reader', 'mq.fetch(text, text, integer, integer, boolean, text, bigint, text)', 'EXECUTE')
+}), 't|t|f', 'mq.fetch, made again with its payload columns, keeps its grants (grant option too), and mq.send\'s json variant gets those of its jsonb one');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FROM pg_init_privs
  WHERE (classoid = 'pg_class'::regclass AND objoid IN (SELECT relid FROM mq.segment))
