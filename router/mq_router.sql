@@ -40,12 +40,15 @@
 CREATE SCHEMA mq_router;
 
 -- The topics the router created, with their placement: partition p of a
--- topic is on node p % nodes, as its local partition p / nodes.
+-- topic is on node p % nodes, as its local partition p / nodes.  A topic
+-- is recorded before its nodes create it, and is complete once they all
+-- have: until then only mq_router.create_topic uses it.
 CREATE TABLE mq_router.topic (
 	name		text PRIMARY KEY,
 	partitions	integer NOT NULL CHECK (partitions BETWEEN 1 AND 100000),
 	nodes		integer NOT NULL CHECK (nodes >= 1),
-	created_at	timestamptz NOT NULL DEFAULT now()
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	complete	boolean NOT NULL DEFAULT false
 );
 
 -- The cluster's nodes, from the options of the server mq_cluster
@@ -154,11 +157,20 @@ END
 $$;
 
 /*
+ * The helpers below read the router's table and the cluster's definition
+ * for the functions a producer calls: they run as their owner, so that
+ * EXECUTE on the router's functions, USAGE on its schema and on the server
+ * mq_cluster are all a producer needs (docs/scale-out.md).
+ */
+
+/*
  * mq_router.placement
- *		The router's row for a topic; 42704 if the router did not create it.
+ *		The router's row for a topic; 42704 if the router did not create it,
+ *		55000 if its creation is not complete.
  */
 CREATE FUNCTION mq_router.placement(topic text) RETURNS mq_router.topic
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	t			mq_router.topic;
 BEGIN
@@ -168,36 +180,76 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			HINT = 'The router knows the topics created by mq_router.create_topic, listed in mq_router.topic.';
 	END IF;
+	IF NOT t.complete THEN
+		RAISE EXCEPTION 'topic "%" is not created on every node', topic
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Call mq_router.create_topic again with the same partitions to complete it.';
+	END IF;
 	RETURN t;
 END
 $$;
 
 /*
- * mq_router.unavailable
- *		Called with an error a node call raised: if PL/Proxy could not reach
- *		the node (its message for a connection that fails to open), raises
- *		08006 naming the node (NULL: a call to every node, where PL/Proxy
- *		does not say which one failed), with PL/Proxy's message as detail.
- *		Returns for other errors, which the caller re-raises as they are:
- *		the node ran the query and it failed, with mq's own SQLSTATE.
+ * mq_router.placed
+ *		The router's complete topics, for topics() and lag().
  */
-CREATE FUNCTION mq_router.unavailable(node integer, state text, message text)
+CREATE FUNCTION mq_router.placed() RETURNS SETOF mq_router.topic
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT * FROM mq_router.topic t WHERE t.complete;
+END;
+
+/*
+ * mq_router.all_nodes
+ *		The numbers of the cluster's nodes, for the calls run on all of them.
+ */
+CREATE FUNCTION mq_router.all_nodes() RETURNS integer[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT pg_catalog.array_agg(n.node ORDER BY n.node) FROM mq_router.nodes n);
+
+/*
+ * mq_router.holders
+ *		The numbers of the nodes holding a topic's partitions: 0 .. least(
+ *		partitions, nodes) - 1.
+ */
+CREATE FUNCTION mq_router.holders(t mq_router.topic) RETURNS integer[]
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY(SELECT pg_catalog.generate_series(0, least(t.partitions, t.nodes) - 1));
+
+/*
+ * mq_router.unavailable
+ *		Called with an error a node call to the given nodes raised: if
+ *		PL/Proxy could not reach a node (its message for a connection that
+ *		fails to open), raises 08006 naming the node, or the nodes of a call
+ *		to several, where PL/Proxy does not say which one failed, with
+ *		PL/Proxy's message as detail.  Returns for other errors, which the
+ *		caller re-raises as they are: the node ran the query and it failed,
+ *		with mq's own SQLSTATE.
+ */
+CREATE FUNCTION mq_router.unavailable(nodes integer[], state text, message text)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	list		text := (SELECT string_agg(DISTINCT n::text, ', ')
+						   FROM unnest(nodes) n);
 BEGIN
 	IF message !~ '^PL/Proxy function [^:]*: \[[^]]*\] (PQconnectStart|PQconnectPoll|connect timeout)' THEN
 		RETURN;
 	END IF;
-	IF node IS NULL THEN
-		RAISE EXCEPTION 'an mq node is unavailable'
+	IF list ~ ',' THEN
+		RAISE EXCEPTION 'one of mq nodes % is unavailable', list
 			USING ERRCODE = 'connection_failure', DETAIL = message,
-			HINT = 'This call needs every node of the cluster (mq_router.nodes).';
+			HINT = format('This call needs nodes %s (mq_router.nodes); PL/Proxy does not say which one failed.', list);
 	END IF;
-	RAISE EXCEPTION 'mq node % is unavailable', node
+	RAISE EXCEPTION 'mq node % is unavailable', list
 		USING ERRCODE = 'connection_failure',
-		DETAIL = format('Node %s (%s): %s', node,
+		DETAIL = format('Node %s (%s): %s', list,
 				(SELECT n.connstr FROM mq_router.nodes n
-				  WHERE n.node OPERATOR(pg_catalog.=) unavailable.node),
+				  WHERE n.node OPERATOR(pg_catalog.=) nodes[1]),
 				message),
 		HINT = 'Messages whose partitions are on other nodes can still be sent.';
 END
@@ -210,17 +262,22 @@ $$;
 -- turn them into the topic's partitions.
 -- ---------------------------------------------------------------------
 
-CREATE FUNCTION mq_router.node_create_topic(i_node integer, i_name text,
-	i_partitions integer, OUT created boolean)
+-- The partitions of the node's topic of that name, NULL if it has none.
+CREATE FUNCTION mq_router.node_topic_partitions(i_node integer, i_name text,
+	OUT partitions integer)
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
-	SELECT CASE WHEN EXISTS (SELECT FROM mq.topics t
-							  WHERE t.name = i_name::text
-								AND t.partitions = i_partitions::integer)
-				THEN false
-				ELSE mq.create_topic(i_name::text, i_partitions::integer) IS NOT NULL
-		   END AS created;
+	SELECT (SELECT t.partitions FROM mq.topics t WHERE t.name = i_name::text)
+		   AS partitions;
+$$;
+
+CREATE FUNCTION mq_router.node_create_topic(i_node integer, i_name text,
+	i_partitions integer, OUT topic_id integer)
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	RUN ON i_node;
+	SELECT mq.create_topic(i_name::text, i_partitions::integer) AS topic_id;
 $$;
 
 CREATE FUNCTION mq_router.node_send(i_node integer, i_topic text,
@@ -309,7 +366,7 @@ LANGUAGE plproxy AS $$
 	 LIMIT i_max::integer;
 $$;
 
--- The calls below run on every node: i_nodes lists them all and SPLIT
+-- The calls below run on several nodes: i_nodes lists them and SPLIT
 -- gives each node its own number, so that rows can say where they are from.
 CREATE FUNCTION mq_router.node_get_by_id(i_nodes integer[], i_topic text,
 	i_id uuid)
@@ -367,30 +424,81 @@ $$;
 -- ---------------------------------------------------------------------
 
 /*
- * mq_router.all_nodes
- *		The numbers of the cluster's nodes, for the calls run on all of them.
+ * mq_router.creating
+ *		The router's row for a topic that mq_router.create_topic recorded and
+ *		did not complete (a retry), or NULL for a new topic.  42710 if the
+ *		topic is complete, or being created with other partitions.
  */
-CREATE FUNCTION mq_router.all_nodes() RETURNS integer[]
-LANGUAGE sql STABLE
-RETURN (SELECT pg_catalog.array_agg(n.node ORDER BY n.node) FROM mq_router.nodes n);
+CREATE FUNCTION mq_router.creating(name text, partitions integer)
+RETURNS mq_router.topic
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t			mq_router.topic;
+BEGIN
+	SELECT * INTO t FROM mq_router.topic r WHERE r.name OPERATOR(pg_catalog.=) creating.name;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF t.complete THEN
+		RAISE EXCEPTION 'topic "%" already exists in the cluster', name
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+	IF t.partitions <> partitions THEN
+		RAISE EXCEPTION 'topic "%" is being created with % partitions', name, t.partitions
+			USING ERRCODE = 'duplicate_object',
+			HINT = 'Complete its creation by calling mq_router.create_topic with the same partitions.';
+	END IF;
+	RETURN t;
+END
+$$;
+
+/*
+ * mq_router.record_creation, mq_router.complete_creation
+ *		Record a topic that mq_router.create_topic is about to create on its
+ *		nodes, and mark it complete once they all have.
+ */
+CREATE FUNCTION mq_router.record_creation(name text, partitions integer,
+	nodes integer)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	INSERT INTO mq_router.topic (name, partitions, nodes)
+		VALUES (name, partitions, nodes);
+END;
+
+CREATE FUNCTION mq_router.complete_creation(name text) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE mq_router.topic SET complete = true
+	 WHERE topic.name OPERATOR(pg_catalog.=) complete_creation.name;
+END;
 
 /*
  * mq_router.create_topic
  *		Creates the topic on every node that gets partitions (the first
  *		least(partitions, nodes) nodes), each with its share, and records its
- *		placement.  Each node creates its share in its own transaction: if a
- *		node fails, the router records nothing and the nodes done so far keep
- *		their share; calling it again with the same partitions completes the
- *		creation (a node that has the topic with its share is left as it is).
- *		Returns the number of nodes that hold partitions.
+ *		placement.  A node that already has a topic of that name is refused
+ *		(42710 naming it) before anything is created, unless this is a retry
+ *		of a creation the router recorded and did not complete, and the node
+ *		has its share: then the node is left as it is.
+ *
+ *		A procedure, because the router's record must survive a node's
+ *		failure: it is committed before the nodes create their shares, each
+ *		in a transaction of its own there, and marked complete when they all
+ *		have.  Until then sends and lookups refuse the topic.  CALL it
+ *		outside a transaction block.
  */
-CREATE FUNCTION mq_router.create_topic(name text, partitions integer DEFAULT 1)
-RETURNS integer
+CREATE PROCEDURE mq_router.create_topic(name text, partitions integer DEFAULT 1)
 LANGUAGE plpgsql AS $$
 DECLARE
-	nodes		integer := pg_catalog.cardinality(mq_router.all_nodes());
-	holders		integer;
+	t			mq_router.topic;
+	retry		boolean;
+	existing	integer[];
 	node		integer;
+	share		integer;
 	message		text;
 	state		text;
 BEGIN
@@ -398,29 +506,52 @@ BEGIN
 		RAISE EXCEPTION 'topic name and partitions must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF nodes IS NULL THEN
-		RAISE EXCEPTION 'the cluster has no nodes'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-			HINT = 'Define the server mq_cluster with options p0, p1, ... (docs/scale-out.md).';
+	t := mq_router.creating(name, partitions);
+	retry := t.name IS NOT NULL;
+	IF NOT retry THEN
+		t.name := name;
+		t.partitions := partitions;
+		t.nodes := cardinality(mq_router.all_nodes());
+		IF t.nodes IS NULL THEN
+			RAISE EXCEPTION 'the cluster has no nodes'
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				HINT = 'Define the server mq_cluster with options p0, p1, ... (docs/scale-out.md).';
+		END IF;
 	END IF;
-	IF EXISTS (SELECT FROM mq_router.topic t WHERE t.name OPERATOR(pg_catalog.=) create_topic.name) THEN
-		RAISE EXCEPTION 'topic "%" already exists in the cluster', name
-			USING ERRCODE = 'duplicate_object';
-	END IF;
-	INSERT INTO mq_router.topic (name, partitions, nodes)
-		VALUES (name, partitions, nodes);
-	holders := least(partitions, nodes);
-	FOR node IN 0 .. holders - 1 LOOP
+	FOREACH node IN ARRAY mq_router.holders(t) LOOP
+		share := (t.partitions - node + t.nodes - 1) / t.nodes;
 		BEGIN
-			PERFORM mq_router.node_create_topic(node, name,
-				(partitions - node + nodes - 1) / nodes);
+			existing[node + 1] := mq_router.node_topic_partitions(node, name);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-			PERFORM mq_router.unavailable(node, state, message);
+			PERFORM mq_router.unavailable(ARRAY[node], state, message);
+			RAISE;
+		END;
+		IF existing[node + 1] IS NOT NULL
+			AND (NOT retry OR existing[node + 1] <> share) THEN
+			RAISE EXCEPTION 'topic "%" already exists on mq node %', name, node
+				USING ERRCODE = 'duplicate_object',
+				DETAIL = format('Node %s has it with %s partitions; the router did not create it.',
+								node, existing[node + 1]),
+				HINT = 'Drop it on the node, or choose another name.';
+		END IF;
+	END LOOP;
+	IF NOT retry THEN
+		PERFORM mq_router.record_creation(name, partitions, t.nodes);
+	END IF;
+	COMMIT;
+	FOREACH node IN ARRAY mq_router.holders(t) LOOP
+		CONTINUE WHEN existing[node + 1] IS NOT NULL;
+		BEGIN
+			PERFORM mq_router.node_create_topic(node, name,
+				(t.partitions - node + t.nodes - 1) / t.nodes);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			PERFORM mq_router.unavailable(ARRAY[node], state, message);
 			RAISE;
 		END;
 	END LOOP;
-	RETURN holders;
+	PERFORM mq_router.complete_creation(name);
 END
 $$;
 
@@ -468,7 +599,7 @@ BEGIN
 	  FROM mq_router.node_send(r.node, topic, payload, key, r.local) s;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(r.node, state, message);
+	PERFORM mq_router.unavailable(ARRAY[r.node], state, message);
 	RAISE;
 END
 $$;
@@ -486,7 +617,7 @@ BEGIN
 	  FROM mq_router.node_send(r.node, topic, payload, key, r.local) s;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(r.node, state, message);
+	PERFORM mq_router.unavailable(ARRAY[r.node], state, message);
 	RAISE;
 END
 $$;
@@ -561,7 +692,7 @@ BEGIN
 		 ORDER BY s.ord;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(NULL, state, message);
+	PERFORM mq_router.unavailable(b.node, state, message);
 	RAISE;
 END
 $$;
@@ -585,7 +716,7 @@ BEGIN
 		 ORDER BY s.ord;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(NULL, state, message);
+	PERFORM mq_router.unavailable(b.node, state, message);
 	RAISE;
 END
 $$;
@@ -595,7 +726,7 @@ $$;
  * cluster, with the topic's partitions and the node each message is on.
  * get and get_by_key ask the node holding the partition; get_by_key reads
  * that partition whole (mq.messages), newest first.  get_by_id and
- * get_by_time ask every node.
+ * get_by_time ask every node holding partitions of the topic.
  */
 CREATE FUNCTION mq_router.get(topic text, partition integer, "offset" bigint)
 RETURNS SETOF mq_router.message
@@ -606,6 +737,10 @@ DECLARE
 	message		text;
 	state		text;
 BEGIN
+	IF partition IS NULL THEN
+		RAISE EXCEPTION 'partition must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF partition < 0 OR partition >= t.partitions THEN
 		RAISE EXCEPTION 'partition % of topic "%" does not exist', partition, topic
 			USING ERRCODE = 'invalid_parameter_value';
@@ -617,7 +752,7 @@ BEGIN
 		  FROM mq_router.node_get(holder, topic, partition / t.nodes, "offset") m;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(holder, state, message);
+	PERFORM mq_router.unavailable(ARRAY[holder], state, message);
 	RAISE;
 END
 $$;
@@ -641,7 +776,7 @@ BEGIN
 		  FROM mq_router.node_get_by_key(r.node, topic, r.local, key, max) m;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(r.node, state, message);
+	PERFORM mq_router.unavailable(ARRAY[r.node], state, message);
 	RAISE;
 END
 $$;
@@ -658,10 +793,10 @@ BEGIN
 		SELECT m.partition * t.nodes + m.node, m."offset", m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
-		  FROM mq_router.node_get_by_id(mq_router.all_nodes(), topic, id) m;
+		  FROM mq_router.node_get_by_id(mq_router.holders(t), topic, id) m;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(NULL, state, message);
+	PERFORM mq_router.unavailable(mq_router.holders(t), state, message);
 	RAISE;
 END
 $$;
@@ -681,13 +816,13 @@ BEGIN
 		SELECT m.partition * t.nodes + m.node, m."offset", m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
-		  FROM mq_router.node_get_by_time(mq_router.all_nodes(), topic,
+		  FROM mq_router.node_get_by_time(mq_router.holders(t), topic,
 										  from_time, to_time, max) m
 		 ORDER BY m.produced_at, m.node, m.partition, m."offset"
 		 LIMIT max;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(NULL, state, message);
+	PERFORM mq_router.unavailable(mq_router.holders(t), state, message);
 	RAISE;
 END
 $$;
@@ -709,14 +844,14 @@ BEGIN
 	RETURN QUERY
 		SELECT n.name, sum(n.partitions)::integer, count(*)::integer,
 			   sum(n.segments)::bigint, sum(n.size_bytes)::bigint,
-			   EXISTS (SELECT FROM mq_router.topic r
+			   EXISTS (SELECT FROM mq_router.placed() r
 						WHERE r.name OPERATOR(pg_catalog.=) n.name)
 		  FROM mq_router.node_topics(mq_router.all_nodes()) n
 		 GROUP BY n.name
 		 ORDER BY n.name;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(NULL, state, message);
+	PERFORM mq_router.unavailable(mq_router.all_nodes(), state, message);
 	RAISE;
 END
 $$;
@@ -741,11 +876,11 @@ BEGIN
 			   coalesce(l.partition * r.nodes + l.node, l.partition),
 			   l.member_id, l.committed_offset, l.end_offset, l.lag, l.node
 		  FROM mq_router.node_lag(mq_router.all_nodes()) l
-		  LEFT JOIN mq_router.topic r ON r.name OPERATOR(pg_catalog.=) l.topic
+		  LEFT JOIN mq_router.placed() r ON r.name OPERATOR(pg_catalog.=) l.topic
 		 ORDER BY 1, 2, 3, 4;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(NULL, state, message);
+	PERFORM mq_router.unavailable(mq_router.all_nodes(), state, message);
 	RAISE;
 END
 $$;

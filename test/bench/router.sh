@@ -99,7 +99,8 @@ for n in 1 2 3; do
 		-c "CREATE SERVER mq_cluster FOREIGN DATA WRAPPER plproxy OPTIONS ($opts)" \
 		-c "CREATE USER MAPPING FOR PUBLIC SERVER mq_cluster" >/dev/null
 	sql -p "$rport" -d "router$n" <"$TOP/router/mq_router.sql" >/dev/null
-	[ "$(sql -p "$rport" -d "router$n" -c "SELECT mq_router.create_topic('bench', $partitions)")" = "$n" ] ||
+	sql -p "$rport" -d "router$n" -c "CALL mq_router.create_topic('bench', $partitions)" >/dev/null
+	[ "$(sql -p "$rport" -d "router$n" -c "SELECT nodes FROM mq_router.topics() WHERE name = 'bench'")" = "$n" ] ||
 		die "router$n did not place topic bench on $n nodes"
 done
 

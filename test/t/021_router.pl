@@ -50,14 +50,50 @@ is($router->safe_psql('postgres', sprintf($hashes, 'mq_router.partition_for', 'm
 	'the router hashes keys as mq.partition_for does');
 
 # --- placement: 8 partitions over 3 nodes, partition p on node p % 3 ---
-is($router->safe_psql('postgres', "SELECT mq_router.create_topic('orders', 8)"),
-	'3', 'create_topic puts partitions on the three nodes');
+$router->safe_psql('postgres', "CALL mq_router.create_topic('orders', 8)");
+is($router->safe_psql('postgres', "SELECT nodes || ' ' || complete::char FROM mq_router.topic WHERE name = 'orders'"),
+	'3 t', 'create_topic places the topic over the three nodes');
 is(join(' ', map { $_->safe_psql('postgres', "SELECT partitions FROM mq.topics WHERE name = 'orders'") } @nodes),
 	'3 3 2', 'each node has its share: partitions 0,3,6 / 1,4,7 / 2,5');
-is($router->safe_psql('postgres', "SELECT mq_router.create_topic('small', 2)"),
-	'2', 'a topic with fewer partitions than nodes is on as many nodes');
-my ($ret, $out, $err) = $router->psql('postgres', "SELECT mq_router.create_topic('orders', 8)");
+$router->safe_psql('postgres', "CALL mq_router.create_topic('small', 2)");
+is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 'small'") } @nodes),
+	'1 1 0', 'a topic with fewer partitions than nodes is on as many nodes');
+my ($ret, $out, $err) = $router->psql('postgres', "CALL mq_router.create_topic('orders', 8)");
 like($err, qr/topic "orders" already exists in the cluster/, 'a topic is created once');
+
+# a topic a node has that the router did not create is not adopted
+$nodes[1]->safe_psql('postgres', "SELECT mq.create_topic('t2', 1)");
+($ret, $out, $err) = $router->psql('postgres', "CALL mq_router.create_topic('t2', 3)",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  42710: topic "t2" already exists on mq node 1/, 'create_topic refuses a node\'s own topic, naming the node');
+is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 't2'") } @nodes)
+	. ' ' . $router->safe_psql('postgres', "SELECT count(*) FROM mq_router.topic WHERE name = 't2'"),
+	'0 1 0 0', 'and creates and records nothing');
+
+# the router's functions need only the grants docs/scale-out.md lists
+$router->safe_psql('postgres', q{
+CREATE ROLE app LOGIN;
+GRANT USAGE ON SCHEMA mq_router TO app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq_router TO app;
+GRANT USAGE ON FOREIGN SERVER mq_cluster TO app;
+});
+# (on the nodes, it acts as the bootstrap superuser, as the nodes' grants are
+# not what this tests)
+my $superuser = $router->safe_psql('postgres', 'SELECT current_user');
+$router->safe_psql('postgres',
+	"CREATE USER MAPPING FOR app SERVER mq_cluster OPTIONS (user '$superuser')");
+my $app = $router->connstr('postgres') . ' user=app';
+is($router->safe_psql('postgres', "SELECT partition FROM mq_router.send('small', 'as app', key => 'a')",
+		connstr => $app),
+	$router->safe_psql('postgres', "SELECT mq_router.partition_for('a', 2)"), 'a granted role sends');
+is($router->safe_psql('postgres', "SELECT string_agg(name, ',' ORDER BY name) FROM mq_router.topics()",
+		connstr => $app),
+	'orders,small,t2', 'and reads topics()');
+is($router->safe_psql('postgres', "SELECT count(*) FROM mq_router.lag()", connstr => $app),
+	'0', 'and lag()');
+$router->safe_psql('postgres', "CALL mq_router.create_topic('by_app', 1)", connstr => $app);
+is($router->safe_psql('postgres', "SELECT complete::char FROM mq_router.topic WHERE name = 'by_app'"),
+	't', 'and creates topics');
 
 # --- keyed sends: 40 keys, 5 messages each, in sequence ---
 $router->safe_psql('postgres', q{
@@ -114,6 +150,16 @@ is($router->safe_psql('postgres', "SELECT partition || ' ' || payload_text FROM 
 is($router->safe_psql('postgres', q{
 SELECT count(*) FROM mq_router.get_by_time('orders', now() - interval '1 hour', now() + interval '1 hour')}),
 	'200', 'get_by_time gathers all nodes');
+my $small_id = $router->safe_psql('postgres', "SELECT id FROM mq_router.send('small', 'on two', key => 'b')");
+is($router->safe_psql('postgres', "SELECT payload_text FROM mq_router.get_by_id('small', '$small_id')"),
+	'on two', 'get_by_id asks only the nodes holding a topic of fewer partitions than nodes');
+is($router->safe_psql('postgres', q{
+SELECT string_agg(payload_text, ',' ORDER BY payload_text)
+  FROM mq_router.get_by_time('small', now() - interval '1 hour', now() + interval '1 hour')}),
+	'as app,on two', 'and so does get_by_time');
+($ret, $out, $err) = $router->psql('postgres', "SELECT * FROM mq_router.get('orders', NULL, 0)",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  22004: partition must not be NULL/, 'get refuses a NULL partition');
 
 # --- a batch: keyed and keyless elements, jsonb payloads ---
 is($router->safe_psql('postgres', q{
@@ -133,7 +179,7 @@ SELECT string_agg(coalesce(payload_text, payload_json::text), ',' ORDER BY "offs
 is($router->safe_psql('postgres', q{
 SELECT string_agg(format('%s %s %s %s', name, partitions, nodes, placed), ', ' ORDER BY name)
   FROM mq_router.topics()}),
-	'orders 8 3 t, small 2 2 t', 'topics sums partitions over the nodes');
+	'by_app 1 1 t, orders 8 3 t, small 2 2 t, t2 1 1 f', 'topics sums partitions over the nodes');
 $_->safe_psql('postgres', "SELECT mq.subscribe('billing', 'orders', start => 'earliest')") for @nodes;
 $nodes[1]->safe_psql('postgres', q{
 SELECT count(*) FROM mq.fetch('billing', 'orders', max => 1000);
@@ -158,14 +204,46 @@ SELECT k FROM (SELECT 'k' || g AS k FROM generate_series(0, 39) g) v
 	"SELECT partition FROM mq_router.send('orders', 'lost', key => '$key2')");
 like($err, qr/ERROR:  mq node 2 is unavailable/, 'a send routed to the stopped node fails naming it');
 like($err, qr/DETAIL:  Node 2 \(host=.* port=\d+ dbname=postgres\): /, 'with its connection string and PL/Proxy\'s error');
+($ret, $out, $err) = $router->psql('postgres',
+	"SELECT partition FROM mq_router.send('orders', 'lost', key => '$key2')",
+	connstr => $app, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  08006: mq node 2 is unavailable/, 'so does a granted role\'s');
+($ret, $out, $err) = $router->psql('postgres', qq{
+SELECT count(*) FROM mq_router.send_batch('orders', ARRAY['x', 'y'], keys => ARRAY['$key0', '$key2'])});
+like($err, qr/ERROR:  one of mq nodes 0, 2 is unavailable/, 'a batch names the nodes it went to');
+like($err, qr/HINT:  This call needs nodes 0, 2 /, 'and says it needs them');
+($ret, $out, $err) = $router->psql('postgres', "CALL mq_router.create_topic('t3', 3)");
+like($err, qr/ERROR:  mq node 2 is unavailable/, 'create_topic fails on the stopped node');
+is($router->safe_psql('postgres', "SELECT count(*) FROM mq_router.topic WHERE name = 't3'"),
+	'0', 'before recording anything');
 is($router->safe_psql('postgres', "SELECT partition % 3 FROM mq_router.send('orders', 'kept', key => '$key0')"),
 	'0', 'sends to the other nodes still work');
 ($ret, $out, $err) = $router->psql('postgres', 'SELECT * FROM mq_router.topics()');
-like($err, qr/an mq node is unavailable/, 'topics fails while a node is stopped');
+like($err, qr/one of mq nodes 0, 1, 2 is unavailable/, 'topics fails while a node is stopped');
 
 $nodes[2]->start;
 is($router->safe_psql('postgres', "SELECT partition % 3 FROM mq_router.send('orders', 'back', key => '$key2')"),
 	'2', 'once restarted, the node takes its sends again');
+
+# a creation that a node fails after the others have their share is
+# recorded, and completed by a retry
+$nodes[2]->safe_psql('postgres', q{
+CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'refused on node 2'; END$$;
+CREATE TRIGGER refuse BEFORE INSERT ON mq.topic FOR EACH ROW EXECUTE FUNCTION refuse();
+});
+($ret, $out, $err) = $router->psql('postgres', "CALL mq_router.create_topic('t3', 3)");
+like($err, qr/refused on node 2/, 'create_topic fails on node 2');
+$nodes[2]->safe_psql('postgres', 'DROP TRIGGER refuse ON mq.topic');
+is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 't3'") } @nodes)
+	. ' ' . $router->safe_psql('postgres', "SELECT complete::char FROM mq_router.topic WHERE name = 't3'"),
+	'1 1 0 f', 'the failed creation is recorded as incomplete, with the nodes done so far');
+($ret, $out, $err) = $router->psql('postgres', "SELECT * FROM mq_router.send('t3', 'early')");
+like($err, qr/topic "t3" is not created on every node/, 'an incomplete topic takes no sends');
+$router->safe_psql('postgres', "CALL mq_router.create_topic('t3', 3)");
+is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 't3'") } @nodes)
+	. ' ' . $router->safe_psql('postgres', "SELECT complete::char FROM mq_router.topic WHERE name = 't3'"),
+	'1 1 1 t', 'a retry completes it, keeping the nodes\' shares the router created');
 
 $_->stop for @nodes, $router;
 done_testing();

@@ -45,7 +45,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER mq_cluster;
 });
 command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $router->connstr('postgres'),
 		'-f', 'router/mq_router.sql' ], 'the router is installed');
-$router->safe_psql('postgres', "SELECT mq_router.create_topic('ev', 6)");
+$router->safe_psql('postgres', "CALL mq_router.create_topic('ev', 6)");
 $_->safe_psql('postgres', "SELECT mq.subscribe('g', 'ev', start => 'earliest')") for @nodes;
 
 sub mqctl
