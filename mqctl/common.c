@@ -90,11 +90,23 @@ PGconn *
 connect_or_exit(const char *server)
 {
 	PGconn	   *conn = try_connect(server);
-	PGresult   *res;
-	bool		installed;
 
 	if (conn == NULL)
 		exit(EXIT_CONNECTION);
+	require_mq(conn);
+	return conn;
+}
+
+/*
+ * Exits with EXIT_CONNECTION, saying so with a hint, if mq is not
+ * installed in conn's database.
+ */
+void
+require_mq(PGconn *conn)
+{
+	PGresult   *res;
+	bool		installed;
+
 	res = query_or_exit(conn, MQ_INSTALLED_SQL, 0, NULL);
 	installed = PQntuples(res) > 0;
 	PQclear(res);
@@ -105,7 +117,6 @@ connect_or_exit(const char *server)
 		PQfinish(conn);
 		exit(EXIT_CONNECTION);
 	}
-	return conn;
 }
 
 /*

@@ -137,9 +137,11 @@ typedef struct Node
 	const char *server;			/* connection string; NULL: -d's */
 	int			number;			/* in the cluster; -1: the only server */
 	PGconn	   *conn;			/* NULL while lost */
+	bool		absent;			/* the group or topic is not defined here */
 	bool		retry_subscribed;	/* the group reads its retry_topic here */
 	int			delay_ms;		/* back-off before the next attempt */
-	double		retry_at;		/* when to try to reopen conn */
+	double		retry_at;		/* when to try to reopen conn or to look again
+								 * for an absent group or topic */
 } Node;
 
 /* What consume or tail was asked to do, and how far it got. */
@@ -158,6 +160,8 @@ typedef struct Follower
 	double		idle_exit;		/* seconds; 0: never */
 	long		handled;
 	double		last_message;	/* when the last message came */
+	bool		undefined;		/* the round found the group or topic
+								 * undefined on its node */
 } Follower;
 
 static const struct option long_options[] = {
@@ -412,19 +416,46 @@ run_command(const Follower *f, const PGresult *res, int row)
 
 /*
  * Runs one statement of a consume round.  Returns its result, or NULL if
- * the connection was lost; exits with EXIT_SQL_ERROR on any other error
- * (the open transaction dies with the connection, so nothing handled in
- * it is committed).
+ * the connection was lost or, with several servers, if the group or topic
+ * is not defined on this node (f->undefined is set, and the caller
+ * sets the node aside).  Exits with EXIT_SQL_ERROR on any other error, and on an
+ * undefined group or topic if it is undefined on every node (the open
+ * transaction dies with the connection, so nothing handled in it is
+ * committed).
  */
 static PGresult *
 round_query(Follower *f, const char *sql, int nparams,
 			const char *const *params)
 {
-	PGresult   *res = run_query(f->node->conn, sql, nparams, params);
+	PGconn	   *conn = f->node->conn;
+	PGresult   *res = exec_query(conn, sql, nparams, params);
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bool		everywhere = true;
 
-	if (res == NULL && !connection_lost(f->node->conn))
-		exit_after_failure(f->node->conn);
-	return res;
+	if (query_succeeded(res))
+		return res;
+	if (f->nnodes > 1 && sqlstate != NULL &&
+		strcmp(sqlstate, "42704") == 0)
+	{
+		for (int i = 0; i < f->nnodes; i++)
+			everywhere &= &f->nodes[i] == f->node || f->nodes[i].absent;
+		if (!everywhere)
+		{
+			/* said once, until the node has the group and topic again */
+			if (!f->node->absent)
+				pg_log_warning("node %d: %s; consuming the other nodes",
+							   f->node->number,
+							   PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+			f->undefined = true;
+			PQclear(res);
+			return NULL;
+		}
+	}
+	report_error(conn, res, NULL);
+	PQclear(res);
+	if (!connection_lost(conn))
+		exit_after_failure(conn);
+	return NULL;
 }
 
 /*
@@ -755,11 +786,28 @@ lose_node(Node *node)
 {
 	PQfinish(node->conn);
 	node->conn = NULL;
+	node->absent = false;
 	if (node->number >= 0)
 		pg_log_warning("node %d: connection lost; reconnecting", node->number);
 	else
 		pg_log_warning("connection lost; reconnecting");
 	node->delay_ms = RECONNECT_FIRST_MS;
+	node->retry_at = now_seconds() + node->delay_ms / 1000.0;
+}
+
+/*
+ * Sets a node whose group or topic is not defined aside: its transaction
+ * is rolled back, and it is looked at again after the next back-off (from
+ * 100 ms, doubling up to 5 s), so that a group or topic defined later is
+ * consumed.
+ */
+static void
+set_aside_node(Node *node)
+{
+	PQclear(exec_query(node->conn, "ROLLBACK", 0, NULL));
+	node->delay_ms = node->absent ?
+		Min(node->delay_ms * 2, RECONNECT_MAX_MS) : RECONNECT_FIRST_MS;
+	node->absent = true;
 	node->retry_at = now_seconds() + node->delay_ms / 1000.0;
 }
 
@@ -791,7 +839,7 @@ reopen_node(Follower *f, Node *node)
 /*
  * Waits, after a pass over the nodes that found nothing, for a NOTIFY on
  * any connected node, or for a while at most: IDLE_WAIT_MS, less if
- * --idle-exit or a lost node's next attempt comes sooner.  Connections
+ * --idle-exit or a lost or set-aside node's next attempt comes sooner.  Connections
  * lost meanwhile are closed.
  */
 static void
@@ -806,7 +854,7 @@ wait_for_nodes(Follower *f)
 	{
 		if (f->nodes[i].conn != NULL)
 			conns[nconns++] = f->nodes[i].conn;
-		else
+		if (f->nodes[i].conn == NULL || f->nodes[i].absent)
 			ms = (int) Max(0, Min(ms, (f->nodes[i].retry_at - now) * 1000));
 	}
 	if (nconns == 0)
@@ -821,10 +869,46 @@ wait_for_nodes(Follower *f)
 }
 
 /*
+ * Connects to the nodes of a cluster at the start of consume.  A node that
+ * cannot be reached is said so once and reopened later on its back-off,
+ * as a lost one is; exits with EXIT_CONNECTION if none can be reached, or
+ * if mq is not installed on one that can.
+ */
+static void
+start_nodes(Follower *f)
+{
+	int			reachable = 0;
+
+	for (int i = 0; i < f->nnodes; i++)
+	{
+		Node	   *node = &f->nodes[i];
+
+		node->conn = try_connect(node->server);
+		if (node->conn != NULL)
+		{
+			require_mq(node->conn);
+			reachable++;
+			continue;
+		}
+		pg_log_warning("node %d: unreachable; consuming the other nodes",
+					   node->number);
+		node->delay_ms = RECONNECT_FIRST_MS;
+		node->retry_at = now_seconds() + node->delay_ms / 1000.0;
+	}
+	if (reachable == 0)
+	{
+		pg_log_error("no node is reachable");
+		exit(EXIT_CONNECTION);
+	}
+}
+
+/*
  * consume: on one server, or on every node of a cluster in turn, each
- * node's round committed on that node.  Every server must be reachable at
- * the start; a node lost later is reopened on its own back-off while the
- * others are consumed.
+ * node's round committed on that node.  One server must be reachable at
+ * the start.  Of several, those that are not, and those lost later, are
+ * reopened on their own back-off while the others are consumed; a node
+ * without the group or topic is set aside the same way.  Exits with
+ * EXIT_CONNECTION if no node is reachable at the start.
  */
 int
 cmd_consume(int argc, char **argv)
@@ -860,15 +944,18 @@ cmd_consume(int argc, char **argv)
 			f.nodes[i].server = servers[i];
 			f.nodes[i].number = i;
 		}
-	for (int i = 0; i < f.nnodes; i++)
-		f.nodes[i].conn = connect_or_exit(f.nodes[i].server);
+	if (f.nnodes == 1)
+		f.nodes[0].conn = connect_or_exit(f.nodes[0].server);
+	else
+		start_nodes(&f);
 	catch_stop_signals();
 	/* a closed standard output or a command not reading fails a write */
 	pqsignal(SIGPIPE, SIG_IGN);
 	for (int i = 0; i < f.nnodes; i++)
 	{
 		f.node = &f.nodes[i];
-		listen_to_topics(&f);
+		if (f.node->conn != NULL)
+			listen_to_topics(&f);
 	}
 	f.last_message = now_seconds();
 
@@ -884,12 +971,25 @@ cmd_consume(int argc, char **argv)
 
 			if (node->conn == NULL && !reopen_node(&f, node))
 				continue;
+			if (node->absent && now_seconds() < node->retry_at)
+				continue;
 			f.node = node;
+			f.undefined = false;
 			n = consume_round(&f);
-			if (n < 0)
+			if (n < 0 && f.undefined)
+				set_aside_node(node);
+			else if (n < 0)
 				lose_node(node);
 			else
+			{
+				if (node->absent)
+				{
+					node->absent = false;
+					pg_log_info("node %d: consuming", node->number);
+					listen_to_topics(&f);
+				}
 				found += n;
+			}
 		}
 		if (found == 0 && !done(&f) && !stop_requested)
 			wait_for_nodes(&f);

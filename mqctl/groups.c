@@ -248,14 +248,17 @@ set_cell(PGresult *res, int row, int col, const char *value)
 /*
  * Prints the lag of a cluster's nodes, LAG_SQL's result on each: one table
  * of all positions with a first column saying the node, then one of each
- * group's lag per topic summed over the nodes (a NULL lag counts 0).
+ * group's lag per topic summed over the nodes (a NULL lag counts 0), then
+ * a line for each node that is unavailable (its result NULL).  conn is
+ * that of an available node, whose result there must be.
  */
 static void
 print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
 {
-	int			ncols = PQnfields(results[0]);
-	const char **names = pg_malloc((ncols + 1) * sizeof(char *));
-	Oid		   *types = pg_malloc((ncols + 1) * sizeof(Oid));
+	const PGresult *first = NULL;
+	int			ncols;
+	const char **names;
+	Oid		   *types;
 	static const char *const total_names[] = {"group", "topic", "nodes",
 	"positions", "lag"};
 	static const Oid total_types[] = {TEXTOID, TEXTOID, INT4OID, INT4OID,
@@ -270,22 +273,27 @@ print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
 	int			nodes = 0;
 	int			positions = 0;
 
+	for (int i = nnodes - 1; i >= 0; i--)
+		first = results[i] != NULL ? results[i] : first;
+	ncols = PQnfields(first);
+	names = pg_malloc((ncols + 1) * sizeof(char *));
+	types = pg_malloc((ncols + 1) * sizeof(Oid));
 	names[0] = "node";
 	types[0] = INT4OID;
 	for (int c = 0; c < ncols; c++)
 	{
-		names[c + 1] = PQfname(results[0], c);
-		types[c + 1] = PQftype(results[0], c);
+		names[c + 1] = PQfname(first, c);
+		types[c + 1] = PQftype(first, c);
 	}
 	all = make_table(conn, ncols + 1, names, types);
 	totals = make_table(conn, lengthof(total_names), total_names, total_types);
 
 	for (int i = 0; i < nnodes; i++)
-		nrows += PQntuples(results[i]);
+		nrows += results[i] != NULL ? PQntuples(results[i]) : 0;
 	rows = pg_malloc(Max(nrows, 1) * sizeof(LagRow));
 	nrows = 0;
 	for (int i = 0; i < nnodes; i++)
-		for (int r = 0; r < PQntuples(results[i]); r++)
+		for (int r = 0; results[i] != NULL && r < PQntuples(results[i]); r++)
 		{
 			rows[nrows].node = i;
 			rows[nrows].res = results[i];
@@ -326,11 +334,73 @@ print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
 	print_table(conn, all, stdout);
 	fputc('\n', stdout);
 	print_table(conn, totals, stdout);
+	for (int i = 0; i < nnodes; i++)
+		if (results[i] == NULL)
+			printf("node %d: unavailable\n", i);
 	PQclear(all);
 	PQclear(totals);
 	pg_free(rows);
 	pg_free(names);
 	pg_free(types);
+}
+
+/*
+ * Connects to the nodes of a cluster that have no connection (NULL in
+ * conns), leaving those that cannot be reached without one.  Returns how
+ * many nodes are connected.  Exits with EXIT_CONNECTION if mq is not
+ * installed on a node.
+ */
+static int
+connect_nodes(const char **servers, PGconn **conns, int nnodes)
+{
+	int			connected = 0;
+
+	for (int n = 0; n < nnodes; n++)
+	{
+		if (conns[n] == NULL && (conns[n] = try_connect(servers[n])) != NULL)
+			require_mq(conns[n]);
+		connected += conns[n] != NULL;
+	}
+	return connected;
+}
+
+/*
+ * LAG_SQL's result on a node, or NULL if the node is unavailable: not
+ * connected, or its connection lost (then closed).  Exits on any other
+ * error.
+ */
+static PGresult *
+node_lag(PGconn **conn, const char *const *param)
+{
+	PGresult   *res;
+
+	if (*conn == NULL)
+		return NULL;
+	res = run_query(*conn, LAG_SQL, 1, param);
+	if (res == NULL && !connection_lost(*conn))
+		exit_after_failure(*conn);
+	if (res == NULL)
+	{
+		PQfinish(*conn);
+		*conn = NULL;
+	}
+	return res;
+}
+
+/*
+ * Prints the lag of a cluster's nodes with print_cluster_lag(), or, if no
+ * node is available, says so on stderr.
+ */
+static void
+print_nodes_lag(PGconn **conns, PGresult **results, int nnodes)
+{
+	for (int n = 0; n < nnodes; n++)
+		if (results[n] != NULL)
+		{
+			print_cluster_lag(conns[n], results, nnodes);
+			return;
+		}
+	pg_log_error("no node is available");
 }
 
 int
@@ -389,13 +459,22 @@ cmd_lag(int argc, char **argv)
 	if (optind < argc)
 		usage_error("lag", "too many arguments");
 
-	/* one server, or every node of a cluster: one connection each */
+	/*
+	 * One server, or every node of a cluster: one connection each.  A node
+	 * that cannot be reached is shown as unavailable (and tried again at the
+	 * next --watch round), unless none can be.
+	 */
 	nservers = cluster_servers("lag", &servers);
 	nconns = Max(nservers, 1);
-	conns = pg_malloc(nconns * sizeof(PGconn *));
+	conns = pg_malloc0(nconns * sizeof(PGconn *));
 	results = pg_malloc(nconns * sizeof(PGresult *));
-	for (int n = 0; n < nconns; n++)
-		conns[n] = connect_or_exit(nservers > 0 ? servers[n] : NULL);
+	if (nservers == 0)
+		conns[0] = connect_or_exit(NULL);
+	else if (connect_nodes(servers, conns, nservers) == 0)
+	{
+		pg_log_error("no node is reachable");
+		exit(EXIT_CONNECTION);
+	}
 	if (watch)
 		catch_stop_signals();
 	for (int i = 0; !watch || iterations == 0 || i < iterations; i++)
@@ -404,12 +483,16 @@ cmd_lag(int argc, char **argv)
 			sleep_ms((int) (interval * 1000));
 		if (stop_requested)
 			break;
-		for (int n = 0; n < nconns; n++)
-			results[n] = query_or_exit(conns[n], LAG_SQL, 1, param);
+		if (nservers == 0)
+			results[0] = query_or_exit(conns[0], LAG_SQL, 1, param);
+		else if (i > 0)
+			connect_nodes(servers, conns, nservers);
+		for (int n = 0; n < nservers; n++)
+			results[n] = node_lag(&conns[n], param);
 		if (watch)
 			print_watch_title(i == 0, interval);
 		if (nservers > 0)
-			print_cluster_lag(conns[0], results, nservers);
+			print_nodes_lag(conns, results, nservers);
 		else
 			print_table(conns[0], results[0], stdout);
 		fflush(stdout);

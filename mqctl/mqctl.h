@@ -88,6 +88,7 @@ extern void help_tail(void);
 /* common.c: connections */
 extern PGconn *try_connect(const char *server);
 extern PGconn *connect_or_exit(const char *server);
+extern void require_mq(PGconn *conn);
 extern PGconn *reconnect(PGconn *conn);
 extern bool connection_lost(PGconn *conn);
 extern void exit_after_failure(PGconn *conn) pg_attribute_noreturn();

@@ -199,4 +199,79 @@ like($log, qr/node 1: connection lost; reconnecting/, 'consume said node 1 was l
 like($log, qr/node 1: reconnected/, 'and that it reconnected');
 unlike($log, qr/node [02]: connection lost/, 'the other nodes were not');
 
+# --- a topic on only some nodes: a 2-partition topic over three nodes has no
+# partition, and so no topic, on node 2.  There is nothing to consume on
+# node 2, said once; the other nodes are consumed.
+$router->safe_psql('postgres', "SELECT mq_router.create_topic('small', 2)");
+$nodes[$_]->safe_psql('postgres', qq{
+SELECT mq.subscribe('g2', 'small', start => 'earliest');
+SELECT count(mq.send('small', 's$_-' || i)) FROM generate_series(1, 3) i})
+  for 0, 1;
+is($nodes[2]->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 'small'"),
+	'0', 'node 2 has no topic small');
+($rc, $out, $err) = mqctl('consume', 'g2', 'small', @servers, '--idle-exit', '1');
+is($rc, 0, 'consume of a topic missing on a node exits with 0');
+is(join(' ', sort split /\n/, $out), 's0-1 s0-2 s0-3 s1-1 s1-2 s1-3',
+	'and consumed the topic on the nodes that have it');
+is(scalar(() = $err =~ /node 2: topic "small" does not exist; consuming the other nodes/g),
+	1, 'saying once that node 2 has no such topic');
+$nodes[$_]->safe_psql('postgres', "SELECT mq.send('small', 'more$_')") for 0, 1;
+($rc, $out, $err) = mqctl('consume', 'g2', @servers, '--idle-exit', '1');
+ok($rc == 0 && join(' ', sort split /\n/, $out) eq 'more0 more1',
+	'a group missing on a node: the other nodes are consumed');
+like($err, qr/node 2: consumer group "g2" does not exist; consuming the other nodes/,
+	'saying that node 2 has no such group');
+($rc, $out, $err) = mqctl('consume', 'g2', 'nowhere', @servers, '--idle-exit', '1');
+ok($rc == 1 && $err =~ /topic "nowhere" does not exist/,
+	'a topic on no node is an error');
+
+# the topic created on node 2 later is consumed there
+my $late = IPC::Run::start([ $mqctl, 'consume', 'g2', 'small', @servers,
+		'--max-messages', '2' ],
+	'<', \undef, '>', \my $late_out, '2>', \my $late_err,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+wait_until('consume says node 2 has no topic small', sub {
+	$late->pump_nb;
+	return $late_err =~ /node 2: topic "small" does not exist/;
+});
+$nodes[2]->safe_psql('postgres', q{
+SELECT mq.create_topic('small', 1);
+SELECT mq.subscribe('g2', 'small', start => 'earliest');
+SELECT mq.send('small', 'late-' || i) FROM generate_series(1, 2) i});
+$late->finish;
+is($late->result(0), 0, 'consume exits once it has its messages');
+is($late_out, "late-1\nlate-2\n", 'the topic created on node 2 later was consumed');
+like($late_err, qr/node 2: consuming/, 'saying node 2 is consumed');
+
+# --- a node down at the start: the others are consumed, and it once back
+$nodes[1]->stop('fast');
+send_to($_, 3001, 2) for 0, 2;
+$consumer = IPC::Run::start([ $mqctl, 'consume', 'g', 'ev', @servers,
+		'--max-messages', '6' ],
+	'<', \undef, '>', \my $down_out, '2>', \my $down_err,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+wait_until('nodes 0 and 2 are consumed while node 1 is down', sub {
+	$consumer->pump_nb;
+	return scalar(() = $down_out =~ /\n/g) == 4;
+});
+like($down_err, qr/node 1: unreachable; consuming the other nodes/,
+	'consume starts without an unreachable node, saying so');
+$nodes[1]->start;
+send_to(1, 3001, 2);
+$consumer->finish;
+is($consumer->result(0), 0, 'consume exits once it has its messages');
+is(join(' ', sort split /\n/, $down_out), 'n0-3001 n0-3002 n1-3001 n1-3002 n2-3001 n2-3002',
+	'and consumed node 1 once it was back');
+like($down_err, qr/node 1: reconnected/, 'saying node 1 reconnected');
+($rc, $out, $err) = mqctl('consume', 'g', '--server', 'host=/nonexistent port=1',
+	'--server', 'host=/nonexistent port=2');
+ok($rc == 3 && $err =~ /no node is reachable/, 'no node reachable: exit 3');
+
+# --- lag with a node down: that node is shown as unavailable
+$nodes[2]->stop('fast');
+($rc, $out, $err) = mqctl('lag', 'g', @servers);
+is($rc, 0, 'lag with a node down exits with 0');
+like($out, qr/\n g +\| ev +\| +2 \| +4 \| +0\n\(1 row\)\nnode 2: unavailable\n\z/,
+	'showing the other nodes, and node 2 as unavailable');
+
 done_testing();
