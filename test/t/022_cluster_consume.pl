@@ -202,7 +202,7 @@ unlike($log, qr/node [02]: connection lost/, 'the other nodes were not');
 # --- a topic on only some nodes: a 2-partition topic over three nodes has no
 # partition, and so no topic, on node 2.  There is nothing to consume on
 # node 2, said once; the other nodes are consumed.
-$router->safe_psql('postgres', "SELECT mq_router.create_topic('small', 2)");
+$router->safe_psql('postgres', "CALL mq_router.create_topic('small', 2)");
 $nodes[$_]->safe_psql('postgres', qq{
 SELECT mq.subscribe('g2', 'small', start => 'earliest');
 SELECT count(mq.send('small', 's$_-' || i)) FROM generate_series(1, 3) i})
