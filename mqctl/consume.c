@@ -188,7 +188,9 @@ help_consume(void)
 		   "command.  SIGINT and SIGTERM commit what was handled, then exit with 0.\n"
 		   "A lost connection is reopened, and consuming resumes from the committed\n"
 		   "positions.  With several servers (--server, --nodes-from) the group is\n"
-		   "consumed on each in turn, each node's positions committed on that node.\n\n");
+		   "consumed on each in turn, each node's positions committed on that node;\n"
+		   "a node that cannot be reached, or has no such topic or group, is skipped\n"
+		   "and tried again later.\n\n");
 	printf("Options:\n");
 	printf("  -j, --json             print each message as one line of JSON: topic,\n"
 		   "                         partition, offset, id, key, tag, headers,\n"
