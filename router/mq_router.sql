@@ -654,13 +654,15 @@ BEGIN
 	END IF;
 	nodes := t.nodes;
 	SELECT array_agg(CASE WHEN u.k IS NULL THEN any_node
-						  ELSE mq_router.partition_for(u.k, t.partitions) % t.nodes
+						  ELSE h.p % t.nodes
 					 END ORDER BY u.i),
-		   array_agg(mq_router.partition_for(u.k, t.partitions) / t.nodes ORDER BY u.i),
+		   array_agg(h.p / t.nodes ORDER BY u.i),
 		   array_agg(u.i::integer ORDER BY u.i),
 		   array_agg(u.k ORDER BY u.i)
 	  INTO node, local, ord, key_list
-	  FROM unnest(payloads, keys) WITH ORDINALITY AS u(p, k, i);
+	  FROM unnest(payloads, keys) WITH ORDINALITY AS u(p, k, i)
+	 CROSS JOIN LATERAL
+		   (SELECT mq_router.partition_for(u.k, t.partitions) AS p) h;
 END
 $$;
 
