@@ -36,54 +36,42 @@ CREATE TEMPORARY TABLE mq_update_grants AS
 -- other two null.  The functions that return messages change their
 -- columns (mq.fetch and mq.poll also get a consumer_id argument, for
 -- auto-commit leases through poolers), so they are dropped and made again;
--- the privileges granted on them are granted again, grant options
--- included (as the role running the update: the grantor is not kept).  The new json variants of mq.send, mq.send_batch and
--- mq.prepare get those of their jsonb variants, and mq.commit(group,
--- consumer_id) those of mq.commit(group).  Saved here, before anything is
--- dropped.
+-- the privileges granted on them are granted again, grant options included
+-- (as the role running the update: the grantor is not kept).  The new json
+-- variants of mq.send, mq.send_batch and mq.prepare get those of their
+-- jsonb variants, and mq.commit(group, consumer_id) those of
+-- mq.commit(group).  Saved here, before anything is dropped: each old
+-- function's grants, for the function that carries them on.
 CREATE TEMPORARY TABLE mq_update_payload_acl AS
-    SELECT 'FUNCTION ' || pg_catalog.regexp_replace(
-               p.oid::pg_catalog.regprocedure::text, 'jsonb', 'json') AS object,
+    SELECT 'FUNCTION ' || m.carried AS object,
            a.privilege_type,
            CASE WHEN a.grantee = 0 THEN 'PUBLIC'
                 ELSE pg_catalog.quote_ident(r.rolname) END AS grantee,
            a.is_grantable
-      FROM pg_catalog.pg_proc p
+      FROM (VALUES
+            ('mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer)',
+             'mq.send(text, json, text, text, jsonb, integer, text, interval, timestamptz, integer)'),
+            ('mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[])',
+             'mq.send_batch(text, json[], text[], text[], jsonb[], integer, text[])'),
+            ('mq.prepare(text, jsonb, text, text, text, jsonb, integer, interval)',
+             'mq.prepare(text, json, text, text, text, jsonb, integer, interval)'),
+            ('mq.commit(text)', 'mq.commit(text, text)'),
+            ('mq.read(text, integer, bigint, integer)', 'mq.read(text, integer, bigint, integer)'),
+            ('mq.get(text, integer, bigint)', 'mq.get(text, integer, bigint)'),
+            ('mq.get_by_id(text, uuid)', 'mq.get_by_id(text, uuid)'),
+            ('mq.get_by_key(text, text, integer)', 'mq.get_by_key(text, text, integer)'),
+            ('mq.get_by_time(text, timestamptz, timestamptz, integer)',
+             'mq.get_by_time(text, timestamptz, timestamptz, integer)'),
+            ('mq.fetch(text, text, integer, integer, boolean, text, bigint)',
+             'mq.fetch(text, text, integer, integer, boolean, text, bigint, text)'),
+            ('mq.poll(text, text, integer, interval, integer, boolean, text, bigint)',
+             'mq.poll(text, text, integer, interval, integer, boolean, text, bigint, text)'),
+            ('mq.dead_letters(text, bigint, integer)', 'mq.dead_letters(text, bigint, integer)')
+           ) AS m (old, carried)
+      JOIN pg_catalog.pg_proc p ON p.oid = m.old::pg_catalog.regprocedure
      CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
       LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-     WHERE p.oid IN ('mq.send(text, jsonb, text, text, jsonb, integer, text, interval, timestamptz, integer)'::pg_catalog.regprocedure,
-                     'mq.send_batch(text, jsonb[], text[], text[], jsonb[], integer, text[])'::pg_catalog.regprocedure,
-                     'mq.prepare(text, jsonb, text, text, text, jsonb, integer, interval)'::pg_catalog.regprocedure)
-       AND a.grantee <> p.proowner
-    UNION ALL
-    SELECT 'FUNCTION mq.commit(text, text)', a.privilege_type,
-           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                ELSE pg_catalog.quote_ident(r.rolname) END, a.is_grantable
-      FROM pg_catalog.pg_proc p
-     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
-      LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-     WHERE p.oid = 'mq.commit(text)'::pg_catalog.regprocedure
-       AND a.grantee <> p.proowner
-    UNION ALL
-    SELECT 'FUNCTION ' || CASE p.proname
-               WHEN 'fetch' THEN 'mq.fetch(text, text, integer, integer, boolean, text, bigint, text)'
-               WHEN 'poll' THEN 'mq.poll(text, text, integer, interval, integer, boolean, text, bigint, text)'
-               ELSE p.oid::pg_catalog.regprocedure::text END,
-           a.privilege_type,
-           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                ELSE pg_catalog.quote_ident(r.rolname) END, a.is_grantable
-      FROM pg_catalog.pg_proc p
-     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
-      LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-     WHERE p.oid IN ('mq.read(text, integer, bigint, integer)'::pg_catalog.regprocedure,
-                     'mq.get(text, integer, bigint)'::pg_catalog.regprocedure,
-                     'mq.get_by_id(text, uuid)'::pg_catalog.regprocedure,
-                     'mq.get_by_key(text, text, integer)'::pg_catalog.regprocedure,
-                     'mq.get_by_time(text, timestamptz, timestamptz, integer)'::pg_catalog.regprocedure,
-                     'mq.fetch(text, text, integer, integer, boolean, text, bigint)'::pg_catalog.regprocedure,
-                     'mq.poll(text, text, integer, interval, integer, boolean, text, bigint)'::pg_catalog.regprocedure,
-                     'mq.dead_letters(text, bigint, integer)'::pg_catalog.regprocedure)
-       AND a.grantee <> p.proowner;
+     WHERE a.grantee <> p.proowner;
 
 DROP FUNCTION mq.create_topic(text, integer, interval, bigint, bigint, interval, boolean, interval);
 CREATE FUNCTION mq.create_topic(
