@@ -112,9 +112,9 @@ COMMENT ON FUNCTION mq.alter_topic(text, integer, interval, bigint, bigint, inte
 'add partitions to a topic or change its settings; NULL leaves a setting unchanged';
 
 CREATE FUNCTION mq.messages(topic text, partition integer DEFAULT NULL)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_messages'
 LANGUAGE C VOLATILE;
@@ -570,6 +570,7 @@ CREATE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
                                 max integer DEFAULT 100)
 RETURNS TABLE (
     "offset" bigint,
+    epoch integer,
     id uuid,
     origin_topic text,
     origin_partition integer,
@@ -607,7 +608,7 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT r."offset", r.id, r.headers ->> 'mq.origin_topic',
+    SELECT r."offset", r.epoch, r.id, r.headers ->> 'mq.origin_topic',
            (r.headers ->> 'mq.origin_partition')::integer,
            (r.headers ->> 'mq.origin_offset')::bigint,
            (r.headers ->> 'mq.attempt')::integer,
@@ -680,6 +681,7 @@ RETURNS TABLE (
     topic text,
     partition integer,
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,
@@ -797,6 +799,7 @@ CREATE FUNCTION mq.read(
     max integer DEFAULT 100)
 RETURNS TABLE (
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,
@@ -814,9 +817,9 @@ COMMENT ON FUNCTION mq.read(text, integer, bigint, integer) IS
 
 DROP FUNCTION mq.get(text, integer, bigint);
 CREATE FUNCTION mq.get(topic text, partition integer, "offset" bigint)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get'
 LANGUAGE C VOLATILE;
@@ -826,9 +829,9 @@ COMMENT ON FUNCTION mq.get(text, integer, bigint) IS
 
 DROP FUNCTION mq.get_by_id(text, uuid);
 CREATE FUNCTION mq.get_by_id(topic text, id uuid)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_id'
 LANGUAGE C VOLATILE;
@@ -838,9 +841,9 @@ COMMENT ON FUNCTION mq.get_by_id(text, uuid) IS
 
 DROP FUNCTION mq.get_by_key(text, text, integer);
 CREATE FUNCTION mq.get_by_key(topic text, key text, max integer DEFAULT 10)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_key'
 LANGUAGE C VOLATILE;
@@ -851,9 +854,9 @@ COMMENT ON FUNCTION mq.get_by_key(text, text, integer) IS
 DROP FUNCTION mq.get_by_time(text, timestamptz, timestamptz, integer);
 CREATE FUNCTION mq.get_by_time(topic text, from_time timestamptz,
                                to_time timestamptz, max integer DEFAULT 1000)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_time'
 LANGUAGE C VOLATILE;
@@ -875,6 +878,7 @@ RETURNS TABLE (
     topic text,
     partition integer,
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,
@@ -905,6 +909,7 @@ RETURNS TABLE (
     topic text,
     partition integer,
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,

@@ -407,6 +407,7 @@ CREATE FUNCTION mq.read(
     max integer DEFAULT 100)
 RETURNS TABLE (
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,
@@ -424,34 +425,34 @@ COMMENT ON FUNCTION mq.read(text, integer, bigint, integer) IS
 
 -- Lookups, each served by an index of the segment tables.
 CREATE FUNCTION mq.get(topic text, partition integer, "offset" bigint)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.get_by_id(topic text, id uuid)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_id'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.get_by_key(topic text, key text, max integer DEFAULT 10)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_key'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION mq.get_by_time(topic text, from_time timestamptz,
                                to_time timestamptz, max integer DEFAULT 1000)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_get_by_time'
 LANGUAGE C VOLATILE;
@@ -473,9 +474,9 @@ COMMENT ON FUNCTION mq.convert_segments() IS
 'rewrite every segment of mq 0.1 (one row per message) as record batches; returns how many';
 
 CREATE FUNCTION mq.messages(topic text, partition integer DEFAULT NULL)
-RETURNS TABLE (partition integer, "offset" bigint, id uuid, key text, tag text,
-               headers jsonb, payload_type text, payload_json json,
-               payload_text text, payload_bytes bytea,
+RETURNS TABLE (partition integer, "offset" bigint, epoch integer, id uuid,
+               key text, tag text, headers jsonb, payload_type text,
+               payload_json json, payload_text text, payload_bytes bytea,
                produced_at timestamptz)
 AS 'MODULE_PATHNAME', 'mq_messages'
 LANGUAGE C VOLATILE;
@@ -708,6 +709,7 @@ RETURNS TABLE (
     topic text,
     partition integer,
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,
@@ -737,6 +739,7 @@ RETURNS TABLE (
     topic text,
     partition integer,
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,
@@ -908,6 +911,7 @@ CREATE FUNCTION mq.dead_letters("group" text, from_offset bigint DEFAULT 0,
                                 max integer DEFAULT 100)
 RETURNS TABLE (
     "offset" bigint,
+    epoch integer,
     id uuid,
     origin_topic text,
     origin_partition integer,
@@ -945,7 +949,7 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT r."offset", r.id, r.headers ->> 'mq.origin_topic',
+    SELECT r."offset", r.epoch, r.id, r.headers ->> 'mq.origin_topic',
            (r.headers ->> 'mq.origin_partition')::integer,
            (r.headers ->> 'mq.origin_offset')::bigint,
            (r.headers ->> 'mq.attempt')::integer,
@@ -1056,6 +1060,7 @@ RETURNS TABLE (
     topic text,
     partition integer,
     "offset" bigint,
+    epoch integer,
     id uuid,
     key text,
     tag text,

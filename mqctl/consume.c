@@ -70,6 +70,7 @@ enum
 	COL_TOPIC,
 	COL_PARTITION,
 	COL_OFFSET,
+	COL_EPOCH,
 	COL_ID,
 	COL_KEY,
 	COL_TAG,
@@ -80,11 +81,12 @@ enum
 };
 
 #define MESSAGE_COLUMNS \
-	"topic, partition, \"offset\", id, key, tag, headers," \
+	"topic, partition, \"offset\", epoch, id, key, tag, headers," \
 	" coalesce(payload_text, payload_json::text, payload_bytes::text)," \
 	" payload_bytes," \
 	" json_build_object('topic', topic, 'partition', partition," \
-	"     'offset', \"offset\", 'id', id, 'key', key, 'tag', tag," \
+	"     'offset', \"offset\", 'epoch', epoch, 'id', id, 'key', key," \
+	"     'tag', tag," \
 	"     'headers', headers, 'payload_type', payload_type," \
 	"     'payload', CASE payload_type" \
 	"                WHEN 'jsonb' THEN payload_json" \
@@ -193,13 +195,13 @@ help_consume(void)
 		   "and tried again later.\n\n");
 	printf("Options:\n");
 	printf("  -j, --json             print each message as one line of JSON: topic,\n"
-		   "                         partition, offset, id, key, tag, headers,\n"
-		   "                         payload_type, payload, produced_at\n");
+		   "                         partition, offset, epoch, id, key, tag,\n"
+		   "                         headers, payload_type, payload, produced_at\n");
 	printf("  -e, --exec=COMMAND     run COMMAND with /bin/sh -c for each message, with\n"
 		   "                         the payload on standard input and MQ_GROUP,\n"
-		   "                         MQ_TOPIC, MQ_PARTITION, MQ_OFFSET, MQ_ID, MQ_KEY,\n"
-		   "                         MQ_TAG and MQ_HEADERS set; a non-zero exit status\n"
-		   "                         nacks the message (mq.nack)\n");
+		   "                         MQ_TOPIC, MQ_PARTITION, MQ_OFFSET, MQ_EPOCH, MQ_ID,\n"
+		   "                         MQ_KEY, MQ_TAG and MQ_HEADERS set; a non-zero exit\n"
+		   "                         status nacks the message (mq.nack)\n");
 	printf("  -b, --batch-size=N     messages per transaction (default %d)\n",
 		   DEFAULT_BATCH_SIZE);
 	printf("  -m, --max-messages=N   exit after handling N messages\n");
@@ -369,6 +371,7 @@ run_command(const Follower *f, const PGresult *res, int row)
 		set_message_env("MQ_TOPIC", res, row, COL_TOPIC);
 		set_message_env("MQ_PARTITION", res, row, COL_PARTITION);
 		set_message_env("MQ_OFFSET", res, row, COL_OFFSET);
+		set_message_env("MQ_EPOCH", res, row, COL_EPOCH);
 		set_message_env("MQ_ID", res, row, COL_ID);
 		set_message_env("MQ_KEY", res, row, COL_KEY);
 		set_message_env("MQ_TAG", res, row, COL_TAG);

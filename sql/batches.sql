@@ -134,13 +134,13 @@ SELECT relid::regclass AS seg_hostile FROM mq.segment JOIN mq.topic USING (topic
  WHERE name = 'b.hostile' \gset
 SELECT partition FROM mq.send('b.hostile', 'h'::text, headers => '{"a": 1}');
 SELECT headers FROM mq.read('b.hostile', 0, 0, 10);
--- the batch: a 16-byte header; the record's flags, type, time (one byte),
--- id (16 bytes), a pad byte; the headers' varlena header (bytes 37-40),
--- the jsonb object's header (41-44) and its first entry (45-48)
-SELECT get_byte(records, 16) AS flags, get_byte(records, 17) AS type,
-       get_byte(records, 40) AS object_count
+-- the batch: a 20-byte header; the record's flags, type, time (one byte),
+-- id (16 bytes), a pad byte; the headers' varlena header (bytes 41-44),
+-- the jsonb object's header (45-48) and its first entry (49-52)
+SELECT get_byte(records, 20) AS flags, get_byte(records, 21) AS type,
+       get_byte(records, 44) AS object_count
   FROM :seg_hostile;
-UPDATE :seg_hostile SET records = overlay(records PLACING '\xffffff0f'::bytea FROM 45);
+UPDATE :seg_hostile SET records = overlay(records PLACING '\xffffff0f'::bytea FROM 49);
 SELECT headers FROM mq.read('b.hostile', 0, 0, 10);
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM mq.messages('b.hostile');

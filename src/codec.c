@@ -10,12 +10,13 @@
  * count; a record's offset is the base offset plus its position.  This
  * file is the only one that knows the layout of the value:
  *
- *	header (16 bytes)
+ *	header (20 bytes)
  *		uint8	version (MQ_BATCH_VERSION)
  *		uint8	unused, 0
  *		uint16	unused, 0
  *		int32	record count
  *		int64	produced_at of the first record
+ *		uint32	epoch: the timeline of the server that wrote the batch
  *	then each record
  *		uint8	flags: which of key, tag and headers it has
  *		uint8	payload type (MQ_PAYLOAD_*)
@@ -23,6 +24,11 @@
  *		16 bytes	id
  *		key, tag, headers (if present) and payload: each a varlena with a
  *		4-byte header, aligned to 4 bytes from the start of the value
+ *
+ * The epoch tells an offset reused after a failover from the one the old
+ * primary had written: offsets are reused only when the new primary lacks
+ * commits the old one made, and the promotion that makes it primary starts
+ * a new timeline (design.md, "Epochs").
  *
  * The fields are whole varlenas, aligned as in a tuple, so a reader hands
  * out pointers into the decoded value with no copy, and a jsonb keeps the
@@ -47,6 +53,7 @@
 
 #include "access/toast_compression.h"
 #include "access/toast_internals.h"
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 
@@ -56,7 +63,7 @@
 #define MQ_BATCH_VERSION	1
 
 /* Bytes before the first record. */
-#define BATCH_HEADER_SIZE	16
+#define BATCH_HEADER_SIZE	20
 
 /* The fewest bytes a record takes: flags, type, a time, an id, a payload. */
 #define MIN_RECORD_SIZE		(2 + 1 + UUID_LEN + VARHDRSZ)
@@ -156,6 +163,7 @@ mq_codec_begin(MqBatchWriter *w)
 	/* the varlena header, set by mq_codec_finish, then the batch header */
 	appendBinaryStringInfo(&w->buf, header, sizeof(header));
 	w->count = 0;
+	w->epoch = GetWALInsertionTimeLine();
 	w->base_at = 0;
 	w->first_at = 0;
 	w->last_at = 0;
@@ -219,6 +227,7 @@ mq_codec_finish(MqBatchWriter *w, MqCompression compression)
 	data[VARHDRSZ] = MQ_BATCH_VERSION;
 	memcpy(data + VARHDRSZ + 4, &w->count, sizeof(int32));
 	memcpy(data + VARHDRSZ + 8, &base_at, sizeof(int64));
+	memcpy(data + VARHDRSZ + 16, &w->epoch, sizeof(uint32));
 
 	if (compression == MQ_COMPRESSION_NONE)
 		return PointerGetDatum(data);
@@ -285,6 +294,7 @@ mq_codec_open(MqBatchReader *r, Datum value, bool isnull, int32 partition,
 		(uint64) count * MIN_RECORD_SIZE > VARSIZE(r->value) - VARHDRSZ)
 		corrupted(r, "its record count does not fit its size");
 	memcpy(&r->base_at, data + VARHDRSZ + 8, sizeof(int64));
+	memcpy(&r->epoch, data + VARHDRSZ + 16, sizeof(uint32));
 	r->pos = data + VARHDRSZ + BATCH_HEADER_SIZE;
 }
 
@@ -423,6 +433,7 @@ mq_codec_next(MqBatchReader *r, MqRecord *rec)
 	flags = (uint8) *r->pos++;
 	memset(rec, 0, sizeof(MqRecord));
 	rec->offset = r->next_offset;
+	rec->epoch = r->epoch;
 	rec->msg.partition = r->partition;
 	rec->msg.payload_type = *r->pos++;
 	rec->produced_at = r->base_at + read_varint(r);

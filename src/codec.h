@@ -14,6 +14,7 @@
 #ifndef MQ_CODEC_H
 #define MQ_CODEC_H
 
+#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
@@ -38,6 +39,7 @@ typedef enum MqCompression
 typedef struct MqRecord
 {
 	int64		offset;
+	TimeLineID	epoch;			/* the batch's: the timeline it was written on */
 	TimestampTz produced_at;
 	MqMessage	msg;			/* msg.partition is the batch's */
 } MqRecord;
@@ -47,6 +49,7 @@ typedef struct MqBatchWriter
 {
 	StringInfoData buf;			/* the header, then the records */
 	int32		count;
+	TimeLineID	epoch;			/* the timeline it is written on */
 	TimestampTz base_at;		/* produced_at of the first record */
 	TimestampTz first_at;		/* the earliest produced_at */
 	TimestampTz last_at;		/* the latest produced_at */
@@ -62,6 +65,7 @@ typedef struct MqBatchReader
 	int32		partition;
 	int64		next_offset;	/* offset of the next record */
 	int32		left;			/* records not read yet */
+	TimeLineID	epoch;			/* the timeline it was written on */
 	TimestampTz base_at;		/* produced_at of the first record */
 } MqBatchReader;
 

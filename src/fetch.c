@@ -71,7 +71,7 @@ PG_FUNCTION_INFO_V1(mq_fetch);
 PG_FUNCTION_INFO_V1(mq_poll);
 
 /* Columns of mq.fetch and mq.poll. */
-#define FETCH_COLUMNS	(9 + MQ_PAYLOAD_COLUMNS)
+#define FETCH_COLUMNS	(10 + MQ_PAYLOAD_COLUMNS)
 
 /*
  * A fetch looks at most this many offsets past the position per partition
@@ -231,15 +231,16 @@ scan_visit(const MqRecord *rec, void *arg)
 	values[0] = s->topic_name;
 	values[1] = Int32GetDatum(m->partition);
 	values[2] = Int64GetDatum(rec->offset);
-	values[3] = UUIDPGetDatum(&m->id);
-	values[4] = PointerGetDatum(m->key);
-	isnull[4] = (m->key == NULL);
-	values[5] = PointerGetDatum(m->tag);
-	isnull[5] = (m->tag == NULL);
-	values[6] = PointerGetDatum(m->headers);
-	isnull[6] = (m->headers == NULL);
-	mq_payload_columns(m, &s->payload_names, values + 7, isnull + 7);
-	values[7 + MQ_PAYLOAD_COLUMNS] = TimestampTzGetDatum(rec->produced_at);
+	values[3] = Int32GetDatum((int32) rec->epoch);
+	values[4] = UUIDPGetDatum(&m->id);
+	values[5] = PointerGetDatum(m->key);
+	isnull[5] = (m->key == NULL);
+	values[6] = PointerGetDatum(m->tag);
+	isnull[6] = (m->tag == NULL);
+	values[7] = PointerGetDatum(m->headers);
+	isnull[7] = (m->headers == NULL);
+	mq_payload_columns(m, &s->payload_names, values + 8, isnull + 8);
+	values[8 + MQ_PAYLOAD_COLUMNS] = TimestampTzGetDatum(rec->produced_at);
 	tuplestore_putvalues(s->a->rsinfo->setResult, s->a->rsinfo->setDesc,
 						 values, isnull);
 	s->from = rec->offset + 1;

@@ -84,20 +84,22 @@ init_output(Output *out, FunctionCallInfo fcinfo, bool with_partition,
 
 /*
  * put_record
- *		Add rec to the result: [partition,] offset, id, key, tag, headers,
- *		the payload columns, produced_at.  Returns whether more are wanted.
+ *		Add rec to the result: [partition,] offset, epoch, id, key, tag,
+ *		headers, the payload columns, produced_at.  Returns whether more are
+ *		wanted.
  */
 static bool
 put_record(Output *out, const MqRecord *rec)
 {
 	const MqMessage *m = &rec->msg;
-	Datum		values[7 + MQ_PAYLOAD_COLUMNS];
-	bool		nulls[7 + MQ_PAYLOAD_COLUMNS] = {0};
+	Datum		values[8 + MQ_PAYLOAD_COLUMNS];
+	bool		nulls[8 + MQ_PAYLOAD_COLUMNS] = {0};
 	int			c = 0;
 
 	if (out->with_partition)
 		values[c++] = Int32GetDatum(m->partition);
 	values[c++] = Int64GetDatum(rec->offset);
+	values[c++] = Int32GetDatum((int32) rec->epoch);
 	values[c++] = UUIDPGetDatum(&m->id);
 	nulls[c] = (m->key == NULL);
 	values[c++] = PointerGetDatum(m->key);
@@ -507,6 +509,7 @@ typedef struct TimedRecord
 	TimestampTz produced_at;
 	int32		partition;
 	int64		offset;
+	TimeLineID	epoch;
 	pg_uuid_t	id;
 	char		payload_type;
 	Datum		key;			/* copies; 0 if null */
@@ -536,6 +539,7 @@ visit_time(const MqRecord *rec, void *arg)
 	t->produced_at = rec->produced_at;
 	t->partition = rec->msg.partition;
 	t->offset = rec->offset;
+	t->epoch = rec->epoch;
 	t->id = rec->msg.id;
 	t->payload_type = rec->msg.payload_type;
 	if (rec->msg.key)
@@ -647,6 +651,7 @@ mq_get_by_time(PG_FUNCTION_ARGS)
 			MqRecord	rec = {0};
 
 			rec.offset = t->offset;
+			rec.epoch = t->epoch;
 			rec.produced_at = t->produced_at;
 			rec.msg.partition = t->partition;
 			rec.msg.id = t->id;

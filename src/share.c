@@ -88,7 +88,7 @@ PG_FUNCTION_INFO_V1(mq_extend_receipt);
 PG_FUNCTION_INFO_V1(mq_share_windows);
 
 /* Columns of mq.receive. */
-#define RECEIVE_COLUMNS		(10 + MQ_PAYLOAD_COLUMNS)
+#define RECEIVE_COLUMNS		(11 + MQ_PAYLOAD_COLUMNS)
 
 /* Offsets read from a segment at a time to fill the window. */
 #define READ_CHUNK			1000
@@ -760,16 +760,17 @@ emit(ReceiveArgs *a, const ShareKey *k, uint32 ident, const MqTopicInfo *topic,
 	values[1] = CStringGetTextDatum(topic->name);
 	values[2] = Int32GetDatum(k->partition);
 	values[3] = Int64GetDatum(rec->offset);
-	values[4] = UUIDPGetDatum(&m->id);
-	values[5] = PointerGetDatum(m->key);
-	isnull[5] = (m->key == NULL);
-	values[6] = PointerGetDatum(m->tag);
-	isnull[6] = (m->tag == NULL);
-	values[7] = PointerGetDatum(m->headers);
-	isnull[7] = (m->headers == NULL);
-	mq_payload_columns(m, &a->payload_names, values + 8, isnull + 8);
-	values[8 + MQ_PAYLOAD_COLUMNS] = TimestampTzGetDatum(rec->produced_at);
-	values[9 + MQ_PAYLOAD_COLUMNS] = Int32GetDatum(deliveries);
+	values[4] = Int32GetDatum((int32) rec->epoch);
+	values[5] = UUIDPGetDatum(&m->id);
+	values[6] = PointerGetDatum(m->key);
+	isnull[6] = (m->key == NULL);
+	values[7] = PointerGetDatum(m->tag);
+	isnull[7] = (m->tag == NULL);
+	values[8] = PointerGetDatum(m->headers);
+	isnull[8] = (m->headers == NULL);
+	mq_payload_columns(m, &a->payload_names, values + 9, isnull + 9);
+	values[9 + MQ_PAYLOAD_COLUMNS] = TimestampTzGetDatum(rec->produced_at);
+	values[10 + MQ_PAYLOAD_COLUMNS] = Int32GetDatum(deliveries);
 	tuplestore_putvalues(a->rsinfo->setResult, a->rsinfo->setDesc, values,
 						 isnull);
 	a->returned++;
