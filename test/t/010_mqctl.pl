@@ -291,6 +291,7 @@ is_deeply([ map { "$_->{topic}/$_->{partition}/$_->{offset}/$_->{key}/$_->{paylo
 	'consume --json prints one JSON object per message');
 ok($msgs[0]{id} =~ /^[0-9a-f-]{36}$/ && $msgs[0]{headers}{source} eq 'cli'
 	  && $msgs[0]{tag} eq 'signup', 'with its id, tag and headers');
+is(join(',', map { $_->{epoch} } @msgs), '1,1,1', 'and its epoch (the timeline)');
 
 # --- lag renders a table, once per refresh.
 $node->safe_psql('postgres', "SELECT count(*) FROM mq.send('users', 'late'::text)");
@@ -405,10 +406,12 @@ SELECT mq.subscribe('og', 'steps', start => 'earliest', ordered => true, max_ret
 });
 	mqctl([ 'produce', 'steps' ], "a\nbad\nc\n");
 	($rc, $out, $err) = mqctl([ 'consume', 'og', '--idle-exit', '1', '--exec',
-		qq{read x; echo "\$x" >> $dir/og.done; test "\$x" != bad} ]);
+		qq{read x; echo "\$x" >> $dir/og.done; echo "\$MQ_OFFSET/\$MQ_EPOCH" >> $dir/og.env; test "\$x" != bad} ]);
 	is($rc, 0, 'consume of an ordered subscription exits with 0');
 	is(join(',', file_lines("$dir/og.done")), 'a,bad,bad,bad,c',
 		'the failed message is retried in place before the next one, then dead-lettered');
+	is(join(',', file_lines("$dir/og.env")), '0/1,1/1,1/1,1/1,2/1',
+		'the command gets MQ_OFFSET and MQ_EPOCH');
 	like($err, qr/nacked: in_place\n.*nacked: in_place\n.*nacked: dlq\n\z/,
 		'as nack said');
 	is(group_lag('og'), '0', 'and the position moved past all of them');
