@@ -61,19 +61,45 @@ static const char *nodes_from = NULL;
  * its place, so that what the connection string says overrides -h, -p
  * and -U.
  */
-PGconn *
-try_connect(const char *server)
+static PGconn *
+open_connection(const char *server, bool wait)
 {
 	const char *conninfo = server != NULL ? server : dbname;
 	const char *keywords[] = {"host", "port", "user", "dbname",
 	"fallback_application_name", NULL};
 	const char *values[] = {host, port, username, conninfo, "mqctl", NULL};
-	PGconn	   *conn;
 
-	conn = PQconnectdbParams(keywords, values, true);
+	return wait ? PQconnectdbParams(keywords, values, true) :
+		PQconnectStartParams(keywords, values, true);
+}
+
+PGconn *
+try_connect(const char *server)
+{
+	PGconn	   *conn = open_connection(server, true);
+
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		pg_log_error("%s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/*
+ * Starts opening a connection to server as try_connect() does, without
+ * waiting: the caller drives it with PQconnectPoll().  Returns NULL, with
+ * the reason logged, if it fails at once.
+ */
+PGconn *
+start_connect(const char *server)
+{
+	PGconn	   *conn = open_connection(server, false);
+
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+	{
+		pg_log_error("%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
 		PQfinish(conn);
 		return NULL;
 	}
@@ -275,14 +301,17 @@ listen_channel(PGconn *conn, const char *channel)
 
 /*
  * Waits up to timeout_ms for a notification on any of nconns connections,
- * which must be idle.  Returns the number of notifications received
- * (discarded: a notification from mq means "look again"), 0 on timeout or
- * signal, -1 if a connection was lost (connection_lost() says which).
+ * which must be idle, or for one of the nother sockets in other (with the
+ * events each wants) to be ready.  Returns the number of notifications
+ * received (discarded: a notification from mq means "look again"), 0 on
+ * timeout, signal or another socket ready, -1 if a connection was lost
+ * (connection_lost() says which).
  */
 int
-wait_for_notifications(PGconn *const *conns, int nconns, int timeout_ms)
+wait_for_notifications(PGconn *const *conns, int nconns,
+					   const struct pollfd *other, int nother, int timeout_ms)
 {
-	struct pollfd *pfds = pg_malloc(nconns * sizeof(struct pollfd));
+	struct pollfd *pfds = pg_malloc((nconns + nother) * sizeof(struct pollfd));
 	int			count = 0;
 	bool		lost = false;
 
@@ -297,7 +326,9 @@ wait_for_notifications(PGconn *const *conns, int nconns, int timeout_ms)
 			return -1;
 		}
 	}
-	if (poll(pfds, nconns, timeout_ms) < 0 && errno != EINTR)
+	for (int i = 0; i < nother; i++)
+		pfds[nconns + i] = other[i];
+	if (poll(pfds, nconns + nother, timeout_ms) < 0 && errno != EINTR)
 	{
 		pg_log_error("could not wait for the server: %m");
 		exit(EXIT_CONNECTION);
@@ -322,7 +353,7 @@ wait_for_notifications(PGconn *const *conns, int nconns, int timeout_ms)
 int
 wait_for_notification(PGconn *conn, int timeout_ms)
 {
-	return wait_for_notifications(&conn, 1, timeout_ms);
+	return wait_for_notifications(&conn, 1, NULL, 0, timeout_ms);
 }
 
 /* Display width of a string in the client encoding. */

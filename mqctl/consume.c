@@ -57,6 +57,9 @@
 /* how long an idle consumer or tail waits for a notification */
 #define IDLE_WAIT_MS		1000
 
+/* how long a connection attempt may take, unless the node's string says */
+#define CONNECT_TIMEOUT_S	10
+
 /* most messages tail reads from a partition at once */
 #define TAIL_READ_MAX		1000
 
@@ -139,6 +142,10 @@ typedef struct Node
 	const char *server;			/* connection string; NULL: -d's */
 	int			number;			/* in the cluster; -1: the only server */
 	PGconn	   *conn;			/* NULL while lost */
+	PGconn	   *connecting;		/* while lost: the attempt under way, or NULL */
+	PostgresPollingStatusType polling;	/* what connecting waits for */
+	double		connect_deadline;	/* when connecting is given up */
+	bool		checked;		/* mq was found installed here */
 	bool		absent;			/* the group or topic is not defined here */
 	bool		retry_subscribed;	/* the group reads its retry_topic here */
 	int			delay_ms;		/* back-off before the next attempt */
@@ -817,25 +824,117 @@ set_aside_node(Node *node)
 }
 
 /*
- * Tries to reopen a lost node's connection if its back-off is over.
- * Returns whether the node is connected, LISTENing to its topics.
+ * Sets when a lost node's next connection attempt starts, after one that
+ * failed: 100 ms after a first failure, the wait doubling up to 5 s.
+ */
+static void
+back_off(Node *node)
+{
+	PQfinish(node->connecting);
+	node->connecting = NULL;
+	node->delay_ms = node->delay_ms == 0 ? RECONNECT_FIRST_MS :
+		Min(node->delay_ms * 2, RECONNECT_MAX_MS);
+	node->retry_at = now_seconds() + node->delay_ms / 1000.0;
+}
+
+/*
+ * The seconds a connection attempt may take: the connection string's
+ * connect_timeout if it has one (at least 2, as libpq takes it), else
+ * CONNECT_TIMEOUT_S.  libpq enforces it only when it waits itself.
+ */
+static int
+connect_timeout(PGconn *conn)
+{
+	PQconninfoOption *options = PQconninfo(conn);
+	int			timeout = CONNECT_TIMEOUT_S;
+
+	for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL &&
+			atoi(o->val) > 0)
+			timeout = Max(atoi(o->val), 2);
+	PQconninfoFree(options);
+	return timeout;
+}
+
+/* The poll() events a connection attempt in state polling waits for. */
+static short
+polling_events(PostgresPollingStatusType polling)
+{
+	return polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+}
+
+/* Whether the socket of a connection attempt is ready for its next step. */
+static bool
+connect_ready(const Node *node)
+{
+	struct pollfd pfd = {PQsocket(node->connecting),
+	polling_events(node->polling), 0};
+
+	return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
+}
+
+/*
+ * Moves a lost node's connection forward without waiting: starts an
+ * attempt once its back-off is over, takes the steps whose socket is
+ * ready, and gives the attempt up past its deadline, so that a node that
+ * does not answer never holds up the others.  The first connection to a
+ * node checks that mq is installed there (exiting if not, as at the
+ * start).  Returns whether the node is connected, LISTENing to its
+ * topics.
  */
 static bool
 reopen_node(Follower *f, Node *node)
 {
-	if (now_seconds() < node->retry_at)
-		return false;
-	node->conn = try_connect(node->server);
-	if (node->conn == NULL)
+	if (node->connecting == NULL)
 	{
-		node->delay_ms = Min(node->delay_ms * 2, RECONNECT_MAX_MS);
-		node->retry_at = now_seconds() + node->delay_ms / 1000.0;
+		if (now_seconds() < node->retry_at)
+			return false;
+		node->connecting = start_connect(node->server);
+		if (node->connecting == NULL)
+		{
+			back_off(node);
+			return false;
+		}
+		/* as if PQconnectPoll had asked to write, as libpq says */
+		node->polling = PGRES_POLLING_WRITING;
+		node->connect_deadline = now_seconds() +
+			connect_timeout(node->connecting);
+	}
+	while (node->polling != PGRES_POLLING_OK && connect_ready(node))
+	{
+		node->polling = PQconnectPoll(node->connecting);
+		if (node->polling == PGRES_POLLING_FAILED)
+		{
+			pg_log_error("%s", PQerrorMessage(node->connecting));
+			back_off(node);
+			return false;
+		}
+	}
+	if (node->polling != PGRES_POLLING_OK)
+	{
+		if (now_seconds() >= node->connect_deadline)
+		{
+			if (node->number >= 0)
+				pg_log_error("node %d: no answer within %d s", node->number,
+							 connect_timeout(node->connecting));
+			else
+				pg_log_error("no answer within %d s",
+							 connect_timeout(node->connecting));
+			back_off(node);
+		}
 		return false;
 	}
-	if (node->number >= 0)
+	node->conn = node->connecting;
+	node->connecting = NULL;
+	if (!node->checked)
+		require_mq(node->conn);
+	node->checked = true;
+	/* after a lost connection or a failed attempt */
+	if (node->delay_ms > 0 && node->number >= 0)
 		pg_log_info("node %d: reconnected", node->number);
-	else
+	else if (node->delay_ms > 0)
 		pg_log_info("reconnected");
+	node->delay_ms = 0;
 	f->node = node;
 	listen_to_topics(f);
 	return true;
@@ -843,67 +942,96 @@ reopen_node(Follower *f, Node *node)
 
 /*
  * Waits, after a pass over the nodes that found nothing, for a NOTIFY on
- * any connected node, or for a while at most: IDLE_WAIT_MS, less if
- * --idle-exit or a lost or set-aside node's next attempt comes sooner.  Connections
- * lost meanwhile are closed.
+ * any connected node or the next step of a connection being opened, for
+ * ms at most, less if a lost or set-aside node's next attempt, or an
+ * attempt's deadline, comes sooner.  Connections lost meanwhile are
+ * closed.
  */
 static void
-wait_for_nodes(Follower *f)
+wait_for_nodes(Follower *f, int ms)
 {
 	PGconn	  **conns = pg_malloc(f->nnodes * sizeof(PGconn *));
+	struct pollfd *connecting = pg_malloc(f->nnodes * sizeof(struct pollfd));
 	int			nconns = 0;
-	int			ms = wait_ms(f, IDLE_WAIT_MS);
+	int			nconnecting = 0;
 	double		now = now_seconds();
 
 	for (int i = 0; i < f->nnodes; i++)
 	{
-		if (f->nodes[i].conn != NULL)
-			conns[nconns++] = f->nodes[i].conn;
-		if (f->nodes[i].conn == NULL || f->nodes[i].absent)
-			ms = (int) Max(0, Min(ms, (f->nodes[i].retry_at - now) * 1000));
+		Node	   *node = &f->nodes[i];
+		double		next = node->retry_at;
+
+		if (node->conn != NULL)
+			conns[nconns++] = node->conn;
+		else if (node->connecting != NULL)
+		{
+			connecting[nconnecting].fd = PQsocket(node->connecting);
+			connecting[nconnecting].events = polling_events(node->polling);
+			connecting[nconnecting++].revents = 0;
+			next = node->connect_deadline;
+		}
+		if (node->conn == NULL || node->absent)
+			ms = (int) Max(0, Min(ms, (next - now) * 1000));
 	}
-	if (nconns == 0)
+	if (nconns == 0 && nconnecting == 0)
 		sleep_ms(ms);
-	else if (wait_for_notifications(conns, nconns, ms) < 0)
+	else if (wait_for_notifications(conns, nconns, connecting, nconnecting,
+									ms) < 0)
 	{
 		for (int i = 0; i < f->nnodes; i++)
 			if (f->nodes[i].conn != NULL && connection_lost(f->nodes[i].conn))
 				lose_node(&f->nodes[i]);
 	}
 	pg_free(conns);
+	pg_free(connecting);
 }
 
 /*
- * Connects to the nodes of a cluster at the start of consume.  A node that
- * cannot be reached is said so once and reopened later on its back-off,
- * as a lost one is; exits with EXIT_CONNECTION if none can be reached, or
- * if mq is not installed on one that can.
+ * Opens the connections to the nodes of a cluster at the start of
+ * consume, all at once, and returns as soon as one is open.  The others
+ * go on opening, or are reopened on their back-off, while that one is
+ * consumed; a node whose first attempt failed is said so once.  Exits with
+ * EXIT_CONNECTION if every node's first attempt fails, or if mq is not
+ * installed on a node reached.
  */
 static void
 start_nodes(Follower *f)
 {
-	int			reachable = 0;
+	bool	   *said = pg_malloc0(f->nnodes * sizeof(bool));
 
-	for (int i = 0; i < f->nnodes; i++)
+	for (;;)
 	{
-		Node	   *node = &f->nodes[i];
+		int			failed = 0;
 
-		node->conn = try_connect(node->server);
-		if (node->conn != NULL)
+		for (int i = 0; i < f->nnodes; i++)
 		{
-			require_mq(node->conn);
-			reachable++;
-			continue;
+			Node	   *node = &f->nodes[i];
+
+			if (node->conn == NULL && !said[i] && reopen_node(f, node))
+				break;
+			if (node->conn == NULL && node->connecting == NULL)
+			{
+				if (!said[i])
+					pg_log_warning("node %d: unreachable; consuming the other nodes",
+								   node->number);
+				said[i] = true;
+				failed++;
+			}
 		}
-		pg_log_warning("node %d: unreachable; consuming the other nodes",
-					   node->number);
-		node->delay_ms = RECONNECT_FIRST_MS;
-		node->retry_at = now_seconds() + node->delay_ms / 1000.0;
-	}
-	if (reachable == 0)
-	{
-		pg_log_error("no node is reachable");
-		exit(EXIT_CONNECTION);
+		for (int i = 0; i < f->nnodes; i++)
+			if (f->nodes[i].conn != NULL)
+			{
+				pg_free(said);
+				return;
+			}
+		if (failed == f->nnodes)
+		{
+			pg_log_error("no node is reachable");
+			exit(EXIT_CONNECTION);
+		}
+		if (stop_requested)
+			exit(0);
+		wait_for_nodes(f, IDLE_WAIT_MS);
 	}
 }
 
@@ -949,19 +1077,18 @@ cmd_consume(int argc, char **argv)
 			f.nodes[i].server = servers[i];
 			f.nodes[i].number = i;
 		}
-	if (f.nnodes == 1)
-		f.nodes[0].conn = connect_or_exit(f.nodes[0].server);
-	else
-		start_nodes(&f);
 	catch_stop_signals();
 	/* a closed standard output or a command not reading fails a write */
 	pqsignal(SIGPIPE, SIG_IGN);
-	for (int i = 0; i < f.nnodes; i++)
+	if (f.nnodes == 1)
 	{
-		f.node = &f.nodes[i];
-		if (f.node->conn != NULL)
-			listen_to_topics(&f);
+		f.nodes[0].conn = connect_or_exit(f.nodes[0].server);
+		f.nodes[0].checked = true;
+		f.node = &f.nodes[0];
+		listen_to_topics(&f);
 	}
+	else
+		start_nodes(&f);
 	f.last_message = now_seconds();
 
 	while (!stop_requested && !done(&f))
@@ -997,10 +1124,13 @@ cmd_consume(int argc, char **argv)
 			}
 		}
 		if (found == 0 && !done(&f) && !stop_requested)
-			wait_for_nodes(&f);
+			wait_for_nodes(&f, wait_ms(&f, IDLE_WAIT_MS));
 	}
 	for (int i = 0; i < f.nnodes; i++)
+	{
 		PQfinish(f.nodes[i].conn);
+		PQfinish(f.nodes[i].connecting);
+	}
 	return 0;
 }
 

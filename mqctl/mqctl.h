@@ -24,6 +24,7 @@
 #ifndef MQCTL_H
 #define MQCTL_H
 
+#include <poll.h>
 #include <signal.h>
 
 #include "libpq-fe.h"
@@ -87,6 +88,7 @@ extern void help_tail(void);
 
 /* common.c: connections */
 extern PGconn *try_connect(const char *server);
+extern PGconn *start_connect(const char *server);
 extern PGconn *connect_or_exit(const char *server);
 extern void require_mq(PGconn *conn);
 extern PGconn *reconnect(PGconn *conn);
@@ -105,6 +107,7 @@ extern PGresult *query_or_exit(PGconn *conn, const char *sql,
 							   int nparams, const char *const *params);
 extern void listen_channel(PGconn *conn, const char *channel);
 extern int	wait_for_notifications(PGconn *const *conns, int nconns,
+								   const struct pollfd *other, int nother,
 								   int timeout_ms);
 extern int	wait_for_notification(PGconn *conn, int timeout_ms);
 extern void print_table(PGconn *conn, const PGresult *res, FILE *out);

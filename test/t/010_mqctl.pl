@@ -14,6 +14,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(usleep);
 
@@ -292,6 +293,37 @@ is_deeply([ map { "$_->{topic}/$_->{partition}/$_->{offset}/$_->{key}/$_->{paylo
 ok($msgs[0]{id} =~ /^[0-9a-f-]{36}$/ && $msgs[0]{headers}{source} eq 'cli'
 	  && $msgs[0]{tag} eq 'signup', 'with its id, tag and headers');
 is(join(',', map { $_->{epoch} } @msgs), '1,1,1', 'and its epoch (the timeline)');
+
+# --- a node that takes connections but never answers holds up no other:
+# its connection is opened beside the others' rounds, and given up at its
+# deadline (the connection string's connect_timeout, else 10 s).
+{
+	my $silent = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1',
+		LocalPort => 0, Proto => 'tcp') or die "no listener: $!";
+	my $silent_node = 'host=127.0.0.1 port=' . $silent->sockport . ' dbname=postgres';
+	$node->safe_psql('postgres', q{
+SELECT mq.create_topic('quiet');
+SELECT mq.subscribe('quietg', 'quiet', start => 'earliest');
+SELECT count(*) FROM mq.send_batch('quiet', ARRAY['q1', 'q2', 'q3']);
+});
+	my ($out, $err) = ('', '');
+	my $finished = eval {
+		IPC::Run::run([ $mqctl, 'consume', 'quietg', '-S', $connstr, '-S', $silent_node,
+				'--max-messages', '3' ],
+			'<', \'', '>', \$out, '2>', \$err, IPC::Run::timeout(60));
+		1;
+	};
+	ok($finished && $? == 0 && $out eq "q1\nq2\nq3\n",
+		'consume reads a node while another never answers its connection')
+	  or diag("finished: " . ($finished // 0) . "; stdout: $out; stderr: $err");
+	($out, $err) = ('', '');
+	IPC::Run::run([ $mqctl, 'consume', 'quietg', '-S', $connstr,
+			'-S', "$silent_node connect_timeout=2", '--idle-exit', '3' ],
+		'<', \'', '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	like($err, qr/^mqctl: error: node 1: no answer within 2 s$/m,
+		'and gives its attempt up at the connection string\'s connect_timeout');
+}
 
 # --- lag renders a table, once per refresh.
 $node->safe_psql('postgres', "SELECT count(*) FROM mq.send('users', 'late'::text)");
