@@ -12,6 +12,9 @@ OBJS		= src/settings.o src/shmem.o src/query.o src/acl.o src/partitioner.o \
 		  src/group.o src/position.o src/fetch.o src/share.o src/lookup.o src/half.o \
 		  src/retry.o src/topic_ddl.o src/worker.o src/launcher.o src/mq.o
 DATA		= mq--0.1.sql mq--0.2.sql mq--0.1--0.2.sql mq--0.1.control
+# The router of a cluster (docs/scale-out.md) is a script run in a database
+# without mq, not an extension: installed beside mq's scripts for psql's \i.
+DATA		+= router/mq_router.sql
 PGFILEDESC	= "mq - transactional message broker"
 # -Wextra's unused-parameter warnings come from PostgreSQL's own headers.
 PG_CPPFLAGS	= -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter
