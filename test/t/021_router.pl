@@ -330,6 +330,9 @@ my $placement_before = $router->safe_psql('grow',
 	"SELECT string_agg(format('%s:%s/%s', partition, node, local), ' ' ORDER BY partition) FROM mq_router.partition");
 is($placement_before, '0:0/0 1:1/0 2:0/1 3:1/1', 'over two nodes, round robin');
 my $before = where_keys(stored(), 'b');
+# a session that has used the cluster before the node is added
+my $old_session = $router->background_psql('grow');
+$old_session->query_safe("SELECT count(*) FROM mq_router.send('ev', 'warm', key => 'k0')");
 
 # node 2 joins: PL/Proxy wants 4 connection strings for 3 nodes, p3 repeats
 # node 0 as padding
@@ -403,13 +406,18 @@ SELECT id FROM mq_router.get_by_time('ev', now() - interval '1 hour', now() + in
 is($router->safe_psql('grow', "SELECT partition FROM mq_router.get_by_id('ev', '$bid')"),
 	$router->safe_psql('grow', "SELECT mq_router.partition_for('k0', 4)"),
 	'a message sent before the growth keeps its partition');
+$old_session->query_safe("SELECT count(*) FROM mq_router.send('ev', 'old-session', key => '$knew')");
+$old_session->quit;
+is($router->safe_psql('grow', qq{
+SELECT node || ' ' || partition || ' ' || payload_text FROM mq_router.get_by_key('ev', '$knew', 1)}),
+	"2 $pnew old-session", 'a session that started before the node was added sends to it');
 is($router->safe_psql('grow', "SELECT format('%s %s %s', partitions, nodes, placed) FROM mq_router.topics() WHERE name = 'ev'"),
 	'8 3 t', 'topics sums the grown topic over its three nodes');
 $nodes[$_]->safe_psql('grow', "SELECT mq.subscribe('audit', 'ev', start => 'earliest')") for 0 .. 2;
 is($router->safe_psql('grow', q{
 SELECT count(DISTINCT partition) || ' ' || min(partition) || ' ' || max(partition) || ' ' || sum(lag)
   FROM mq_router.lag() WHERE "group" = 'audit'}),
-	'8 0 7 245', 'lag names the 8 partitions and sums every message (80 each of b, a, g, 5 x)');
+	'8 0 7 247', 'lag names the 8 partitions and sums every message (80 each of b, a, g, 5 x, 2 more)');
 is($router->safe_psql('grow', q{
 SELECT string_agg(DISTINCT l.partition::text, ',')
   FROM mq_router.lag() l JOIN mq_router.partition p ON p.topic = l.topic AND p.partition = l.partition
