@@ -1028,20 +1028,21 @@ BEGIN
 		RAISE EXCEPTION 'keys must have as many elements as payloads'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT array_agg(pl.node ORDER BY u.i),
-		   array_agg(pl.local ORDER BY u.i),
-		   array_agg(u.i::integer ORDER BY u.i),
+	SELECT array_agg(u.i::integer ORDER BY u.i),
 		   array_agg(u.k ORDER BY u.i),
-		   array_agg(h.p ORDER BY u.i)
-	  INTO node, local, ord, key_list, partition
-	  FROM unnest(payloads, keys) WITH ORDINALITY AS u(p, k, i)
-	 CROSS JOIN LATERAL
-		   (SELECT CASE WHEN u.k IS NULL THEN keyless
-						ELSE mq_router.partition_for(u.k, t.partitions)
-				   END AS p) h
+		   array_agg(CASE WHEN u.k IS NULL THEN keyless
+						  ELSE mq_router.partition_for(u.k, t.partitions)
+					 END ORDER BY u.i)
+	  INTO ord, key_list, partition
+	  FROM unnest(payloads, keys) WITH ORDINALITY AS u(p, k, i);
+	-- the placement apart, so that each key is hashed once, not once per
+	-- row it is joined with
+	SELECT array_agg(pl.node ORDER BY x.i), array_agg(pl.local ORDER BY x.i)
+	  INTO node, local
+	  FROM unnest(partition) WITH ORDINALITY AS x(p, i)
 	  JOIN mq_router.partition pl
 		ON pl.topic OPERATOR(pg_catalog.=) t.name
-	   AND pl.partition OPERATOR(pg_catalog.=) h.p;
+	   AND pl.partition OPERATOR(pg_catalog.=) x.p;
 END
 $$;
 
