@@ -23,14 +23,19 @@
  * addresses only them (RUN ON takes a node's number, which is its own hash
  * below the padded count).
  *
- * Placement.  A topic of P partitions over N nodes puts partition p on
- * node p % N as that node's local partition p / N; each node's topic has
- * the partitions placed on it, and nodes past the P-th have none.  Growing a
- * topic's partitions then only appends local partitions on each node, as
- * mq.alter_topic does, and never moves one.  A keyed message's partition is
- * Kafka's, mq.partition_for(key, P), computed here by mq_router.partition_for
- * (the same murmur2, in SQL, since the router has no mq): all messages of a
- * key go to one local partition of one node, in the order they are sent.
+ * Placement.  mq_router.partition says where each partition of a topic
+ * is: on which node, as which of that node's local partitions.  A topic's
+ * partitions are placed in order, each on the node that has the fewest of
+ * the topic's partitions (the lowest-numbered one on a tie), as the next of
+ * that node's local partitions.  At creation that is round robin, partition
+ * p on node p % N as its local partition p / N; growing the topic appends
+ * local partitions on the nodes, as mq.alter_topic does, and gives nodes
+ * added since the topic was created the larger share of the new partitions.
+ * No partition ever moves.  A keyed message's partition is Kafka's,
+ * mq.partition_for(key, P), computed here by mq_router.partition_for (the
+ * same murmur2, in SQL, since the router has no mq): all messages of a key
+ * go to one local partition of one node, in the order they are sent, until
+ * the topic grows.
  *
  * Every node call is a transaction of its own on that node (PL/Proxy runs
  * remote queries in autocommit mode): a send through the router is
@@ -39,16 +44,35 @@
 
 CREATE SCHEMA mq_router;
 
--- The topics the router created, with their placement: partition p of a
--- topic is on node p % nodes, as its local partition p / nodes.  A topic
--- is recorded before its nodes create it, and is complete once they all
--- have: until then only mq_router.create_topic uses it.
+-- The topics the router created.  partitions is the number a key hashes
+-- over (mq.partition_for(key, partitions)), the partitions that are routed;
+-- state says what the router is doing with the topic:
+--   creating	recorded, its nodes creating their shares: not routed
+--   complete	routed
+--   growing	partitions being added on the nodes (the rows of
+--				mq_router.partition from partitions on): routed over the
+--				partitions it had
+--   dropping	being dropped on its nodes: not routed
+-- A state is committed before the nodes are called, so that a call that
+-- fails on a node is completed by calling again.
 CREATE TABLE mq_router.topic (
 	name		text PRIMARY KEY,
 	partitions	integer NOT NULL CHECK (partitions BETWEEN 1 AND 100000),
-	nodes		integer NOT NULL CHECK (nodes >= 1),
-	created_at	timestamptz NOT NULL DEFAULT now(),
-	complete	boolean NOT NULL DEFAULT false
+	state		text NOT NULL DEFAULT 'creating'
+				CHECK (state IN ('creating', 'complete', 'growing', 'dropping')),
+	created_at	timestamptz NOT NULL DEFAULT now()
+);
+
+-- Where a topic's partitions are: partition of topic is node's local
+-- partition local.  Rows are added when a topic is created or grows, and
+-- removed with the topic; a row never changes.
+CREATE TABLE mq_router.partition (
+	topic		text NOT NULL REFERENCES mq_router.topic ON DELETE CASCADE,
+	partition	integer NOT NULL CHECK (partition >= 0),
+	node		integer NOT NULL CHECK (node >= 0),
+	local		integer NOT NULL CHECK (local >= 0),
+	PRIMARY KEY (topic, partition),
+	UNIQUE (topic, node, local)
 );
 
 -- The cluster's nodes, from the options of the server mq_cluster
@@ -165,8 +189,9 @@ $$;
 
 /*
  * mq_router.placement
- *		The router's row for a topic; 42704 if the router did not create it,
- *		55000 if its creation is not complete.
+ *		The router's row for a topic that is routed (complete, or growing);
+ *		42704 if the router did not create it, 55000 if it is being created
+ *		or dropped.
  */
 CREATE FUNCTION mq_router.placement(topic text) RETURNS mq_router.topic
 LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -180,24 +205,45 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			HINT = 'The router knows the topics created by mq_router.create_topic, listed in mq_router.topic.';
 	END IF;
-	IF NOT t.complete THEN
+	IF t.state OPERATOR(pg_catalog.=) 'creating' THEN
 		RAISE EXCEPTION 'topic "%" is not created on every node', topic
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 			HINT = 'Call mq_router.create_topic again with the same partitions to complete it.';
+	END IF;
+	IF t.state OPERATOR(pg_catalog.=) 'dropping' THEN
+		RAISE EXCEPTION 'topic "%" is being dropped', topic
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Call mq_router.drop_topic again to complete the drop.';
 	END IF;
 	RETURN t;
 END
 $$;
 
 /*
- * mq_router.placed
- *		The router's complete topics, for topics() and lag().
+ * mq_router.layout
+ *		The rows of mq_router.partition of a topic: its partitions placed,
+ *		those being added by a growth included.
  */
-CREATE FUNCTION mq_router.placed() RETURNS SETOF mq_router.topic
+CREATE FUNCTION mq_router.layout(topic text) RETURNS SETOF mq_router.partition
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	SELECT * FROM mq_router.topic t WHERE t.complete;
+	SELECT * FROM mq_router.partition p
+	 WHERE p.topic OPERATOR(pg_catalog.=) layout.topic;
+END;
+
+/*
+ * mq_router.placed
+ *		The rows of mq_router.partition of the routed topics, for topics()
+ *		and lag().
+ */
+CREATE FUNCTION mq_router.placed() RETURNS SETOF mq_router.partition
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT p.* FROM mq_router.partition p
+	  JOIN mq_router.topic t ON t.name OPERATOR(pg_catalog.=) p.topic
+	 WHERE t.state OPERATOR(pg_catalog.=) ANY (ARRAY['complete', 'growing']);
 END;
 
 /*
@@ -211,13 +257,90 @@ RETURN (SELECT pg_catalog.array_agg(n.node ORDER BY n.node) FROM mq_router.nodes
 
 /*
  * mq_router.holders
- *		The numbers of the nodes holding a topic's partitions: 0 .. least(
- *		partitions, nodes) - 1.
+ *		The numbers of the nodes holding a topic's routed partitions, for
+ *		the lookups that ask all of them.
  */
-CREATE FUNCTION mq_router.holders(t mq_router.topic) RETURNS integer[]
-LANGUAGE sql IMMUTABLE STRICT
+CREATE FUNCTION mq_router.holders(topic text) RETURNS integer[]
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-RETURN ARRAY(SELECT pg_catalog.generate_series(0, least(t.partitions, t.nodes) - 1));
+RETURN (SELECT pg_catalog.array_agg(DISTINCT p.node ORDER BY p.node)
+		  FROM mq_router.partition p
+		  JOIN mq_router.topic t ON t.name OPERATOR(pg_catalog.=) p.topic
+		 WHERE p.topic OPERATOR(pg_catalog.=) holders.topic
+		   AND p.partition OPERATOR(pg_catalog.<) t.partitions);
+
+/*
+ * mq_router.shares
+ *		Per node holding partitions of a topic: how many of its routed
+ *		partitions (routed) and of all its placed partitions (placed) are
+ *		there, that is the partitions the node's topic has before and after
+ *		a growth.  At creation both are the node's share.
+ */
+CREATE FUNCTION mq_router.shares(topic text)
+RETURNS TABLE (node integer, routed integer, placed integer)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT p.node,
+		   count(*) FILTER (WHERE p.partition OPERATOR(pg_catalog.<) t.partitions),
+		   count(*)
+	  FROM mq_router.partition p
+	  JOIN mq_router.topic t ON t.name OPERATOR(pg_catalog.=) p.topic
+	 WHERE p.topic OPERATOR(pg_catalog.=) shares.topic
+	 GROUP BY p.node
+	 ORDER BY p.node;
+END;
+
+/*
+ * mq_router.place
+ *		Places a topic's partitions from the first not yet placed to
+ *		partitions - 1 (mq_router.partition): each on the node of the
+ *		cluster that has the fewest of the topic's partitions, the
+ *		lowest-numbered on a tie, as that node's next local partition.
+ *		55000 if the cluster has no nodes.  Called by the helpers that record
+ *		a creation or a growth, as their owner.
+ */
+CREATE FUNCTION mq_router.place(topic text, partitions integer) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	nodes		integer[] := mq_router.all_nodes();
+	counts		integer[];
+	new_nodes	integer[];
+	new_locals	integer[];
+	next_part	integer;
+	best		integer;
+	i			integer;
+BEGIN
+	IF nodes IS NULL THEN
+		RAISE EXCEPTION 'the cluster has no nodes'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Define the server mq_cluster with options p0, p1, ... (docs/scale-out.md).';
+	END IF;
+	SELECT array_agg((SELECT count(*) FROM mq_router.partition p
+					   WHERE p.topic OPERATOR(pg_catalog.=) place.topic
+						 AND p.node OPERATOR(pg_catalog.=) u.n)::integer
+					 ORDER BY u.o)
+	  INTO counts
+	  FROM unnest(nodes) WITH ORDINALITY AS u(n, o);
+	SELECT count(*) INTO next_part FROM mq_router.partition p
+	 WHERE p.topic OPERATOR(pg_catalog.=) place.topic;
+	FOR part IN next_part .. partitions - 1 LOOP
+		best := 1;
+		FOR i IN 2 .. cardinality(nodes) LOOP
+			IF counts[i] < counts[best] THEN
+				best := i;
+			END IF;
+		END LOOP;
+		new_nodes := new_nodes || nodes[best];
+		new_locals := new_locals || counts[best];
+		counts[best] := counts[best] + 1;
+	END LOOP;
+	INSERT INTO mq_router.partition (topic, partition, node, local)
+	SELECT topic, next_part + u.o::integer - 1, u.n, u.l
+	  FROM unnest(new_nodes, new_locals) WITH ORDINALITY AS u(n, l, o);
+END
+$$;
 
 /*
  * mq_router.unavailable
@@ -278,6 +401,24 @@ LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
 	SELECT mq.create_topic(i_name::text, i_partitions::integer) AS topic_id;
+$$;
+
+CREATE FUNCTION mq_router.node_alter_topic(i_node integer, i_name text,
+	i_partitions integer, OUT partitions integer)
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	RUN ON i_node;
+	SELECT i_partitions::integer AS partitions
+	  FROM mq.alter_topic(i_name::text, partitions => i_partitions::integer);
+$$;
+
+-- if_exists: a retry finds the topic dropped on the nodes that did it.
+CREATE FUNCTION mq_router.node_drop_topic(i_node integer, i_name text,
+	OUT dropped boolean)
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	RUN ON i_node;
+	SELECT mq.drop_topic(i_name::text, if_exists => true) AS dropped;
 $$;
 
 CREATE FUNCTION mq_router.node_send(i_node integer, i_topic text,
@@ -424,13 +565,33 @@ $$;
 -- ---------------------------------------------------------------------
 
 /*
+ * mq_router.partitions_on
+ *		The partitions of a node's topic of that name, NULL if the node has
+ *		no such topic; 08006 naming the node if it cannot be reached.
+ */
+CREATE FUNCTION mq_router.partitions_on(node integer, name text)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+	message		text;
+	state		text;
+BEGIN
+	RETURN mq_router.node_topic_partitions(node, name);
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+	PERFORM mq_router.unavailable(ARRAY[node], state, message);
+	RAISE;
+END
+$$;
+
+/*
  * mq_router.creating
- *		The router's row for a topic that mq_router.create_topic recorded and
- *		did not complete (a retry), or NULL for a new topic.  42710 if the
- *		topic is complete, or being created with other partitions.
+ *		Whether a call of mq_router.create_topic is a retry of a creation it
+ *		recorded and did not complete (true) or a new topic (false).  42710
+ *		if the topic exists, or is being created with other partitions.
  */
 CREATE FUNCTION mq_router.creating(name text, partitions integer)
-RETURNS mq_router.topic
+RETURNS boolean
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -438,9 +599,9 @@ DECLARE
 BEGIN
 	SELECT * INTO t FROM mq_router.topic r WHERE r.name OPERATOR(pg_catalog.=) creating.name;
 	IF NOT FOUND THEN
-		RETURN NULL;
+		RETURN false;
 	END IF;
-	IF t.complete THEN
+	IF t.state OPERATOR(pg_catalog.<>) 'creating' THEN
 		RAISE EXCEPTION 'topic "%" already exists in the cluster', name
 			USING ERRCODE = 'duplicate_object';
 	END IF;
@@ -449,41 +610,43 @@ BEGIN
 			USING ERRCODE = 'duplicate_object',
 			HINT = 'Complete its creation by calling mq_router.create_topic with the same partitions.';
 	END IF;
-	RETURN t;
+	RETURN true;
 END
 $$;
 
 /*
  * mq_router.record_creation, mq_router.complete_creation
  *		Record a topic that mq_router.create_topic is about to create on its
- *		nodes, and mark it complete once they all have.
+ *		nodes, with its partitions placed, and mark it complete once they all
+ *		have.
  */
-CREATE FUNCTION mq_router.record_creation(name text, partitions integer,
-	nodes integer)
+CREATE FUNCTION mq_router.record_creation(name text, partitions integer)
 RETURNS void
-LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-	INSERT INTO mq_router.topic (name, partitions, nodes)
-		VALUES (name, partitions, nodes);
-END;
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	INSERT INTO mq_router.topic (name, partitions) VALUES (name, partitions);
+	PERFORM mq_router.place(name, partitions);
+END
+$$;
 
 CREATE FUNCTION mq_router.complete_creation(name text) RETURNS void
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
-	UPDATE mq_router.topic SET complete = true
-	 WHERE topic.name OPERATOR(pg_catalog.=) complete_creation.name;
+	UPDATE mq_router.topic SET state = 'complete'
+	 WHERE topic.name OPERATOR(pg_catalog.=) complete_creation.name
+	   AND topic.state OPERATOR(pg_catalog.=) 'creating';
 END;
 
 /*
  * mq_router.create_topic
- *		Creates the topic on every node that gets partitions (the first
- *		least(partitions, nodes) nodes), each with its share, and records its
- *		placement.  A node that already has a topic of that name is refused
- *		(42710 naming it) before anything is created, unless this is a retry
- *		of a creation the router recorded and did not complete, and the node
- *		has its share: then the node is left as it is.
+ *		Creates the topic on the nodes that get partitions, each with its
+ *		share, and records its placement.  A node that already has a topic
+ *		of that name is refused (42710 naming it) before anything is
+ *		created, unless this is a retry of a creation the router recorded and
+ *		did not complete, and the node has its share: then the node is left
+ *		as it is.
  *
  *		A procedure, because the router's record must survive a node's
  *		failure: it is committed before the nodes create their shares, each
@@ -494,11 +657,12 @@ END;
 CREATE PROCEDURE mq_router.create_topic(name text, partitions integer DEFAULT 1)
 LANGUAGE plpgsql AS $$
 DECLARE
-	t			mq_router.topic;
 	retry		boolean;
-	existing	integer[];
-	node		integer;
-	share		integer;
+	s			record;
+	existing	integer;
+	missing		integer[];
+	shares		integer[];
+	i			integer;
 	message		text;
 	state		text;
 BEGIN
@@ -506,48 +670,31 @@ BEGIN
 		RAISE EXCEPTION 'topic name and partitions must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	t := mq_router.creating(name, partitions);
-	retry := t.name IS NOT NULL;
+	retry := mq_router.creating(name, partitions);
 	IF NOT retry THEN
-		t.name := name;
-		t.partitions := partitions;
-		t.nodes := cardinality(mq_router.all_nodes());
-		IF t.nodes IS NULL THEN
-			RAISE EXCEPTION 'the cluster has no nodes'
-				USING ERRCODE = 'object_not_in_prerequisite_state',
-				HINT = 'Define the server mq_cluster with options p0, p1, ... (docs/scale-out.md).';
-		END IF;
+		PERFORM mq_router.record_creation(name, partitions);
 	END IF;
-	FOREACH node IN ARRAY mq_router.holders(t) LOOP
-		share := (t.partitions - node + t.nodes - 1) / t.nodes;
-		BEGIN
-			existing[node + 1] := mq_router.node_topic_partitions(node, name);
-		EXCEPTION WHEN OTHERS THEN
-			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-			PERFORM mq_router.unavailable(ARRAY[node], state, message);
-			RAISE;
-		END;
-		IF existing[node + 1] IS NOT NULL
-			AND (NOT retry OR existing[node + 1] <> share) THEN
-			RAISE EXCEPTION 'topic "%" already exists on mq node %', name, node
+	FOR s IN SELECT * FROM mq_router.shares(name) LOOP
+		existing := mq_router.partitions_on(s.node, name);
+		IF existing IS NOT NULL AND (NOT retry OR existing <> s.placed) THEN
+			RAISE EXCEPTION 'topic "%" already exists on mq node %', name, s.node
 				USING ERRCODE = 'duplicate_object',
 				DETAIL = format('Node %s has it with %s partitions; the router did not create it.',
-								node, existing[node + 1]),
+								s.node, existing),
 				HINT = 'Drop it on the node, or choose another name.';
 		END IF;
+		IF existing IS NULL THEN
+			missing := array_append(missing, s.node);
+			shares := array_append(shares, s.placed);
+		END IF;
 	END LOOP;
-	IF NOT retry THEN
-		PERFORM mq_router.record_creation(name, partitions, t.nodes);
-	END IF;
 	COMMIT;
-	FOREACH node IN ARRAY mq_router.holders(t) LOOP
-		CONTINUE WHEN existing[node + 1] IS NOT NULL;
+	FOR i IN 1 .. coalesce(cardinality(missing), 0) LOOP
 		BEGIN
-			PERFORM mq_router.node_create_topic(node, name,
-				(t.partitions - node + t.nodes - 1) / t.nodes);
+			PERFORM mq_router.node_create_topic(missing[i], name, shares[i]);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-			PERFORM mq_router.unavailable(ARRAY[node], state, message);
+			PERFORM mq_router.unavailable(ARRAY[missing[i]], state, message);
 			RAISE;
 		END;
 	END LOOP;
@@ -556,27 +703,253 @@ END
 $$;
 
 /*
+ * mq_router.growing
+ *		What a call of mq_router.alter_topic has to do: for a complete topic
+ *		of fewer partitions, records its growth (state growing, the new
+ *		partitions placed) and returns 'recorded'; for a growth to the same
+ *		partitions that a call recorded and did not complete, returns
+ *		'retry'; for a complete topic of that many partitions, 'none'.
+ *		42704 if the router did not create the topic, 55000 if it is being
+ *		created or dropped, or grown to other partitions, 22023 for fewer
+ *		partitions than it has (as mq.alter_topic) or more than a topic can
+ *		have.
+ */
+CREATE FUNCTION mq_router.growing(name text, partitions integer)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t			mq_router.topic;
+	placed		integer;
+BEGIN
+	PERFORM FROM mq_router.topic r WHERE r.name OPERATOR(pg_catalog.=) growing.name
+	   FOR UPDATE;
+	t := mq_router.placement(name);
+	SELECT count(*) INTO placed FROM mq_router.partition p
+	 WHERE p.topic OPERATOR(pg_catalog.=) growing.name;
+	IF t.state OPERATOR(pg_catalog.=) 'growing' THEN
+		IF placed <> partitions THEN
+			RAISE EXCEPTION 'topic "%" is being grown to % partitions', name, placed
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				HINT = format('Complete its growth by calling mq_router.alter_topic with %s partitions.', placed);
+		END IF;
+		RETURN 'retry';
+	END IF;
+	IF partitions < t.partitions THEN
+		RAISE EXCEPTION 'cannot reduce the partitions of topic "%" from % to %',
+			name, t.partitions, partitions
+			USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'Partitions can only be added: messages and offsets live in them.';
+	END IF;
+	IF partitions = t.partitions THEN
+		RETURN 'none';
+	END IF;
+	IF partitions > 100000 THEN
+		RAISE EXCEPTION 'topic "%" cannot have % partitions', name, partitions
+			USING ERRCODE = 'invalid_parameter_value',
+			DETAIL = 'A topic has 1 to 100000 partitions.';
+	END IF;
+	UPDATE mq_router.topic r SET state = 'growing'
+	 WHERE r.name OPERATOR(pg_catalog.=) growing.name;
+	PERFORM mq_router.place(name, partitions);
+	RETURN 'recorded';
+END
+$$;
+
+CREATE FUNCTION mq_router.complete_growth(name text) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	UPDATE mq_router.topic
+	   SET partitions = (SELECT count(*) FROM mq_router.partition p
+						  WHERE p.topic OPERATOR(pg_catalog.=) complete_growth.name),
+		   state = 'complete'
+	 WHERE topic.name OPERATOR(pg_catalog.=) complete_growth.name
+	   AND topic.state OPERATOR(pg_catalog.=) 'growing';
+END;
+
+/*
+ * mq_router.alter_topic
+ *		Grows a topic to partitions: the new partitions are placed as
+ *		mq_router.place says, and each node that gets some grows its topic
+ *		(mq.alter_topic), or creates it if it had none of the topic's
+ *		partitions.  Keys hash over the new count once the growth is
+ *		complete, so a key's messages may go to another partition from then
+ *		on, as with mq.alter_topic on one server.  Fewer partitions than the
+ *		topic has are refused (22023).
+ *
+ *		Before recording the growth, every node that gets partitions is asked
+ *		what it has: a node that has the topic without the router having
+ *		placed partitions there is refused (42710), one whose topic has other
+ *		partitions than the router placed (changed on the node) too (55000).
+ *		The growth is committed (state growing) before the nodes are called,
+ *		each in a transaction of its own there; until they all have, keys
+ *		hash over the partitions the topic had, and a call again with the
+ *		same partitions completes it.  CALL it outside a transaction block.
+ */
+CREATE PROCEDURE mq_router.alter_topic(name text, partitions integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+	step		text;
+	s			record;
+	existing	integer;
+	nodes		integer[];
+	had			integer[];
+	shares		integer[];
+	i			integer;
+	message		text;
+	state		text;
+BEGIN
+	IF name IS NULL OR partitions IS NULL THEN
+		RAISE EXCEPTION 'topic name and partitions must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	step := mq_router.growing(name, partitions);
+	IF step = 'none' THEN
+		RETURN;
+	END IF;
+	FOR s IN SELECT * FROM mq_router.shares(name) r WHERE r.routed < r.placed LOOP
+		existing := mq_router.partitions_on(s.node, name);
+		IF existing IS DISTINCT FROM nullif(s.routed, 0)
+			AND NOT (step = 'retry' AND existing = s.placed) THEN
+			IF s.routed = 0 THEN
+				RAISE EXCEPTION 'topic "%" already exists on mq node %', name, s.node
+					USING ERRCODE = 'duplicate_object',
+					DETAIL = format('Node %s has it with %s partitions; the router did not create it there.',
+									s.node, existing),
+					HINT = 'Drop it on the node, or grow the topic to another number of partitions.';
+			END IF;
+			RAISE EXCEPTION 'topic "%" has % partitions on mq node %, not the % the router placed there',
+				name, coalesce(existing, 0), s.node, s.routed
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+				HINT = 'The topic was changed on the node: the router cannot grow it there.';
+		END IF;
+		nodes := array_append(nodes, s.node);
+		had := array_append(had, existing);
+		shares := array_append(shares, s.placed);
+	END LOOP;
+	COMMIT;
+	FOR i IN 1 .. coalesce(cardinality(nodes), 0) LOOP
+		BEGIN
+			IF had[i] IS NULL THEN
+				PERFORM mq_router.node_create_topic(nodes[i], name, shares[i]);
+			ELSIF had[i] < shares[i] THEN
+				PERFORM mq_router.node_alter_topic(nodes[i], name, shares[i]);
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			PERFORM mq_router.unavailable(ARRAY[nodes[i]], state, message);
+			RAISE;
+		END;
+	END LOOP;
+	PERFORM mq_router.complete_growth(name);
+END
+$$;
+
+/*
+ * mq_router.record_drop, mq_router.forget_topic
+ *		Mark a topic as being dropped (state dropping), so that nothing is
+ *		routed to it any more, returning the nodes holding its partitions;
+ *		and forget it once they have all dropped it.  42704 if the router did
+ *		not create it, 55000 if it is being created or grown.
+ */
+CREATE FUNCTION mq_router.record_drop(name text) RETURNS integer[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t			mq_router.topic;
+BEGIN
+	SELECT * INTO t FROM mq_router.topic r WHERE r.name OPERATOR(pg_catalog.=) record_drop.name
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'topic "%" does not exist in the cluster', name
+			USING ERRCODE = 'undefined_object',
+			HINT = 'The router knows the topics created by mq_router.create_topic, listed in mq_router.topic.';
+	END IF;
+	IF t.state OPERATOR(pg_catalog.=) ANY (ARRAY['creating', 'growing']) THEN
+		RAISE EXCEPTION 'topic "%" is being %', name,
+			CASE t.state WHEN 'creating' THEN 'created' ELSE 'grown' END
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = format('Complete it by calling mq_router.%s again, then drop it.',
+						  CASE t.state WHEN 'creating' THEN 'create_topic' ELSE 'alter_topic' END);
+	END IF;
+	UPDATE mq_router.topic r SET state = 'dropping'
+	 WHERE r.name OPERATOR(pg_catalog.=) record_drop.name;
+	RETURN (SELECT array_agg(DISTINCT p.node ORDER BY p.node) FROM mq_router.partition p
+			 WHERE p.topic OPERATOR(pg_catalog.=) record_drop.name);
+END
+$$;
+
+CREATE FUNCTION mq_router.forget_topic(name text) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	DELETE FROM mq_router.topic
+	 WHERE topic.name OPERATOR(pg_catalog.=) forget_topic.name
+	   AND topic.state OPERATOR(pg_catalog.=) 'dropping';
+END;
+
+/*
+ * mq_router.drop_topic
+ *		Drops the topic on every node holding its partitions (mq.drop_topic,
+ *		its messages and its groups' positions there), and then forgets it.
+ *		Sends and lookups refuse the topic from the start.  A procedure, as
+ *		create_topic: the drop is committed (state dropping) before the nodes
+ *		are called, each in a transaction of its own there, so that a call
+ *		again completes a drop a node failed.  CALL it outside a
+ *		transaction block.
+ */
+CREATE PROCEDURE mq_router.drop_topic(name text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	nodes		integer[];
+	node		integer;
+	message		text;
+	state		text;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'topic name must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	nodes := mq_router.record_drop(name);
+	COMMIT;
+	FOREACH node IN ARRAY nodes LOOP
+		BEGIN
+			PERFORM mq_router.node_drop_topic(node, name);
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			PERFORM mq_router.unavailable(ARRAY[node], state, message);
+			RAISE;
+		END;
+	END LOOP;
+	PERFORM mq_router.forget_topic(name);
+END
+$$;
+
+/*
  * mq_router.route
  *		Where a message of topic with key goes: its partition, the node that
  *		holds it, and the partition's number there.  A message without key
- *		goes to a node drawn at random among those holding partitions, and
- *		that node picks the partition (partition and local are NULL).
+ *		goes to a partition drawn at random, so that each node gets keyless
+ *		messages in proportion to its share.  Only the topic's routed
+ *		partitions are chosen: not those a growth is adding.
  */
 CREATE FUNCTION mq_router.route(topic text, key text,
-	OUT partition integer, OUT node integer, OUT local integer,
-	OUT nodes integer)
-LANGUAGE plpgsql VOLATILE AS $$
+	OUT partition integer, OUT node integer, OUT local integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	t			mq_router.topic := mq_router.placement(topic);
 BEGIN
-	nodes := t.nodes;
 	IF key IS NULL THEN
-		node := floor(random() * least(t.partitions, t.nodes))::integer;
+		partition := floor(random() * t.partitions)::integer;
 	ELSE
 		partition := mq_router.partition_for(key, t.partitions);
-		node := partition % t.nodes;
-		local := partition / t.nodes;
 	END IF;
+	SELECT p.node, p.local INTO node, local
+	  FROM mq_router.partition p
+	 WHERE p.topic OPERATOR(pg_catalog.=) route.topic
+	   AND p.partition OPERATOR(pg_catalog.=) route.partition;
 END
 $$;
 
@@ -594,7 +967,7 @@ DECLARE
 	message		text;
 	state		text;
 BEGIN
-	SELECT s.id, s.partition * r.nodes + r.node, s.duplicate
+	SELECT s.id, r.partition, s.duplicate
 	  INTO id, partition, duplicate
 	  FROM mq_router.node_send(r.node, topic, payload, key, r.local) s;
 EXCEPTION WHEN OTHERS THEN
@@ -612,7 +985,7 @@ DECLARE
 	message		text;
 	state		text;
 BEGIN
-	SELECT s.id, s.partition * r.nodes + r.node, s.duplicate
+	SELECT s.id, r.partition, s.duplicate
 	  INTO id, partition, duplicate
 	  FROM mq_router.node_send(r.node, topic, payload, key, r.local) s;
 EXCEPTION WHEN OTHERS THEN
@@ -626,18 +999,21 @@ $$;
  * mq_router.batch_route
  *		mq_router.route for each element of a batch, as the arrays
  *		mq_router.node_send_batch splits: node, local partition, position,
- *		and keys (NULLs when there are none).  Refuses what mq.send_batch
- *		refuses: a NULL payload (22004), keys of another length (22023), a
- *		multi-dimensional array (2202E).
+ *		and keys (NULLs when there are none), and each element's partition.
+ *		The keyless elements all go to one partition drawn at random, as
+ *		mq's keyless messages of one transaction go to one partition.
+ *		Refuses what mq.send_batch refuses: a NULL payload (22004), keys of
+ *		another length (22023), a multi-dimensional array (2202E).
  */
 CREATE FUNCTION mq_router.batch_route(topic text, payloads text[], keys text[],
 	OUT node integer[], OUT local integer[], OUT ord integer[],
-	OUT key_list text[], OUT nodes integer)
-LANGUAGE plpgsql VOLATILE AS $$
+	OUT key_list text[], OUT partition integer[])
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
 	t			mq_router.topic := mq_router.placement(topic);
-	any_node	integer := floor(random() * least(t.partitions, t.nodes))::integer;
+	keyless		integer := floor(random() * t.partitions)::integer;
 BEGIN
 	IF payloads IS NULL OR array_position(payloads, NULL) IS NOT NULL THEN
 		RAISE EXCEPTION 'payloads must not be NULL or hold NULL elements'
@@ -652,28 +1028,32 @@ BEGIN
 		RAISE EXCEPTION 'keys must have as many elements as payloads'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	nodes := t.nodes;
-	SELECT array_agg(CASE WHEN u.k IS NULL THEN any_node
-						  ELSE h.p % t.nodes
-					 END ORDER BY u.i),
-		   array_agg(h.p / t.nodes ORDER BY u.i),
-		   array_agg(u.i::integer ORDER BY u.i),
-		   array_agg(u.k ORDER BY u.i)
-	  INTO node, local, ord, key_list
-	  FROM unnest(payloads, keys) WITH ORDINALITY AS u(p, k, i)
-	 CROSS JOIN LATERAL
-		   (SELECT mq_router.partition_for(u.k, t.partitions) AS p) h;
+	SELECT array_agg(u.i::integer ORDER BY u.i),
+		   array_agg(u.k ORDER BY u.i),
+		   array_agg(CASE WHEN u.k IS NULL THEN keyless
+						  ELSE mq_router.partition_for(u.k, t.partitions)
+					 END ORDER BY u.i)
+	  INTO ord, key_list, partition
+	  FROM unnest(payloads, keys) WITH ORDINALITY AS u(p, k, i);
+	-- the placement apart, so that each key is hashed once, not once per
+	-- row it is joined with
+	SELECT array_agg(pl.node ORDER BY x.i), array_agg(pl.local ORDER BY x.i)
+	  INTO node, local
+	  FROM unnest(partition) WITH ORDINALITY AS x(p, i)
+	  JOIN mq_router.partition pl
+		ON pl.topic OPERATOR(pg_catalog.=) t.name
+	   AND pl.partition OPERATOR(pg_catalog.=) x.p;
 END
 $$;
 
 /*
  * mq_router.send_batch
  *		mq.send_batch over the cluster: each element goes where mq_router.send
- *		would send it (the keyless ones all to one node drawn at random), in
- *		one call that runs on the nodes in parallel, each node's elements in
- *		one transaction there.  Nodes commit independently: if one fails, the
- *		others' elements may be committed.  Returns one row per element, in
- *		order.
+ *		would send it (the keyless ones all to one partition drawn at
+ *		random), in one call that runs on the nodes in parallel, each node's
+ *		elements in one transaction there.  Nodes commit independently: if
+ *		one fails, the others' elements may be committed.  Returns one row
+ *		per element, in order.
  */
 CREATE FUNCTION mq_router.send_batch(topic text, payloads text[],
 	keys text[] DEFAULT NULL)
@@ -688,7 +1068,7 @@ BEGIN
 		RETURN;
 	END IF;
 	RETURN QUERY
-		SELECT s.id, s.partition * b.nodes + s.node, s.duplicate
+		SELECT s.id, b.partition[s.ord], s.duplicate
 		  FROM mq_router.node_send_batch(b.node, topic, payloads, b.key_list,
 										 b.local, b.ord) s
 		 ORDER BY s.ord;
@@ -712,7 +1092,7 @@ BEGIN
 		RETURN;
 	END IF;
 	RETURN QUERY
-		SELECT s.id, s.partition * b.nodes + s.node, s.duplicate
+		SELECT s.id, b.partition[s.ord], s.duplicate
 		  FROM mq_router.node_send_batch(b.node, topic, payloads, b.key_list,
 										 b.local, b.ord) s
 		 ORDER BY s.ord;
@@ -728,14 +1108,15 @@ $$;
  * cluster, with the topic's partitions and the node each message is on.
  * get and get_by_key ask the node holding the partition; get_by_key reads
  * that partition whole (mq.messages), newest first.  get_by_id and
- * get_by_time ask every node holding partitions of the topic.
+ * get_by_time ask every node holding routed partitions of the topic, and
+ * name each message's partition from mq_router.partition.
  */
 CREATE FUNCTION mq_router.get(topic text, partition integer, "offset" bigint)
 RETURNS SETOF mq_router.message
 LANGUAGE plpgsql AS $$
 DECLARE
 	t			mq_router.topic := mq_router.placement(topic);
-	holder		integer := partition % t.nodes;
+	p			mq_router.partition;
 	message		text;
 	state		text;
 BEGIN
@@ -747,14 +1128,16 @@ BEGIN
 		RAISE EXCEPTION 'partition % of topic "%" does not exist', partition, topic
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	SELECT * INTO p FROM mq_router.layout(topic) l
+	 WHERE l.partition OPERATOR(pg_catalog.=) get.partition;
 	RETURN QUERY
-		SELECT m.partition * t.nodes + holder, m."offset", m.id, m.key, m.tag,
+		SELECT get.partition, m."offset", m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
-		  FROM mq_router.node_get(holder, topic, partition / t.nodes, "offset") m;
+		  FROM mq_router.node_get(p.node, topic, p.local, "offset") m;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(ARRAY[holder], state, message);
+	PERFORM mq_router.unavailable(ARRAY[p.node], state, message);
 	RAISE;
 END
 $$;
@@ -788,17 +1171,21 @@ RETURNS SETOF mq_router.message
 LANGUAGE plpgsql AS $$
 DECLARE
 	t			mq_router.topic := mq_router.placement(topic);
+	holders		integer[] := mq_router.holders(topic);
 	message		text;
 	state		text;
 BEGIN
 	RETURN QUERY
-		SELECT m.partition * t.nodes + m.node, m."offset", m.id, m.key, m.tag,
+		SELECT l.partition, m."offset", m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
-		  FROM mq_router.node_get_by_id(mq_router.holders(t), topic, id) m;
+		  FROM mq_router.node_get_by_id(holders, topic, id) m
+		  JOIN mq_router.layout(topic) l
+			ON l.node OPERATOR(pg_catalog.=) m.node
+		   AND l.local OPERATOR(pg_catalog.=) m.partition;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(mq_router.holders(t), state, message);
+	PERFORM mq_router.unavailable(holders, state, message);
 	RAISE;
 END
 $$;
@@ -811,20 +1198,24 @@ RETURNS SETOF mq_router.message
 LANGUAGE plpgsql AS $$
 DECLARE
 	t			mq_router.topic := mq_router.placement(topic);
+	holders		integer[] := mq_router.holders(topic);
 	message		text;
 	state		text;
 BEGIN
 	RETURN QUERY
-		SELECT m.partition * t.nodes + m.node, m."offset", m.id, m.key, m.tag,
+		SELECT l.partition, m."offset", m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
-		  FROM mq_router.node_get_by_time(mq_router.holders(t), topic,
+		  FROM mq_router.node_get_by_time(holders, topic,
 										  from_time, to_time, max) m
+		  JOIN mq_router.layout(topic) l
+			ON l.node OPERATOR(pg_catalog.=) m.node
+		   AND l.local OPERATOR(pg_catalog.=) m.partition
 		 ORDER BY m.produced_at, m.node, m.partition, m."offset"
 		 LIMIT max;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(mq_router.holders(t), state, message);
+	PERFORM mq_router.unavailable(holders, state, message);
 	RAISE;
 END
 $$;
@@ -833,7 +1224,8 @@ $$;
  * mq_router.topics
  *		mq.topics summed over the nodes: per topic, its partitions, the
  *		nodes holding some, and its segments and size on all of them.
- *		Topics the router did not create are listed too (placed is false).
+ *		Topics the router did not create, or is creating or dropping, are
+ *		listed too (placed is false).
  */
 CREATE FUNCTION mq_router.topics()
 RETURNS TABLE (name text, partitions integer, nodes integer, segments bigint,
@@ -846,8 +1238,7 @@ BEGIN
 	RETURN QUERY
 		SELECT n.name, sum(n.partitions)::integer, count(*)::integer,
 			   sum(n.segments)::bigint, sum(n.size_bytes)::bigint,
-			   EXISTS (SELECT FROM mq_router.placed() r
-						WHERE r.name OPERATOR(pg_catalog.=) n.name)
+			   n.name IN (SELECT r.topic FROM mq_router.placed() r)
 		  FROM mq_router.node_topics(mq_router.all_nodes()) n
 		 GROUP BY n.name
 		 ORDER BY n.name;
@@ -874,11 +1265,13 @@ DECLARE
 	state		text;
 BEGIN
 	RETURN QUERY
-		SELECT l."group", l.topic,
-			   coalesce(l.partition * r.nodes + l.node, l.partition),
+		SELECT l."group", l.topic, coalesce(r.partition, l.partition),
 			   l.member_id, l.committed_offset, l.end_offset, l.lag, l.node
 		  FROM mq_router.node_lag(mq_router.all_nodes()) l
-		  LEFT JOIN mq_router.placed() r ON r.name OPERATOR(pg_catalog.=) l.topic
+		  LEFT JOIN mq_router.placed() r
+			ON r.topic OPERATOR(pg_catalog.=) l.topic
+		   AND r.node OPERATOR(pg_catalog.=) l.node
+		   AND r.local OPERATOR(pg_catalog.=) l.partition
 		 ORDER BY 1, 2, 3, 4;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
@@ -887,5 +1280,6 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- Nothing is executable by PUBLIC until granted, as in mq.
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA mq_router FROM PUBLIC;
+-- Nothing is executable by PUBLIC until granted, as in mq: functions and
+-- procedures alike (ALL FUNCTIONS does not include procedures).
+REVOKE ALL ON ALL ROUTINES IN SCHEMA mq_router FROM PUBLIC;

@@ -51,8 +51,13 @@ is($router->safe_psql('postgres', sprintf($hashes, 'mq_router.partition_for', 'm
 
 # --- placement: 8 partitions over 3 nodes, partition p on node p % 3 ---
 $router->safe_psql('postgres', "CALL mq_router.create_topic('orders', 8)");
-is($router->safe_psql('postgres', "SELECT nodes || ' ' || complete::char FROM mq_router.topic WHERE name = 'orders'"),
-	'3 t', 'create_topic places the topic over the three nodes');
+is($router->safe_psql('postgres', "SELECT state FROM mq_router.topic WHERE name = 'orders'"),
+	'complete', 'create_topic completes the topic');
+is($router->safe_psql('postgres', q{
+SELECT string_agg(format('%s:%s/%s', partition, node, local), ' ' ORDER BY partition)
+  FROM mq_router.partition WHERE topic = 'orders'}),
+	'0:0/0 1:1/0 2:2/0 3:0/1 4:1/1 5:2/1 6:0/2 7:1/2',
+	'and places partition p on node p % 3 as its local partition p / 3');
 is(join(' ', map { $_->safe_psql('postgres', "SELECT partitions FROM mq.topics WHERE name = 'orders'") } @nodes),
 	'3 3 2', 'each node has its share: partitions 0,3,6 / 1,4,7 / 2,5');
 $router->safe_psql('postgres', "CALL mq_router.create_topic('small', 2)");
@@ -74,7 +79,7 @@ is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHE
 $router->safe_psql('postgres', q{
 CREATE ROLE app LOGIN;
 GRANT USAGE ON SCHEMA mq_router TO app;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mq_router TO app;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA mq_router TO app;
 GRANT USAGE ON FOREIGN SERVER mq_cluster TO app;
 });
 # (on the nodes, it acts as the bootstrap superuser, as the nodes' grants are
@@ -92,8 +97,14 @@ is($router->safe_psql('postgres', "SELECT string_agg(name, ',' ORDER BY name) FR
 is($router->safe_psql('postgres', "SELECT count(*) FROM mq_router.lag()", connstr => $app),
 	'0', 'and lag()');
 $router->safe_psql('postgres', "CALL mq_router.create_topic('by_app', 1)", connstr => $app);
-is($router->safe_psql('postgres', "SELECT complete::char FROM mq_router.topic WHERE name = 'by_app'"),
-	't', 'and creates topics');
+is($router->safe_psql('postgres', "SELECT state FROM mq_router.topic WHERE name = 'by_app'"),
+	'complete', 'and creates topics');
+# and no routine, procedures included, is executable by a role that has
+# only the schema
+$router->safe_psql('postgres', 'CREATE ROLE nobody LOGIN; GRANT USAGE ON SCHEMA mq_router TO nobody');
+($ret, $out, $err) = $router->psql('postgres', "CALL mq_router.create_topic('by_nobody', 1)",
+	connstr => $router->connstr('postgres') . ' user=nobody');
+like($err, qr/permission denied for procedure create_topic/, 'a role without the grants cannot call create_topic');
 
 # --- keyed sends: 40 keys, 5 messages each, in sequence ---
 $router->safe_psql('postgres', q{
@@ -236,14 +247,247 @@ CREATE TRIGGER refuse BEFORE INSERT ON mq.topic FOR EACH ROW EXECUTE FUNCTION re
 like($err, qr/refused on node 2/, 'create_topic fails on node 2');
 $nodes[2]->safe_psql('postgres', 'DROP TRIGGER refuse ON mq.topic');
 is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 't3'") } @nodes)
-	. ' ' . $router->safe_psql('postgres', "SELECT complete::char FROM mq_router.topic WHERE name = 't3'"),
-	'1 1 0 f', 'the failed creation is recorded as incomplete, with the nodes done so far');
+	. ' ' . $router->safe_psql('postgres', "SELECT state FROM mq_router.topic WHERE name = 't3'"),
+	'1 1 0 creating', 'the failed creation is recorded as incomplete, with the nodes done so far');
 ($ret, $out, $err) = $router->psql('postgres', "SELECT * FROM mq_router.send('t3', 'early')");
 like($err, qr/topic "t3" is not created on every node/, 'an incomplete topic takes no sends');
 $router->safe_psql('postgres', "CALL mq_router.create_topic('t3', 3)");
 is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 't3'") } @nodes)
-	. ' ' . $router->safe_psql('postgres', "SELECT complete::char FROM mq_router.topic WHERE name = 't3'"),
-	'1 1 1 t', 'a retry completes it, keeping the nodes\' shares the router created');
+	. ' ' . $router->safe_psql('postgres', "SELECT state FROM mq_router.topic WHERE name = 't3'"),
+	'1 1 1 complete', 'a retry completes it, keeping the nodes\' shares the router created');
+
+# --- adding a node: a router that starts with nodes 0 and 1 and gets node 2,
+# in a database "grow" of each server (the servers above, reused) ---
+for my $n (@nodes)
+{
+	$n->safe_psql('postgres', 'CREATE DATABASE grow');
+	$n->safe_psql('grow', 'CREATE EXTENSION mq');
+}
+$router->safe_psql('postgres', 'CREATE DATABASE grow');
+my @grow = map { 'host=' . $_->host . ' port=' . $_->port . ' dbname=grow' } @nodes;
+$router->safe_psql('grow', qq{
+CREATE EXTENSION plproxy;
+CREATE SERVER mq_cluster FOREIGN DATA WRAPPER plproxy
+	OPTIONS (p0 '$grow[0]', p1 '$grow[1]');
+CREATE USER MAPPING FOR PUBLIC SERVER mq_cluster;
+});
+command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $router->connstr('grow'),
+		'-f', 'router/mq_router.sql' ], 'a router of two nodes');
+$router->safe_psql('grow', q{
+CREATE ROLE grower LOGIN;
+GRANT USAGE ON SCHEMA mq_router TO grower;
+GRANT EXECUTE ON ALL ROUTINES IN SCHEMA mq_router TO grower;
+GRANT USAGE ON FOREIGN SERVER mq_cluster TO grower;
+});
+$router->safe_psql('grow',
+	"CREATE USER MAPPING FOR grower SERVER mq_cluster OPTIONS (user '$superuser')");
+my $grower = $router->connstr('grow') . ' user=grower';
+
+# where each message of topic ev is: "key node:local offset payload", by key
+sub stored
+{
+	my %at;
+	for my $i (0 .. $#nodes)
+	{
+		next unless $nodes[$i]->safe_psql('grow', "SELECT count(*) FROM mq.topics WHERE name = 'ev'");
+		for my $row (split /\n/, $nodes[$i]->safe_psql('grow', q{
+SELECT key, partition, "offset", payload_text FROM mq.messages('ev') ORDER BY "offset"}))
+		{
+			my ($k, $p, $off, $payload) = split /\|/, $row;
+			push @{ $at{$k} }, [ "$i:$p", $off, $payload ];
+		}
+	}
+	return \%at;
+}
+
+# the node:local each key's messages whose payload starts with prefix are
+# on, as "k0=0:1 k1=..." (a key on several is listed with all of them)
+sub where_keys
+{
+	my ($at, $prefix) = @_;
+	my @out;
+	for my $k (sort keys %$at)
+	{
+		my %locs = map { $_->[0] => 1 } grep { $_->[2] =~ /^$prefix/ } @{ $at->{$k} };
+		push @out, "$k=" . join('+', sort keys %locs) if %locs;
+	}
+	return join(' ', @out);
+}
+
+# sends two rounds of keys k0..k39 to ev, payload prefix<round>-<key>
+sub send_keys
+{
+	my ($prefix) = @_;
+	$router->safe_psql('grow', qq{
+SELECT count(s.id) FROM generate_series(0, 79) g,
+	   LATERAL mq_router.send('ev', '$prefix' || (g / 40) || '-k' || (g % 40),
+							  key => 'k' || (g % 40)) s});
+}
+
+$router->safe_psql('grow', "CALL mq_router.create_topic('ev', 4)");
+send_keys('b');
+my $placement_before = $router->safe_psql('grow',
+	"SELECT string_agg(format('%s:%s/%s', partition, node, local), ' ' ORDER BY partition) FROM mq_router.partition");
+is($placement_before, '0:0/0 1:1/0 2:0/1 3:1/1', 'over two nodes, round robin');
+my $before = where_keys(stored(), 'b');
+# a session that has used the cluster before the node is added
+my $old_session = $router->background_psql('grow');
+$old_session->query_safe("SELECT count(*) FROM mq_router.send('ev', 'warm', key => 'k0')");
+
+# node 2 joins: PL/Proxy wants 4 connection strings for 3 nodes, p3 repeats
+# node 0 as padding
+$router->safe_psql('grow', "ALTER SERVER mq_cluster OPTIONS (ADD p2 '$grow[2]', ADD p3 '$grow[0]')");
+is($router->safe_psql('grow', 'SELECT string_agg(node::text, \',\' ORDER BY node) FROM mq_router.nodes'),
+	'0,1,2', 'the added node is a node, the padding is not');
+send_keys('a');
+my $after = where_keys(stored(), 'a');
+isnt($before, '', 'the keys were stored before the node was added');
+is($after, $before, 'after adding a node, each key of the old topic goes to the same node and local partition');
+is($router->safe_psql('grow',
+	"SELECT string_agg(format('%s:%s/%s', partition, node, local), ' ' ORDER BY partition) FROM mq_router.partition"),
+	$placement_before, 'and the old topic\'s placement is unchanged');
+
+$router->safe_psql('grow', "CALL mq_router.create_topic('fresh', 6)");
+is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'fresh'") } @nodes),
+	'2 2 2', 'a new topic spreads over the three nodes');
+
+# --- growing ev from 4 to 8 partitions: node 2, which has none, gets the
+# first new ones, until every node has as many ---
+$router->safe_psql('grow', "CALL mq_router.alter_topic('ev', 8)", connstr => $grower);
+is($router->safe_psql('grow', q{
+SELECT string_agg(format('%s:%s/%s', partition, node, local), ' ' ORDER BY partition)
+  FROM mq_router.partition WHERE topic = 'ev' AND partition >= 4}),
+	'4:2/0 5:2/1 6:0/2 7:1/2', 'growing places the new partitions on the nodes with fewest, the new node first');
+is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'ev'") } @nodes)
+	. ' ' . $router->safe_psql('grow', "SELECT partitions || ' ' || state FROM mq_router.topic WHERE name = 'ev'"),
+	'3 3 2 8 complete', 'the nodes grow their topic (node 2 creates it), and the router routes over 8');
+
+# keyed sends after growth: on the node and local partition the placement
+# gives the key's partition over 8, in send order
+send_keys('g');
+my $routes = $router->safe_psql('grow', q{
+SELECT string_agg(format('k%s=%s:%s', g, p.node, p.local), ' ' ORDER BY 'k' || g)
+  FROM generate_series(0, 39) g
+  JOIN mq_router.partition p ON p.topic = 'ev' AND p.partition = mq_router.partition_for('k' || g, 8)});
+my $at = stored();
+is(where_keys($at, 'g'), $routes, 'after growth, each key goes where the placement puts its partition over 8');
+like(where_keys($at, 'g'), qr/=2:/, 'and some keys go to the new node');
+my $ordered = 1;
+for my $k (keys %$at)
+{
+	my @g = grep { $_->[2] =~ /^g/ } @{ $at->{$k} };
+	$ordered = 0 unless @g == 2 && $g[0][2] eq "g0-$k" && $g[1][2] eq "g1-$k" && $g[0][1] < $g[1][1];
+}
+ok($ordered, 'each key\'s messages are in send order');
+is($router->safe_psql('grow', q{
+SELECT string_agg(DISTINCT (s.partition = mq_router.partition_for(k.k, 8))::text, ',')
+  FROM unnest(ARRAY['k1', 'k2', 'k3', 'k4', 'k5']) k(k),
+	   LATERAL mq_router.send('ev', 'x', key => k.k) s}),
+	'true', 'send returns the key\'s partition over 8');
+
+# lookups, topics and lag after growth, on a key of the new node
+my ($knew, $pnew) = split /\|/, $router->safe_psql('grow', q{
+SELECT 'k' || g, p.partition FROM generate_series(0, 39) g
+  JOIN mq_router.partition p ON p.topic = 'ev' AND p.partition = mq_router.partition_for('k' || g, 8)
+ WHERE p.node = 2 AND g > 5 ORDER BY g LIMIT 1});
+is($router->safe_psql('grow', qq{
+SELECT string_agg(partition || ' ' || node || ' ' || payload_text, ',' ORDER BY "offset")
+  FROM mq_router.get_by_key('ev', '$knew')}),
+	"$pnew 2 g0-$knew,$pnew 2 g1-$knew", 'get_by_key finds a key\'s messages on the new node, with its partition');
+my ($gp, $go, $gid) = split /\|/, $router->safe_psql('grow',
+	"SELECT partition, \"offset\", id FROM mq_router.get_by_key('ev', '$knew', 1)");
+is($router->safe_psql('grow', "SELECT payload_text FROM mq_router.get('ev', $gp, $go)"),
+	"g1-$knew", 'get reads a new partition');
+is($router->safe_psql('grow', "SELECT partition || ' ' || node FROM mq_router.get_by_id('ev', '$gid')"),
+	"$pnew 2", 'get_by_id asks the new node and names the partition');
+my $bid = $router->safe_psql('grow', q{
+SELECT id FROM mq_router.get_by_time('ev', now() - interval '1 hour', now() + interval '1 hour', 1000)
+ WHERE payload_text = 'b0-k0'});
+is($router->safe_psql('grow', "SELECT partition FROM mq_router.get_by_id('ev', '$bid')"),
+	$router->safe_psql('grow', "SELECT mq_router.partition_for('k0', 4)"),
+	'a message sent before the growth keeps its partition');
+$old_session->query_safe("SELECT count(*) FROM mq_router.send('ev', 'old-session', key => '$knew')");
+$old_session->quit;
+is($router->safe_psql('grow', qq{
+SELECT node || ' ' || partition || ' ' || payload_text FROM mq_router.get_by_key('ev', '$knew', 1)}),
+	"2 $pnew old-session", 'a session that started before the node was added sends to it');
+is($router->safe_psql('grow', "SELECT format('%s %s %s', partitions, nodes, placed) FROM mq_router.topics() WHERE name = 'ev'"),
+	'8 3 t', 'topics sums the grown topic over its three nodes');
+$nodes[$_]->safe_psql('grow', "SELECT mq.subscribe('audit', 'ev', start => 'earliest')") for 0 .. 2;
+is($router->safe_psql('grow', q{
+SELECT count(DISTINCT partition) || ' ' || min(partition) || ' ' || max(partition) || ' ' || sum(lag)
+  FROM mq_router.lag() WHERE "group" = 'audit'}),
+	'8 0 7 247', 'lag names the 8 partitions and sums every message (80 each of b, a, g, 5 x, 2 more)');
+is($router->safe_psql('grow', q{
+SELECT string_agg(DISTINCT l.partition::text, ',')
+  FROM mq_router.lag() l JOIN mq_router.partition p ON p.topic = l.topic AND p.partition = l.partition
+ WHERE l."group" = 'audit' AND p.node <> l.node}),
+	'', 'each of lag\'s positions is on the node the placement says');
+
+# --- a growth that a node fails after the others have grown: recorded,
+# routed over the old partitions until a retry completes it ---
+$nodes[2]->safe_psql('grow', q{
+CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+	$$BEGIN RAISE EXCEPTION 'refused on node 2'; END$$;
+CREATE TRIGGER refuse BEFORE INSERT ON mq.partition FOR EACH ROW EXECUTE FUNCTION refuse();
+});
+($ret, $out, $err) = $router->psql('grow', "CALL mq_router.alter_topic('ev', 12)");
+like($err, qr/refused on node 2/, 'alter_topic fails on node 2');
+is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'ev'") } @nodes)
+	. ' ' . $router->safe_psql('grow', "SELECT partitions || ' ' || state FROM mq_router.topic WHERE name = 'ev'"),
+	'4 4 2 8 growing', 'the growth is recorded, nodes 0 and 1 have grown, keys still hash over 8');
+is($router->safe_psql('grow', q{
+SELECT string_agg(DISTINCT (s.partition = mq_router.partition_for(k.k, 8))::text, ',')
+  FROM (SELECT 'k' || g FROM generate_series(0, 39) g) k(k),
+	   LATERAL mq_router.send('ev', 'during', key => k.k) s}),
+	'true', 'sends during the growth go to the partitions over 8');
+($ret, $out, $err) = $router->psql('grow', "CALL mq_router.alter_topic('ev', 16)",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  55000: topic "ev" is being grown to 12 partitions/, 'another growth is refused until it completes');
+($ret, $out, $err) = $router->psql('grow', "CALL mq_router.drop_topic('ev')",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  55000: topic "ev" is being grown/, 'and so is a drop');
+$nodes[2]->safe_psql('grow', 'DROP TRIGGER refuse ON mq.partition');
+$router->safe_psql('grow', "CALL mq_router.alter_topic('ev', 12)", connstr => $grower);
+is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'ev'") } @nodes)
+	. ' ' . $router->safe_psql('grow', "SELECT partitions || ' ' || state FROM mq_router.topic WHERE name = 'ev'"),
+	'4 4 4 12 complete', 'a retry completes the growth');
+
+# a growth needing a stopped node is refused before anything is recorded
+$nodes[1]->stop;
+($ret, $out, $err) = $router->psql('grow', "CALL mq_router.alter_topic('ev', 14)");
+like($err, qr/ERROR:  mq node 1 is unavailable/, 'alter_topic names a stopped node it needs');
+is($router->safe_psql('grow', "SELECT partitions || ' ' || state || ' ' || (SELECT count(*) FROM mq_router.partition WHERE topic = 'ev') FROM mq_router.topic WHERE name = 'ev'"),
+	'12 complete 12', 'and records nothing');
+$nodes[1]->start;
+
+($ret, $out, $err) = $router->psql('grow', "CALL mq_router.alter_topic('fresh', 3)",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  22023: cannot reduce the partitions of topic "fresh" from 6 to 3/, 'shrinking is refused');
+($ret, $out, $err) = $router->psql('grow', "CALL mq_router.alter_topic('nothere', 3)",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  42704: topic "nothere" does not exist in the cluster/, 'so is growing an unknown topic');
+
+# --- dropping ev while node 2 is stopped: the drop is recorded, the topic
+# takes nothing more, and a retry completes it ---
+$nodes[2]->stop;
+($ret, $out, $err) = $router->psql('grow', "CALL mq_router.drop_topic('ev')");
+like($err, qr/ERROR:  mq node 2 is unavailable/, 'drop_topic fails on the stopped node');
+($ret, $out, $err) = $router->psql('grow', "SELECT * FROM mq_router.send('ev', 'late', key => 'k1')",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  55000: topic "ev" is being dropped/, 'a topic being dropped takes no sends');
+$nodes[2]->start;
+$router->safe_psql('grow', "CALL mq_router.drop_topic('ev')", connstr => $grower);
+is(join(' ', map { $_->safe_psql('grow', "SELECT count(*) FROM mq.topics WHERE name = 'ev'") } @nodes)
+	. ' ' . $router->safe_psql('grow', "SELECT count(*) FROM mq_router.topic WHERE name = 'ev'")
+	. ' ' . $router->safe_psql('grow', "SELECT count(*) FROM mq_router.partition WHERE topic = 'ev'"),
+	'0 0 0 0 0', 'a retry drops it on every node, and the router forgets it');
+($ret, $out, $err) = $router->psql('grow', "SELECT * FROM mq_router.send('ev', 'gone')",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  42704: topic "ev" does not exist in the cluster/, 'a dropped topic is unknown');
+$router->safe_psql('grow', "CALL mq_router.create_topic('ev', 3)");
+is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'ev'") } @nodes),
+	'1 1 1', 'and its name can be created again');
 
 $_->stop for @nodes, $router;
 done_testing();
