@@ -98,6 +98,7 @@ SELECT o.node, o.connstr
 CREATE TYPE mq_router.message AS (
 	partition	integer,
 	"offset"	bigint,
+	epoch		integer,
 	id			uuid,
 	key			text,
 	tag			text,
@@ -343,6 +344,20 @@ END
 $$;
 
 /*
+ * mq_router.unreachable
+ *		Whether message, the text of an error a PL/Proxy call raised, says
+ *		that a node could not be reached or that its connection failed: a
+ *		libpq call of PL/Proxy's failed (PQconnectStart, PQconnectPoll, or
+ *		one on a connection that broke, such as PQconsumeInput), or a
+ *		connect timeout.  Errors of a node that ran the query say REMOTE.
+ */
+CREATE FUNCTION mq_router.unreachable(message text) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN message OPERATOR(pg_catalog.~)
+	'^PL/Proxy function [^:]*: (\[[^]]*\] (PQ[A-Za-z]+|connect timeout)|connect timeout)';
+
+/*
  * mq_router.unavailable
  *		Called with an error a node call to the given nodes raised: if
  *		PL/Proxy could not reach a node (its message for a connection that
@@ -360,7 +375,7 @@ DECLARE
 	list		text := (SELECT string_agg(DISTINCT n::text, ', ')
 						   FROM unnest(nodes) n);
 BEGIN
-	IF message !~ '^PL/Proxy function [^:]*: \[[^]]*\] (PQconnectStart|PQconnectPoll|connect timeout)' THEN
+	IF NOT mq_router.unreachable(message) THEN
 		RETURN;
 	END IF;
 	IF list ~ ',' THEN
@@ -422,59 +437,79 @@ LANGUAGE plproxy AS $$
 $$;
 
 CREATE FUNCTION mq_router.node_send(i_node integer, i_topic text,
-	i_payload text, i_key text, i_local integer,
+	i_payload text, i_key text, i_local integer, i_tag text, i_headers jsonb,
+	i_dedup_id text, i_delay interval, i_deliver_at timestamptz,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
 	SELECT s.id, s.partition, s.duplicate
 	  FROM mq.send(i_topic::text, i_payload::text, key => i_key::text,
-				   partition => i_local::integer) s;
+				   tag => i_tag::text, headers => i_headers::jsonb,
+				   partition => i_local::integer,
+				   dedup_id => i_dedup_id::text, delay => i_delay::interval,
+				   deliver_at => i_deliver_at::timestamptz) s;
 $$;
 
 CREATE FUNCTION mq_router.node_send(i_node integer, i_topic text,
-	i_payload jsonb, i_key text, i_local integer,
+	i_payload jsonb, i_key text, i_local integer, i_tag text, i_headers jsonb,
+	i_dedup_id text, i_delay interval, i_deliver_at timestamptz,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
 	SELECT s.id, s.partition, s.duplicate
 	  FROM mq.send(i_topic::text, i_payload::jsonb, key => i_key::text,
-				   partition => i_local::integer) s;
+				   tag => i_tag::text, headers => i_headers::jsonb,
+				   partition => i_local::integer,
+				   dedup_id => i_dedup_id::text, delay => i_delay::interval,
+				   deliver_at => i_deliver_at::timestamptz) s;
 $$;
 
 -- One call for a whole batch: SPLIT hands each node the elements placed on
 -- it, and the nodes run in parallel, each in one transaction that sends
 -- its elements in their order.
 CREATE FUNCTION mq_router.node_send_batch(i_nodes integer[], i_topic text,
-	i_payloads text[], i_keys text[], i_locals integer[], i_ords integer[])
+	i_payloads text[], i_keys text[], i_locals integer[], i_ords integer[],
+	i_tags text[], i_headers jsonb[], i_dedup_ids text[])
 RETURNS TABLE (ord integer, node integer, id uuid, partition integer,
 			   duplicate boolean)
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
-	SPLIT i_nodes, i_payloads, i_keys, i_locals, i_ords;
+	SPLIT i_nodes, i_payloads, i_keys, i_locals, i_ords, i_tags, i_headers,
+		i_dedup_ids;
 	RUN ON i_nodes;
 	SELECT u.ord, (i_nodes::integer[])[1] AS node, s.id, s.partition, s.duplicate
 	  FROM unnest(i_payloads::text[], i_keys::text[], i_locals::integer[],
-				  i_ords::integer[]) WITH ORDINALITY AS u(payload, key, lp, ord, n)
+				  i_ords::integer[], i_tags::text[], i_headers::jsonb[],
+				  i_dedup_ids::text[])
+		   WITH ORDINALITY AS u(payload, key, lp, ord, tag, headers, dedup_id, n)
 		   CROSS JOIN LATERAL mq.send(i_topic::text, u.payload, key => u.key,
-									  partition => u.lp) s
+									  tag => u.tag, headers => u.headers,
+									  partition => u.lp,
+									  dedup_id => u.dedup_id) s
 	 ORDER BY u.n;
 $$;
 
 CREATE FUNCTION mq_router.node_send_batch(i_nodes integer[], i_topic text,
-	i_payloads jsonb[], i_keys text[], i_locals integer[], i_ords integer[])
+	i_payloads jsonb[], i_keys text[], i_locals integer[], i_ords integer[],
+	i_tags text[], i_headers jsonb[], i_dedup_ids text[])
 RETURNS TABLE (ord integer, node integer, id uuid, partition integer,
 			   duplicate boolean)
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
-	SPLIT i_nodes, i_payloads, i_keys, i_locals, i_ords;
+	SPLIT i_nodes, i_payloads, i_keys, i_locals, i_ords, i_tags, i_headers,
+		i_dedup_ids;
 	RUN ON i_nodes;
 	SELECT u.ord, (i_nodes::integer[])[1] AS node, s.id, s.partition, s.duplicate
 	  FROM unnest(i_payloads::jsonb[], i_keys::text[], i_locals::integer[],
-				  i_ords::integer[]) WITH ORDINALITY AS u(payload, key, lp, ord, n)
+				  i_ords::integer[], i_tags::text[], i_headers::jsonb[],
+				  i_dedup_ids::text[])
+		   WITH ORDINALITY AS u(payload, key, lp, ord, tag, headers, dedup_id, n)
 		   CROSS JOIN LATERAL mq.send(i_topic::text, u.payload, key => u.key,
-									  partition => u.lp) s
+									  tag => u.tag, headers => u.headers,
+									  partition => u.lp,
+									  dedup_id => u.dedup_id) s
 	 ORDER BY u.n;
 $$;
 
@@ -484,7 +519,7 @@ RETURNS SETOF mq_router.message
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
-	SELECT m.partition, m."offset", m.id, m.key, m.tag, m.headers,
+	SELECT m.partition, m."offset", m.epoch, m.id, m.key, m.tag, m.headers,
 		   m.payload_type, m.payload_json, m.payload_text, m.payload_bytes,
 		   m.produced_at, i_node::integer AS node
 	  FROM mq.get(i_topic::text, i_local::integer, i_offset::bigint) m;
@@ -498,7 +533,7 @@ RETURNS SETOF mq_router.message
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
-	SELECT m.partition, m."offset", m.id, m.key, m.tag, m.headers,
+	SELECT m.partition, m."offset", m.epoch, m.id, m.key, m.tag, m.headers,
 		   m.payload_type, m.payload_json, m.payload_text, m.payload_bytes,
 		   m.produced_at, i_node::integer AS node
 	  FROM mq.messages(i_topic::text, i_local::integer) m
@@ -516,7 +551,7 @@ LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	SPLIT i_nodes;
 	RUN ON i_nodes;
-	SELECT m.partition, m."offset", m.id, m.key, m.tag, m.headers,
+	SELECT m.partition, m."offset", m.epoch, m.id, m.key, m.tag, m.headers,
 		   m.payload_type, m.payload_json, m.payload_text, m.payload_bytes,
 		   m.produced_at, (i_nodes::integer[])[1] AS node
 	  FROM mq.get_by_id(i_topic::text, i_id::uuid) m;
@@ -529,7 +564,7 @@ LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	SPLIT i_nodes;
 	RUN ON i_nodes;
-	SELECT m.partition, m."offset", m.id, m.key, m.tag, m.headers,
+	SELECT m.partition, m."offset", m.epoch, m.id, m.key, m.tag, m.headers,
 		   m.payload_type, m.payload_json, m.payload_text, m.payload_bytes,
 		   m.produced_at, (i_nodes::integer[])[1] AS node
 	  FROM mq.get_by_time(i_topic::text, i_from::timestamptz,
@@ -548,6 +583,28 @@ LANGUAGE plproxy AS $$
 	  FROM mq.topics t;
 $$;
 
+CREATE FUNCTION mq_router.node_partitions(i_nodes integer[])
+RETURNS TABLE (node integer, topic text, partition integer,
+			   log_start_offset bigint, end_offset bigint, stable_offset bigint,
+			   messages_estimate bigint)
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	SPLIT i_nodes;
+	RUN ON i_nodes;
+	SELECT (i_nodes::integer[])[1] AS node, p.topic, p.partition,
+		   p.log_start_offset, p.end_offset, p.stable_offset,
+		   p.messages_estimate
+	  FROM mq.partitions p;
+$$;
+
+-- Whether the node answers.
+CREATE FUNCTION mq_router.node_ping(i_node integer) RETURNS boolean
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	RUN ON i_node;
+	SELECT true;
+$$;
+
 CREATE FUNCTION mq_router.node_lag(i_nodes integer[])
 RETURNS TABLE (node integer, "group" text, topic text, partition integer,
 			   member_id text, committed_offset bigint, end_offset bigint, lag bigint)
@@ -563,6 +620,36 @@ $$;
 -- ---------------------------------------------------------------------
 -- The router's functions: mq's, for the whole cluster.
 -- ---------------------------------------------------------------------
+
+/*
+ * mq_router.reachable
+ *		Of nodes, those that answer, asked one by one: for the calls on
+ *		every node (topics, lag, partitions) once one of them could not be
+ *		reached, since PL/Proxy does not say which.  Errors other than an
+ *		unreachable node are raised.
+ */
+CREATE FUNCTION mq_router.reachable(nodes integer[]) RETURNS integer[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	n			integer;
+	up			integer[] := '{}';
+	message		text;
+BEGIN
+	FOREACH n IN ARRAY nodes LOOP
+		BEGIN
+			PERFORM mq_router.node_ping(n);
+			up := up || n;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+			IF NOT mq_router.unreachable(message) THEN
+				RAISE;
+			END IF;
+		END;
+	END LOOP;
+	RETURN up;
+END
+$$;
 
 /*
  * mq_router.partitions_on
@@ -930,21 +1017,24 @@ $$;
  * mq_router.route
  *		Where a message of topic with key goes: its partition, the node that
  *		holds it, and the partition's number there.  A message without key
- *		goes to a partition drawn at random, so that each node gets keyless
- *		messages in proportion to its share.  Only the topic's routed
- *		partitions are chosen: not those a growth is adding.
+ *		goes to the partition its dedup_id hashes to, so that a send retried
+ *		with it reaches the node that can tell it is a duplicate, and one
+ *		without either to a partition drawn at random, so that each node
+ *		gets keyless messages in proportion to its share.  Only the topic's
+ *		routed partitions are chosen: not those a growth is adding.
  */
-CREATE FUNCTION mq_router.route(topic text, key text,
+CREATE FUNCTION mq_router.route(topic text, key text, dedup_id text,
 	OUT partition integer, OUT node integer, OUT local integer)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	t			mq_router.topic := mq_router.placement(topic);
 BEGIN
-	IF key IS NULL THEN
+	IF key IS NULL AND dedup_id IS NULL THEN
 		partition := floor(random() * t.partitions)::integer;
 	ELSE
-		partition := mq_router.partition_for(key, t.partitions);
+		partition := mq_router.partition_for(coalesce(key, dedup_id),
+											 t.partitions);
 	END IF;
 	SELECT p.node, p.local INTO node, local
 	  FROM mq_router.partition p
@@ -956,20 +1046,25 @@ $$;
 /*
  * mq_router.send
  *		mq.send on the node holding the message's partition, committed there
- *		when it returns; partition is the topic's partition.  08006 names
- *		the node if it cannot be reached.
+ *		when it returns, with the same tag, headers, dedup_id and delay;
+ *		partition is the topic's partition.  08006 names the node if it
+ *		cannot be reached.
  */
 CREATE FUNCTION mq_router.send(topic text, payload text, key text DEFAULT NULL,
+	tag text DEFAULT NULL, headers jsonb DEFAULT NULL,
+	dedup_id text DEFAULT NULL, delay interval DEFAULT NULL,
+	deliver_at timestamptz DEFAULT NULL,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-	r			record := mq_router.route(topic, key);
+	r			record := mq_router.route(topic, key, dedup_id);
 	message		text;
 	state		text;
 BEGIN
 	SELECT s.id, r.partition, s.duplicate
 	  INTO id, partition, duplicate
-	  FROM mq_router.node_send(r.node, topic, payload, key, r.local) s;
+	  FROM mq_router.node_send(r.node, topic, payload, key, r.local, tag,
+							   headers, dedup_id, delay, deliver_at) s;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 	PERFORM mq_router.unavailable(ARRAY[r.node], state, message);
@@ -978,16 +1073,20 @@ END
 $$;
 
 CREATE FUNCTION mq_router.send(topic text, payload jsonb, key text DEFAULT NULL,
+	tag text DEFAULT NULL, headers jsonb DEFAULT NULL,
+	dedup_id text DEFAULT NULL, delay interval DEFAULT NULL,
+	deliver_at timestamptz DEFAULT NULL,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-	r			record := mq_router.route(topic, key);
+	r			record := mq_router.route(topic, key, dedup_id);
 	message		text;
 	state		text;
 BEGIN
 	SELECT s.id, r.partition, s.duplicate
 	  INTO id, partition, duplicate
-	  FROM mq_router.node_send(r.node, topic, payload, key, r.local) s;
+	  FROM mq_router.node_send(r.node, topic, payload, key, r.local, tag,
+							   headers, dedup_id, delay, deliver_at) s;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 	PERFORM mq_router.unavailable(ARRAY[r.node], state, message);
@@ -999,15 +1098,20 @@ $$;
  * mq_router.batch_route
  *		mq_router.route for each element of a batch, as the arrays
  *		mq_router.node_send_batch splits: node, local partition, position,
- *		and keys (NULLs when there are none), and each element's partition.
- *		The keyless elements all go to one partition drawn at random, as
- *		mq's keyless messages of one transaction go to one partition.
- *		Refuses what mq.send_batch refuses: a NULL payload (22004), keys of
- *		another length (22023), a multi-dimensional array (2202E).
+ *		and keys, tags, headers and dedup_ids (NULLs when there are none),
+ *		and each element's partition.  An element without key goes to the
+ *		partition its dedup_id hashes to, as in mq_router.route; those
+ *		without either all go to one partition drawn at random, as mq's
+ *		keyless messages of one transaction go to one partition.  Refuses
+ *		what mq.send_batch refuses: a NULL payload (22004), keys, tags,
+ *		headers or dedup_ids of another length (22023), a multi-dimensional
+ *		array (2202E).
  */
 CREATE FUNCTION mq_router.batch_route(topic text, payloads text[], keys text[],
+	tags text[], headers jsonb[], dedup_ids text[],
 	OUT node integer[], OUT local integer[], OUT ord integer[],
-	OUT key_list text[], OUT partition integer[])
+	OUT key_list text[], OUT tag_list text[], OUT headers_list jsonb[],
+	OUT dedup_id_list text[], OUT partition integer[])
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_variable
@@ -1019,22 +1123,31 @@ BEGIN
 		RAISE EXCEPTION 'payloads must not be NULL or hold NULL elements'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF array_ndims(payloads) > 1 OR array_ndims(keys) > 1 THEN
+	IF array_ndims(payloads) > 1 OR array_ndims(keys) > 1
+		OR array_ndims(tags) > 1 OR array_ndims(headers) > 1
+		OR array_ndims(dedup_ids) > 1 THEN
 		RAISE EXCEPTION 'multi-dimensional arrays are not accepted'
 			USING ERRCODE = 'array_subscript_error';
 	END IF;
-	IF keys IS NOT NULL
-		AND cardinality(keys) <> cardinality(payloads) THEN
-		RAISE EXCEPTION 'keys must have as many elements as payloads'
+	IF cardinality(keys) <> cardinality(payloads)
+		OR cardinality(tags) <> cardinality(payloads)
+		OR cardinality(headers) <> cardinality(payloads)
+		OR cardinality(dedup_ids) <> cardinality(payloads) THEN
+		RAISE EXCEPTION 'keys, tags, headers and dedup_ids must have as many elements as payloads'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	SELECT array_agg(u.i::integer ORDER BY u.i),
 		   array_agg(u.k ORDER BY u.i),
-		   array_agg(CASE WHEN u.k IS NULL THEN keyless
-						  ELSE mq_router.partition_for(u.k, t.partitions)
+		   array_agg(u.tg ORDER BY u.i),
+		   array_agg(u.h ORDER BY u.i),
+		   array_agg(u.d ORDER BY u.i),
+		   array_agg(CASE WHEN u.k IS NULL AND u.d IS NULL THEN keyless
+						  ELSE mq_router.partition_for(coalesce(u.k, u.d),
+													   t.partitions)
 					 END ORDER BY u.i)
-	  INTO ord, key_list, partition
-	  FROM unnest(payloads, keys) WITH ORDINALITY AS u(p, k, i);
+	  INTO ord, key_list, tag_list, headers_list, dedup_id_list, partition
+	  FROM unnest(payloads, keys, tags, headers, dedup_ids)
+		   WITH ORDINALITY AS u(p, k, tg, h, d, i);
 	-- the placement apart, so that each key is hashed once, not once per
 	-- row it is joined with
 	SELECT array_agg(pl.node ORDER BY x.i), array_agg(pl.local ORDER BY x.i)
@@ -1049,18 +1162,20 @@ $$;
 /*
  * mq_router.send_batch
  *		mq.send_batch over the cluster: each element goes where mq_router.send
- *		would send it (the keyless ones all to one partition drawn at
- *		random), in one call that runs on the nodes in parallel, each node's
+ *		would send it (those without key or dedup_id all to one partition
+ *		drawn at random), in one call that runs on the nodes in parallel, each node's
  *		elements in one transaction there.  Nodes commit independently: if
  *		one fails, the others' elements may be committed.  Returns one row
  *		per element, in order.
  */
 CREATE FUNCTION mq_router.send_batch(topic text, payloads text[],
-	keys text[] DEFAULT NULL)
+	keys text[] DEFAULT NULL, tags text[] DEFAULT NULL,
+	headers jsonb[] DEFAULT NULL, dedup_ids text[] DEFAULT NULL)
 RETURNS TABLE (id uuid, partition integer, duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-	b			record := mq_router.batch_route(topic, payloads, keys);
+	b			record := mq_router.batch_route(topic, payloads, keys, tags,
+												headers, dedup_ids);
 	message		text;
 	state		text;
 BEGIN
@@ -1070,7 +1185,8 @@ BEGIN
 	RETURN QUERY
 		SELECT s.id, b.partition[s.ord], s.duplicate
 		  FROM mq_router.node_send_batch(b.node, topic, payloads, b.key_list,
-										 b.local, b.ord) s
+										 b.local, b.ord, b.tag_list,
+										 b.headers_list, b.dedup_id_list) s
 		 ORDER BY s.ord;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
@@ -1080,11 +1196,13 @@ END
 $$;
 
 CREATE FUNCTION mq_router.send_batch(topic text, payloads jsonb[],
-	keys text[] DEFAULT NULL)
+	keys text[] DEFAULT NULL, tags text[] DEFAULT NULL,
+	headers jsonb[] DEFAULT NULL, dedup_ids text[] DEFAULT NULL)
 RETURNS TABLE (id uuid, partition integer, duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-	b			record := mq_router.batch_route(topic, payloads::text[], keys);
+	b			record := mq_router.batch_route(topic, payloads::text[], keys, tags,
+												headers, dedup_ids);
 	message		text;
 	state		text;
 BEGIN
@@ -1094,7 +1212,8 @@ BEGIN
 	RETURN QUERY
 		SELECT s.id, b.partition[s.ord], s.duplicate
 		  FROM mq_router.node_send_batch(b.node, topic, payloads, b.key_list,
-										 b.local, b.ord) s
+										 b.local, b.ord, b.tag_list,
+										 b.headers_list, b.dedup_id_list) s
 		 ORDER BY s.ord;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
@@ -1131,7 +1250,7 @@ BEGIN
 	SELECT * INTO p FROM mq_router.layout(topic) l
 	 WHERE l.partition OPERATOR(pg_catalog.=) get.partition;
 	RETURN QUERY
-		SELECT get.partition, m."offset", m.id, m.key, m.tag,
+		SELECT get.partition, m."offset", m.epoch, m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
 		  FROM mq_router.node_get(p.node, topic, p.local, "offset") m;
@@ -1146,7 +1265,7 @@ CREATE FUNCTION mq_router.get_by_key(topic text, key text, max integer DEFAULT 1
 RETURNS SETOF mq_router.message
 LANGUAGE plpgsql AS $$
 DECLARE
-	r			record := mq_router.route(topic, key);
+	r			record := mq_router.route(topic, key, NULL);
 	message		text;
 	state		text;
 BEGIN
@@ -1155,7 +1274,7 @@ BEGIN
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	RETURN QUERY
-		SELECT r.partition, m."offset", m.id, m.key, m.tag, m.headers,
+		SELECT r.partition, m."offset", m.epoch, m.id, m.key, m.tag, m.headers,
 			   m.payload_type, m.payload_json, m.payload_text, m.payload_bytes,
 			   m.produced_at, m.node
 		  FROM mq_router.node_get_by_key(r.node, topic, r.local, key, max) m;
@@ -1176,7 +1295,7 @@ DECLARE
 	state		text;
 BEGIN
 	RETURN QUERY
-		SELECT l.partition, m."offset", m.id, m.key, m.tag,
+		SELECT l.partition, m."offset", m.epoch, m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
 		  FROM mq_router.node_get_by_id(holders, topic, id) m
@@ -1203,7 +1322,7 @@ DECLARE
 	state		text;
 BEGIN
 	RETURN QUERY
-		SELECT l.partition, m."offset", m.id, m.key, m.tag,
+		SELECT l.partition, m."offset", m.epoch, m.id, m.key, m.tag,
 			   m.headers, m.payload_type, m.payload_json, m.payload_text,
 			   m.payload_bytes, m.produced_at, m.node
 		  FROM mq_router.node_get_by_time(holders, topic,
@@ -1220,63 +1339,176 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- topics(), lag() and partitions() ask every node in one PL/Proxy call.
+-- If a node cannot be reached, PL/Proxy fails the call without saying
+-- which: they then ask each node whether it answers (mq_router.reachable),
+-- ask again those that do, and report the others as unavailable.
+
+/*
+ * mq_router.topics_of
+ *		topics() from the nodes up, the nodes down reported unavailable.
+ */
+CREATE FUNCTION mq_router.topics_of(up integer[], down integer[])
+RETURNS TABLE (name text, partitions integer, nodes integer, segments bigint,
+			   size_bytes bigint, placed boolean, unavailable_nodes integer[])
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp AS $$
+	WITH found AS (
+		SELECT n.name, sum(n.partitions)::integer AS partitions,
+			   count(*)::integer AS nodes, sum(n.segments)::bigint AS segments,
+			   sum(n.size_bytes)::bigint AS size_bytes
+		  FROM mq_router.node_topics(up) n
+		 GROUP BY n.name),
+	placed AS (
+		SELECT p.topic, array_agg(DISTINCT p.node) AS holders
+		  FROM mq_router.placed() p
+		 GROUP BY p.topic)
+	SELECT coalesce(f.name, p.topic), coalesce(f.partitions, 0),
+		   coalesce(f.nodes, 0), f.segments, f.size_bytes, p.topic IS NOT NULL,
+		   ARRAY(SELECT d FROM unnest(down) d
+				  WHERE p.topic IS NULL OR d = ANY (p.holders) ORDER BY d)
+	  FROM found f
+	  FULL JOIN placed p ON p.topic = f.name
+	 ORDER BY 1;
+$$;
+
 /*
  * mq_router.topics
  *		mq.topics summed over the nodes: per topic, its partitions, the
- *		nodes holding some, and its segments and size on all of them.
- *		Topics the router did not create, or is creating or dropping, are
- *		listed too (placed is false).
+ *		nodes holding some, and its segments and size on all of them, from
+ *		the nodes that answer.  unavailable_nodes lists those that did not
+ *		and hold partitions of the topic (any node that did not, for a topic
+ *		the router did not place).  Topics the router did not create, or is
+ *		creating or dropping, are listed too (placed is false).
  */
 CREATE FUNCTION mq_router.topics()
 RETURNS TABLE (name text, partitions integer, nodes integer, segments bigint,
-			   size_bytes bigint, placed boolean)
+			   size_bytes bigint, placed boolean, unavailable_nodes integer[])
 LANGUAGE plpgsql AS $$
 DECLARE
+	asked		integer[] := mq_router.all_nodes();
+	up			integer[];
 	message		text;
-	state		text;
 BEGIN
-	RETURN QUERY
-		SELECT n.name, sum(n.partitions)::integer, count(*)::integer,
-			   sum(n.segments)::bigint, sum(n.size_bytes)::bigint,
-			   n.name IN (SELECT r.topic FROM mq_router.placed() r)
-		  FROM mq_router.node_topics(mq_router.all_nodes()) n
-		 GROUP BY n.name
-		 ORDER BY n.name;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(mq_router.all_nodes(), state, message);
-	RAISE;
+	BEGIN
+		RETURN QUERY SELECT * FROM mq_router.topics_of(asked, '{}');
+		RETURN;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+		IF NOT mq_router.unreachable(message) THEN
+			RAISE;
+		END IF;
+	END;
+	up := mq_router.reachable(asked);
+	RETURN QUERY SELECT * FROM mq_router.topics_of(up,
+		ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
 END
 $$;
 
 /*
+ * mq_router.lag_of
+ *		lag() from the nodes up, the partitions placed on the nodes down
+ *		reported unavailable.
+ */
+CREATE FUNCTION mq_router.lag_of(up integer[], down integer[])
+RETURNS TABLE ("group" text, topic text, partition integer, member_id text,
+			   committed_offset bigint, end_offset bigint, lag bigint,
+			   node integer, available boolean)
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT l."group", l.topic, coalesce(r.partition, l.partition),
+		   l.member_id, l.committed_offset, l.end_offset, l.lag, l.node, true
+	  FROM mq_router.node_lag(up) l
+	  LEFT JOIN mq_router.placed() r
+		ON r.topic = l.topic AND r.node = l.node AND r.local = l.partition
+	UNION ALL
+	SELECT NULL, r.topic, r.partition, NULL, NULL, NULL, NULL, r.node, false
+	  FROM mq_router.placed() r
+	 WHERE r.node = ANY (down)
+	 ORDER BY 1, 2, 3, 4;
+$$;
+
+/*
  * mq_router.lag
- *		mq.lag of every node, with the topic's partitions: one row per
- *		position, as mq.lag, and the node holding it.  Positions of topics the
- *		router did not create keep their nodes' partition numbers.
+ *		mq.lag of every node that answers, with the topic's partitions: one
+ *		row per position, as mq.lag, and the node holding it.  Positions of
+ *		topics the router did not create keep their nodes' partition
+ *		numbers.  Each partition the router placed on a node that does not
+ *		answer is one row with available false, its group and offsets NULL:
+ *		what is unknown, not a lag of 0.
  */
 CREATE FUNCTION mq_router.lag()
 RETURNS TABLE ("group" text, topic text, partition integer, member_id text,
 			   committed_offset bigint, end_offset bigint, lag bigint,
-			   node integer)
+			   node integer, available boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	asked		integer[] := mq_router.all_nodes();
+	up			integer[];
+	message		text;
+BEGIN
+	BEGIN
+		RETURN QUERY SELECT * FROM mq_router.lag_of(asked, '{}');
+		RETURN;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+		IF NOT mq_router.unreachable(message) THEN
+			RAISE;
+		END IF;
+	END;
+	up := mq_router.reachable(asked);
+	RETURN QUERY SELECT * FROM mq_router.lag_of(up,
+		ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
+END
+$$;
+
+/*
+ * mq_router.partitions_of
+ *		partitions() from the nodes up.
+ */
+CREATE FUNCTION mq_router.partitions_of(up integer[])
+RETURNS TABLE (topic text, partition integer, node integer,
+			   local_partition integer, available boolean,
+			   log_start_offset bigint, end_offset bigint,
+			   stable_offset bigint, messages_estimate bigint)
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp AS $$
+	SELECT r.topic, r.partition, r.node, r.local, r.node = ANY (up),
+		   n.log_start_offset, n.end_offset, n.stable_offset,
+		   n.messages_estimate
+	  FROM mq_router.placed() r
+	  LEFT JOIN mq_router.node_partitions(up) n
+		ON n.topic = r.topic AND n.node = r.node AND n.partition = r.local
+	 ORDER BY 1, 2;
+$$;
+
+/*
+ * mq_router.partitions
+ *		Every partition of the topics the router placed, as mq.partitions
+ *		shows it on its node: the node, its number there, and its offsets;
+ *		available is false, and the offsets NULL, for a node that does not
+ *		answer.
+ */
+CREATE FUNCTION mq_router.partitions()
+RETURNS TABLE (topic text, partition integer, node integer,
+			   local_partition integer, available boolean,
+			   log_start_offset bigint, end_offset bigint,
+			   stable_offset bigint, messages_estimate bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
 	message		text;
-	state		text;
 BEGIN
-	RETURN QUERY
-		SELECT l."group", l.topic, coalesce(r.partition, l.partition),
-			   l.member_id, l.committed_offset, l.end_offset, l.lag, l.node
-		  FROM mq_router.node_lag(mq_router.all_nodes()) l
-		  LEFT JOIN mq_router.placed() r
-			ON r.topic OPERATOR(pg_catalog.=) l.topic
-		   AND r.node OPERATOR(pg_catalog.=) l.node
-		   AND r.local OPERATOR(pg_catalog.=) l.partition
-		 ORDER BY 1, 2, 3, 4;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	PERFORM mq_router.unavailable(mq_router.all_nodes(), state, message);
-	RAISE;
+	BEGIN
+		RETURN QUERY SELECT * FROM mq_router.partitions_of(mq_router.all_nodes());
+		RETURN;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+		IF NOT mq_router.unreachable(message) THEN
+			RAISE;
+		END IF;
+	END;
+	RETURN QUERY SELECT * FROM mq_router.partitions_of(
+		mq_router.reachable(mq_router.all_nodes()));
 END
 $$;
 

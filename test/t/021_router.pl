@@ -203,6 +203,16 @@ is($router->safe_psql('postgres', q{
 SELECT string_agg(DISTINCT node::text, ',') FROM mq_router.lag() WHERE "group" = 'billing' AND lag = 0}),
 	'1', 'the consumed partitions are those of node 1');
 
+is($router->safe_psql('postgres', q{
+SELECT count(*) FROM mq_router.partitions() WHERE topic = 'orders'}),
+	'8', 'partitions() lists every partition of a topic');
+is($router->safe_psql('postgres', q{
+SELECT bool_and(p.end_offset = l.end_offset)
+  FROM mq_router.partitions() p
+  JOIN mq_router.lag() l USING (topic, partition)
+ WHERE l."group" = 'billing'}),
+	't', 'with the end offsets lag() has');
+
 # --- node 2 stopped ---
 $nodes[2]->stop;
 my $key2 = $router->safe_psql('postgres', q{
@@ -229,8 +239,35 @@ is($router->safe_psql('postgres', "SELECT count(*) FROM mq_router.topic WHERE na
 	'0', 'before recording anything');
 is($router->safe_psql('postgres', "SELECT partition % 3 FROM mq_router.send('orders', 'kept', key => '$key0')"),
 	'0', 'sends to the other nodes still work');
-($ret, $out, $err) = $router->psql('postgres', 'SELECT * FROM mq_router.topics()');
-like($err, qr/one of mq nodes 0, 1, 2 is unavailable/, 'topics fails while a node is stopped');
+# what asks every node reports the stopped one's share as unavailable
+is($router->safe_psql('postgres', q{
+SELECT string_agg(format('%s %s %s %s', name, partitions, nodes, unavailable_nodes), ', ' ORDER BY name)
+  FROM mq_router.topics()}),
+	'by_app 1 1 {}, orders 6 2 {2}, small 2 2 {}, t2 1 1 {2}',
+	'topics() sums the nodes that answer, and names the stopped node where it holds partitions');
+is($router->safe_psql('postgres', q{
+SELECT string_agg(format('%s/%s', partition, node), ',' ORDER BY partition)
+  FROM mq_router.lag() WHERE topic = 'orders' AND NOT available}),
+	'2/2,5/2', 'lag() has a row per partition on the stopped node, unavailable');
+is($router->safe_psql('postgres', q{
+SELECT count(*) || ' ' || count(lag) || ' ' || count("group")
+  FROM mq_router.lag() WHERE NOT available}),
+	'2 0 0', 'with its group and lag unknown (NULL), not 0');
+is($router->safe_psql('postgres', q{
+SELECT sum(lag) FROM mq_router.lag() WHERE "group" = 'billing'}),
+	$nodes[0]->safe_psql('postgres', q{SELECT sum(lag) FROM mq.lag WHERE "group" = 'billing'})
+	  + $nodes[1]->safe_psql('postgres', q{SELECT sum(lag) FROM mq.lag WHERE "group" = 'billing'}),
+	'and the positions of the nodes that answer');
+my %end_offsets = map { my $n = $_; map { my ($lp, $end) = split /\|/; ($lp * 3 + $n => $end) }
+	split /\n/, $nodes[$n]->safe_psql('postgres', q{
+SELECT partition, end_offset FROM mq.partitions WHERE topic = 'orders'}) } 0, 1;
+is($router->safe_psql('postgres', q{
+SELECT string_agg(format('%s:%s/%s %s %s', partition, node, local_partition, available,
+					  coalesce(end_offset::text, '-')), ' ' ORDER BY partition)
+  FROM mq_router.partitions() WHERE topic = 'orders'}),
+	join(' ', map { my $n = $_ % 3; my $l = int($_ / 3);
+		"$_:$n/$l " . ($n == 2 ? 'f -' : 't ' . $end_offsets{$_}) } 0 .. 7),
+	'partitions() shows every partition, those of the stopped node unavailable');
 
 $nodes[2]->start;
 is($router->safe_psql('postgres', "SELECT partition % 3 FROM mq_router.send('orders', 'back', key => '$key2')"),
@@ -488,6 +525,43 @@ like($err, qr/ERROR:  42704: topic "ev" does not exist in the cluster/, 'a dropp
 $router->safe_psql('grow', "CALL mq_router.create_topic('ev', 3)");
 is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'ev'") } @nodes),
 	'1 1 1', 'and its name can be created again');
+
+# --- tag, headers, dedup_id and delays through the router ---
+$router->safe_psql('grow', "CALL mq_router.create_topic('meta', 6)");
+my $first = $router->safe_psql('grow', q{
+SELECT id || ' ' || partition || ' ' || duplicate FROM mq_router.send('meta', 'once'::text,
+	tag => 'T', headers => '{"h": 1}', dedup_id => 'd-1')});
+my ($meta_id, $meta_p) = split / /, $first;
+is($router->safe_psql('grow', q{
+SELECT id || ' ' || partition || ' ' || duplicate FROM mq_router.send('meta', 'once'::text,
+	tag => 'T', headers => '{"h": 1}', dedup_id => 'd-1')}),
+	"$meta_id $meta_p true", 'a keyless send retried with its dedup_id reaches the same node, which says it is a duplicate');
+is($meta_p, $router->safe_psql('grow', "SELECT mq_router.partition_for('d-1', 6)"),
+	'(it goes to the partition its dedup_id hashes to)');
+is($router->safe_psql('grow', "SELECT tag || ' ' || headers::text || ' ' || epoch FROM mq_router.get_by_id('meta', '$meta_id')"),
+	'T {"h": 1} 1', 'the node stored its tag and headers, and lookups give its epoch');
+$router->safe_psql('grow', q{
+SELECT count(*) FROM mq_router.send('meta', '{"late": true}'::jsonb, key => 'k', delay => '1 hour')});
+is(join(' ', map { $_->safe_psql('grow', "SELECT count(*) FROM mq.delayed WHERE topic = 'meta'") } @nodes),
+	join(' ', map { my $p = $router->safe_psql('grow', "SELECT mq_router.partition_for('k', 6)");
+		$p % 3 == $_ ? 1 : 0 } 0 .. 2),
+	'a delayed send waits on the node holding its key\'s partition');
+my $batch = q{
+SELECT string_agg(duplicate::text, ',' ORDER BY n)
+  FROM mq_router.send_batch('meta', ARRAY['a', 'b', 'c'], keys => ARRAY['k1', NULL, NULL],
+		tags => ARRAY['x', NULL, 'z'], headers => ARRAY['{"n": 1}', NULL, NULL]::jsonb[],
+		dedup_ids => ARRAY['b-1', 'b-2', 'b-3']) WITH ORDINALITY b(id, partition, duplicate, n)};
+is($router->safe_psql('grow', $batch), 'false,false,false', 'send_batch takes tags, headers and dedup_ids');
+is($router->safe_psql('grow', $batch), 'true,true,true', 'and the same batch again is all duplicates');
+is($router->safe_psql('grow', q{
+SELECT string_agg(coalesce(tag, '-') || coalesce(headers ->> 'n', '-'), ',' ORDER BY payload_text)
+  FROM mq_router.get_by_time('meta', '-infinity', 'infinity') WHERE payload_text IN ('a', 'b', 'c')}),
+	'x1,--,z-', 'with each element\'s tag and headers');
+($ret, $out, $err) = $router->psql('grow',
+	"SELECT * FROM mq_router.send_batch('meta', ARRAY['a', 'b'], tags => ARRAY['x'])",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  22023: keys, tags, headers and dedup_ids must have as many elements as payloads/,
+	'tags of another length are refused');
 
 $_->stop for @nodes, $router;
 done_testing();
