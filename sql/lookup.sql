@@ -32,13 +32,15 @@ SELECT count(*) FROM mq.get_by_time('lookups', now() - interval '1 hour', now() 
 SELECT count(*) AS none FROM mq.get_by_time('lookups', now() + interval '1 hour', now() + interval '2 hours');
 SELECT count(*) FROM mq.get_by_time('lookups', '-infinity', 'infinity', 5);
 
--- Every function that returns messages gives each one's epoch: the
--- timeline of the server that wrote it (1 here, never promoted).  A
--- subscribed group and a shared one see it too.
-SELECT timeline_id AS timeline FROM pg_control_checkpoint() \gset
+-- Every function that returns messages gives each one's epoch: the number
+-- the server drew when it started, the same for everything written since.
+-- A subscribed group and a shared one see it too.
+SELECT DISTINCT epoch AS epoch FROM mq.messages('lookups') \gset
+SELECT :epoch > 0 AS positive, count(DISTINCT epoch) AS epochs FROM mq.messages('lookups');
 SELECT mq.subscribe('lookups.g', 'lookups', start => 'earliest') IS NOT NULL AS subscribed;
+SELECT mq.subscribe('lookups.p', 'lookups', start => 'earliest') IS NOT NULL AS subscribed;
 SELECT mq.subscribe('lookups.s', 'lookups', mode => 'shared', start => 'earliest') IS NOT NULL AS shared;
-SELECT f, count(*) AS messages, bool_and(epoch = :timeline) AS epoch_is_timeline
+SELECT f, count(*) AS messages, bool_and(epoch = :epoch) AS same_epoch
   FROM (SELECT 'read' AS f, epoch FROM mq.read('lookups', :wanted_partition)
         UNION ALL SELECT 'messages', epoch FROM mq.messages('lookups')
         UNION ALL SELECT 'get', epoch FROM mq.get('lookups', :wanted_partition, 0)
@@ -46,9 +48,10 @@ SELECT f, count(*) AS messages, bool_and(epoch = :timeline) AS epoch_is_timeline
         UNION ALL SELECT 'get_by_key', epoch FROM mq.get_by_key('lookups', 'k1', 100)
         UNION ALL SELECT 'get_by_time', epoch FROM mq.get_by_time('lookups', '-infinity', 'infinity')
         UNION ALL SELECT 'fetch', epoch FROM mq.fetch('lookups.g', max => 1000)
+        UNION ALL SELECT 'poll', epoch FROM mq.poll('lookups.p', max => 1000, wait => '0')
         UNION ALL SELECT 'receive', epoch FROM mq.receive('lookups.s', 1000)) e
  GROUP BY f ORDER BY f;
-SELECT mq.drop_group('lookups.g'), mq.drop_group('lookups.s');
+SELECT mq.drop_group('lookups.g'), mq.drop_group('lookups.p'), mq.drop_group('lookups.s');
 
 -- A segment table holds one row per record batch.  Each kind of lookup
 -- finds its batches through an index: by offset the primary key (the batch

@@ -16,7 +16,7 @@
  *		uint16	unused, 0
  *		int32	record count
  *		int64	produced_at of the first record
- *		uint32	epoch: the timeline of the server that wrote the batch
+ *		uint32	epoch: the server life that wrote the batch
  *	then each record
  *		uint8	flags: which of key, tag and headers it has
  *		uint8	payload type (MQ_PAYLOAD_*)
@@ -26,9 +26,9 @@
  *		4-byte header, aligned to 4 bytes from the start of the value
  *
  * The epoch tells an offset reused after a failover from the one the old
- * primary had written: offsets are reused only when the new primary lacks
- * commits the old one made, and the promotion that makes it primary starts
- * a new timeline (design.md, "Epochs").
+ * primary had written: offsets are reused only by a server whose history
+ * left the writer's, which is another server life with another epoch
+ * (offsets.c, mq_offsets_epoch; design.md, "Epochs").
  *
  * The fields are whole varlenas, aligned as in a tuple, so a reader hands
  * out pointers into the decoded value with no copy, and a jsonb keeps the
@@ -53,7 +53,6 @@
 
 #include "access/toast_compression.h"
 #include "access/toast_internals.h"
-#include "access/xlog.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 
@@ -152,10 +151,10 @@ append_varlena(StringInfo buf, const struct varlena *value)
 
 /*
  * mq_codec_begin
- *		Start an empty batch, in the current memory context.
+ *		Start an empty batch of epoch, in the current memory context.
  */
 void
-mq_codec_begin(MqBatchWriter *w)
+mq_codec_begin(MqBatchWriter *w, uint32 epoch)
 {
 	char		header[VARHDRSZ + BATCH_HEADER_SIZE] = {0};
 
@@ -163,7 +162,7 @@ mq_codec_begin(MqBatchWriter *w)
 	/* the varlena header, set by mq_codec_finish, then the batch header */
 	appendBinaryStringInfo(&w->buf, header, sizeof(header));
 	w->count = 0;
-	w->epoch = GetWALInsertionTimeLine();
+	w->epoch = epoch;
 	w->base_at = 0;
 	w->first_at = 0;
 	w->last_at = 0;

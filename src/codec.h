@@ -14,7 +14,6 @@
 #ifndef MQ_CODEC_H
 #define MQ_CODEC_H
 
-#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
@@ -39,7 +38,7 @@ typedef enum MqCompression
 typedef struct MqRecord
 {
 	int64		offset;
-	TimeLineID	epoch;			/* the batch's: the timeline it was written on */
+	uint32		epoch;			/* the batch's: its writer's server life */
 	TimestampTz produced_at;
 	MqMessage	msg;			/* msg.partition is the batch's */
 } MqRecord;
@@ -49,7 +48,7 @@ typedef struct MqBatchWriter
 {
 	StringInfoData buf;			/* the header, then the records */
 	int32		count;
-	TimeLineID	epoch;			/* the timeline it is written on */
+	uint32		epoch;			/* its writer's server life */
 	TimestampTz base_at;		/* produced_at of the first record */
 	TimestampTz first_at;		/* the earliest produced_at */
 	TimestampTz last_at;		/* the latest produced_at */
@@ -65,14 +64,14 @@ typedef struct MqBatchReader
 	int32		partition;
 	int64		next_offset;	/* offset of the next record */
 	int32		left;			/* records not read yet */
-	TimeLineID	epoch;			/* the timeline it was written on */
+	uint32		epoch;			/* its writer's server life */
 	TimestampTz base_at;		/* produced_at of the first record */
 } MqBatchReader;
 
 extern MqCompression mq_codec_compression(const char *name);
 extern const char *mq_codec_compression_name(MqCompression c);
 
-extern void mq_codec_begin(MqBatchWriter *w);
+extern void mq_codec_begin(MqBatchWriter *w, uint32 epoch);
 extern void mq_codec_add(MqBatchWriter *w, const MqMessage *m,
 						 TimestampTz produced_at);
 extern Datum mq_codec_finish(MqBatchWriter *w, MqCompression compression);

@@ -509,7 +509,7 @@ typedef struct TimedRecord
 	TimestampTz produced_at;
 	int32		partition;
 	int64		offset;
-	TimeLineID	epoch;
+	uint32		epoch;
 	pg_uuid_t	id;
 	char		payload_type;
 	Datum		key;			/* copies; 0 if null */

@@ -149,6 +149,7 @@ typedef struct OffsetsShared
 {
 	LWLock	   *parts_lock;
 	int			partition_tranche;	/* tranche of MqPartition.lock */
+	uint32		epoch;			/* this server life's; see mq_offsets_epoch */
 
 	/*
 	 * Broadcast whenever a partition's stable offset moves, on the channel of
@@ -833,6 +834,24 @@ mq_offsets_set_gap(int32 topic_id, int32 partition, int64 gap_end,
 }
 
 /*
+ * mq_offsets_epoch
+ *		The epoch of the batches this server life writes: a number drawn at
+ *		random when shared memory is created, at every start of the server
+ *		and every restart after a crash.  Offsets are handed out again only
+ *		by a server whose history left the one that handed them out first
+ *		(a promoted standby that lacked the last commits, a backup or
+ *		snapshot started as a primary): always another start, so with
+ *		another epoch but for a chance of one in 2^30.  The timeline would
+ *		not do: a backup started without recovery keeps it, and standbys
+ *		promoted apart can choose the same one.
+ */
+uint32
+mq_offsets_epoch(void)
+{
+	return OffState->epoch;
+}
+
+/*
  * mq_offsets_shmem_request
  *		Reserve the partitions' shared memory and locks.  Called from mq.c's
  *		shmem_request_hook.
@@ -862,6 +881,11 @@ mq_offsets_shmem_startup(void)
 		memset(OffState, 0, sizeof(OffsetsShared));
 		OffState->parts_lock = &(GetNamedLWLockTranche("mq partitions"))->lock;
 		OffState->partition_tranche = LWLockNewTrancheId();
+		if (!pg_strong_random(&OffState->epoch, sizeof(OffState->epoch)))
+			ereport(FATAL,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not draw mq's epoch")));
+		OffState->epoch = (OffState->epoch & MQ_EPOCH_MAX) | 1;
 		for (i = 0; i < MQ_WAKE_CHANNELS; i++)
 			ConditionVariableInit(&OffState->wake_cv[i]);
 	}

@@ -71,6 +71,10 @@ extern void mq_offsets_notified(int32 topic_id, int32 partitions,
 								const int64 *marks);
 
 /* From mq.c's shared memory hooks. */
+/* Epochs are positive SQL integers (mq_offsets_epoch). */
+#define MQ_EPOCH_MAX		0x7FFFFFFF
+
+extern uint32 mq_offsets_epoch(void);
 extern void mq_offsets_shmem_request(void);
 extern void mq_offsets_shmem_startup(void);
 

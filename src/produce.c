@@ -935,7 +935,7 @@ insert_batches(Relation rel, MqPending **msgs, int n, int64 start,
 		int			first = i;
 
 		oldcxt = MemoryContextSwitchTo(batch_context);
-		mq_codec_begin(&w);
+		mq_codec_begin(&w, mq_offsets_epoch());
 		while (i < n && (w.count == 0 || w.buf.len < MQ_BATCH_MAX_BYTES))
 		{
 			MqPending  *p = msgs[i++];

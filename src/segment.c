@@ -1238,7 +1238,7 @@ convert_segment(Oid old_relid, MqCompression compression)
 										"mq batch conversion row",
 										ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(batch_context);
-	mq_codec_begin(&w);
+	mq_codec_begin(&w, mq_offsets_epoch());
 	MemoryContextSwitchTo(oldcxt);
 
 	portal = mq_query_cursor(psprintf("SELECT partition, \"offset\", id,"
@@ -1279,7 +1279,7 @@ convert_segment(Oid old_relid, MqCompression compression)
 				MemoryContextSwitchTo(oldcxt);
 				MemoryContextReset(batch_context);
 				oldcxt = MemoryContextSwitchTo(batch_context);
-				mq_codec_begin(&w);
+				mq_codec_begin(&w, mq_offsets_epoch());
 				MemoryContextSwitchTo(oldcxt);
 			}
 			if (w.count == 0)

@@ -539,7 +539,8 @@ SELECT id || ' ' || partition || ' ' || duplicate FROM mq_router.send('meta', 'o
 is($meta_p, $router->safe_psql('grow', "SELECT mq_router.partition_for('d-1', 6)"),
 	'(it goes to the partition its dedup_id hashes to)');
 is($router->safe_psql('grow', "SELECT tag || ' ' || headers::text || ' ' || epoch FROM mq_router.get_by_id('meta', '$meta_id')"),
-	'T {"h": 1} 1', 'the node stored its tag and headers, and lookups give its epoch');
+	'T {"h": 1} ' . $nodes[$meta_p % 3]->safe_psql('grow', "SELECT epoch FROM mq.get_by_id('meta', '$meta_id')"),
+	'the node stored its tag and headers, and lookups give its epoch');
 $router->safe_psql('grow', q{
 SELECT count(*) FROM mq_router.send('meta', '{"late": true}'::jsonb, key => 'k', delay => '1 hour')});
 is(join(' ', map { $_->safe_psql('grow', "SELECT count(*) FROM mq.delayed WHERE topic = 'meta'") } @nodes),
