@@ -53,53 +53,40 @@ static const char *nodes_from = NULL;
 
 /*
  * Opens a connection to server, a connection string (NULL: -d's), under
- * the connection options (or the PG* environment variables).  Returns
- * NULL, with the reason logged, if that fails.
+ * the connection options (or the PG* environment variables), waiting for
+ * it; connect_timeout, if not NULL, is the connect_timeout to use unless
+ * the connection string has one.  Returns the connection, open or failed
+ * (NULL if out of memory).  Logs nothing: it may run in another thread.
  *
- * As in psql, dbname comes after host, port and user: libpq applies the
- * keywords in order and expands a connection string given as dbname in
- * its place, so that what the connection string says overrides -h, -p
- * and -U.
+ * As in psql, dbname comes after host, port, user and connect_timeout:
+ * libpq applies the keywords in order and expands a connection string
+ * given as dbname in its place, so that what the connection string says
+ * overrides -h, -p and -U.
  */
-static PGconn *
-open_connection(const char *server, bool wait)
+PGconn *
+open_connection(const char *server, const char *connect_timeout)
 {
 	const char *conninfo = server != NULL ? server : dbname;
-	const char *keywords[] = {"host", "port", "user", "dbname",
-	"fallback_application_name", NULL};
-	const char *values[] = {host, port, username, conninfo, "mqctl", NULL};
+	const char *keywords[] = {"host", "port", "user", "connect_timeout",
+	"dbname", "fallback_application_name", NULL};
+	const char *values[] = {host, port, username, connect_timeout,
+	conninfo, "mqctl", NULL};
 
-	return wait ? PQconnectdbParams(keywords, values, true) :
-		PQconnectStartParams(keywords, values, true);
+	return PQconnectdbParams(keywords, values, true);
 }
 
+/*
+ * open_connection() without a connect_timeout of its own; NULL, with the
+ * reason logged, if it fails.
+ */
 PGconn *
 try_connect(const char *server)
 {
-	PGconn	   *conn = open_connection(server, true);
+	PGconn	   *conn = open_connection(server, NULL);
 
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		pg_log_error("%s", PQerrorMessage(conn));
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
-}
-
-/*
- * Starts opening a connection to server as try_connect() does, without
- * waiting: the caller drives it with PQconnectPoll().  Returns NULL, with
- * the reason logged, if it fails at once.
- */
-PGconn *
-start_connect(const char *server)
-{
-	PGconn	   *conn = open_connection(server, false);
-
-	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
-	{
-		pg_log_error("%s", conn != NULL ? PQerrorMessage(conn) : "out of memory");
 		PQfinish(conn);
 		return NULL;
 	}

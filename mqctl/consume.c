@@ -43,6 +43,7 @@
  */
 #include "postgres_fe.h"
 
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "common/logging.h"
@@ -58,7 +59,7 @@
 #define IDLE_WAIT_MS		1000
 
 /* how long a connection attempt may take, unless the node's string says */
-#define CONNECT_TIMEOUT_S	10
+#define CONNECT_TIMEOUT		"10"
 
 /* most messages tail reads from a partition at once */
 #define TAIL_READ_MAX		1000
@@ -142,9 +143,8 @@ typedef struct Node
 	const char *server;			/* connection string; NULL: -d's */
 	int			number;			/* in the cluster; -1: the only server */
 	PGconn	   *conn;			/* NULL while lost */
-	PGconn	   *connecting;		/* while lost: the attempt under way, or NULL */
-	PostgresPollingStatusType polling;	/* what connecting waits for */
-	double		connect_deadline;	/* when connecting is given up */
+	struct Opening *opening;	/* while lost: the attempt under way, or NULL */
+	int			failures;		/* attempts failed since it was last open */
 	bool		checked;		/* mq was found installed here */
 	bool		absent;			/* the group or topic is not defined here */
 	bool		retry_subscribed;	/* the group reads its retry_topic here */
@@ -824,108 +824,144 @@ set_aside_node(Node *node)
 }
 
 /*
+ * A connection being opened for a node, in a thread of its own, so that
+ * the other nodes are consumed meanwhile whatever the attempt waits for:
+ * a host that never answers, several hosts tried in turn (each for
+ * connect_timeout, as libpq does), a name to resolve.  The thread writes a
+ * byte to done[1] when conn is there; only then does the main thread read
+ * conn (pthread_join orders the two).
+ */
+typedef struct Opening
+{
+	pthread_t	thread;
+	const char *server;
+	PGconn	   *conn;
+	int			done[2];		/* a pipe */
+} Opening;
+
+static void *
+open_in_thread(void *arg)
+{
+	Opening    *o = arg;
+
+	o->conn = open_connection(o->server, CONNECT_TIMEOUT);
+	if (write(o->done[1], "", 1) != 1)
+		abort();				/* a pipe of our own: cannot fail */
+	return NULL;
+}
+
+/*
+ * Starts opening a node's connection in a thread; false, said, if no
+ * thread can be started.  The thread does not take SIGINT and SIGTERM:
+ * they stay the main thread's, which stops while the thread waits.
+ */
+static bool
+start_opening(Node *node)
+{
+	Opening    *o = pg_malloc0(sizeof(Opening));
+	sigset_t	block;
+	sigset_t	old;
+	int			rc;
+
+	o->server = node->server;
+	if (pipe(o->done) < 0)
+	{
+		pg_log_error("could not create a pipe: %m");
+		pg_free(o);
+		return false;
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&o->thread, NULL, open_in_thread, o);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+	{
+		pg_log_error("could not start a thread: %s", strerror(rc));
+		close(o->done[0]);
+		close(o->done[1]);
+		pg_free(o);
+		return false;
+	}
+	node->opening = o;
+	return true;
+}
+
+/*
+ * The connection a finished opening got, open or failed, or NULL while it
+ * is under way.  Ends the opening once it has finished.
+ */
+static PGconn *
+finish_opening(Node *node)
+{
+	Opening    *o = node->opening;
+	struct pollfd pfd = {o->done[0], POLLIN, 0};
+	PGconn	   *conn;
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return NULL;
+	pthread_join(o->thread, NULL);
+	conn = o->conn;
+	close(o->done[0]);
+	close(o->done[1]);
+	pg_free(o);
+	node->opening = NULL;
+	return conn;
+}
+
+/*
  * Sets when a lost node's next connection attempt starts, after one that
  * failed: 100 ms after a first failure, the wait doubling up to 5 s.
  */
 static void
 back_off(Node *node)
 {
-	PQfinish(node->connecting);
-	node->connecting = NULL;
+	node->failures++;
 	node->delay_ms = node->delay_ms == 0 ? RECONNECT_FIRST_MS :
 		Min(node->delay_ms * 2, RECONNECT_MAX_MS);
 	node->retry_at = now_seconds() + node->delay_ms / 1000.0;
 }
 
 /*
- * The seconds a connection attempt may take: the connection string's
- * connect_timeout if it has one (at least 2, as libpq takes it), else
- * CONNECT_TIMEOUT_S.  libpq enforces it only when it waits itself.
- */
-static int
-connect_timeout(PGconn *conn)
-{
-	PQconninfoOption *options = PQconninfo(conn);
-	int			timeout = CONNECT_TIMEOUT_S;
-
-	for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL &&
-			atoi(o->val) > 0)
-			timeout = Max(atoi(o->val), 2);
-	PQconninfoFree(options);
-	return timeout;
-}
-
-/* The poll() events a connection attempt in state polling waits for. */
-static short
-polling_events(PostgresPollingStatusType polling)
-{
-	return polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-}
-
-/* Whether the socket of a connection attempt is ready for its next step. */
-static bool
-connect_ready(const Node *node)
-{
-	struct pollfd pfd = {PQsocket(node->connecting),
-	polling_events(node->polling), 0};
-
-	return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
-}
-
-/*
  * Moves a lost node's connection forward without waiting: starts an
- * attempt once its back-off is over, takes the steps whose socket is
- * ready, and gives the attempt up past its deadline, so that a node that
- * does not answer never holds up the others.  The first connection to a
- * node checks that mq is installed there (exiting if not, as at the
- * start).  Returns whether the node is connected, LISTENing to its
- * topics.
+ * attempt in a thread once its back-off is over, and takes the connection
+ * when the attempt has ended, so that a node slow to answer never holds up
+ * the others.  The attempt gives up after the connection string's
+ * connect_timeout, or CONNECT_TIMEOUT seconds, per host.  The first
+ * connection to a node checks that mq is installed there (exiting if not,
+ * as at the start).  Returns whether the node is connected, LISTENing to
+ * its topics.
  */
 static bool
 reopen_node(Follower *f, Node *node)
 {
-	if (node->connecting == NULL)
+	PGconn	   *conn;
+
+	if (node->opening == NULL)
 	{
 		if (now_seconds() < node->retry_at)
 			return false;
-		node->connecting = start_connect(node->server);
-		if (node->connecting == NULL)
+		if (!start_opening(node))
 		{
 			back_off(node);
 			return false;
 		}
-		/* as if PQconnectPoll had asked to write, as libpq says */
-		node->polling = PGRES_POLLING_WRITING;
-		node->connect_deadline = now_seconds() +
-			connect_timeout(node->connecting);
 	}
-	while (node->polling != PGRES_POLLING_OK && connect_ready(node))
+	conn = finish_opening(node);
+	if (conn == NULL)
+		return false;
+	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		node->polling = PQconnectPoll(node->connecting);
-		if (node->polling == PGRES_POLLING_FAILED)
-		{
-			pg_log_error("%s", PQerrorMessage(node->connecting));
-			back_off(node);
-			return false;
-		}
-	}
-	if (node->polling != PGRES_POLLING_OK)
-	{
-		if (now_seconds() >= node->connect_deadline)
-		{
-			if (node->number >= 0)
-				pg_log_error("node %d: no answer within %d s", node->number,
-							 connect_timeout(node->connecting));
-			else
-				pg_log_error("no answer within %d s",
-							 connect_timeout(node->connecting));
-			back_off(node);
-		}
+		if (node->number >= 0)
+			pg_log_error("node %d: %s", node->number, PQerrorMessage(conn));
+		else
+			pg_log_error("%s", PQerrorMessage(conn));
+		PQfinish(conn);
+		back_off(node);
 		return false;
 	}
-	node->conn = node->connecting;
-	node->connecting = NULL;
+	node->conn = conn;
 	if (!node->checked)
 		require_mq(node->conn);
 	node->checked = true;
@@ -935,6 +971,7 @@ reopen_node(Follower *f, Node *node)
 	else if (node->delay_ms > 0)
 		pg_log_info("reconnected");
 	node->delay_ms = 0;
+	node->failures = 0;
 	f->node = node;
 	listen_to_topics(f);
 	return true;
@@ -942,10 +979,9 @@ reopen_node(Follower *f, Node *node)
 
 /*
  * Waits, after a pass over the nodes that found nothing, for a NOTIFY on
- * any connected node or the next step of a connection being opened, for
- * ms at most, less if a lost or set-aside node's next attempt, or an
- * attempt's deadline, comes sooner.  Connections lost meanwhile are
- * closed.
+ * any connected node or the end of a connection being opened, for ms at
+ * most, less if a lost or set-aside node's next attempt comes sooner.
+ * Connections lost meanwhile are closed.
  */
 static void
 wait_for_nodes(Follower *f, int ms)
@@ -959,19 +995,18 @@ wait_for_nodes(Follower *f, int ms)
 	for (int i = 0; i < f->nnodes; i++)
 	{
 		Node	   *node = &f->nodes[i];
-		double		next = node->retry_at;
 
 		if (node->conn != NULL)
 			conns[nconns++] = node->conn;
-		else if (node->connecting != NULL)
+		else if (node->opening != NULL)
 		{
-			connecting[nconnecting].fd = PQsocket(node->connecting);
-			connecting[nconnecting].events = polling_events(node->polling);
+			connecting[nconnecting].fd = node->opening->done[0];
+			connecting[nconnecting].events = POLLIN;
 			connecting[nconnecting++].revents = 0;
-			next = node->connect_deadline;
+			continue;
 		}
 		if (node->conn == NULL || node->absent)
-			ms = (int) Max(0, Min(ms, (next - now) * 1000));
+			ms = (int) Max(0, Min(ms, (node->retry_at - now) * 1000));
 	}
 	if (nconns == 0 && nconnecting == 0)
 		sleep_ms(ms);
@@ -992,7 +1027,7 @@ wait_for_nodes(Follower *f, int ms)
  * go on opening, or are reopened on their back-off, while that one is
  * consumed; a node whose first attempt failed is said so once.  Exits with
  * EXIT_CONNECTION if every node's first attempt fails, or if mq is not
- * installed on a node reached.
+ * installed on a node reached, and with 0 if stopped meanwhile.
  */
 static void
 start_nodes(Follower *f)
@@ -1007,9 +1042,12 @@ start_nodes(Follower *f)
 		{
 			Node	   *node = &f->nodes[i];
 
-			if (node->conn == NULL && !said[i] && reopen_node(f, node))
-				break;
-			if (node->conn == NULL && node->connecting == NULL)
+			if (node->conn == NULL && reopen_node(f, node))
+			{
+				pg_free(said);
+				return;
+			}
+			if (node->failures > 0)
 			{
 				if (!said[i])
 					pg_log_warning("node %d: unreachable; consuming the other nodes",
@@ -1018,12 +1056,6 @@ start_nodes(Follower *f)
 				failed++;
 			}
 		}
-		for (int i = 0; i < f->nnodes; i++)
-			if (f->nodes[i].conn != NULL)
-			{
-				pg_free(said);
-				return;
-			}
 		if (failed == f->nnodes)
 		{
 			pg_log_error("no node is reachable");
@@ -1077,18 +1109,21 @@ cmd_consume(int argc, char **argv)
 			f.nodes[i].server = servers[i];
 			f.nodes[i].number = i;
 		}
-	catch_stop_signals();
 	/* a closed standard output or a command not reading fails a write */
 	pqsignal(SIGPIPE, SIG_IGN);
 	if (f.nnodes == 1)
 	{
 		f.nodes[0].conn = connect_or_exit(f.nodes[0].server);
 		f.nodes[0].checked = true;
+		catch_stop_signals();
 		f.node = &f.nodes[0];
 		listen_to_topics(&f);
 	}
 	else
+	{
+		catch_stop_signals();
 		start_nodes(&f);
+	}
 	f.last_message = now_seconds();
 
 	while (!stop_requested && !done(&f))
@@ -1126,11 +1161,9 @@ cmd_consume(int argc, char **argv)
 		if (found == 0 && !done(&f) && !stop_requested)
 			wait_for_nodes(&f, wait_ms(&f, IDLE_WAIT_MS));
 	}
+	/* a thread still opening a connection ends with the process */
 	for (int i = 0; i < f.nnodes; i++)
-	{
 		PQfinish(f.nodes[i].conn);
-		PQfinish(f.nodes[i].connecting);
-	}
 	return 0;
 }
 

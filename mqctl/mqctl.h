@@ -88,7 +88,8 @@ extern void help_tail(void);
 
 /* common.c: connections */
 extern PGconn *try_connect(const char *server);
-extern PGconn *start_connect(const char *server);
+extern PGconn *open_connection(const char *server,
+							   const char *connect_timeout);
 extern PGconn *connect_or_exit(const char *server);
 extern void require_mq(PGconn *conn);
 extern PGconn *reconnect(PGconn *conn);
