@@ -43,6 +43,7 @@
  */
 #include "postgres_fe.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/wait.h>
 
@@ -844,7 +845,8 @@ open_in_thread(void *arg)
 {
 	Opening    *o = arg;
 
-	o->conn = open_connection(o->server, CONNECT_TIMEOUT);
+	o->conn = open_connection(o->server, getenv("PGCONNECT_TIMEOUT") != NULL ?
+							  NULL : CONNECT_TIMEOUT);
 	if (write(o->done[1], "", 1) != 1)
 		abort();				/* a pipe of our own: cannot fail */
 	return NULL;
@@ -864,7 +866,10 @@ start_opening(Node *node)
 	int			rc;
 
 	o->server = node->server;
-	if (pipe(o->done) < 0)
+	/* not inherited by --exec's commands */
+	if (pipe(o->done) < 0 ||
+		fcntl(o->done[0], F_SETFD, FD_CLOEXEC) < 0 ||
+		fcntl(o->done[1], F_SETFD, FD_CLOEXEC) < 0)
 	{
 		pg_log_error("could not create a pipe: %m");
 		pg_free(o);
@@ -888,19 +893,25 @@ start_opening(Node *node)
 	return true;
 }
 
+/* Whether a node's opening has ended. */
+static bool
+opening_done(const Node *node)
+{
+	struct pollfd pfd = {node->opening->done[0], POLLIN, 0};
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
 /*
- * The connection a finished opening got, open or failed, or NULL while it
- * is under way.  Ends the opening once it has finished.
+ * Ends a node's opening that opening_done() says has ended, and returns
+ * the connection it got: open, failed, or NULL if libpq was out of memory.
  */
 static PGconn *
 finish_opening(Node *node)
 {
 	Opening    *o = node->opening;
-	struct pollfd pfd = {o->done[0], POLLIN, 0};
 	PGconn	   *conn;
 
-	if (poll(&pfd, 1, 0) <= 0)
-		return NULL;
 	pthread_join(o->thread, NULL);
 	conn = o->conn;
 	close(o->done[0]);
@@ -908,6 +919,24 @@ finish_opening(Node *node)
 	pg_free(o);
 	node->opening = NULL;
 	return conn;
+}
+
+/*
+ * Exits with status.  While a thread is still opening a connection, the
+ * process ends at once (_exit), without the atexit handlers, which could
+ * tear down what libpq (OpenSSL, the resolver) is using in that thread.
+ */
+static void
+leave(const Follower *f, int status)
+{
+	for (int i = 0; i < f->nnodes; i++)
+		if (f->nodes[i].opening != NULL)
+		{
+			fflush(stdout);
+			fflush(stderr);
+			_exit(status);
+		}
+	exit(status);
 }
 
 /*
@@ -948,15 +977,17 @@ reopen_node(Follower *f, Node *node)
 			return false;
 		}
 	}
-	conn = finish_opening(node);
-	if (conn == NULL)
+	if (!opening_done(node))
 		return false;
+	conn = finish_opening(node);
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
+		const char *why = conn != NULL ? PQerrorMessage(conn) : "out of memory";
+
 		if (node->number >= 0)
-			pg_log_error("node %d: %s", node->number, PQerrorMessage(conn));
+			pg_log_error("node %d: %s", node->number, why);
 		else
-			pg_log_error("%s", PQerrorMessage(conn));
+			pg_log_error("%s", why);
 		PQfinish(conn);
 		back_off(node);
 		return false;
@@ -1062,7 +1093,7 @@ start_nodes(Follower *f)
 			exit(EXIT_CONNECTION);
 		}
 		if (stop_requested)
-			exit(0);
+			leave(f, 0);
 		wait_for_nodes(f, IDLE_WAIT_MS);
 	}
 }
@@ -1161,9 +1192,9 @@ cmd_consume(int argc, char **argv)
 		if (found == 0 && !done(&f) && !stop_requested)
 			wait_for_nodes(&f, wait_ms(&f, IDLE_WAIT_MS));
 	}
-	/* a thread still opening a connection ends with the process */
 	for (int i = 0; i < f.nnodes; i++)
 		PQfinish(f.nodes[i].conn);
+	leave(&f, 0);
 	return 0;
 }
 

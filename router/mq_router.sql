@@ -346,16 +346,30 @@ $$;
 /*
  * mq_router.unreachable
  *		Whether message, the text of an error a PL/Proxy call raised, says
- *		that a node could not be reached or that its connection failed: a
- *		libpq call of PL/Proxy's failed (PQconnectStart, PQconnectPoll, or
- *		one on a connection that broke, such as PQconsumeInput), or a
- *		connect timeout.  Errors of a node that ran the query say REMOTE.
+ *		that a connection to a node could not be opened (PQconnectStart,
+ *		PQconnectPoll, a connect timeout): the node did nothing.  A
+ *		connection that broke during the call (PQconsumeInput, ...) is not
+ *		this: the node may have done the work, a send may be stored.
  */
 CREATE FUNCTION mq_router.unreachable(message text) RETURNS boolean
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN message OPERATOR(pg_catalog.~)
-	'^PL/Proxy function [^:]*: (\[[^]]*\] (PQ[A-Za-z]+|connect timeout)|connect timeout)';
+	'^PL/Proxy function [^:]*: (\[[^]]*\] (PQconnectStart|PQconnectPoll|connect timeout)|connect timeout)';
+
+/*
+ * mq_router.connection_failed
+ *		Whether message, the text of an error a PL/Proxy call raised, says
+ *		that a connection to a node could not be opened or broke during the
+ *		call: one of PL/Proxy's libpq calls failed, or timed out.  Errors of
+ *		a node that ran the query say REMOTE.  For the calls that only read,
+ *		which can ask again.
+ */
+CREATE FUNCTION mq_router.connection_failed(message text) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN message OPERATOR(pg_catalog.~)
+	'^PL/Proxy function [^:]*: (\[[^]]*\] (PQ[A-Za-z]+|connect timeout)|connect timeout|query timeout)';
 
 /*
  * mq_router.unavailable
@@ -642,7 +656,7 @@ BEGIN
 			up := up || n;
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
-			IF NOT mq_router.unreachable(message) THEN
+			IF NOT mq_router.connection_failed(message) THEN
 				RAISE;
 			END IF;
 		END;
@@ -1358,6 +1372,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 			   count(*)::integer AS nodes, sum(n.segments)::bigint AS segments,
 			   sum(n.size_bytes)::bigint AS size_bytes
 		  FROM mq_router.node_topics(up) n
+		 WHERE cardinality(up) > 0		-- no call at all when no node answers
 		 GROUP BY n.name),
 	placed AS (
 		SELECT p.topic, array_agg(DISTINCT p.node) AS holders
@@ -1395,7 +1410,7 @@ BEGIN
 		RETURN;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
-		IF NOT mq_router.unreachable(message) THEN
+		IF NOT mq_router.connection_failed(message) THEN
 			RAISE;
 		END IF;
 	END;
@@ -1421,6 +1436,7 @@ SET search_path = pg_catalog, pg_temp AS $$
 	  FROM mq_router.node_lag(up) l
 	  LEFT JOIN mq_router.placed() r
 		ON r.topic = l.topic AND r.node = l.node AND r.local = l.partition
+	 WHERE cardinality(up) > 0			-- no call at all when no node answers
 	UNION ALL
 	SELECT NULL, r.topic, r.partition, NULL, NULL, NULL, NULL, r.node, false
 	  FROM mq_router.placed() r
@@ -1452,7 +1468,7 @@ BEGIN
 		RETURN;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
-		IF NOT mq_router.unreachable(message) THEN
+		IF NOT mq_router.connection_failed(message) THEN
 			RAISE;
 		END IF;
 	END;
@@ -1477,7 +1493,8 @@ SET search_path = pg_catalog, pg_temp AS $$
 		   n.log_start_offset, n.end_offset, n.stable_offset,
 		   n.messages_estimate
 	  FROM mq_router.placed() r
-	  LEFT JOIN mq_router.node_partitions(up) n
+	  LEFT JOIN (SELECT * FROM mq_router.node_partitions(up)
+				  WHERE cardinality(up) > 0) n	-- no call when no node answers
 		ON n.topic = r.topic AND n.node = r.node AND n.partition = r.local
 	 ORDER BY 1, 2;
 $$;
@@ -1503,7 +1520,7 @@ BEGIN
 		RETURN;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
-		IF NOT mq_router.unreachable(message) THEN
+		IF NOT mq_router.connection_failed(message) THEN
 			RAISE;
 		END IF;
 	END;

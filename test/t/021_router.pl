@@ -268,6 +268,14 @@ SELECT string_agg(format('%s:%s/%s %s %s', partition, node, local_partition, ava
 	join(' ', map { my $n = $_ % 3; my $l = int($_ / 3);
 		"$_:$n/$l " . ($n == 2 ? 'f -' : 't ' . $end_offsets{$_}) } 0 .. 7),
 	'partitions() shows every partition, those of the stopped node unavailable');
+$nodes[$_]->stop for 0, 1;
+is($router->safe_psql('postgres', q{
+SELECT count(*) || ' ' || count(*) FILTER (WHERE NOT available) FROM mq_router.partitions()}),
+	'11 11', 'with every node stopped, partitions() says all of them are unavailable');
+is($router->safe_psql('postgres', q{
+SELECT string_agg(format('%s %s', name, unavailable_nodes), ', ' ORDER BY name) FROM mq_router.topics()}),
+	'by_app {0}, orders {0,1,2}, small {0,1}', 'and topics() lists the placed topics, naming their nodes');
+$nodes[$_]->start for 0, 1;
 
 $nodes[2]->start;
 is($router->safe_psql('postgres', "SELECT partition % 3 FROM mq_router.send('orders', 'back', key => '$key2')"),
