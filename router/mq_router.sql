@@ -75,6 +75,20 @@ CREATE TABLE mq_router.partition (
 	UNIQUE (topic, node, local)
 );
 
+-- The subscriptions made through the router (mq_router.subscribe): on
+-- every node holding the topic, and given to the nodes a growth gives the
+-- topic, so that no group misses the messages of partitions added there.
+CREATE TABLE mq_router.subscription (
+	"group"		text NOT NULL,
+	topic		text NOT NULL REFERENCES mq_router.topic ON DELETE CASCADE,
+	mode		text NOT NULL,
+	tags		text,
+	filter		text,
+	ordered		boolean NOT NULL,
+	max_retries	integer NOT NULL,
+	PRIMARY KEY ("group", topic)
+);
+
 -- The cluster's nodes, from the options of the server mq_cluster
 -- (p<n> or partition_<n>, as PL/Proxy reads them), less the padding that
 -- repeats an earlier node's connection string.
@@ -450,9 +464,30 @@ LANGUAGE plproxy AS $$
 	SELECT mq.drop_topic(i_name::text, if_exists => true) AS dropped;
 $$;
 
+CREATE FUNCTION mq_router.node_subscribe(i_node integer, i_group text,
+	i_topic text, i_start text, i_mode text, i_tags text, i_filter text,
+	i_ordered boolean, i_max_retries integer, OUT subscribed boolean)
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	RUN ON i_node;
+	SELECT mq.subscribe(i_group::text, i_topic::text, start => i_start::text,
+						mode => i_mode::text, tags => i_tags::text,
+						filter => i_filter::text, ordered => i_ordered::boolean,
+						max_retries => i_max_retries::integer) AS subscribed;
+$$;
+
+CREATE FUNCTION mq_router.node_unsubscribe(i_node integer, i_group text,
+	i_topic text, OUT unsubscribed boolean)
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	RUN ON i_node;
+	SELECT mq.unsubscribe(i_group::text, i_topic::text) AS unsubscribed;
+$$;
+
 CREATE FUNCTION mq_router.node_send(i_node integer, i_topic text,
 	i_payload text, i_key text, i_local integer, i_tag text, i_headers jsonb,
 	i_dedup_id text, i_delay interval, i_deliver_at timestamptz,
+	i_delay_level integer,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
@@ -462,12 +497,14 @@ LANGUAGE plproxy AS $$
 				   tag => i_tag::text, headers => i_headers::jsonb,
 				   partition => i_local::integer,
 				   dedup_id => i_dedup_id::text, delay => i_delay::interval,
-				   deliver_at => i_deliver_at::timestamptz) s;
+				   deliver_at => i_deliver_at::timestamptz,
+				   delay_level => i_delay_level::integer) s;
 $$;
 
 CREATE FUNCTION mq_router.node_send(i_node integer, i_topic text,
 	i_payload jsonb, i_key text, i_local integer, i_tag text, i_headers jsonb,
 	i_dedup_id text, i_delay interval, i_deliver_at timestamptz,
+	i_delay_level integer,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
@@ -477,7 +514,8 @@ LANGUAGE plproxy AS $$
 				   tag => i_tag::text, headers => i_headers::jsonb,
 				   partition => i_local::integer,
 				   dedup_id => i_dedup_id::text, delay => i_delay::interval,
-				   deliver_at => i_deliver_at::timestamptz) s;
+				   deliver_at => i_deliver_at::timestamptz,
+				   delay_level => i_delay_level::integer) s;
 $$;
 
 -- One call for a whole batch: SPLIT hands each node the elements placed on
@@ -893,6 +931,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	step		text;
 	s			record;
+	sub			record;
 	existing	integer;
 	nodes		integer[];
 	had			integer[];
@@ -937,6 +976,12 @@ BEGIN
 			ELSIF had[i] < shares[i] THEN
 				PERFORM mq_router.node_alter_topic(nodes[i], name, shares[i]);
 			END IF;
+			-- from the start where the node's topic is new; kept elsewhere
+			FOR sub IN SELECT * FROM mq_router.subscriptions_of(name) LOOP
+				PERFORM mq_router.node_subscribe(nodes[i], sub."group", name,
+					'earliest', sub.mode, sub.tags, sub.filter, sub.ordered,
+					sub.max_retries);
+			END LOOP;
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 			PERFORM mq_router.unavailable(ARRAY[nodes[i]], state, message);
@@ -1060,14 +1105,15 @@ $$;
 /*
  * mq_router.send
  *		mq.send on the node holding the message's partition, committed there
- *		when it returns, with the same tag, headers, dedup_id and delay;
+ *		when it returns, with the same tag, headers, dedup_id and delay
+ *		(delay, deliver_at or delay_level);
  *		partition is the topic's partition.  08006 names the node if it
  *		cannot be reached.
  */
 CREATE FUNCTION mq_router.send(topic text, payload text, key text DEFAULT NULL,
 	tag text DEFAULT NULL, headers jsonb DEFAULT NULL,
 	dedup_id text DEFAULT NULL, delay interval DEFAULT NULL,
-	deliver_at timestamptz DEFAULT NULL,
+	deliver_at timestamptz DEFAULT NULL, delay_level integer DEFAULT NULL,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1078,7 +1124,8 @@ BEGIN
 	SELECT s.id, r.partition, s.duplicate
 	  INTO id, partition, duplicate
 	  FROM mq_router.node_send(r.node, topic, payload, key, r.local, tag,
-							   headers, dedup_id, delay, deliver_at) s;
+							   headers, dedup_id, delay, deliver_at,
+							   delay_level) s;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 	PERFORM mq_router.unavailable(ARRAY[r.node], state, message);
@@ -1089,7 +1136,7 @@ $$;
 CREATE FUNCTION mq_router.send(topic text, payload jsonb, key text DEFAULT NULL,
 	tag text DEFAULT NULL, headers jsonb DEFAULT NULL,
 	dedup_id text DEFAULT NULL, delay interval DEFAULT NULL,
-	deliver_at timestamptz DEFAULT NULL,
+	deliver_at timestamptz DEFAULT NULL, delay_level integer DEFAULT NULL,
 	OUT id uuid, OUT partition integer, OUT duplicate boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -1100,7 +1147,8 @@ BEGIN
 	SELECT s.id, r.partition, s.duplicate
 	  INTO id, partition, duplicate
 	  FROM mq_router.node_send(r.node, topic, payload, key, r.local, tag,
-							   headers, dedup_id, delay, deliver_at) s;
+							   headers, dedup_id, delay, deliver_at,
+							   delay_level) s;
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 	PERFORM mq_router.unavailable(ARRAY[r.node], state, message);
@@ -1353,6 +1401,134 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+/*
+ * mq_router.subscriptions_of
+ *		The subscriptions made through the router to a topic.
+ */
+CREATE FUNCTION mq_router.subscriptions_of(topic text)
+RETURNS SETOF mq_router.subscription
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+	SELECT * FROM mq_router.subscription s
+	 WHERE s.topic OPERATOR(pg_catalog.=) subscriptions_of.topic;
+END;
+
+/*
+ * mq_router.record_subscription
+ *		Records a subscription of group to a complete topic (or forgets it,
+ *		with forget), and returns the nodes holding the topic.  42704 if the
+ *		router did not create the topic, 55000 if it is being created,
+ *		grown or dropped: the topic's row stays locked until the caller's
+ *		transaction ends, so that a growth starts before the subscription
+ *		or after it is recorded, and subscribes the nodes it adds.
+ */
+CREATE FUNCTION mq_router.record_subscription("group" text, topic text,
+	mode text, tags text, filter text, ordered boolean, max_retries integer,
+	forget boolean DEFAULT false)
+RETURNS integer[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t			mq_router.topic;
+BEGIN
+	PERFORM FROM mq_router.topic r
+	 WHERE r.name OPERATOR(pg_catalog.=) record_subscription.topic FOR SHARE;
+	t := mq_router.placement(topic);
+	IF t.state OPERATOR(pg_catalog.<>) 'complete' THEN
+		RAISE EXCEPTION 'topic "%" is being grown', topic
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+			HINT = 'Call mq_router.alter_topic again to complete the growth first.';
+	END IF;
+	IF forget THEN
+		DELETE FROM mq_router.subscription s
+		 WHERE s."group" OPERATOR(pg_catalog.=) record_subscription."group"
+		   AND s.topic OPERATOR(pg_catalog.=) record_subscription.topic;
+	ELSE
+		INSERT INTO mq_router.subscription AS s
+			VALUES ("group", topic, mode, tags, filter, ordered, max_retries)
+		ON CONFLICT ON CONSTRAINT subscription_pkey DO UPDATE
+			SET mode = excluded.mode, tags = excluded.tags,
+				filter = excluded.filter, ordered = excluded.ordered,
+				max_retries = excluded.max_retries;
+	END IF;
+	RETURN mq_router.holders(topic);
+END
+$$;
+
+/*
+ * mq_router.subscribe
+ *		mq.subscribe on every node holding the topic, with the same
+ *		arguments, recorded so that mq_router.alter_topic subscribes the
+ *		nodes it gives the topic (from their start).  Returns whether the
+ *		subscription is new on some node.  Each node commits its
+ *		subscription when called: if one fails (08006 naming it), the
+ *		others keep theirs and a call again completes it, since subscribing
+ *		again keeps the positions.  Refused while the topic grows (55000).
+ */
+CREATE FUNCTION mq_router.subscribe("group" text, topic text,
+	start text DEFAULT 'latest', mode text DEFAULT 'clustering',
+	tags text DEFAULT NULL, filter text DEFAULT NULL,
+	ordered boolean DEFAULT false, max_retries integer DEFAULT 16)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	n			integer;
+	added		boolean := false;
+	message		text;
+	state		text;
+BEGIN
+	IF "group" IS NULL OR topic IS NULL THEN
+		RAISE EXCEPTION 'group and topic must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	FOREACH n IN ARRAY mq_router.record_subscription("group", topic, mode,
+			tags, filter, ordered, max_retries) LOOP
+		BEGIN
+			IF mq_router.node_subscribe(n, "group", topic, start, mode, tags,
+										filter, ordered, max_retries) THEN
+				added := true;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			PERFORM mq_router.unavailable(ARRAY[n], state, message);
+			RAISE;
+		END;
+	END LOOP;
+	RETURN added;
+END
+$$;
+
+/*
+ * mq_router.unsubscribe
+ *		mq.unsubscribe on every node holding the topic, and forgets the
+ *		router's record.  Returns whether some node had the subscription.
+ */
+CREATE FUNCTION mq_router.unsubscribe("group" text, topic text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	n			integer;
+	removed		boolean := false;
+	message		text;
+	state		text;
+BEGIN
+	FOREACH n IN ARRAY mq_router.record_subscription("group", topic, NULL,
+			NULL, NULL, NULL, NULL, forget => true) LOOP
+		BEGIN
+			IF mq_router.node_unsubscribe(n, "group", topic) THEN
+				removed := true;
+			END IF;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+			PERFORM mq_router.unavailable(ARRAY[n], state, message);
+			RAISE;
+		END;
+	END LOOP;
+	RETURN removed;
+END
+$$;
+
 -- topics(), lag() and partitions() ask every node in one PL/Proxy call.
 -- If a node cannot be reached, PL/Proxy fails the call without saying
 -- which: they then ask each node whether it answers (mq_router.reachable),
@@ -1404,6 +1580,7 @@ DECLARE
 	asked		integer[] := mq_router.all_nodes();
 	up			integer[];
 	message		text;
+	state		text;
 BEGIN
 	BEGIN
 		RETURN QUERY SELECT * FROM mq_router.topics_of(asked, '{}');
@@ -1415,8 +1592,15 @@ BEGIN
 		END IF;
 	END;
 	up := mq_router.reachable(asked);
-	RETURN QUERY SELECT * FROM mq_router.topics_of(up,
-		ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
+	BEGIN
+		RETURN QUERY SELECT * FROM mq_router.topics_of(up,
+				ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
+	EXCEPTION WHEN OTHERS THEN
+		-- a node stopped since it answered
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		PERFORM mq_router.unavailable(up, state, message);
+		RAISE;
+	END;
 END
 $$;
 
@@ -1462,6 +1646,7 @@ DECLARE
 	asked		integer[] := mq_router.all_nodes();
 	up			integer[];
 	message		text;
+	state		text;
 BEGIN
 	BEGIN
 		RETURN QUERY SELECT * FROM mq_router.lag_of(asked, '{}');
@@ -1473,8 +1658,15 @@ BEGIN
 		END IF;
 	END;
 	up := mq_router.reachable(asked);
-	RETURN QUERY SELECT * FROM mq_router.lag_of(up,
-		ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
+	BEGIN
+		RETURN QUERY SELECT * FROM mq_router.lag_of(up,
+				ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
+	EXCEPTION WHEN OTHERS THEN
+		-- a node stopped since it answered
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		PERFORM mq_router.unavailable(up, state, message);
+		RAISE;
+	END;
 END
 $$;
 
@@ -1513,7 +1705,9 @@ RETURNS TABLE (topic text, partition integer, node integer,
 			   stable_offset bigint, messages_estimate bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
+	up			integer[];
 	message		text;
+	state		text;
 BEGIN
 	BEGIN
 		RETURN QUERY SELECT * FROM mq_router.partitions_of(mq_router.all_nodes());
@@ -1524,8 +1718,15 @@ BEGIN
 			RAISE;
 		END IF;
 	END;
-	RETURN QUERY SELECT * FROM mq_router.partitions_of(
-		mq_router.reachable(mq_router.all_nodes()));
+	up := mq_router.reachable(mq_router.all_nodes());
+	BEGIN
+		RETURN QUERY SELECT * FROM mq_router.partitions_of(up);
+	EXCEPTION WHEN OTHERS THEN
+		-- a node stopped since it answered
+		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+		PERFORM mq_router.unavailable(up, state, message);
+		RAISE;
+	END;
 END
 $$;
 

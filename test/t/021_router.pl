@@ -396,6 +396,13 @@ $router->safe_psql('grow', "CALL mq_router.create_topic('fresh', 6)");
 is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'fresh'") } @nodes),
 	'2 2 2', 'a new topic spreads over the three nodes');
 
+# a group subscribed through the router: on the nodes holding ev, recorded
+is($router->safe_psql('grow', "SELECT mq_router.subscribe('watch', 'ev', start => 'earliest')",
+		connstr => $grower),
+	't', 'subscribe through the router subscribes the nodes holding the topic');
+is(join(' ', map { $_->safe_psql('grow', "SELECT count(*) FROM mq.subscriptions WHERE \"group\" = 'watch'") } @nodes),
+	'1 1 0', '(nodes 0 and 1)');
+
 # --- growing ev from 4 to 8 partitions: node 2, which has none, gets the
 # first new ones, until every node has as many ---
 $router->safe_psql('grow', "CALL mq_router.alter_topic('ev', 8)", connstr => $grower);
@@ -464,6 +471,9 @@ SELECT count(DISTINCT partition) || ' ' || min(partition) || ' ' || max(partitio
   FROM mq_router.lag() WHERE "group" = 'audit'}),
 	'8 0 7 247', 'lag names the 8 partitions and sums every message (80 each of b, a, g, 5 x, 2 more)');
 is($router->safe_psql('grow', q{
+SELECT count(DISTINCT partition) || ' ' || sum(lag) FROM mq_router.lag() WHERE "group" = 'watch'}),
+	'8 247', 'the growth subscribed the group on the node it gave the topic, from its start: nothing missed');
+is($router->safe_psql('grow', q{
 SELECT string_agg(DISTINCT l.partition::text, ',')
   FROM mq_router.lag() l JOIN mq_router.partition p ON p.topic = l.topic AND p.partition = l.partition
  WHERE l."group" = 'audit' AND p.node <> l.node}),
@@ -492,11 +502,20 @@ like($err, qr/ERROR:  55000: topic "ev" is being grown to 12 partitions/, 'anoth
 ($ret, $out, $err) = $router->psql('grow', "CALL mq_router.drop_topic('ev')",
 	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 like($err, qr/ERROR:  55000: topic "ev" is being grown/, 'and so is a drop');
+($ret, $out, $err) = $router->psql('grow', "SELECT mq_router.subscribe('late', 'ev')",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/ERROR:  55000: topic "ev" is being grown/, 'and a subscription through the router');
 $nodes[2]->safe_psql('grow', 'DROP TRIGGER refuse ON mq.partition');
 $router->safe_psql('grow', "CALL mq_router.alter_topic('ev', 12)", connstr => $grower);
 is(join(' ', map { $_->safe_psql('grow', "SELECT partitions FROM mq.topics WHERE name = 'ev'") } @nodes)
 	. ' ' . $router->safe_psql('grow', "SELECT partitions || ' ' || state FROM mq_router.topic WHERE name = 'ev'"),
 	'4 4 4 12 complete', 'a retry completes the growth');
+is(join(' ', map { $_->safe_psql('grow', "SELECT count(*) FROM mq.partitions p JOIN mq.lag l USING (topic, partition) WHERE l.\"group\" = 'watch' AND topic = 'ev'") } @nodes),
+	'4 4 4', 'and the router\'s group has positions in every new partition');
+is($router->safe_psql('grow', "SELECT mq_router.unsubscribe('watch', 'ev')", connstr => $grower)
+	. ' ' . join(' ', map { $_->safe_psql('grow', "SELECT count(*) FROM mq.subscriptions WHERE \"group\" = 'watch'") } @nodes)
+	. ' ' . $router->safe_psql('grow', "SELECT count(*) FROM mq_router.subscription"),
+	't 0 0 0 0', 'unsubscribe through the router removes it on every node and forgets it');
 
 # a growth needing a stopped node is refused before anything is recorded
 $nodes[1]->stop;
@@ -551,10 +570,16 @@ is($router->safe_psql('grow', "SELECT tag || ' ' || headers::text || ' ' || epoc
 	'the node stored its tag and headers, and lookups give its epoch');
 $router->safe_psql('grow', q{
 SELECT count(*) FROM mq_router.send('meta', '{"late": true}'::jsonb, key => 'k', delay => '1 hour')});
-is(join(' ', map { $_->safe_psql('grow', "SELECT count(*) FROM mq.delayed WHERE topic = 'meta'") } @nodes),
+is(join(' ', map { $_->safe_psql('grow', "SELECT coalesce(sum(pending), 0) FROM mq.delayed WHERE topic = 'meta'") } @nodes),
 	join(' ', map { my $p = $router->safe_psql('grow', "SELECT mq_router.partition_for('k', 6)");
 		$p % 3 == $_ ? 1 : 0 } 0 .. 2),
 	'a delayed send waits on the node holding its key\'s partition');
+$router->safe_psql('grow', q{
+SELECT count(*) FROM mq_router.send('meta', 'level', key => 'k', delay_level => 3)});
+is(join(' ', map { $_->safe_psql('grow', "SELECT coalesce(sum(pending), 0) FROM mq.delayed WHERE topic = 'meta'") } @nodes),
+	join(' ', map { my $p = $router->safe_psql('grow', "SELECT mq_router.partition_for('k', 6)");
+		$p % 3 == $_ ? 2 : 0 } 0 .. 2),
+	'and so does one sent with a delay_level');
 my $batch = q{
 SELECT string_agg(duplicate::text, ',' ORDER BY n)
   FROM mq_router.send_batch('meta', ARRAY['a', 'b', 'c'], keys => ARRAY['k1', NULL, NULL],
