@@ -339,10 +339,65 @@ print_message(const Follower *f, const PGresult *res, int row)
 
 /* Sets an environment variable for --exec's command, if value is not NULL. */
 static void
-set_message_env(const char *name, const PGresult *res, int row, int col)
+set_message_env(char **envp, int *n, const char *name, const PGresult *res,
+				int row, int col)
 {
 	if (!PQgetisnull(res, row, col))
-		setenv(name, PQgetvalue(res, row, col), 1);
+		envp[(*n)++] = psprintf("%s=%s", name, PQgetvalue(res, row, col));
+}
+
+/* The variables --exec's command gets for a message. */
+static const char *const message_variables[] = {
+	"MQ_GROUP", "MQ_NODE", "MQ_TOPIC", "MQ_PARTITION", "MQ_OFFSET",
+	"MQ_EPOCH", "MQ_ID", "MQ_KEY", "MQ_TAG", "MQ_HEADERS"
+};
+
+/*
+ * The environment of --exec's command for one message: mqctl's, less any
+ * of the message variables, then those the message has.  Built before
+ * fork(): the child of a process that may run threads (the openings of
+ * connections) may only call async-signal-safe functions.  Sets *own to
+ * the index of the first entry allocated here.
+ */
+static char **
+message_environment(const Follower *f, const PGresult *res, int row,
+					int *own)
+{
+	int			total = 0;
+	int			n = 0;
+	char	  **envp;
+
+	for (char **e = environ; *e != NULL; e++)
+		total++;
+	envp = pg_malloc((total + lengthof(message_variables) + 1) * sizeof(char *));
+	for (char **e = environ; *e != NULL; e++)
+	{
+		bool		ours = false;
+
+		for (size_t i = 0; i < lengthof(message_variables) && !ours; i++)
+		{
+			size_t		len = strlen(message_variables[i]);
+
+			ours = strncmp(*e, message_variables[i], len) == 0 &&
+				(*e)[len] == '=';
+		}
+		if (!ours)
+			envp[n++] = *e;
+	}
+	*own = n;
+	envp[n++] = psprintf("MQ_GROUP=%s", f->group);
+	if (f->node->number >= 0)
+		envp[n++] = psprintf("MQ_NODE=%d", f->node->number);
+	set_message_env(envp, &n, "MQ_TOPIC", res, row, COL_TOPIC);
+	set_message_env(envp, &n, "MQ_PARTITION", res, row, COL_PARTITION);
+	set_message_env(envp, &n, "MQ_OFFSET", res, row, COL_OFFSET);
+	set_message_env(envp, &n, "MQ_EPOCH", res, row, COL_EPOCH);
+	set_message_env(envp, &n, "MQ_ID", res, row, COL_ID);
+	set_message_env(envp, &n, "MQ_KEY", res, row, COL_KEY);
+	set_message_env(envp, &n, "MQ_TAG", res, row, COL_TAG);
+	set_message_env(envp, &n, "MQ_HEADERS", res, row, COL_HEADERS);
+	envp[n] = NULL;
+	return envp;
 }
 
 /*
@@ -359,6 +414,8 @@ run_command(const Follower *f, const PGresult *res, int row)
 	unsigned char *raw = NULL;
 	const char *payload;
 	size_t		len;
+	int			own;
+	char	  **envp = message_environment(f, res, row, &own);
 
 	fflush(stdout);
 	fflush(stderr);
@@ -373,21 +430,13 @@ run_command(const Follower *f, const PGresult *res, int row)
 		close(pipefd[0]);
 		close(pipefd[1]);
 		pqsignal(SIGPIPE, SIG_DFL);
-		setenv("MQ_GROUP", f->group, 1);
-		if (f->node->number >= 0)
-			setenv("MQ_NODE", psprintf("%d", f->node->number), 1);
-		set_message_env("MQ_TOPIC", res, row, COL_TOPIC);
-		set_message_env("MQ_PARTITION", res, row, COL_PARTITION);
-		set_message_env("MQ_OFFSET", res, row, COL_OFFSET);
-		set_message_env("MQ_EPOCH", res, row, COL_EPOCH);
-		set_message_env("MQ_ID", res, row, COL_ID);
-		set_message_env("MQ_KEY", res, row, COL_KEY);
-		set_message_env("MQ_TAG", res, row, COL_TAG);
-		set_message_env("MQ_HEADERS", res, row, COL_HEADERS);
-		execl("/bin/sh", "sh", "-c", f->exec, (char *) NULL);
+		execle("/bin/sh", "sh", "-c", f->exec, (char *) NULL, envp);
 		_exit(127);
 	}
 	close(pipefd[0]);
+	for (int i = own; envp[i] != NULL; i++)
+		pfree(envp[i]);
+	pfree(envp);
 
 	if (!PQgetisnull(res, row, COL_RAW))
 	{

@@ -449,14 +449,17 @@ SELECT mq.create_topic('steps');
 SELECT mq.subscribe('og', 'steps', start => 'earliest', ordered => true, max_retries => 2);
 });
 	mqctl([ 'produce', 'steps' ], "a\nbad\nc\n");
+	# a variable of mqctl's own environment named as a message's is not
+	# passed on for a message without it
+	local $ENV{MQ_KEY} = 'stale';
 	($rc, $out, $err) = mqctl([ 'consume', 'og', '--idle-exit', '1', '--exec',
-		qq{read x; echo "\$x" >> $dir/og.done; echo "\$MQ_OFFSET/\$MQ_EPOCH" >> $dir/og.env; test "\$x" != bad} ]);
+		qq{read x; echo "\$x" >> $dir/og.done; echo "\$MQ_OFFSET/\$MQ_EPOCH/\${MQ_KEY-none}" >> $dir/og.env; test "\$x" != bad} ]);
 	is($rc, 0, 'consume of an ordered subscription exits with 0');
 	is(join(',', file_lines("$dir/og.done")), 'a,bad,bad,bad,c',
 		'the failed message is retried in place before the next one, then dead-lettered');
 	my $og_epoch = $node->safe_psql('postgres', q{SELECT DISTINCT epoch FROM mq.messages('steps')});
-	is(join(',', file_lines("$dir/og.env")), join(',', map { "$_/$og_epoch" } 0, 1, 1, 1, 2),
-		'the command gets MQ_OFFSET and MQ_EPOCH');
+	is(join(',', file_lines("$dir/og.env")), join(',', map { "$_/$og_epoch/none" } 0, 1, 1, 1, 2),
+		'the command gets MQ_OFFSET and MQ_EPOCH, and no MQ_KEY for a message without key');
 	like($err, qr/nacked: in_place\n.*nacked: in_place\n.*nacked: dlq\n\z/,
 		'as nack said');
 	is(group_lag('og'), '0', 'and the position moved past all of them');
