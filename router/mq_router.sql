@@ -997,7 +997,8 @@ $$;
  *		Mark a topic as being dropped (state dropping), so that nothing is
  *		routed to it any more, returning the nodes holding its partitions;
  *		and forget it once they have all dropped it.  42704 if the router did
- *		not create it, 55000 if it is being created or grown.
+ *		not create it, 55000 if it is being grown.  A creation that did not
+ *		complete can be dropped: the nodes that created their share drop it.
  */
 CREATE FUNCTION mq_router.record_drop(name text) RETURNS integer[]
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1012,12 +1013,10 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 			HINT = 'The router knows the topics created by mq_router.create_topic, listed in mq_router.topic.';
 	END IF;
-	IF t.state OPERATOR(pg_catalog.=) ANY (ARRAY['creating', 'growing']) THEN
-		RAISE EXCEPTION 'topic "%" is being %', name,
-			CASE t.state WHEN 'creating' THEN 'created' ELSE 'grown' END
+	IF t.state OPERATOR(pg_catalog.=) 'growing' THEN
+		RAISE EXCEPTION 'topic "%" is being grown', name
 			USING ERRCODE = 'object_not_in_prerequisite_state',
-			HINT = format('Complete it by calling mq_router.%s again, then drop it.',
-						  CASE t.state WHEN 'creating' THEN 'create_topic' ELSE 'alter_topic' END);
+			HINT = 'Complete it by calling mq_router.alter_topic again, then drop it.';
 	END IF;
 	UPDATE mq_router.topic r SET state = 'dropping'
 	 WHERE r.name OPERATOR(pg_catalog.=) record_drop.name;

@@ -300,6 +300,14 @@ $router->safe_psql('postgres', "CALL mq_router.create_topic('t3', 3)");
 is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 't3'") } @nodes)
 	. ' ' . $router->safe_psql('postgres', "SELECT state FROM mq_router.topic WHERE name = 't3'"),
 	'1 1 1 complete', 'a retry completes it, keeping the nodes\' shares the router created');
+# an incomplete creation can be abandoned with drop_topic
+$nodes[2]->safe_psql('postgres', 'CREATE TRIGGER refuse BEFORE INSERT ON mq.topic FOR EACH ROW EXECUTE FUNCTION refuse()');
+($ret, $out, $err) = $router->psql('postgres', "CALL mq_router.create_topic('t4', 3)");
+$nodes[2]->safe_psql('postgres', 'DROP TRIGGER refuse ON mq.topic');
+$router->safe_psql('postgres', "CALL mq_router.drop_topic('t4')");
+is(join(' ', map { $_->safe_psql('postgres', "SELECT count(*) FROM mq.topics WHERE name = 't4'") } @nodes)
+	. ' ' . $router->safe_psql('postgres', "SELECT count(*) FROM mq_router.topic WHERE name = 't4'"),
+	'0 0 0 0', 'drop_topic abandons an incomplete creation, on the nodes that had created their share');
 
 # --- adding a node: a router that starts with nodes 0 and 1 and gets node 2,
 # in a database "grow" of each server (the servers above, reused) ---
