@@ -28,6 +28,26 @@
 
 volatile sig_atomic_t stop_requested = false;
 
+/* Connections being opened in threads of their own (consume). */
+int			opening_threads = 0;
+
+/*
+ * Exits with status.  While a thread is still opening a connection, the
+ * process ends at once (_exit), without the atexit handlers, which could
+ * tear down what libpq (OpenSSL, the resolver) is using in that thread.
+ */
+void
+mqctl_exit(int status)
+{
+	if (opening_threads > 0)
+	{
+		fflush(stdout);
+		fflush(stderr);
+		_exit(status);
+	}
+	exit(status);
+}
+
 /* The connection options given (-d, -h, -p, -U); NULL: libpq's defaults */
 static const char *dbname = NULL;
 static const char *host = NULL;
@@ -105,7 +125,7 @@ connect_or_exit(const char *server)
 	PGconn	   *conn = try_connect(server);
 
 	if (conn == NULL)
-		exit(EXIT_CONNECTION);
+		mqctl_exit(EXIT_CONNECTION);
 	require_mq(conn);
 	return conn;
 }
@@ -128,7 +148,7 @@ require_mq(PGconn *conn)
 		pg_log_error("mq is not installed in database \"%s\"", PQdb(conn));
 		pg_log_error_hint("Run CREATE EXTENSION mq in it, or connect to the database that has it (-d).");
 		PQfinish(conn);
-		exit(EXIT_CONNECTION);
+		mqctl_exit(EXIT_CONNECTION);
 	}
 }
 
@@ -244,7 +264,7 @@ exit_after_failure(PGconn *conn)
 	int			status = connection_lost(conn) ? EXIT_CONNECTION : EXIT_SQL_ERROR;
 
 	PQfinish(conn);
-	exit(status);
+	mqctl_exit(status);
 }
 
 /* run_query(), exiting with exit_after_failure() if it fails */
@@ -275,14 +295,14 @@ listen_channel(PGconn *conn, const char *channel)
 	if (quoted == NULL)
 	{
 		pg_log_error("%s", PQerrorMessage(conn));
-		exit(EXIT_SQL_ERROR);
+		mqctl_exit(EXIT_SQL_ERROR);
 	}
 	sql = psprintf("LISTEN %s", quoted);
 	PQfreemem(quoted);
 	res = run_query(conn, sql, 0, NULL);
 	pg_free(sql);
 	if (res == NULL && !connection_lost(conn))
-		exit(EXIT_SQL_ERROR);
+		mqctl_exit(EXIT_SQL_ERROR);
 	PQclear(res);
 }
 
@@ -318,7 +338,7 @@ wait_for_notifications(PGconn *const *conns, int nconns,
 	if (poll(pfds, nconns + nother, timeout_ms) < 0 && errno != EINTR)
 	{
 		pg_log_error("could not wait for the server: %m");
-		exit(EXIT_CONNECTION);
+		mqctl_exit(EXIT_CONNECTION);
 	}
 	pg_free(pfds);
 	for (int i = 0; i < nconns; i++)
@@ -550,13 +570,13 @@ cluster_servers(const char *subcommand, const char ***list)
 	{
 		conn = try_connect(nodes_from);
 		if (conn == NULL)
-			exit(EXIT_CONNECTION);
+			mqctl_exit(EXIT_CONNECTION);
 		res = query_or_exit(conn, ROUTER_NODES_SQL, 0, NULL);
 		nservers = PQntuples(res);
 		if (nservers == 0)
 		{
 			pg_log_error("the router's cluster has no nodes");
-			exit(EXIT_CONNECTION);
+			mqctl_exit(EXIT_CONNECTION);
 		}
 		servers = pg_malloc(nservers * sizeof(char *));
 		for (int i = 0; i < nservers; i++)

@@ -422,7 +422,7 @@ run_command(const Follower *f, const PGresult *res, int row)
 	if (pipe(pipefd) < 0 || (pid = fork()) < 0)
 	{
 		pg_log_error("could not start the command: %m");
-		exit(EXIT_SQL_ERROR);
+		mqctl_exit(EXIT_SQL_ERROR);
 	}
 	if (pid == 0)
 	{
@@ -470,7 +470,7 @@ run_command(const Follower *f, const PGresult *res, int row)
 		if (errno != EINTR)
 		{
 			pg_log_error("could not wait for the command: %m");
-			exit(EXIT_SQL_ERROR);
+			mqctl_exit(EXIT_SQL_ERROR);
 		}
 	}
 	return status;
@@ -802,7 +802,7 @@ consume_round(Follower *f)
 	if (fflush(stdout) != 0)
 	{
 		pg_log_error("could not write the messages: %m");
-		exit(EXIT_SQL_ERROR);
+		mqctl_exit(EXIT_SQL_ERROR);
 	}
 
 	/*
@@ -939,6 +939,7 @@ start_opening(Node *node)
 		return false;
 	}
 	node->opening = o;
+	opening_threads++;
 	return true;
 }
 
@@ -962,30 +963,13 @@ finish_opening(Node *node)
 	PGconn	   *conn;
 
 	pthread_join(o->thread, NULL);
+	opening_threads--;
 	conn = o->conn;
 	close(o->done[0]);
 	close(o->done[1]);
 	pg_free(o);
 	node->opening = NULL;
 	return conn;
-}
-
-/*
- * Exits with status.  While a thread is still opening a connection, the
- * process ends at once (_exit), without the atexit handlers, which could
- * tear down what libpq (OpenSSL, the resolver) is using in that thread.
- */
-static void
-leave(const Follower *f, int status)
-{
-	for (int i = 0; i < f->nnodes; i++)
-		if (f->nodes[i].opening != NULL)
-		{
-			fflush(stdout);
-			fflush(stderr);
-			_exit(status);
-		}
-	exit(status);
 }
 
 /*
@@ -1139,10 +1123,10 @@ start_nodes(Follower *f)
 		if (failed == f->nnodes)
 		{
 			pg_log_error("no node is reachable");
-			exit(EXIT_CONNECTION);
+			mqctl_exit(EXIT_CONNECTION);
 		}
 		if (stop_requested)
-			leave(f, 0);
+			mqctl_exit(0);
 		wait_for_nodes(f, IDLE_WAIT_MS);
 	}
 }
@@ -1243,7 +1227,7 @@ cmd_consume(int argc, char **argv)
 	}
 	for (int i = 0; i < f.nnodes; i++)
 		PQfinish(f.nodes[i].conn);
-	leave(&f, 0);
+	mqctl_exit(0);
 	return 0;
 }
 

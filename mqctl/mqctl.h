@@ -95,6 +95,8 @@ extern void require_mq(PGconn *conn);
 extern PGconn *reconnect(PGconn *conn);
 extern bool connection_lost(PGconn *conn);
 extern void exit_after_failure(PGconn *conn) pg_attribute_noreturn();
+extern void mqctl_exit(int status) pg_attribute_noreturn();
+extern int	opening_threads;
 
 /* common.c: queries */
 extern PGresult *exec_query(PGconn *conn, const char *sql,

@@ -481,7 +481,12 @@ CREATE FUNCTION mq_router.node_unsubscribe(i_node integer, i_group text,
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
-	SELECT mq.unsubscribe(i_group::text, i_topic::text) AS unsubscribed;
+	-- false where the node does not have it (a subscription that failed
+	-- there, an unsubscribe retried)
+	SELECT coalesce((SELECT mq.unsubscribe(s."group", s.topic)
+					   FROM mq.subscriptions s
+					  WHERE s."group" = i_group::text AND s.topic = i_topic::text),
+					false) AS unsubscribed;
 $$;
 
 CREATE FUNCTION mq_router.node_send(i_node integer, i_topic text,
@@ -976,10 +981,13 @@ BEGIN
 			ELSIF had[i] < shares[i] THEN
 				PERFORM mq_router.node_alter_topic(nodes[i], name, shares[i]);
 			END IF;
-			-- from the start where the node's topic is new; kept elsewhere
+			-- from the start where the node's topic is new; elsewhere a
+			-- group it has keeps its positions, and one it lacks starts at
+			-- the end, which is offset 0 of the partitions not routed yet
 			FOR sub IN SELECT * FROM mq_router.subscriptions_of(name) LOOP
 				PERFORM mq_router.node_subscribe(nodes[i], sub."group", name,
-					'earliest', sub.mode, sub.tags, sub.filter, sub.ordered,
+					CASE WHEN had[i] IS NULL THEN 'earliest' ELSE 'latest' END,
+					sub.mode, sub.tags, sub.filter, sub.ordered,
 					sub.max_retries);
 			END LOOP;
 		EXCEPTION WHEN OTHERS THEN
@@ -1459,21 +1467,22 @@ $$;
  * mq_router.subscribe
  *		mq.subscribe on every node holding the topic, with the same
  *		arguments, recorded so that mq_router.alter_topic subscribes the
- *		nodes it gives the topic (from their start).  Returns whether the
- *		subscription is new on some node.  Each node commits its
- *		subscription when called: if one fails (08006 naming it), the
- *		others keep theirs and a call again completes it, since subscribing
- *		again keeps the positions.  Refused while the topic grows (55000).
+ *		nodes it gives the topic (from their start).  A procedure, as
+ *		create_topic: the record is committed before the nodes are called,
+ *		so that a growth after it subscribes the nodes it adds even if a
+ *		node fails here.  Each node commits its subscription when called: if
+ *		one fails (08006 naming it), the others keep theirs and a call again
+ *		completes it, since subscribing again keeps the positions.  Refused
+ *		while the topic grows (55000).  CALL it outside a transaction block.
  */
-CREATE FUNCTION mq_router.subscribe("group" text, topic text,
+CREATE PROCEDURE mq_router.subscribe("group" text, topic text,
 	start text DEFAULT 'latest', mode text DEFAULT 'clustering',
 	tags text DEFAULT NULL, filter text DEFAULT NULL,
 	ordered boolean DEFAULT false, max_retries integer DEFAULT 16)
-RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
+	holders		integer[];
 	n			integer;
-	added		boolean := false;
 	message		text;
 	state		text;
 BEGIN
@@ -1481,50 +1490,54 @@ BEGIN
 		RAISE EXCEPTION 'group and topic must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	FOREACH n IN ARRAY mq_router.record_subscription("group", topic, mode,
-			tags, filter, ordered, max_retries) LOOP
+	holders := mq_router.record_subscription("group", topic, mode, tags,
+											 filter, ordered, max_retries);
+	COMMIT;
+	FOREACH n IN ARRAY holders LOOP
 		BEGIN
-			IF mq_router.node_subscribe(n, "group", topic, start, mode, tags,
-										filter, ordered, max_retries) THEN
-				added := true;
-			END IF;
+			PERFORM mq_router.node_subscribe(n, "group", topic, start, mode,
+											 tags, filter, ordered, max_retries);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 			PERFORM mq_router.unavailable(ARRAY[n], state, message);
 			RAISE;
 		END;
 	END LOOP;
-	RETURN added;
 END
 $$;
 
 /*
  * mq_router.unsubscribe
- *		mq.unsubscribe on every node holding the topic, and forgets the
- *		router's record.  Returns whether some node had the subscription.
+ *		Forgets the router's record of a subscription, then mq.unsubscribe
+ *		on every node holding the topic that has it.  A procedure, as
+ *		subscribe: a node that fails (08006 naming it) keeps its
+ *		subscription until a call again removes it, and no growth adds the
+ *		group meanwhile.  CALL it outside a transaction block.
  */
-CREATE FUNCTION mq_router.unsubscribe("group" text, topic text)
-RETURNS boolean
+CREATE PROCEDURE mq_router.unsubscribe("group" text, topic text)
 LANGUAGE plpgsql AS $$
 DECLARE
+	holders		integer[];
 	n			integer;
-	removed		boolean := false;
 	message		text;
 	state		text;
 BEGIN
-	FOREACH n IN ARRAY mq_router.record_subscription("group", topic, NULL,
-			NULL, NULL, NULL, NULL, forget => true) LOOP
+	IF "group" IS NULL OR topic IS NULL THEN
+		RAISE EXCEPTION 'group and topic must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	holders := mq_router.record_subscription("group", topic, NULL, NULL, NULL,
+											 NULL, NULL, forget => true);
+	COMMIT;
+	FOREACH n IN ARRAY holders LOOP
 		BEGIN
-			IF mq_router.node_unsubscribe(n, "group", topic) THEN
-				removed := true;
-			END IF;
+			PERFORM mq_router.node_unsubscribe(n, "group", topic);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
 			PERFORM mq_router.unavailable(ARRAY[n], state, message);
 			RAISE;
 		END;
 	END LOOP;
-	RETURN removed;
 END
 $$;
 
