@@ -96,6 +96,17 @@ open_connection(const char *server, const char *connect_timeout)
 }
 
 /*
+ * open_connection() for a node of a cluster: with NODE_CONNECT_TIMEOUT
+ * unless the connection string or PGCONNECT_TIMEOUT sets connect_timeout.
+ */
+PGconn *
+open_node_connection(const char *server)
+{
+	return open_connection(server, getenv("PGCONNECT_TIMEOUT") != NULL ?
+						   NULL : NODE_CONNECT_TIMEOUT);
+}
+
+/*
  * open_connection() without a connect_timeout of its own; NULL, with the
  * reason logged, if it fails.
  */

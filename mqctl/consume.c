@@ -59,9 +59,6 @@
 /* how long an idle consumer or tail waits for a notification */
 #define IDLE_WAIT_MS		1000
 
-/* how long a connection attempt may take, unless the node's string says */
-#define CONNECT_TIMEOUT		"10"
-
 /* most messages tail reads from a partition at once */
 #define TAIL_READ_MAX		1000
 
@@ -894,8 +891,7 @@ open_in_thread(void *arg)
 {
 	Opening    *o = arg;
 
-	o->conn = open_connection(o->server, getenv("PGCONNECT_TIMEOUT") != NULL ?
-							  NULL : CONNECT_TIMEOUT);
+	o->conn = open_node_connection(o->server);
 	if (write(o->done[1], "", 1) != 1)
 		abort();				/* a pipe of our own: cannot fail */
 	return NULL;
@@ -990,7 +986,7 @@ back_off(Node *node)
  * attempt in a thread once its back-off is over, and takes the connection
  * when the attempt has ended, so that a node slow to answer never holds up
  * the others.  The attempt gives up after the connection string's
- * connect_timeout, or CONNECT_TIMEOUT seconds, per host.  The first
+ * connect_timeout, or NODE_CONNECT_TIMEOUT seconds, per host.  The first
  * connection to a node checks that mq is installed there (exiting if not,
  * as at the start).  Returns whether the node is connected, LISTENing to
  * its topics.

@@ -346,9 +346,10 @@ print_cluster_lag(PGconn *conn, PGresult **results, int nnodes)
 
 /*
  * Connects to the nodes of a cluster that have no connection (NULL in
- * conns), leaving those that cannot be reached without one.  Returns how
- * many nodes are connected.  Exits with EXIT_CONNECTION if mq is not
- * installed on a node.
+ * conns), leaving those that cannot be reached without one; a node that
+ * does not answer is given up after its connect_timeout, or
+ * NODE_CONNECT_TIMEOUT seconds.  Returns how many nodes are connected.
+ * Exits with EXIT_CONNECTION if mq is not installed on a node.
  */
 static int
 connect_nodes(const char **servers, PGconn **conns, int nnodes)
@@ -357,8 +358,19 @@ connect_nodes(const char **servers, PGconn **conns, int nnodes)
 
 	for (int n = 0; n < nnodes; n++)
 	{
-		if (conns[n] == NULL && (conns[n] = try_connect(servers[n])) != NULL)
-			require_mq(conns[n]);
+		if (conns[n] == NULL)
+		{
+			conns[n] = open_node_connection(servers[n]);
+			if (PQstatus(conns[n]) == CONNECTION_OK)
+				require_mq(conns[n]);
+			else
+			{
+				pg_log_error("node %d: %s", n, conns[n] != NULL ?
+							 PQerrorMessage(conns[n]) : "out of memory");
+				PQfinish(conns[n]);
+				conns[n] = NULL;
+			}
+		}
 		connected += conns[n] != NULL;
 	}
 	return connected;

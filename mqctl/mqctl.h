@@ -90,6 +90,14 @@ extern void help_tail(void);
 extern PGconn *try_connect(const char *server);
 extern PGconn *open_connection(const char *server,
 							   const char *connect_timeout);
+
+/*
+ * The connect_timeout (seconds) of a cluster node's connection unless its
+ * connection string or PGCONNECT_TIMEOUT says: a node that never answers
+ * must not hold up the others for ever.
+ */
+#define NODE_CONNECT_TIMEOUT	"10"
+extern PGconn *open_node_connection(const char *server);
 extern PGconn *connect_or_exit(const char *server);
 extern void require_mq(PGconn *conn);
 extern PGconn *reconnect(PGconn *conn);

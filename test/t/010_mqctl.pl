@@ -335,6 +335,15 @@ SELECT count(*) FROM mq.send_batch('quiet', ARRAY['q1', 'q2', 'q3']);
 		'<', \'', '>', \$out, '2>', \$err,
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	is($out, "q4\n", 'a node whose first host never answers is reached through its second');
+	# lag gives such a node up after 10 s when its string sets no timeout
+	($out, $err) = ('', '');
+	IPC::Run::run([ $mqctl, 'lag', 'quietg', '-S', $connstr, '-S', $silent_node ],
+		'<', \'', '>', \$out, '2>', \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	ok($? == 0 && $out =~ /^node 1: unavailable$/m
+		  && $err =~ /^mqctl: error: node 1: connection to server .* failed: timeout expired$/m,
+		'lag reports a node that never answers as unavailable')
+	  or diag("stdout: $out; stderr: $err");
 }
 
 # --- lag renders a table, once per refresh.
