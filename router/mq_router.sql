@@ -1742,6 +1742,48 @@ BEGIN
 END
 $$;
 
+/*
+ * mq_router.grant_producer
+ *		Lets role send, look messages up and read topics(), lag() and
+ *		partitions() through the router, and nothing else: EXECUTE on those
+ *		functions and on the helpers they call, USAGE on the schema and on
+ *		the server mq_cluster.  Creating, growing and dropping topics and
+ *		subscribing groups stay with the roles granted every routine.  Runs
+ *		as the router's owner, who must own mq_cluster (or be a superuser).
+ */
+CREATE FUNCTION mq_router.grant_producer(role text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	f			regprocedure;
+BEGIN
+	IF role IS NULL THEN
+		RAISE EXCEPTION 'role must not be NULL'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	EXECUTE format('GRANT USAGE ON SCHEMA mq_router TO %I', role);
+	EXECUTE format('GRANT USAGE ON FOREIGN SERVER mq_cluster TO %I', role);
+	FOR f IN
+		SELECT p.oid::regprocedure FROM pg_proc p
+		 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'mq_router'::regnamespace
+		   AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY[
+			   -- what producers call
+			   'send', 'send_batch', 'get', 'get_by_key', 'get_by_id',
+			   'get_by_time', 'topics', 'lag', 'partitions', 'partition_for',
+			   -- what those call, as the caller
+			   'route', 'batch_route', 'placement', 'layout', 'placed',
+			   'holders', 'all_nodes', 'unavailable', 'unreachable',
+			   'connection_failed', 'reachable', 'topics_of', 'lag_of',
+			   'partitions_of', 'murmur2', 'mul32', 'node_send',
+			   'node_send_batch', 'node_get', 'node_get_by_key',
+			   'node_get_by_id', 'node_get_by_time', 'node_topics',
+			   'node_lag', 'node_partitions', 'node_ping'])
+	LOOP
+		EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', f, role);
+	END LOOP;
+END
+$$;
+
 -- Nothing is executable by PUBLIC until granted, as in mq: functions and
 -- procedures alike (ALL FUNCTIONS does not include procedures).
 REVOKE ALL ON ALL ROUTINES IN SCHEMA mq_router FROM PUBLIC;

@@ -105,6 +105,29 @@ $router->safe_psql('postgres', 'CREATE ROLE nobody LOGIN; GRANT USAGE ON SCHEMA 
 ($ret, $out, $err) = $router->psql('postgres', "CALL mq_router.create_topic('by_nobody', 1)",
 	connstr => $router->connstr('postgres') . ' user=nobody');
 like($err, qr/permission denied for procedure create_topic/, 'a role without the grants cannot call create_topic');
+# a producer: mq_router.grant_producer's grants send, look up and report,
+# and allow no DDL and no change of the router's records
+$router->safe_psql('postgres', q{
+CREATE ROLE producer LOGIN;
+SELECT mq_router.grant_producer('producer');
+});
+$router->safe_psql('postgres', "CREATE USER MAPPING FOR producer SERVER mq_cluster OPTIONS (user '$superuser')");
+my $producer = $router->connstr('postgres') . ' user=producer';
+is($router->safe_psql('postgres', q{
+SELECT (SELECT count(*) FROM mq_router.send('by_app', 'by producer', key => 'p'))
+	|| ' ' || (SELECT count(*) FROM mq_router.send_batch('by_app', ARRAY['x', 'y']))
+	|| ' ' || (SELECT count(*) FROM mq_router.get_by_key('by_app', 'p'))
+	|| ' ' || (SELECT count(*) > 0 FROM mq_router.topics())
+	|| ' ' || (SELECT count(*) FROM mq_router.lag())
+	|| ' ' || (SELECT count(*) FROM mq_router.partitions() WHERE topic = 'by_app')}, connstr => $producer),
+	'1 2 1 true 0 1', 'a producer sends, looks up and reads topics, lag and partitions');
+for my $call ("CALL mq_router.create_topic('by_producer', 1)", "CALL mq_router.drop_topic('by_app')",
+	"SELECT mq_router.record_drop('by_app')", "CALL mq_router.subscribe('g', 'by_app')")
+{
+	($ret, $out, $err) = $router->psql('postgres', $call, connstr => $producer,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/ERROR:  42501: permission denied for (procedure|function)/, "a producer cannot: $call");
+}
 
 # --- keyed sends: 40 keys, 5 messages each, in sequence ---
 $router->safe_psql('postgres', q{
