@@ -142,7 +142,6 @@ typedef struct Node
 	int			number;			/* in the cluster; -1: the only server */
 	PGconn	   *conn;			/* NULL while lost */
 	struct Opening *opening;	/* while lost: the attempt under way, or NULL */
-	int			failures;		/* attempts failed since it was last open */
 	bool		checked;		/* mq was found installed here */
 	bool		absent;			/* the group or topic is not defined here */
 	bool		retry_subscribed;	/* the group reads its retry_topic here */
@@ -975,7 +974,6 @@ finish_opening(Node *node)
 static void
 back_off(Node *node)
 {
-	node->failures++;
 	node->delay_ms = node->delay_ms == 0 ? RECONNECT_FIRST_MS :
 		Min(node->delay_ms * 2, RECONNECT_MAX_MS);
 	node->retry_at = now_seconds() + node->delay_ms / 1000.0;
@@ -1031,7 +1029,6 @@ reopen_node(Follower *f, Node *node)
 	else if (node->delay_ms > 0)
 		pg_log_info("reconnected");
 	node->delay_ms = 0;
-	node->failures = 0;
 	f->node = node;
 	listen_to_topics(f);
 	return true;
@@ -1107,7 +1104,8 @@ start_nodes(Follower *f)
 				pg_free(said);
 				return;
 			}
-			if (node->failures > 0)
+			/* never connected yet: a back-off means an attempt failed */
+			if (node->delay_ms > 0)
 			{
 				if (!said[i])
 					pg_log_warning("node %d: unreachable; consuming the other nodes",

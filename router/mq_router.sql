@@ -654,11 +654,19 @@ LANGUAGE plproxy AS $$
 	  FROM mq.partitions p;
 $$;
 
--- Whether the node answers.
+-- Whether the node answers; whether all of them do.
 CREATE FUNCTION mq_router.node_ping(i_node integer) RETURNS boolean
 LANGUAGE plproxy AS $$
 	CLUSTER 'mq_cluster';
 	RUN ON i_node;
+	SELECT true;
+$$;
+
+CREATE FUNCTION mq_router.node_ping_all(i_nodes integer[]) RETURNS SETOF boolean
+LANGUAGE plproxy AS $$
+	CLUSTER 'mq_cluster';
+	SPLIT i_nodes;
+	RUN ON i_nodes;
 	SELECT true;
 $$;
 
@@ -705,6 +713,38 @@ BEGIN
 		END;
 	END LOOP;
 	RETURN up;
+END
+$$;
+
+/*
+ * mq_router.answering
+ *		The nodes of the cluster that answer (up) and those that do not
+ *		(down), for the calls on every node: all of them are asked at once,
+ *		and each in turn only if one did not answer, since PL/Proxy does not
+ *		say which.  Errors other than an unreachable node are raised.
+ */
+CREATE FUNCTION mq_router.answering(OUT up integer[], OUT down integer[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	asked		integer[] := mq_router.all_nodes();
+	message		text;
+BEGIN
+	BEGIN
+		IF cardinality(asked) > 0 THEN
+			PERFORM mq_router.node_ping_all(asked);
+		END IF;
+		up := coalesce(asked, '{}');
+		down := '{}';
+		RETURN;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
+		IF NOT mq_router.connection_failed(message) THEN
+			RAISE;
+		END IF;
+	END;
+	up := mq_router.reachable(asked);
+	down := ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up) ORDER BY 1);
 END
 $$;
 
@@ -1541,10 +1581,9 @@ BEGIN
 END
 $$;
 
--- topics(), lag() and partitions() ask every node in one PL/Proxy call.
--- If a node cannot be reached, PL/Proxy fails the call without saying
--- which: they then ask each node whether it answers (mq_router.reachable),
--- ask again those that do, and report the others as unavailable.
+-- topics(), lag() and partitions() ask the nodes that answer
+-- (mq_router.answering) in one PL/Proxy call, and report the others as
+-- unavailable.
 
 /*
  * mq_router.topics_of
@@ -1589,30 +1628,16 @@ RETURNS TABLE (name text, partitions integer, nodes integer, segments bigint,
 			   size_bytes bigint, placed boolean, unavailable_nodes integer[])
 LANGUAGE plpgsql AS $$
 DECLARE
-	asked		integer[] := mq_router.all_nodes();
-	up			integer[];
+	n			record := mq_router.answering();
 	message		text;
 	state		text;
 BEGIN
-	BEGIN
-		RETURN QUERY SELECT * FROM mq_router.topics_of(asked, '{}');
-		RETURN;
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
-		IF NOT mq_router.connection_failed(message) THEN
-			RAISE;
-		END IF;
-	END;
-	up := mq_router.reachable(asked);
-	BEGIN
-		RETURN QUERY SELECT * FROM mq_router.topics_of(up,
-				ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
-	EXCEPTION WHEN OTHERS THEN
-		-- a node stopped since it answered
-		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-		PERFORM mq_router.unavailable(up, state, message);
-		RAISE;
-	END;
+	RETURN QUERY SELECT * FROM mq_router.topics_of(n.up, n.down);
+EXCEPTION WHEN OTHERS THEN
+	-- a node stopped since it answered
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+	PERFORM mq_router.unavailable(n.up, state, message);
+	RAISE;
 END
 $$;
 
@@ -1655,30 +1680,16 @@ RETURNS TABLE ("group" text, topic text, partition integer, member_id text,
 			   node integer, available boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-	asked		integer[] := mq_router.all_nodes();
-	up			integer[];
+	n			record := mq_router.answering();
 	message		text;
 	state		text;
 BEGIN
-	BEGIN
-		RETURN QUERY SELECT * FROM mq_router.lag_of(asked, '{}');
-		RETURN;
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
-		IF NOT mq_router.connection_failed(message) THEN
-			RAISE;
-		END IF;
-	END;
-	up := mq_router.reachable(asked);
-	BEGIN
-		RETURN QUERY SELECT * FROM mq_router.lag_of(up,
-				ARRAY(SELECT unnest(asked) EXCEPT SELECT unnest(up)));
-	EXCEPTION WHEN OTHERS THEN
-		-- a node stopped since it answered
-		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-		PERFORM mq_router.unavailable(up, state, message);
-		RAISE;
-	END;
+	RETURN QUERY SELECT * FROM mq_router.lag_of(n.up, n.down);
+EXCEPTION WHEN OTHERS THEN
+	-- a node stopped since it answered
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+	PERFORM mq_router.unavailable(n.up, state, message);
+	RAISE;
 END
 $$;
 
@@ -1717,28 +1728,16 @@ RETURNS TABLE (topic text, partition integer, node integer,
 			   stable_offset bigint, messages_estimate bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-	up			integer[];
+	n			record := mq_router.answering();
 	message		text;
 	state		text;
 BEGIN
-	BEGIN
-		RETURN QUERY SELECT * FROM mq_router.partitions_of(mq_router.all_nodes());
-		RETURN;
-	EXCEPTION WHEN OTHERS THEN
-		GET STACKED DIAGNOSTICS message = MESSAGE_TEXT;
-		IF NOT mq_router.connection_failed(message) THEN
-			RAISE;
-		END IF;
-	END;
-	up := mq_router.reachable(mq_router.all_nodes());
-	BEGIN
-		RETURN QUERY SELECT * FROM mq_router.partitions_of(up);
-	EXCEPTION WHEN OTHERS THEN
-		-- a node stopped since it answered
-		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-		PERFORM mq_router.unavailable(up, state, message);
-		RAISE;
-	END;
+	RETURN QUERY SELECT * FROM mq_router.partitions_of(n.up);
+EXCEPTION WHEN OTHERS THEN
+	-- a node stopped since it answered
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+	PERFORM mq_router.unavailable(n.up, state, message);
+	RAISE;
 END
 $$;
 
@@ -1773,11 +1772,11 @@ BEGIN
 			   -- what those call, as the caller
 			   'route', 'batch_route', 'placement', 'layout', 'placed',
 			   'holders', 'all_nodes', 'unavailable', 'unreachable',
-			   'connection_failed', 'reachable', 'topics_of', 'lag_of',
+			   'connection_failed', 'reachable', 'answering', 'topics_of', 'lag_of',
 			   'partitions_of', 'murmur2', 'mul32', 'node_send',
 			   'node_send_batch', 'node_get', 'node_get_by_key',
 			   'node_get_by_id', 'node_get_by_time', 'node_topics',
-			   'node_lag', 'node_partitions', 'node_ping'])
+			   'node_lag', 'node_partitions', 'node_ping', 'node_ping_all'])
 	LOOP
 		EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO %I', f, role);
 	END LOOP;
